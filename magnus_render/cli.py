@@ -1,0 +1,321 @@
+"""Command-line entry points. Thin: parse arguments, call one function, map errors to exits.
+
+Exit codes: 0 success, 1 the pipeline (or node) failed, 2 bad input or usage. A
+MagnusError is printed as its message alone; ``--debug`` (or MAGNUS_DEBUG=1) adds the
+traceback. Heavy imports happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from magnus_render.errors import MagnusError
+
+app = typer.Typer(
+    name="magnus",
+    help="Run magnus pipelines locally, or one node at a time inside a container.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": os.environ.get("MAGNUS_DEBUG", "") not in ("", "0")}
+
+
+def _guard(action: Callable[[], int | None]) -> None:
+    """Run a command body; turn user errors into a message and an exit code."""
+    try:
+        code = action()
+    except MagnusError as exc:
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        typer.echo(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+    raise typer.Exit(code or 0)
+
+
+def _pipeline_path(positional: Optional[Path], option: Optional[Path]) -> Path:
+    if positional and option and positional != option:
+        raise MagnusError(f"two pipelines given: {positional} and --file {option}")
+    path = positional or option
+    if path is None:
+        raise MagnusError("no pipeline file given (pass PIPELINE or --file PIPELINE)")
+    return path
+
+
+def _print_warnings(pipeline: Any) -> None:
+    for warning in pipeline.warnings:
+        typer.echo(str(warning), err=True)
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+PipelineArg = typer.Argument(None, help="The pipeline YAML file.", show_default=False)
+FileOpt = typer.Option(None, "--file", "-f", help="The pipeline YAML file (magnus 0.5 style).")
+ConfigOpt = typer.Option(None, "--config-file", "-c", help="Config file (magnus format).")
+ParamsOpt = typer.Option(None, "--parameters-file", "-p", help="Initial parameters (YAML).")
+
+
+@app.command()
+def validate(
+    pipeline: Optional[Path] = PipelineArg,
+    file: Optional[Path] = FileOpt,
+) -> None:
+    """Check a pipeline; print problems as file:line: message. Exit 0 when valid."""
+
+    def body() -> int:
+        from magnus_render.pipeline import load_pipeline
+
+        loaded = load_pipeline(_pipeline_path(pipeline, file))
+        _print_warnings(loaded)
+        typer.echo(f"{loaded.file}: valid ({sum(1 for _ in loaded.graph.walk())} steps)")
+        return 0
+
+    _guard(body)
+
+
+@app.command()
+def graph(
+    pipeline: Optional[Path] = PipelineArg,
+    file: Optional[Path] = FileOpt,
+    format: str = typer.Option("mermaid", "--format", help="mermaid or dot."),
+) -> None:
+    """Print the pipeline as a Mermaid or Graphviz picture."""
+
+    def body() -> int:
+        from magnus_render.config import MagnusConfig
+        from magnus_render.pipeline import load_pipeline
+        from magnus_render.renderers.base import RenderOptions
+        from magnus_render.renderers.graph import DotRenderer, MermaidRenderer
+
+        renderers = {"mermaid": MermaidRenderer, "dot": DotRenderer}
+        if format not in renderers:
+            raise MagnusError(f"unknown format {format!r}; choose mermaid or dot")
+        loaded = load_pipeline(_pipeline_path(pipeline, file))
+        renderer = renderers[format](loaded, MagnusConfig(), RenderOptions(loaded.file))
+        sys.stdout.write(renderer.render().text)
+        return 0
+
+    _guard(body)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the pipeline format (for yaml-language-server)."""
+
+    def body() -> int:
+        import json
+
+        from magnus_render.pipeline.schema import pipeline_json_schema
+
+        sys.stdout.write(json.dumps(pipeline_json_schema(), indent=2, sort_keys=True) + "\n")
+        return 0
+
+    _guard(body)
+
+
+@app.command()
+def execute(
+    pipeline: Optional[Path] = PipelineArg,
+    file: Optional[Path] = FileOpt,
+    config_file: Optional[Path] = ConfigOpt,
+    parameters_file: Optional[Path] = ParamsOpt,
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Run id (default: generated)."),
+    tag: str = typer.Option("", "--tag", help="A tag recorded in the run log."),
+    use_cached: Optional[str] = typer.Option(
+        None, "--use-cached", help="Re-run: reuse the successful steps of this earlier run."
+    ),
+) -> None:
+    """Run a pipeline on this machine. Exit 0 on success, 1 when the run fails."""
+
+    def body() -> int:
+        from magnus_render.runtime.entrypoints import execute_pipeline
+
+        return execute_pipeline(
+            pipeline_file=_pipeline_path(pipeline, file),
+            config_file=config_file,
+            parameters_file=parameters_file,
+            run_id=run_id,
+            tag=tag,
+            use_cached=use_cached,
+        )
+
+    _guard(body)
+
+
+@app.command("execute_single_node")
+def execute_single_node(
+    run_id: str = typer.Argument(..., help="The run id shared by every node of the run."),
+    step_name: str = typer.Argument(..., help="The node's internal name, e.g. each.{map}.train"),
+    file: Path = typer.Option(..., "--file", "-f", help="The pipeline YAML file."),
+    config_file: Optional[Path] = ConfigOpt,
+    parameters_file: Optional[Path] = ParamsOpt,
+    map_variable: Optional[str] = typer.Option(
+        None, "--map-variable", help="JSON object of map iteration values, outermost first."
+    ),
+    tag: str = typer.Option("", "--tag"),
+    use_cached: Optional[str] = typer.Option(None, "--use-cached"),
+) -> None:
+    """Execute one node (the container entry point). Exit 0 success, 1 failed, 2 bad input."""
+
+    def body() -> int:
+        from magnus_render.runtime.entrypoints import execute_single_node as run
+
+        return run(
+            run_id=run_id,
+            internal_name=step_name,
+            pipeline_file=file,
+            config_file=config_file,
+            parameters_file=parameters_file,
+            map_variable=map_variable,
+            tag=tag,
+            use_cached=use_cached,
+        )
+
+    _guard(body)
+
+
+@app.command()
+def fan(
+    run_id: str = typer.Argument(...),
+    step_name: str = typer.Argument(..., help="Internal name of the parallel or map node."),
+    mode: str = typer.Option(..., "--mode", help="out: open branches; in: roll them up."),
+    file: Path = typer.Option(..., "--file", "-f"),
+    config_file: Optional[Path] = ConfigOpt,
+    parameters_file: Optional[Path] = ParamsOpt,
+    map_variable: Optional[str] = typer.Option(None, "--map-variable"),
+    items_file: Optional[Path] = typer.Option(
+        None, "--items-file", help="fan out of a map: also write the items here as JSON."
+    ),
+    tag: str = typer.Option("", "--tag"),
+    use_cached: Optional[str] = typer.Option(None, "--use-cached"),
+) -> None:
+    """Open (out) or close (in) the branches of a parallel or map node."""
+
+    def body() -> int:
+        from magnus_render.runtime.entrypoints import fan as run
+
+        if mode not in ("in", "out"):
+            raise MagnusError(f"--mode must be 'in' or 'out', got {mode!r}")
+        return run(
+            run_id=run_id,
+            internal_name=step_name,
+            mode=mode,
+            pipeline_file=file,
+            config_file=config_file,
+            parameters_file=parameters_file,
+            map_variable=map_variable,
+            items_file=items_file,
+            tag=tag,
+            use_cached=use_cached,
+        )
+
+    _guard(body)
+
+
+@app.command()
+def show(
+    run_id: str = typer.Argument(...),
+    config_file: Optional[Path] = ConfigOpt,
+    as_json: bool = typer.Option(False, "--json", help="The full run log as JSON."),
+) -> None:
+    """Show a run: steps, branches, statuses, attempts, parameters, metrics, catalog."""
+
+    def body() -> int:
+        from magnus_render.runtime.entrypoints import show_run
+
+        return show_run(run_id=run_id, config_file=config_file, as_json=as_json)
+
+    _guard(body)
+
+
+@app.command()
+def runs(
+    config_file: Optional[Path] = ConfigOpt,
+    limit: int = typer.Option(20, "--limit", "-n"),
+) -> None:
+    """List recent runs."""
+
+    def body() -> int:
+        from magnus_render.runtime.entrypoints import list_runs
+
+        return list_runs(config_file=config_file, limit=limit)
+
+    _guard(body)
+
+
+render_app = typer.Typer(
+    name="magnus-render",
+    help="Compile a magnus pipeline into an orchestrator's spec.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@render_app.command()
+def render(
+    pipeline: Optional[Path] = PipelineArg,
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="See --list-targets."),
+    config_file: Optional[Path] = ConfigOpt,
+    parameters_file: Optional[Path] = ParamsOpt,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    image: Optional[str] = typer.Option(None, "--image", help="Container image for every step."),
+    check: Optional[Path] = typer.Option(
+        None, "--check", help="Exit 1 with a diff when this committed file is out of date."
+    ),
+    validate_output: bool = typer.Option(False, "--validate", help="Validate the output first."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="argo: Workflow, WorkflowTemplate, "
+                                       "CronWorkflow."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Cron schedule."),
+    timezone: Optional[str] = typer.Option(None, "--timezone"),
+    with_infra: bool = typer.Option(False, "--with-infra", help="stepfunctions: CloudFormation."),
+    list_targets: bool = typer.Option(False, "--list-targets", help="List targets and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """Render PIPELINE for --target and print it (or write --output)."""
+    if debug:
+        _state["debug"] = True
+
+    def body() -> int:
+        from magnus_render.render import render_command
+
+        return render_command(
+            pipeline=pipeline,
+            target=target,
+            config_file=config_file,
+            parameters_file=parameters_file,
+            output=output,
+            image=image,
+            check=check,
+            validate=validate_output,
+            list_only=list_targets,
+            extra={"kind": kind, "schedule": schedule, "timezone": timezone,
+                   "with_infra": with_infra},
+        )
+
+    _guard(body)
+
+
+def magnus_main() -> None:
+    app()
+
+
+def render_main() -> None:
+    render_app()

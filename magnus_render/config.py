@@ -1,0 +1,106 @@
+"""The config file (magnus format): which executor, run log store, catalog and secrets.
+
+Each section is ``{type: NAME, config: {...}}``. The section's ``config`` is validated by
+the backend that registers under NAME (a store, an executor or a render target), so an
+unknown setting is an error that names the file and line, not a silently dropped key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from magnus_render.errors import ConfigError, Diagnostic
+
+DEFAULT_CONFIG_FILE = "magnus-config.yaml"
+
+
+class ServiceConfig(BaseModel):
+    """One section: the backend's registered name and its own settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class MagnusConfig(BaseModel):
+    """The whole config file. Defaults persist on disk: a run can always be inspected."""
+
+    model_config = ConfigDict(extra="forbid")
+    executor: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="local"))
+    run_log_store: ServiceConfig = Field(
+        default_factory=lambda: ServiceConfig(type="file-system")
+    )
+    catalog: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="file-system"))
+    secrets: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="env"))
+    experiment_tracker: ServiceConfig = Field(
+        default_factory=lambda: ServiceConfig(type="do-nothing")
+    )
+
+    #: where the file was read from, for messages (not part of the format)
+    source_file: str | None = Field(default=None, exclude=True)
+    #: line of each section's ``config`` key and of keys inside it, for messages
+    source_lines: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    def line_of(self, section: str, key: str | None = None) -> int | None:
+        entry = self.source_lines.get(section)
+        if entry is None:
+            return None
+        line, keys = entry
+        return keys.get(key, line) if key else line
+
+    def error(self, section: str, message: str, key: str | None = None) -> ConfigError:
+        """A ConfigError pointing at ``section`` (and ``key`` in its config) of the file."""
+        return ConfigError(f"{section}: {message}", self.source_file, self.line_of(section, key))
+
+
+def load_config(path: str | Path | None) -> MagnusConfig:
+    """Read a config file; no path means the defaults (or ./magnus-config.yaml if present)."""
+    if path is None:
+        default = Path(DEFAULT_CONFIG_FILE)
+        if not default.is_file():
+            return MagnusConfig()
+        path = default
+    from magnus_render.pipeline.yaml_source import load_yaml_file
+
+    path = Path(path)
+    try:
+        data, smap = load_yaml_file(path)
+    except Exception as exc:  # PipelineError carries file:line already
+        if hasattr(exc, "diagnostics"):
+            raise ConfigError.from_diagnostics(exc.diagnostics) from None
+        raise
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("a config file must be a mapping of sections", str(path), 1)
+    # magnus 0.5 allowed a top-level `defaults` wrapper in magnus-config.yaml
+    if "defaults" in data and isinstance(data["defaults"], dict) and len(data) == 1:
+        data = data["defaults"]
+    try:
+        config = MagnusConfig.model_validate(data)
+    except ValidationError as exc:
+        diagnostics = []
+        for err in exc.errors():
+            loc = err["loc"]
+            mapping: Any = data
+            line = smap.line_of(data)
+            for part in loc:
+                if isinstance(mapping, dict):
+                    line = smap.line_of(mapping, part)
+                    mapping = mapping.get(part)
+            where = ".".join(str(p) for p in loc)
+            msg = "unknown section or field" if err["type"] == "extra_forbidden" else err["msg"]
+            diagnostics.append(Diagnostic(f"{where}: {msg.lower()}", str(path), line))
+        raise ConfigError.from_diagnostics(diagnostics) from None
+    lines: dict[str, Any] = {}
+    for section, body in data.items():
+        if isinstance(body, dict):
+            inner = body.get("config")
+            keys = {k: smap.line_of(inner, k) for k in inner} if isinstance(inner, dict) else {}
+            lines[section] = (smap.line_of(data, section), keys)
+    config.source_file = str(path)
+    config.source_lines = lines
+    return config

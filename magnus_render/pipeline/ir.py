@@ -1,0 +1,238 @@
+"""The intermediate representation: immutable graphs of nodes with stable internal names.
+
+Everything after the front end (runtime, renderers, run log) speaks only this module's
+types. An internal name is the dotted path from the root graph:
+
+- a step of the root graph: ``train``
+- a step of a parallel branch: ``par.branch_a.step``
+- a step inside a map branch: ``each.{map}.train`` (``{map}`` is replaced, in order, by
+  the encoded iteration values when the step runs; see :func:`resolve_name`)
+- a step of an included dag: ``inc.dag.step``
+
+Step names may not contain ``.`` or ``%``, so a name splits on ``.`` unambiguously and map
+values are percent-encoded into one segment: the resolved name is reversible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import quote, unquote
+
+MAP_PLACEHOLDER = "{map}"
+DAG_BRANCH_NAME = "dag"
+FORBIDDEN_NAME_CHARS = frozenset(".%")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class NodeKind(str, Enum):
+    TASK = "task"
+    STUB = "stub"
+    SUCCESS = "success"
+    FAIL = "fail"
+    PARALLEL = "parallel"
+    MAP = "map"
+    DAG = "dag"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (NodeKind.SUCCESS, NodeKind.FAIL)
+
+    @property
+    def is_composite(self) -> bool:
+        return self in (NodeKind.PARALLEL, NodeKind.MAP, NodeKind.DAG)
+
+
+class CommandType(str, Enum):
+    PYTHON = "python"
+    SHELL = "shell"
+    NOTEBOOK = "notebook"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a node was defined, for error messages."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSpec:
+    get: tuple[str, ...] = ()
+    put: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    command: str
+    command_type: CommandType = CommandType.PYTHON
+    notebook_output_path: str | None = None
+    optional_ploomber_args: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step. Composite nodes (parallel, map, dag) own their branch graphs."""
+
+    kind: NodeKind
+    name: str
+    internal_name: str
+    next_node: str | None = None
+    on_failure: str | None = None
+    task: TaskSpec | None = None
+    catalog: CatalogSpec | None = None
+    max_attempts: int = 1
+    overrides: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    branches: tuple[Graph, ...] = ()
+    iterate_on: str | None = None
+    iterate_as: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    source: Source | None = field(default=None, compare=False)
+
+    @property
+    def branch(self) -> Graph:
+        """The single branch of a map or dag node."""
+        if self.kind not in (NodeKind.MAP, NodeKind.DAG):
+            raise TypeError(f"{self.kind.value} node {self.name!r} has no single branch")
+        return self.branches[0]
+
+    @property
+    def in_map_depth(self) -> int:
+        """How many maps enclose this node (number of placeholders in its name)."""
+        return self.internal_name.count(MAP_PLACEHOLDER)
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """A graph or branch: nodes in definition order, entered at ``start_at``."""
+
+    start_at: str
+    nodes: Mapping[str, Node]
+    name: str = ""
+    internal_name: str = ""
+    description: str = ""
+    source: Source | None = field(default=None, compare=False)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def node(self, name: str) -> Node:
+        return self.nodes[name]
+
+    @property
+    def success_node(self) -> Node:
+        return next(n for n in self.nodes.values() if n.kind is NodeKind.SUCCESS)
+
+    @property
+    def fail_node(self) -> Node:
+        return next(n for n in self.nodes.values() if n.kind is NodeKind.FAIL)
+
+    def walk(self) -> Iterator[Node]:
+        """Every node of this graph and of all nested branches, depth first, in order."""
+        stack: list[Iterator[Node]] = [iter(self.nodes.values())]
+        while stack:
+            node = next(stack[-1], None)
+            if node is None:
+                stack.pop()
+                continue
+            yield node
+            for branch in reversed(node.branches):
+                stack.append(iter(branch.nodes.values()))
+
+    def walk_graphs(self) -> Iterator[Graph]:
+        """This graph and every nested branch graph, depth first."""
+        stack: list[Graph] = [self]
+        while stack:
+            graph = stack.pop()
+            yield graph
+            for node in reversed(list(graph.nodes.values())):
+                stack.extend(reversed(node.branches))
+
+    def find(self, internal_name: str) -> Node:
+        """The node with this (unresolved) internal name; KeyError if there is none."""
+        graph = self
+        parts = internal_name.split(".")
+        i = 0
+        while True:
+            node = graph.nodes[parts[i]]
+            i += 1
+            if i == len(parts):
+                return node
+            branch_name = parts[i]
+            i += 1
+            graph = _branch_by_name(node, branch_name)
+            if i == len(parts):
+                raise KeyError(internal_name)
+
+    def find_graph(self, internal_branch_name: str) -> Graph:
+        """The branch graph with this internal name ('' is the root graph)."""
+        if not internal_branch_name:
+            return self
+        parts = internal_branch_name.split(".")
+        if len(parts) % 2:
+            raise KeyError(internal_branch_name)
+        graph = self
+        for i in range(0, len(parts), 2):
+            graph = _branch_by_name(graph.nodes[parts[i]], parts[i + 1])
+        return graph
+
+
+def _branch_by_name(node: Node, branch_name: str) -> Graph:
+    for branch in node.branches:
+        if branch.name == branch_name:
+            return branch
+    raise KeyError(f"{node.internal_name}.{branch_name}")
+
+
+def join_name(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+def parent_graph_name(internal_name: str) -> str:
+    """The internal name of the graph that holds this node ('' for the root graph)."""
+    return internal_name.rpartition(".")[0].rpartition(".")[0] if "." in internal_name else ""
+
+
+def encode_map_value(value: Any) -> str:
+    """One name segment for a map value: strings as they are, other JSON as JSON text;
+    '.', '%', '/' and control characters percent-encoded so the segment splits cleanly."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return quote(text, safe=" !\"#$&'()*+,:;<=>?@[\\]^_`{|}~-")
+
+
+def decode_map_value(segment: str) -> str:
+    return unquote(segment)
+
+
+def resolve_name(internal_name: str, map_variable: Mapping[str, Any] | None) -> str:
+    """Replace each ``{map}`` placeholder, outermost first, with its iteration's value."""
+    if not map_variable or MAP_PLACEHOLDER not in internal_name:
+        return internal_name
+    for value in map_variable.values():
+        if MAP_PLACEHOLDER not in internal_name:
+            break
+        internal_name = internal_name.replace(MAP_PLACEHOLDER, encode_map_value(value), 1)
+    return internal_name
+
+
+def freeze(value: Any) -> Any:
+    """Read-only view of nested mappings/lists so the IR cannot be mutated by accident."""
+    if isinstance(value, Mapping):
+        if not value:
+            return _EMPTY
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value

@@ -1,0 +1,89 @@
+"""The renderer base: walk the IR once, dispatch on node kind, collect a spec.
+
+Like a sqlglot dialect's generator, each target subclasses :class:`Renderer` and declares
+only what differs: its settings model, a table from node kind to the method that emits
+it, and its capability constants. What a target cannot express is raised through
+:meth:`Renderer.unsupported` as a clear error, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from magnus_render.config import MagnusConfig
+from magnus_render.errors import UnsupportedError
+from magnus_render.pipeline.build import Pipeline
+from magnus_render.pipeline.ir import Graph, Node, NodeKind
+
+#: image used when neither --image nor the config names one; a warning says so
+PLACEHOLDER_IMAGE = "MAGNUS_RENDER_IMAGE_NOT_SET"
+
+
+class TargetSettings(BaseModel):
+    """Settings every target accepts; targets extend this model (unknown keys rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the CLI passes to every renderer (paths as the containers will see them)."""
+
+    pipeline_file: str
+    config_file: str | None = None
+    parameters_file: str | None = None
+    image: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RenderResult:
+    """The rendered text plus anything the CLI should tell the user."""
+
+    text: str
+    warnings: list[str] = field(default_factory=list)
+
+
+class Renderer:
+    """Base class of every target. Subclasses fill ``name`` and the dispatch table."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    settings_model: ClassVar[type[TargetSettings]] = TargetSettings
+    #: whether the target decides map fan-out at run time (all real orchestrators do)
+    dynamic_fan_out: ClassVar[bool] = True
+    #: largest single rendered object in bytes, or None when the target has no limit
+    max_object_bytes: ClassVar[int | None] = None
+
+    def __init__(self, pipeline: Pipeline, config: MagnusConfig, options: RenderOptions):
+        self.pipeline = pipeline
+        self.graph: Graph = pipeline.graph
+        self.config = config
+        self.options = options
+        self.warnings: list[str] = []
+
+    # -- to be provided by targets ----------------------------------------------------
+    def emitters(self) -> dict[NodeKind, Callable[..., Any]]:
+        """Node kind -> method that emits it. Kinds missing here are unsupported."""
+        return {}
+
+    def render(self) -> RenderResult:
+        raise NotImplementedError
+
+    # -- shared machinery -------------------------------------------------------------
+    def emit(self, node: Node, *args: Any, **kwargs: Any) -> Any:
+        emitter = self.emitters().get(node.kind)
+        if emitter is None:
+            self.unsupported(node, f"{node.kind.value} nodes are not supported")
+        return emitter(node, *args, **kwargs)  # type: ignore[misc]
+
+    def unsupported(self, node: Node | None, why: str) -> None:
+        where = f" (step {node.internal_name!r}, {node.source})" if node is not None else ""
+        raise UnsupportedError(f"target {self.name!r} cannot render this pipeline: {why}{where}")
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)

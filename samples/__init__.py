@@ -1,0 +1,1 @@
+"""Sample pipelines and their tasks; run them from the repository root."""
