@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -45,7 +45,7 @@ def _guard(action: Callable[[], int | None]) -> None:
     raise typer.Exit(code or 0)
 
 
-def _pipeline_path(positional: Optional[Path], option: Optional[Path]) -> Path:
+def _pipeline_path(positional: Path | None, option: Path | None) -> Path:
     if positional and option and positional != option:
         raise MagnusError(f"two pipelines given: {positional} and --file {option}")
     path = positional or option
@@ -75,8 +75,8 @@ ParamsOpt = typer.Option(None, "--parameters-file", "-p", help="Initial paramete
 
 @app.command()
 def validate(
-    pipeline: Optional[Path] = PipelineArg,
-    file: Optional[Path] = FileOpt,
+    pipeline: Path | None = PipelineArg,
+    file: Path | None = FileOpt,
 ) -> None:
     """Check a pipeline; print problems as file:line: message. Exit 0 when valid."""
 
@@ -93,8 +93,8 @@ def validate(
 
 @app.command()
 def graph(
-    pipeline: Optional[Path] = PipelineArg,
-    file: Optional[Path] = FileOpt,
+    pipeline: Path | None = PipelineArg,
+    file: Path | None = FileOpt,
     format: str = typer.Option("mermaid", "--format", help="mermaid or dot."),
 ) -> None:
     """Print the pipeline as a Mermaid or Graphviz picture."""
@@ -133,13 +133,13 @@ def schema() -> None:
 
 @app.command()
 def execute(
-    pipeline: Optional[Path] = PipelineArg,
-    file: Optional[Path] = FileOpt,
-    config_file: Optional[Path] = ConfigOpt,
-    parameters_file: Optional[Path] = ParamsOpt,
-    run_id: Optional[str] = typer.Option(None, "--run-id", help="Run id (default: generated)."),
+    pipeline: Path | None = PipelineArg,
+    file: Path | None = FileOpt,
+    config_file: Path | None = ConfigOpt,
+    parameters_file: Path | None = ParamsOpt,
+    run_id: str | None = typer.Option(None, "--run-id", help="Run id (default: generated)."),
     tag: str = typer.Option("", "--tag", help="A tag recorded in the run log."),
-    use_cached: Optional[str] = typer.Option(
+    use_cached: str | None = typer.Option(
         None, "--use-cached", help="Re-run: reuse the successful steps of this earlier run."
     ),
 ) -> None:
@@ -165,13 +165,13 @@ def execute_single_node(
     run_id: str = typer.Argument(..., help="The run id shared by every node of the run."),
     step_name: str = typer.Argument(..., help="The node's internal name, e.g. each.{map}.train"),
     file: Path = typer.Option(..., "--file", "-f", help="The pipeline YAML file."),
-    config_file: Optional[Path] = ConfigOpt,
-    parameters_file: Optional[Path] = ParamsOpt,
-    map_variable: Optional[str] = typer.Option(
+    config_file: Path | None = ConfigOpt,
+    parameters_file: Path | None = ParamsOpt,
+    map_variable: str | None = typer.Option(
         None, "--map-variable", help="JSON object of map iteration values, outermost first."
     ),
     tag: str = typer.Option("", "--tag"),
-    use_cached: Optional[str] = typer.Option(None, "--use-cached"),
+    use_cached: str | None = typer.Option(None, "--use-cached"),
 ) -> None:
     """Execute one node (the container entry point). Exit 0 success, 1 failed, 2 bad input."""
 
@@ -198,14 +198,14 @@ def fan(
     step_name: str = typer.Argument(..., help="Internal name of the parallel or map node."),
     mode: str = typer.Option(..., "--mode", help="out: open branches; in: roll them up."),
     file: Path = typer.Option(..., "--file", "-f"),
-    config_file: Optional[Path] = ConfigOpt,
-    parameters_file: Optional[Path] = ParamsOpt,
-    map_variable: Optional[str] = typer.Option(None, "--map-variable"),
-    items_file: Optional[Path] = typer.Option(
+    config_file: Path | None = ConfigOpt,
+    parameters_file: Path | None = ParamsOpt,
+    map_variable: str | None = typer.Option(None, "--map-variable"),
+    items_file: Path | None = typer.Option(
         None, "--items-file", help="fan out of a map: also write the items here as JSON."
     ),
     tag: str = typer.Option("", "--tag"),
-    use_cached: Optional[str] = typer.Option(None, "--use-cached"),
+    use_cached: str | None = typer.Option(None, "--use-cached"),
 ) -> None:
     """Open (out) or close (in) the branches of a parallel or map node."""
 
@@ -233,7 +233,7 @@ def fan(
 @app.command()
 def show(
     run_id: str = typer.Argument(...),
-    config_file: Optional[Path] = ConfigOpt,
+    config_file: Path | None = ConfigOpt,
     as_json: bool = typer.Option(False, "--json", help="The full run log as JSON."),
 ) -> None:
     """Show a run: steps, branches, statuses, attempts, parameters, metrics, catalog."""
@@ -248,7 +248,7 @@ def show(
 
 @app.command()
 def runs(
-    config_file: Optional[Path] = ConfigOpt,
+    config_file: Path | None = ConfigOpt,
     limit: int = typer.Option(20, "--limit", "-n"),
 ) -> None:
     """List recent runs."""
@@ -271,20 +271,21 @@ render_app = typer.Typer(
 
 @render_app.command()
 def render(
-    pipeline: Optional[Path] = PipelineArg,
-    target: Optional[str] = typer.Option(None, "--target", "-t", help="See --list-targets."),
-    config_file: Optional[Path] = ConfigOpt,
-    parameters_file: Optional[Path] = ParamsOpt,
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
-    image: Optional[str] = typer.Option(None, "--image", help="Container image for every step."),
-    check: Optional[Path] = typer.Option(
+    pipeline: Path | None = PipelineArg,
+    target: str | None = typer.Option(None, "--target", "-t", help="See --list-targets."),
+    config_file: Path | None = ConfigOpt,
+    parameters_file: Path | None = ParamsOpt,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    image: str | None = typer.Option(None, "--image", help="Container image for every step."),
+    check: Path | None = typer.Option(
         None, "--check", help="Exit 1 with a diff when this committed file is out of date."
     ),
     validate_output: bool = typer.Option(False, "--validate", help="Validate the output first."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="argo: Workflow, WorkflowTemplate, "
-                                       "CronWorkflow."),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help="Cron schedule."),
-    timezone: Optional[str] = typer.Option(None, "--timezone"),
+    kind: str | None = typer.Option(
+        None, "--kind", help="argo: Workflow, WorkflowTemplate, CronWorkflow."
+    ),
+    schedule: str | None = typer.Option(None, "--schedule", help="Cron schedule."),
+    timezone: str | None = typer.Option(None, "--timezone"),
     with_infra: bool = typer.Option(False, "--with-infra", help="stepfunctions: CloudFormation."),
     list_targets: bool = typer.Option(False, "--list-targets", help="List targets and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
@@ -306,8 +307,12 @@ def render(
             check=check,
             validate=validate_output,
             list_only=list_targets,
-            extra={"kind": kind, "schedule": schedule, "timezone": timezone,
-                   "with_infra": with_infra},
+            extra={
+                "kind": kind,
+                "schedule": schedule,
+                "timezone": timezone,
+                "with_infra": with_infra,
+            },
         )
 
     _guard(body)

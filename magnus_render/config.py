@@ -30,9 +30,7 @@ class MagnusConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     executor: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="local"))
-    run_log_store: ServiceConfig = Field(
-        default_factory=lambda: ServiceConfig(type="file-system")
-    )
+    run_log_store: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="file-system"))
     catalog: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="file-system"))
     secrets: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="env"))
     experiment_tracker: ServiceConfig = Field(

@@ -69,8 +69,9 @@ def render_command(
         raise MagnusError("no pipeline file given")
     if target is None:
         raise MagnusError(f"--target is required; choose one of: {', '.join(list_targets())}")
-    text, warnings = render_text(pipeline, target, config_file, parameters_file, image, extra,
-                                 validate)
+    text, warnings = render_text(
+        pipeline, target, config_file, parameters_file, image, extra, validate
+    )
     for warning in warnings:
         sys.stderr.write(f"warning: {warning}\n")
     if check is not None:
@@ -87,13 +88,18 @@ def _check_drift(committed: Path, text: str) -> int:
     try:
         current = committed.read_text(encoding="utf-8")
     except OSError as exc:
-        raise MagnusError(f"cannot read the committed spec: {exc.strerror}", str(committed)) \
-            from None
+        raise MagnusError(
+            f"cannot read the committed spec: {exc.strerror}", str(committed)
+        ) from None
     if current == text:
         sys.stderr.write(f"{committed}: up to date\n")
         return 0
-    diff = difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
-                                fromfile=f"{committed} (committed)", tofile=f"{committed} (rendered)")
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True),
+        text.splitlines(keepends=True),
+        fromfile=f"{committed} (committed)",
+        tofile=f"{committed} (rendered)",
+    )
     sys.stdout.writelines(diff)
     sys.stderr.write(f"{committed}: out of date; re-render it\n")
     return 1

@@ -114,20 +114,24 @@ class _Builder:
         """The mapping under the top-level ``dag`` key, or None after reporting why not."""
         if not isinstance(data, dict):
             kind = "empty" if data is None else f"a {type(data).__name__}"
-            self.error(f"a pipeline must be a mapping with a top-level 'dag', got {kind}",
-                       smap, 1)
+            self.error(f"a pipeline must be a mapping with a top-level 'dag', got {kind}", smap, 1)
             return None
         for key in data:
             if key not in _TOP_LEVEL_KEYS:
-                self.error(f"unknown top-level key {key!r}{suggest(str(key), _TOP_LEVEL_KEYS)}"
-                           " (a pipeline has only 'dag')", smap, smap.line_of(data, key))
+                self.error(
+                    f"unknown top-level key {key!r}{suggest(str(key), _TOP_LEVEL_KEYS)}"
+                    " (a pipeline has only 'dag')",
+                    smap,
+                    smap.line_of(data, key),
+                )
         if "dag" not in data:
             self.error("missing top-level 'dag'", smap, smap.line_of(data) or 1)
             return None
         dag = data["dag"]
         if not isinstance(dag, dict):
-            self.error("'dag' must be a mapping with start_at and steps", smap,
-                       smap.line_of(data, "dag"))
+            self.error(
+                "'dag' must be a mapping with start_at and steps", smap, smap.line_of(data, "dag")
+            )
             return None
         return dag
 
@@ -155,8 +159,11 @@ class _Builder:
             return None
         for key in raw:
             if key not in allowed_keys:
-                self.error(f"unknown field {key!r} in {label}"
-                           f"{suggest(str(key), allowed_keys)}", smap, smap.line_of(raw, key))
+                self.error(
+                    f"unknown field {key!r} in {label}{suggest(str(key), allowed_keys)}",
+                    smap,
+                    smap.line_of(raw, key),
+                )
         for key in ("start_at", "steps"):
             if key not in raw:
                 self.error(f"{label} is missing {key!r}", smap, graph_line)
@@ -164,8 +171,11 @@ class _Builder:
         if steps is None:
             return None
         if not isinstance(steps, dict) or not steps:
-            self.error(f"'steps' of {label} must be a non-empty mapping of step names to steps",
-                       smap, smap.line_of(raw, "steps"))
+            self.error(
+                f"'steps' of {label} must be a non-empty mapping of step names to steps",
+                smap,
+                smap.line_of(raw, "steps"),
+            )
             return None
         description = raw.get("description", "")
         if not isinstance(description, str):
@@ -219,14 +229,20 @@ class _Builder:
             return None
         node_type = raw.get("type")
         if node_type is None:
-            self.error(f"step {step_name!r} has no 'type' (one of "
-                       f"{', '.join(spec.NODE_MODELS)})", smap, line)
+            self.error(
+                f"step {step_name!r} has no 'type' (one of {', '.join(spec.NODE_MODELS)})",
+                smap,
+                line,
+            )
             return None
         model_cls = spec.NODE_MODELS.get(node_type) if isinstance(node_type, str) else None
         if model_cls is None:
-            self.error(f"step {step_name!r}: unknown node type {node_type!r}"
-                       f"{suggest(str(node_type), list(spec.NODE_MODELS))}",
-                       smap, smap.line_of(raw, "type"))
+            self.error(
+                f"step {step_name!r}: unknown node type {node_type!r}"
+                f"{suggest(str(node_type), list(spec.NODE_MODELS))}",
+                smap,
+                smap.line_of(raw, "type"),
+            )
             return None
         try:
             model = model_cls.model_validate(raw)
@@ -252,13 +268,23 @@ class _Builder:
             if model.command_type != "notebook" and (
                 model.notebook_output_path or model.optional_ploomber_args
             ):
-                key = "notebook_output_path" if model.notebook_output_path else (
-                    "optional_ploomber_args")
-                self.error(f"step {step_name!r}: {key} applies only to notebook tasks",
-                           smap, smap.line_of(raw, key))
+                key = (
+                    "notebook_output_path"
+                    if model.notebook_output_path
+                    else ("optional_ploomber_args")
+                )
+                self.error(
+                    f"step {step_name!r}: {key} applies only to notebook tasks",
+                    smap,
+                    smap.line_of(raw, key),
+                )
             if model.command_type == "python" and not _is_dotted_path(model.command):
-                self.error(f"step {step_name!r}: a python command must be 'module.function', "
-                           f"got {model.command!r}", smap, smap.line_of(raw, "command"))
+                self.error(
+                    f"step {step_name!r}: a python command must be 'module.function', "
+                    f"got {model.command!r}",
+                    smap,
+                    smap.line_of(raw, "command"),
+                )
             task = TaskSpec(
                 command=model.command,
                 command_type=CommandType(model.command_type),
@@ -280,12 +306,20 @@ class _Builder:
             return self._dag(model, raw, smap, internal_name, depth, common)
         raise AssertionError(f"unhandled node model {model_cls.__name__}")
 
-    def _parallel(self, model: spec.ParallelModel, raw: dict, smap: SourceMap,
-                  internal_name: str, depth: int, common: dict[str, Any]) -> Node | None:
+    def _parallel(
+        self,
+        model: spec.ParallelModel,
+        raw: dict,
+        smap: SourceMap,
+        internal_name: str,
+        depth: int,
+        common: dict[str, Any],
+    ) -> Node | None:
         name = common["name"]
         if not model.branches:
-            self.error(f"parallel step {name!r} has no branches", smap,
-                       smap.line_of(raw, "branches"))
+            self.error(
+                f"parallel step {name!r} has no branches", smap, smap.line_of(raw, "branches")
+            )
             return None
         branches: list[Graph] = []
         raw_branches = raw["branches"]
@@ -295,9 +329,15 @@ class _Builder:
             if problem:
                 self.error(f"branch {problem}", smap, line)
                 continue
-            graph = self._branch(raw_branches[branch_name], smap,
-                                 join_name(internal_name, branch_name), branch_name,
-                                 f"branch {branch_name!r} of {name!r}", depth, line)
+            graph = self._branch(
+                raw_branches[branch_name],
+                smap,
+                join_name(internal_name, branch_name),
+                branch_name,
+                f"branch {branch_name!r} of {name!r}",
+                depth,
+                line,
+            )
             if graph is not None:
                 branches.append(graph)
             del raw_branch
@@ -305,24 +345,52 @@ class _Builder:
             return None
         return Node(NodeKind.PARALLEL, branches=tuple(branches), **common)
 
-    def _map(self, model: spec.MapModel, raw: dict, smap: SourceMap, internal_name: str,
-             depth: int, common: dict[str, Any]) -> Node | None:
+    def _map(
+        self,
+        model: spec.MapModel,
+        raw: dict,
+        smap: SourceMap,
+        internal_name: str,
+        depth: int,
+        common: dict[str, Any],
+    ) -> Node | None:
         name = common["name"]
         for key in ("iterate_on", "iterate_as"):
             value = getattr(model, key)
             if not value.isidentifier():
-                self.error(f"map step {name!r}: {key} must be a parameter name, got {value!r}",
-                           smap, smap.line_of(raw, key))
-        graph = self._branch(raw["branch"], smap, join_name(internal_name, MAP_PLACEHOLDER),
-                             MAP_PLACEHOLDER, f"the branch of map {name!r}", depth,
-                             smap.line_of(raw, "branch"))
+                self.error(
+                    f"map step {name!r}: {key} must be a parameter name, got {value!r}",
+                    smap,
+                    smap.line_of(raw, key),
+                )
+        graph = self._branch(
+            raw["branch"],
+            smap,
+            join_name(internal_name, MAP_PLACEHOLDER),
+            MAP_PLACEHOLDER,
+            f"the branch of map {name!r}",
+            depth,
+            smap.line_of(raw, "branch"),
+        )
         if graph is None:
             return None
-        return Node(NodeKind.MAP, branches=(graph,), iterate_on=model.iterate_on,
-                    iterate_as=model.iterate_as, **common)
+        return Node(
+            NodeKind.MAP,
+            branches=(graph,),
+            iterate_on=model.iterate_on,
+            iterate_as=model.iterate_as,
+            **common,
+        )
 
-    def _dag(self, model: spec.DagModel, raw: dict, smap: SourceMap, internal_name: str,
-             depth: int, common: dict[str, Any]) -> Node | None:
+    def _dag(
+        self,
+        model: spec.DagModel,
+        raw: dict,
+        smap: SourceMap,
+        internal_name: str,
+        depth: int,
+        common: dict[str, Any],
+    ) -> Node | None:
         name = common["name"]
         line = smap.line_of(raw, "dag_definition")
         path = (Path(smap.file).parent / model.dag_definition).resolve()
@@ -331,8 +399,12 @@ class _Builder:
             self.error(f"dag step {name!r}: include cycle {chain}", smap, line)
             return None
         if not path.is_file():
-            self.error(f"dag step {name!r}: dag_definition {model.dag_definition!r} not found "
-                       f"(looked for {path})", smap, line)
+            self.error(
+                f"dag step {name!r}: dag_definition {model.dag_definition!r} not found "
+                f"(looked for {path})",
+                smap,
+                line,
+            )
             return None
         try:
             data, inner_map = load_yaml_file(path)
@@ -346,24 +418,39 @@ class _Builder:
             return None
         self.include_stack.append(path)
         try:
-            graph = self._graph(dag, inner_map, join_name(internal_name, DAG_BRANCH_NAME),
-                                DAG_BRANCH_NAME, f"the dag included by {name!r}", depth + 1,
-                                _DAG_KEYS)
+            graph = self._graph(
+                dag,
+                inner_map,
+                join_name(internal_name, DAG_BRANCH_NAME),
+                DAG_BRANCH_NAME,
+                f"the dag included by {name!r}",
+                depth + 1,
+                _DAG_KEYS,
+            )
         finally:
             self.include_stack.pop()
         if graph is None:
             return None
         return Node(NodeKind.DAG, branches=(graph,), **common)
 
-    def _branch(self, raw: Any, smap: SourceMap, internal_name: str, name: str, label: str,
-                depth: int, line: int | None) -> Graph | None:
+    def _branch(
+        self,
+        raw: Any,
+        smap: SourceMap,
+        internal_name: str,
+        name: str,
+        label: str,
+        depth: int,
+        line: int | None,
+    ) -> Graph | None:
         if not isinstance(raw, dict):
             self.error(f"{label} must be a mapping with start_at and steps", smap, line)
             return None
         return self._graph(raw, smap, internal_name, name, label, depth + 1, _DAG_KEYS)
 
-    def _report_validation(self, exc: ValidationError, step_name: str, node_type: str,
-                           raw: dict, smap: SourceMap) -> None:
+    def _report_validation(
+        self, exc: ValidationError, step_name: str, node_type: str, raw: dict, smap: SourceMap
+    ) -> None:
         fields = spec.node_fields(node_type)
         for err in exc.errors():
             loc = err["loc"]
@@ -378,8 +465,10 @@ class _Builder:
             else:
                 value = err.get("input")
                 shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
-                message = (f"{node_type} step {step_name!r}: field {field_path!r}: "
-                           f"{err['msg'].lower()} (got {shown})")
+                message = (
+                    f"{node_type} step {step_name!r}: field {field_path!r}: "
+                    f"{err['msg'].lower()} (got {shown})"
+                )
             self.diagnostics.append(Diagnostic(message, smap.file, line))
 
 

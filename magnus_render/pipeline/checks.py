@@ -77,8 +77,10 @@ def check_graph(
     for node in nodes.values():
         targets: list[str] = []
         if not node.kind.is_terminal and node.next_node is None:
-            error(f"step {node.name!r} has no 'next' (every non-terminal step needs one)",
-                  line_of(node.name, None))
+            error(
+                f"step {node.name!r} has no 'next' (every non-terminal step needs one)",
+                line_of(node.name, None),
+            )
         for field, target in (("next", node.next_node), ("on_failure", node.on_failure)):
             if target is None:
                 continue
@@ -108,7 +110,9 @@ def check_graph(
     return found
 
 
-def _cycles(label: str, edges: dict[str, list[str]], file: str, line_of: LineOf) -> list[Diagnostic]:
+def _cycles(
+    label: str, edges: dict[str, list[str]], file: str, line_of: LineOf
+) -> list[Diagnostic]:
     """Report the first cycle found by an iterative depth-first search (white/grey/black)."""
     state: dict[str, int] = {}  # 1: on the current path, 2: finished
     for root in edges:
@@ -125,10 +129,14 @@ def _cycles(label: str, edges: dict[str, list[str]], file: str, line_of: LineOf)
                 continue
             seen = state.get(target)
             if seen == 1:
-                cycle = [*path[path.index(target):], target]
-                return [Diagnostic(
-                    f"cycle in {label}: {' -> '.join(cycle)} (pipelines must be acyclic)",
-                    file, line_of(target, None))]
+                cycle = [*path[path.index(target) :], target]
+                return [
+                    Diagnostic(
+                        f"cycle in {label}: {' -> '.join(cycle)} (pipelines must be acyclic)",
+                        file,
+                        line_of(target, None),
+                    )
+                ]
             if seen is None:
                 state[target] = 1
                 path.append(target)

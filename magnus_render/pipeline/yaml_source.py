@@ -55,8 +55,17 @@ _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 class _Frame:
     """One open mapping or sequence while events stream in."""
 
-    __slots__ = ("anchor", "container", "is_map", "key", "key_line", "key_lines", "line",
-                 "merges", "size")
+    __slots__ = (
+        "anchor",
+        "container",
+        "is_map",
+        "key",
+        "key_line",
+        "key_lines",
+        "line",
+        "merges",
+        "size",
+    )
 
     def __init__(self, container: Any, is_map: bool, line: int, anchor: str | None) -> None:
         self.container = container
@@ -106,8 +115,10 @@ class _EventConstructor:
             return value
         make = self.safe.yaml_constructors.get(tag)
         if make is None or tag in _COLLECTION_TAGS:
-            raise self.error(f"unsupported YAML tag {tag!r} (only plain YAML types are allowed)",
-                             event.start_mark.line + 1)
+            raise self.error(
+                f"unsupported YAML tag {tag!r} (only plain YAML types are allowed)",
+                event.start_mark.line + 1,
+            )
         node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
         return make(self.safe, node)
 
@@ -124,16 +135,17 @@ class _EventConstructor:
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 is_map = kind is yaml.MappingStartEvent
                 if event.tag not in (None, "!", _COLLECTION_TAGS[0 if is_map else 1]):
-                    raise self.error(f"unsupported YAML tag {event.tag!r}",
-                                     event.start_mark.line + 1)
-                frame = _Frame({} if is_map else [], is_map, event.start_mark.line + 1,
-                               event.anchor)
+                    raise self.error(
+                        f"unsupported YAML tag {event.tag!r}", event.start_mark.line + 1
+                    )
+                frame = _Frame(
+                    {} if is_map else [], is_map, event.start_mark.line + 1, event.anchor
+                )
                 if event.anchor is not None:
                     self.anchors[event.anchor] = (frame.container, 0)  # 0: still open
                 stack.append(frame)
                 if len(stack) > MAX_DEPTH:
-                    raise self.error(f"YAML nested more than {MAX_DEPTH} levels deep",
-                                     frame.line)
+                    raise self.error(f"YAML nested more than {MAX_DEPTH} levels deep", frame.line)
                 continue
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 frame = stack.pop()
@@ -146,18 +158,22 @@ class _EventConstructor:
                     raise self.error(f"unknown alias *{event.anchor}", line)
                 value, size = self.anchors[event.anchor]
                 if size == 0:
-                    raise self.error(f"alias *{event.anchor} refers to a node that contains it",
-                                     line)
+                    raise self.error(
+                        f"alias *{event.anchor} refers to a node that contains it", line
+                    )
                 expanded += size
                 if expanded > MAX_EXPANDED_NODES:
                     raise self.error(
                         f"aliases expand this document past {MAX_EXPANDED_NODES:,} values: "
-                        "refusing it (billion laughs)", line)
+                        "refusing it (billion laughs)",
+                        line,
+                    )
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise self.error("expected one YAML document, found more than one",
-                                     event.start_mark.line + 1)
+                    raise self.error(
+                        "expected one YAML document, found more than one", event.start_mark.line + 1
+                    )
                 continue
             else:
                 continue
@@ -169,8 +185,11 @@ class _EventConstructor:
             frame = stack[-1]
             frame.size += size
             if frame.size > MAX_EXPANDED_NODES:
-                raise self.error(f"aliases expand this document past {MAX_EXPANDED_NODES:,} "
-                                 "values: refusing it (billion laughs)", frame.line)
+                raise self.error(
+                    f"aliases expand this document past {MAX_EXPANDED_NODES:,} "
+                    "values: refusing it (billion laughs)",
+                    frame.line,
+                )
             if not frame.is_map:
                 frame.container.append(value)
             elif frame.key is _NO_KEY:
@@ -184,11 +203,11 @@ class _EventConstructor:
             try:
                 previous = frame.key_lines.get(key)
             except TypeError:
-                raise self.error("a mapping key must be a plain value, not a list or mapping",
-                                 line) from None
+                raise self.error(
+                    "a mapping key must be a plain value, not a list or mapping", line
+                ) from None
             if previous is not None:
-                raise self.error(f"duplicate key {key!r} (first defined on line {previous})",
-                                 line)
+                raise self.error(f"duplicate key {key!r} (first defined on line {previous})", line)
             frame.key_lines[key] = line
         frame.key = key
         frame.key_line = line
@@ -199,8 +218,9 @@ class _EventConstructor:
         if key is _MERGE:
             merged = value if isinstance(value, list) else [value]
             if not all(isinstance(m, dict) for m in merged):
-                raise self.error("a merge key '<<' needs a mapping or a list of mappings",
-                                 frame.key_line)
+                raise self.error(
+                    "a merge key '<<' needs a mapping or a list of mappings", frame.key_line
+                )
             frame.merges.extend(merged)
             return
         frame.container[key] = value

@@ -87,3 +87,50 @@ class Renderer:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+
+def node_argv(
+    options: RenderOptions,
+    run_id: str,
+    internal_name: str,
+    map_variable: str | None = None,
+) -> list[str]:
+    """The container command of one node: ``magnus execute_single_node ...`` as argv words.
+
+    ``run_id`` and ``map_variable`` are passed through as the target's own expressions
+    (e.g. ``{{workflow.name}}`` or ``"$RUN_ID"``); the map variable is the complete JSON
+    object of the iteration, outer maps' values included (what ``magnus fan --mode out``
+    writes as each item).
+    """
+    argv = ["magnus", "execute_single_node", run_id, internal_name, "--file", options.pipeline_file]
+    argv += _service_args(options)
+    if map_variable is not None:
+        argv += ["--map-variable", map_variable]
+    return argv
+
+
+def fan_argv(
+    options: RenderOptions,
+    run_id: str,
+    internal_name: str,
+    mode: str,
+    map_variable: str | None = None,
+    items_file: str | None = None,
+) -> list[str]:
+    """``magnus fan RUN_ID NAME --mode out|in ...`` as argv words (see :func:`node_argv`)."""
+    argv = ["magnus", "fan", run_id, internal_name, "--mode", mode, "--file", options.pipeline_file]
+    argv += _service_args(options)
+    if map_variable is not None:
+        argv += ["--map-variable", map_variable]
+    if items_file is not None:
+        argv += ["--items-file", items_file]
+    return argv
+
+
+def _service_args(options: RenderOptions) -> list[str]:
+    argv: list[str] = []
+    if options.config_file:
+        argv += ["--config-file", options.config_file]
+    if options.parameters_file:
+        argv += ["--parameters-file", options.parameters_file]
+    return argv

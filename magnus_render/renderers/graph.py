@@ -89,7 +89,7 @@ class DotRenderer(_GraphPicture):
 
     def render(self) -> RenderResult:
         ids = self.ids()
-        lines = ["digraph pipeline {", "    rankdir=TB;", "    node [fontname=\"Helvetica\"];"]
+        lines = ["digraph pipeline {", "    rankdir=TB;", '    node [fontname="Helvetica"];']
         self._graph(self.graph, ids, lines, 1)
         lines.append("}")
         return RenderResult("\n".join(lines) + "\n")
@@ -98,8 +98,9 @@ class DotRenderer(_GraphPicture):
         pad = "    " * depth
         for node in graph:
             label = json.dumps(_label(node), ensure_ascii=False)
-            lines.append(f"{pad}{ids[node.internal_name]} [label={label}, "
-                         f"shape={_DOT_SHAPES[node.kind]}];")
+            lines.append(
+                f"{pad}{ids[node.internal_name]} [label={label}, shape={_DOT_SHAPES[node.kind]}];"
+            )
             for index, branch in enumerate(node.branches):
                 title = json.dumps(f"{node.name}: {branch.name}", ensure_ascii=False)
                 lines.append(f"{pad}subgraph cluster_{ids[node.internal_name]}_b{index} {{")
@@ -107,7 +108,9 @@ class DotRenderer(_GraphPicture):
                 self._graph(branch, ids, lines, depth + 1)
                 lines.append(f"{pad}}}")
         for source, target, kind in self.edges(graph, ids):
-            style = {"next": "", "on_failure": ' [style=dashed, label="on_failure"]',
-                     "branch": " [style=bold]"}[kind]
+            style = {
+                "next": "",
+                "on_failure": ' [style=dashed, label="on_failure"]',
+                "branch": " [style=bold]",
+            }[kind]
             lines.append(f"{pad}{source} -> {target}{style};")
-

@@ -1,0 +1,1 @@
+"""Run log stores, catalogs and secrets: one module per backend, registered by name."""
