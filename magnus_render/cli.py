@@ -324,3 +324,7 @@ def magnus_main() -> None:
 
 def render_main() -> None:
     render_app()
+
+
+if __name__ == "__main__":
+    magnus_main()
