@@ -183,15 +183,23 @@ class _Builder:
             description = ""
 
         nodes: dict[str, Node] = {}
+        # Steps that failed to build are stood in for by placeholders, so the wiring of
+        # the rest of the graph is still checked and reported in the same run.
+        checked: dict[str, Node] = {}
+        kinds_known = True
         for step_name, raw_node in steps.items():
             line = smap.line_of(steps, step_name)
             problem = name_problem(step_name)
+            node = None
             if problem:
                 self.error(f"step {problem}", smap, line)
-                continue
-            node = self._node(step_name, raw_node, smap, internal_name, line, depth)
+            else:
+                node = self._node(step_name, raw_node, smap, internal_name, line, depth)
             if node is not None:
-                nodes[step_name] = node
+                nodes[step_name] = checked[step_name] = node
+            elif isinstance(step_name, str):
+                checked[step_name] = _placeholder(step_name, raw_node)
+                kinds_known = kinds_known and _kind_of(raw_node) is not None
 
         def line_of(step: str, key: str | None) -> int | None:
             if not step:
@@ -201,10 +209,18 @@ class _Builder:
                 return smap.line_of(steps, step)
             return smap.line_of(raw_step, key)
 
-        if len(nodes) == len(steps):  # wiring checks only make sense when every node built
-            self.diagnostics.extend(
-                check_graph(label, raw.get("start_at"), nodes, smap.file, line_of, graph_line)
+        self.diagnostics.extend(
+            check_graph(
+                label,
+                raw.get("start_at"),
+                checked,
+                smap.file,
+                line_of,
+                graph_line,
+                frozenset(checked.keys() - nodes.keys()),
+                kinds_known,
             )
+        )
         return Graph(
             start_at=raw.get("start_at", ""),
             nodes=MappingProxyType(nodes),
@@ -247,7 +263,7 @@ class _Builder:
         try:
             model = model_cls.model_validate(raw)
         except ValidationError as exc:
-            self._report_validation(exc, step_name, str(node_type), raw, smap)
+            self._report_validation(exc, step_name, str(node_type), raw, smap, line)
             return None
 
         internal_name = join_name(parent_internal, step_name)
@@ -449,13 +465,21 @@ class _Builder:
         return self._graph(raw, smap, internal_name, name, label, depth + 1, _DAG_KEYS)
 
     def _report_validation(
-        self, exc: ValidationError, step_name: str, node_type: str, raw: dict, smap: SourceMap
+        self,
+        exc: ValidationError,
+        step_name: str,
+        node_type: str,
+        raw: dict,
+        smap: SourceMap,
+        step_line: int | None,
     ) -> None:
         fields = spec.node_fields(node_type)
         for err in exc.errors():
             loc = err["loc"]
             mapping, key = _locate(raw, loc)
             line = smap.line_of(mapping, key) if key is not None else smap.line_of(mapping)
+            if err["type"] == "missing" and mapping is raw:
+                line = step_line or line  # a missing field is missing from the step itself
             field_path = ".".join(str(p) for p in loc)
             if err["type"] == "extra_forbidden":
                 hint = suggest(str(loc[-1]), fields) if len(loc) == 1 else ""
@@ -470,6 +494,28 @@ class _Builder:
                     f"{err['msg'].lower()} (got {shown})"
                 )
             self.diagnostics.append(Diagnostic(message, smap.file, line))
+
+
+_KINDS = {t: NodeKind.STUB if t == "as-is" else NodeKind(t) for t in spec.NODE_MODELS}
+
+
+def _kind_of(raw: Any) -> NodeKind | None:
+    node_type = raw.get("type") if isinstance(raw, dict) else None
+    return _KINDS.get(node_type) if isinstance(node_type, str) else None
+
+
+def _placeholder(name: str, raw: Any) -> Node:
+    """A stand-in for a step that failed to build, carrying whatever wiring it declares."""
+    fields = raw if isinstance(raw, dict) else {}
+    next_node = fields.get("next")
+    on_failure = fields.get("on_failure")
+    return Node(
+        _kind_of(raw) or NodeKind.STUB,
+        name=name,
+        internal_name=name,
+        next_node=next_node if isinstance(next_node, str) else None,
+        on_failure=on_failure if isinstance(on_failure, str) else None,
+    )
 
 
 def _locate(raw: dict, loc: tuple) -> tuple[Any, Any]:

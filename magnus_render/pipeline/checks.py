@@ -51,32 +51,42 @@ def check_graph(
     file: str,
     line_of: LineOf,
     graph_line: int | None,
+    placeholders: frozenset[str] = frozenset(),
+    kinds_known: bool = True,
 ) -> list[Diagnostic]:
-    """Diagnostics (errors and warnings) for one graph; ``label`` names it in messages."""
+    """Diagnostics (errors and warnings) for one graph; ``label`` names it in messages.
+
+    ``placeholders`` name nodes standing in for steps that failed to build: their edges are
+    checked but not a missing ``next``, and when some step's kind is unknown
+    (``kinds_known`` false) the success/fail count is skipped, so an error already reported
+    for a step does not cascade into misleading ones.
+    """
     found: list[Diagnostic] = []
 
     def error(message: str, line: int | None) -> None:
         found.append(Diagnostic(message, file, line))
 
     names = list(nodes)
-    if not isinstance(start_at, str) or start_at not in nodes:
+    if start_at is not None and (not isinstance(start_at, str) or start_at not in nodes):
         error(
             f"start_at names {start_at!r}, which is not a step of {label}"
             + (suggest(start_at, names) if isinstance(start_at, str) else ""),
             line_of("", "start_at") or graph_line,
         )
 
-    for kind in (NodeKind.SUCCESS, NodeKind.FAIL):
+    for kind in (NodeKind.SUCCESS, NodeKind.FAIL) if kinds_known else ():
         of_kind = [n.name for n in nodes.values() if n.kind is kind]
         if len(of_kind) != 1:
-            what = "no" if not of_kind else f"{len(of_kind)} ({', '.join(of_kind)})"
-            line = graph_line if not of_kind else line_of(of_kind[1], None)
+            what = "none" if not of_kind else f"{len(of_kind)} ({', '.join(of_kind)})"
+            first = of_kind[1] if of_kind else ""
+            line = line_of(first, None if of_kind else "steps") or graph_line
             error(f"{label} must have exactly one {kind.value} node, found {what}", line)
 
     edges: dict[str, list[str]] = {}
+    fields: dict[tuple[str, str], str] = {}
     for node in nodes.values():
         targets: list[str] = []
-        if not node.kind.is_terminal and node.next_node is None:
+        if not node.kind.is_terminal and node.next_node is None and node.name not in placeholders:
             error(
                 f"step {node.name!r} has no 'next' (every non-terminal step needs one)",
                 line_of(node.name, None),
@@ -92,9 +102,10 @@ def check_graph(
                 )
             else:
                 targets.append(target)
+                fields.setdefault((node.name, target), field)
         edges[node.name] = targets
 
-    found.extend(_cycles(label, edges, file, line_of))
+    found.extend(_cycles(label, edges, fields, file, line_of))
     if isinstance(start_at, str) and start_at in nodes:
         reached = _reachable(start_at, edges)
         for node in nodes.values():
@@ -111,9 +122,14 @@ def check_graph(
 
 
 def _cycles(
-    label: str, edges: dict[str, list[str]], file: str, line_of: LineOf
+    label: str,
+    edges: dict[str, list[str]],
+    fields: dict[tuple[str, str], str],
+    file: str,
+    line_of: LineOf,
 ) -> list[Diagnostic]:
-    """Report the first cycle found by an iterative depth-first search (white/grey/black)."""
+    """Report the first cycle found by an iterative depth-first search (white/grey/black),
+    at the line of the edge (``next`` or ``on_failure``) that closes it."""
     state: dict[str, int] = {}  # 1: on the current path, 2: finished
     for root in edges:
         if root in state:
@@ -134,7 +150,7 @@ def _cycles(
                     Diagnostic(
                         f"cycle in {label}: {' -> '.join(cycle)} (pipelines must be acyclic)",
                         file,
-                        line_of(target, None),
+                        line_of(path[-1], fields[(path[-1], target)]),
                     )
                 ]
             if seen is None:

@@ -248,6 +248,8 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap]:
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             problem = f"{exc.context}: {exc.problem}"
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            problem = "a tab character where YAML allows only spaces (indent with spaces)"
         raise PipelineError(f"YAML syntax error: {problem}", file, line) from None
     except yaml.YAMLError as exc:
         raise PipelineError(f"YAML error: {exc}", file, None) from None
@@ -257,6 +259,15 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap]:
         if gc_was_enabled:
             gc.enable()
     return data, source_map
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based line and column, or '' (only used to explain an error)."""
+    lines = text.split("\n", line + 1)
+    if line >= len(lines):
+        return ""
+    row = lines[line]
+    return row[column] if column < len(row) else ""
 
 
 def load_yaml_file(path: Path) -> tuple[Any, SourceMap]:
