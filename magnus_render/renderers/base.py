@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magnus_render.config import MagnusConfig
-from magnus_render.errors import UnsupportedError
+from magnus_render.errors import ConfigError, UnsupportedError
 from magnus_render.pipeline.build import Pipeline
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 
@@ -87,6 +87,36 @@ class Renderer:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
+
+    def settings(self) -> TargetSettings:
+        """This target's settings: the config's executor section when its type names this
+        target, else the defaults. Bad keys are errors naming the config file and line."""
+        section = self.config.executor
+        data = section.config if section.type == self.name else {}
+        try:
+            return self.settings_model.model_validate(data)
+        except ValidationError as exc:
+            diagnostics = []
+            for err in exc.errors():
+                loc = [str(part) for part in err["loc"]]
+                why = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+                where = "config." + ".".join(loc) if loc else "config"
+                error = self.config.error("executor", f"{where}: {why}", loc[0] if loc else None)
+                diagnostics.extend(error.diagnostics)
+            raise ConfigError.from_diagnostics(diagnostics) from None
+
+    def resolve_image(self, configured: str | None) -> str:
+        """--image wins, then the config; else a placeholder and a warning, so a spec never
+        names an image nobody chose without saying so."""
+        if self.options.image:
+            return self.options.image
+        if configured:
+            return configured
+        self.warn(
+            "no container image given (pass --image or set executor.config.image); "
+            f"the spec uses the placeholder {PLACEHOLDER_IMAGE}"
+        )
+        return PLACEHOLDER_IMAGE
 
 
 def node_argv(
