@@ -68,6 +68,13 @@ def load_pipeline_text(text: str, file: str = "<pipeline>") -> Pipeline:
         return _Builder().build_text(text, file)
 
 
+def build_pipeline(data: Any, source_map: SourceMap, text: str) -> Pipeline:
+    """Build data that was not parsed from YAML (the Python SDK makes it) through the very
+    same checks; ``source_map`` gives each mapping's file and line, ``text`` is hashed."""
+    with _no_gc():
+        return _Builder().build_data(data, source_map, text)
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Building makes a few objects per step and no cycles: GC passes only cost time."""
@@ -98,6 +105,10 @@ class _Builder:
         data, smap = load_yaml_text(text, file)
         self.hasher.update(text.encode())
         return self._finish(self._root_graph(data, smap), file)
+
+    def build_data(self, data: Any, smap: SourceMap, text: str) -> Pipeline:
+        self.hasher.update(text.encode())
+        return self._finish(self._root_graph(data, smap), smap.file)
 
     def _finish(self, graph: Graph | None, file: str) -> Pipeline:
         errors = [d for d in self.diagnostics if d.severity == "error"]
