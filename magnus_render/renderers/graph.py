@@ -28,6 +28,13 @@ _DOT_SHAPES = {
 }
 
 
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a quoted Mermaid label: '#', quotes and angle brackets as entities."""
+    for char, entity in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(char, entity)
+    return text
+
+
 def _label(node: Node) -> str:
     if node.kind is NodeKind.TASK and node.task is not None:
         return f"{node.name} ({node.task.command_type.value})"
@@ -71,10 +78,10 @@ class MermaidRenderer(_GraphPicture):
         pad = "    " * depth
         for node in graph:
             left, right = _MERMAID_SHAPES[node.kind]
-            text = _label(node).replace('"', "#quot;")
+            text = _mermaid_text(_label(node))
             lines.append(f"{pad}{ids[node.internal_name]}{left}{text}{right}")
             for index, branch in enumerate(node.branches):
-                title = f"{node.name}: {branch.name}".replace('"', "#quot;")
+                title = _mermaid_text(f"{node.name}: {branch.name}")
                 lines.append(f'{pad}subgraph {ids[node.internal_name]}_b{index}["{title}"]')
                 self._graph(branch, ids, lines, depth + 1)
                 lines.append(f"{pad}end")

@@ -1,0 +1,146 @@
+"""`magnus graph` for every sample matches its committed golden picture.
+
+Regenerate with ``MAGNUS_UPDATE_GOLDEN=1 python3 -m pytest tests/test_graph_golden.py``.
+When Graphviz is installed (.ci/run installs it) every dot file must also parse with it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from magnus_render.config import MagnusConfig
+from magnus_render.pipeline import load_pipeline, load_pipeline_text
+from magnus_render.renderers.base import RenderOptions
+from magnus_render.renderers.graph import DotRenderer, MermaidRenderer
+from tests.conftest import SAMPLES
+from tests.golden import assert_golden
+
+GOLDEN = SAMPLES / "golden" / "graph"
+SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("*.yaml"))
+FORMATS = {"mmd": MermaidRenderer, "dot": DotRenderer}
+
+
+def picture(path: Path, suffix: str) -> str:
+    pipeline = load_pipeline(path)
+    renderer = FORMATS[suffix](pipeline, MagnusConfig(), RenderOptions(str(path)))
+    return renderer.render().text
+
+
+def test_every_sample_is_covered() -> None:
+    assert len(SAMPLE_FILES) >= 9, SAMPLE_FILES
+
+
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+@pytest.mark.parametrize("sample", SAMPLE_FILES)
+def test_graph_matches_golden(sample: str, suffix: str) -> None:
+    text = picture(SAMPLES / sample, suffix)
+    assert_golden(GOLDEN / f"{Path(sample).stem}.{suffix}", text)
+
+
+def test_no_stale_golden_files() -> None:
+    expected = {f"{Path(s).stem}.{suffix}" for s in SAMPLE_FILES for suffix in FORMATS}
+    assert {p.name for p in GOLDEN.iterdir()} <= expected
+
+
+@pytest.mark.parametrize("fmt,suffix", [("mermaid", "mmd"), ("dot", "dot")])
+def test_cli_prints_the_golden_picture(fmt: str, suffix: str) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "magnus_render.cli",
+            "graph",
+            "samples/nested.yaml",
+            "--format",
+            fmt,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=SAMPLES.parent,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (GOLDEN / f"nested.{suffix}").read_text(encoding="utf-8")
+
+
+def test_cli_rejects_an_unknown_format() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "magnus_render.cli",
+            "graph",
+            "samples/hello.yaml",
+            "--format",
+            "png",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=SAMPLES.parent,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown format 'png'; choose mermaid or dot" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
+def test_golden_dot_files_parse_with_graphviz() -> None:
+    files = sorted(GOLDEN.glob("*.dot"))
+    assert files
+    for path in files:
+        result = subprocess.run(
+            ["dot", "-Tcanon", str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, f"{path}: {result.stderr}"
+        assert "Warning" not in result.stderr and "Error" not in result.stderr, result.stderr
+
+
+HOSTILE = """\
+dag:
+  start_at: 'say "hi" <b>#1</b>'
+  steps:
+    'say "hi" <b>#1</b>':
+      type: stub
+      next: 'back\\slash {x} ü'
+    'back\\slash {x} ü':
+      type: parallel
+      next: success
+      branches:
+        'end':
+          start_at: success
+          steps:
+            success: {type: success}
+            fail: {type: fail}
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_mermaid_escapes_hostile_names() -> None:
+    pipeline = load_pipeline_text(HOSTILE, "hostile.yaml")
+    text = MermaidRenderer(pipeline, MagnusConfig(), RenderOptions("hostile.yaml")).render().text
+    assert 'n0["say #quot;hi#quot; #lt;b#gt;#35;1#lt;/b#gt; (stub)"]' in text
+    assert '"hi"' not in text and "<b>" not in text
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
+def test_dot_with_hostile_names_parses(tmp_path: Path) -> None:
+    pipeline = load_pipeline_text(HOSTILE, "hostile.yaml")
+    text = DotRenderer(pipeline, MagnusConfig(), RenderOptions("hostile.yaml")).render().text
+    result = subprocess.run(
+        ["dot", "-Tcanon"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'say \\"hi\\" <b>#1</b> (stub)' in result.stdout
+
+
+def test_pictures_are_deterministic() -> None:
+    path = SAMPLES / "nested.yaml"
+    assert picture(path, "dot") == picture(path, "dot")
+    assert picture(path, "mmd") == picture(path, "mmd")
