@@ -1,0 +1,227 @@
+"""The ``shell`` target: one bash script that runs the pipeline by calling back into magnus.
+
+The script holds no pipeline logic beyond traversal: every node runs as
+``magnus execute_single_node`` and every composite as ``magnus fan --mode out``, its
+branches, then ``magnus fan --mode in`` (the same container protocol as the orchestrator
+targets), so its run log matches ``magnus execute``'s. Each graph or branch becomes one bash
+function holding a small state machine over node indexes; user-written text (names,
+paths, settings) only ever appears as ``shlex.quote``d words or JSON-escaped comments, so it
+cannot inject. No container runs, so ``--image`` has no meaning here and is ignored with a
+warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from magnus_render.pipeline.ir import Graph, Node, NodeKind
+from magnus_render.renderers.base import (
+    Renderer,
+    RenderResult,
+    TargetSettings,
+    fan_argv,
+    node_argv,
+)
+
+#: stand-ins handed to node_argv/fan_argv, replaced by shell expansions after quoting
+_RUN_ID = "\0run-id\0"
+_MAP_VAR = "\0map-variable\0"
+_ITEMS = "\0items-file\0"
+_EXPANSIONS = {_RUN_ID: '"$RUN_ID"', _MAP_VAR: '"$mv"', _ITEMS: '"$items"'}
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "shell.sh.j2"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: words bash reserves; harmless as arguments, but shellcheck flags them bare (SC1010)
+_RESERVED = frozenset(
+    "case coproc do done elif else esac fi for function if in select then time until while".split()  # noqa: SIM905
+)
+
+
+class ShellOverride(TargetSettings):
+    """What a step may change through ``overrides: {shell: NAME}``."""
+
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env")
+    @classmethod
+    def _names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return env
+
+
+class ShellSettings(TargetSettings):
+    """``executor: {type: shell, config: {...}}``."""
+
+    #: branches or map iterations of one composite step run at once (1: one after another)
+    max_parallel: int = Field(default=1, ge=1, le=1024)
+    #: how the script starts magnus, e.g. ["python3", "-m", "magnus_render.cli"]
+    magnus_command: list[str] = Field(default_factory=lambda: ["magnus"], min_length=1)
+    #: the interpreter that reads a map's items file (stdlib only)
+    python_command: list[str] = Field(default_factory=lambda: ["python3"], min_length=1)
+    #: per-step settings, chosen by a step's ``overrides: {shell: NAME}``
+    overrides: dict[str, ShellOverride] = Field(default_factory=dict)
+
+
+@cache
+def _template() -> Template:
+    """The script template, compiled once (jinja2 is imported only when rendering shell)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
+
+
+def quote(word: str) -> str:
+    """One shell word that bash reads back as exactly ``word``, whatever it holds."""
+    return f"'{word}'" if word in _RESERVED else shlex.quote(word)
+
+
+def _words(argv: list[str]) -> str:
+    """argv after the program name as shell words; stand-ins become quoted expansions."""
+    return " ".join(_EXPANSIONS.get(word) or quote(word) for word in argv[1:])
+
+
+def _comment(text: str) -> str:
+    """User text made safe for a ``#`` comment (JSON escapes every control character)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+class ShellRenderer(Renderer):
+    name: ClassVar[str] = "shell"
+    description: ClassVar[str] = "one bash script calling magnus for every node"
+    settings_model: ClassVar[type[TargetSettings]] = ShellSettings
+
+    def emitters(self) -> dict[NodeKind, Callable[..., Any]]:
+        return {
+            NodeKind.TASK: self._task,
+            NodeKind.STUB: self._task,
+            NodeKind.SUCCESS: self._success,
+            NodeKind.FAIL: self._fail,
+            NodeKind.PARALLEL: self._composite,
+            NodeKind.MAP: self._map,
+            NodeKind.DAG: self._composite,
+        }
+
+    def render(self) -> RenderResult:
+        settings = self.settings()
+        assert isinstance(settings, ShellSettings)
+        self._settings = settings
+        if self.options.image:
+            self.warn("--image is ignored by the shell target: steps run where the script runs")
+        graphs = list(self.graph.walk_graphs())
+        self._functions = {g.internal_name: f"g{i}" for i, g in enumerate(graphs)}
+        functions = [self._function(graph) for graph in graphs]
+        text = _template().render(
+            source=_comment(self.options.pipeline_file),
+            magnus_command=" ".join(quote(w) for w in settings.magnus_command),
+            python_command=" ".join(quote(w) for w in settings.python_command),
+            max_parallel=settings.max_parallel,
+            functions=functions,
+        )
+        return RenderResult(text, self.warnings)
+
+    # -- one function per graph ------------------------------------------------------------
+    def _function(self, graph: Graph) -> dict[str, Any]:
+        in_map = "{map}" in graph.internal_name
+        index = {name: i for i, name in enumerate(graph.nodes)}
+        arms = []
+        for i, node in enumerate(graph):
+            body = self.emit(node, graph, index, in_map)
+            arms.append(f"      {i})  # {_comment(node.name)}\n{body} ;;")
+        local = ["step=" + str(index[graph.start_at])]
+        if in_map:
+            local.insert(0, 'mv="$1"')
+        if any(node.kind is NodeKind.MAP for node in graph):
+            local.append("items=''")
+        title = graph.internal_name or "(root)"
+        return {
+            "name": self._functions[graph.internal_name],
+            "title": _comment(title),
+            "locals": " ".join(local),
+            "arms": arms,
+        }
+
+    def _node_call(self, node: Node, in_map: bool) -> str:
+        argv = node_argv(self.options, _RUN_ID, node.internal_name, _MAP_VAR if in_map else None)
+        return self._env(node) + "_magnus " + _words(argv)
+
+    def _fan_call(self, node: Node, mode: str, in_map: bool, items: bool = False) -> str:
+        argv = fan_argv(
+            self.options,
+            _RUN_ID,
+            node.internal_name,
+            mode,
+            _MAP_VAR if in_map else None,
+            _ITEMS if items else None,
+        )
+        return self._env(node) + "_magnus " + _words(argv)
+
+    def _env(self, node: Node) -> str:
+        """``NAME=value `` prefixes from the step's shell override, if it names one."""
+        chosen = node.overrides.get(self.name)
+        if chosen is None:
+            return ""
+        override = self._settings.overrides.get(chosen)
+        if override is None:
+            known = ", ".join(sorted(self._settings.overrides)) or "none are defined"
+            self.unsupported(
+                node,
+                f"overrides names {chosen!r}, which executor.config.overrides does not "
+                f"define ({known})",
+            )
+        assert override is not None
+        return "".join(f"{k}={quote(v)} " for k, v in sorted(override.env.items()))
+
+    @staticmethod
+    def _routes(node: Node, graph: Graph, index: dict[str, int]) -> str:
+        fail = index[node.on_failure] if node.on_failure else index[graph.fail_node.name]
+        return f"then step={index[node.next_node or '']}; else step={fail}; fi"
+
+    # -- emitters (node kind -> case arm body) ---------------------------------------------
+    def _task(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
+        return f"        if {self._node_call(node, in_map)}; {self._routes(node, graph, index)}"
+
+    def _success(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
+        return f"        {self._node_call(node, in_map)}\n        return"
+
+    def _fail(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
+        return f"        {self._node_call(node, in_map)}\n        return 1"
+
+    def _composite(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
+        mv = '"$mv"' if in_map else "''"
+        jobs = " ".join(f"{self._functions[b.internal_name]} {mv}" for b in node.branches)
+        return (
+            f"        if {self._fan_call(node, 'out', in_map)} \\\n"
+            f"          && _pool {jobs} \\\n"
+            f"          && {self._fan_call(node, 'in', in_map)}; "
+            f"{self._routes(node, graph, index)}"
+        )
+
+    def _map(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
+        function = self._functions[node.branch.internal_name]
+        return (
+            '        items=$(mktemp "$WORK/items.XXXXXX") || exit 2\n'
+            f"        if {self._fan_call(node, 'out', in_map, items=True)} \\\n"
+            f'          && _map {function} "$items" \\\n'
+            f"          && {self._fan_call(node, 'in', in_map)}; "
+            f"{self._routes(node, graph, index)}"
+        )
