@@ -1,0 +1,57 @@
+"""The shell script of every sample matches its committed golden file and passes shellcheck.
+
+Regenerate with ``MAGNUS_UPDATE_GOLDEN=1 python3 -m pytest tests/test_shell_golden.py``.
+Scripts name their pipeline as ``samples/NAME.yaml``: they run from the repository root
+(or a copy of ``samples/``), like the python tasks they call.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from magnus_render.config import MagnusConfig
+from magnus_render.pipeline import load_pipeline
+from magnus_render.renderers.base import RenderOptions
+from magnus_render.renderers.shell import ShellRenderer
+from tests.conftest import SAMPLES
+from tests.golden import assert_golden
+
+GOLDEN = SAMPLES / "golden" / "shell"
+SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("*.yaml"))
+
+
+def render_sample(name: str) -> str:
+    pipeline = load_pipeline(SAMPLES / name)
+    options = RenderOptions(pipeline_file=f"samples/{name}")
+    return ShellRenderer(pipeline, MagnusConfig(), options).render().text
+
+
+def test_every_sample_is_covered() -> None:
+    assert len(SAMPLE_FILES) >= 10, SAMPLE_FILES
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES)
+def test_shell_script_matches_golden(sample: str) -> None:
+    assert_golden(GOLDEN / sample.replace(".yaml", ".sh"), render_sample(sample))
+
+
+def test_no_stale_golden_scripts() -> None:
+    expected = {s.replace(".yaml", ".sh") for s in SAMPLE_FILES}
+    assert {p.name for p in GOLDEN.glob("*.sh")} == expected
+
+
+def test_golden_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is required (.ci/run installs it)"
+    scripts = sorted(str(p) for p in GOLDEN.glob("*.sh"))
+    assert len(scripts) == len(SAMPLE_FILES)
+    result = subprocess.run(
+        [shellcheck, "--shell=bash", "--severity=style", *scripts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
