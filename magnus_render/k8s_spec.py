@@ -1,0 +1,343 @@
+"""Kubernetes settings and object bodies shared by the k8s-jobs target and k8s-job executor.
+
+The renderer writes the driver's objects and the executor creates one Job per node at run
+time; both must build pods the same way from the same settings, so the settings model and
+the body builders live here, as plain dicts (no kubernetes import: rendering stays light).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from magnus_render.config import MagnusConfig
+from magnus_render.errors import ConfigError, Diagnostic
+
+#: the executor type (and per-step override key) these settings belong to
+EXECUTOR_TYPE = "k8s-job"
+#: where the ConfigMap with pipeline, config and parameters is mounted in every pod
+SPEC_MOUNT_PATH = "/magnus/spec"
+SPEC_VOLUME = "magnus-spec"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Toleration(_Strict):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"operator": self.operator}
+        for key, field in (("key", "key"), ("value", "value"), ("effect", "effect")):
+            if getattr(self, field) is not None:
+                out[key] = getattr(self, field)
+        if self.toleration_seconds is not None:
+            out["tolerationSeconds"] = self.toleration_seconds
+        return out
+
+
+class SecretEnv(_Strict):
+    """An environment variable read from a Kubernetes Secret: only the reference is rendered."""
+
+    name: str
+    secret_name: str
+    key: str
+    optional: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid environment variable name")
+        return value
+
+
+class PvcMount(_Strict):
+    """A PersistentVolumeClaim mounted in every pod (run log store, catalog, data)."""
+
+    claim_name: str
+    mount_path: str
+    sub_path: str | None = None
+    read_only: bool = False
+
+    @field_validator("claim_name")
+    @classmethod
+    def _claim(cls, value: str) -> str:
+        return _dns_label(value)
+
+    @field_validator("mount_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"mount_path must be absolute, got {value!r}")
+        return value
+
+
+class Resources(_Strict):
+    requests: dict[str, str] = Field(default_factory=dict)
+    limits: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _quantities(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, quantity in value.items():
+            if not _QUANTITY.match(str(quantity)):
+                raise ValueError(f"{name}: {quantity!r} is not a Kubernetes quantity")
+        return {k: str(v) for k, v in value.items()}
+
+    def body(self) -> dict[str, Any]:
+        return {k: dict(v) for k, v in (("requests", self.requests), ("limits", self.limits)) if v}
+
+
+class PodSettings(_Strict):
+    """What may differ from one step to another (also the shape of a per-step override)."""
+
+    image: str | None = None
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    resources: Resources = Field(default_factory=Resources)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    secret_env: tuple[SecretEnv, ...] = ()
+    pvc_mounts: tuple[PvcMount, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    backoff_limit: int = Field(default=0, ge=0)
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    ttl_seconds_after_finished: int = Field(default=3600, ge=0)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return {k: str(v) for k, v in value.items()}
+
+
+class K8sJobSettings(PodSettings):
+    """``executor.config`` when its type is ``k8s-job``; also the k8s-jobs target's settings."""
+
+    namespace: str = "default"
+    #: the driver's service account (default: derived from the pipeline's name)
+    service_account: str | None = None
+    #: service account of node pods (default: the namespace's default, without a token)
+    node_service_account: str | None = None
+    driver_backoff_limit: int = Field(default=2, ge=0)
+    #: how many node Jobs of one parallel or map node run at once
+    parallelism: int = Field(default=4, ge=1)
+    #: ConfigMap holding pipeline/config/parameters, mounted at ``spec_mount_path``
+    config_map: str | None = None
+    #: ConfigMap key -> path under the mount (included pipeline files keep their folders)
+    config_map_items: dict[str, str] = Field(default_factory=dict)
+    spec_mount_path: str = SPEC_MOUNT_PATH
+    #: how often a failed API call is retried (exponential backoff) before giving up
+    api_retries: int = Field(default=5, ge=0)
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("namespace", "service_account", "node_service_account", "config_map")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else _dns_label(value)
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, patch in value.items():
+            try:
+                PodSettings.model_validate(patch)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+                raise ValueError(f"override {name!r}: {where}: {msg}") from None
+        return value
+
+    def for_step(self, overrides: Any) -> K8sJobSettings:
+        """These settings with the step's ``overrides[k8s-job]`` patch applied (deep merge)."""
+        name = (overrides or {}).get(EXECUTOR_TYPE)
+        if name is None:
+            return self
+        if name not in self.overrides:
+            known = ", ".join(sorted(self.overrides)) or "none defined"
+            raise KeyError(f"override {name!r} is not in executor.config.overrides ({known})")
+        merged = _deep_merge(self.model_dump(), self.overrides[name])
+        return K8sJobSettings.model_validate(merged)
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(f"{value!r} is not a DNS-1123 label (lowercase a-z, 0-9, '-', <= 63)")
+    return value
+
+
+def settings_from_config(config: MagnusConfig) -> K8sJobSettings:
+    """The k8s-job settings of a config; defaults when its executor is of another type.
+
+    Errors name the config file and the line of the offending key.
+    """
+    if config.executor.type != EXECUTOR_TYPE:
+        return K8sJobSettings()
+    try:
+        return K8sJobSettings.model_validate(config.executor.config)
+    except ValidationError as exc:
+        diagnostics = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else None
+            where = ".".join(str(p) for p in err["loc"])
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            line = config.line_of("executor", key)
+            diagnostics.append(
+                Diagnostic(f"executor.config.{where}: {msg}", config.source_file, line)
+            )
+        raise ConfigError.from_diagnostics(diagnostics) from None
+
+
+def dns_name(text: str, max_length: int = 63) -> str:
+    """A DNS-1123 label from any text: lowercased, illegal runs to '-', and when anything was
+    changed or cut, a stable hash suffix so distinct inputs stay distinct."""
+    clean = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "x"
+    if clean == text and len(clean) <= max_length:
+        return clean
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    head = clean[: max_length - len(digest) - 1].rstrip("-") or "x"
+    return f"{head}-{digest}"
+
+
+# -- bodies -----------------------------------------------------------------------------
+
+
+def _env(settings: PodSettings, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    env = list(extra)
+    env += [{"name": k, "value": v} for k, v in sorted(settings.env.items())]
+    for ref in sorted(settings.secret_env, key=lambda r: r.name):
+        key_ref: dict[str, Any] = {"name": ref.secret_name, "key": ref.key}
+        if ref.optional:
+            key_ref["optional"] = True
+        env.append({"name": ref.name, "valueFrom": {"secretKeyRef": key_ref}})
+    return env
+
+
+def pod_spec(
+    settings: K8sJobSettings,
+    *,
+    container: str,
+    image: str,
+    command: list[str],
+    service_account: str | None,
+    extra_env: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A pod spec running ``command`` once, with the spec ConfigMap and PVCs mounted."""
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    if settings.config_map:
+        config_map: dict[str, Any] = {"name": settings.config_map}
+        if settings.config_map_items:
+            config_map["items"] = [
+                {"key": k, "path": v} for k, v in sorted(settings.config_map_items.items())
+            ]
+        volumes.append({"name": SPEC_VOLUME, "configMap": config_map})
+        mounts.append(
+            {"name": SPEC_VOLUME, "mountPath": settings.spec_mount_path, "readOnly": True}
+        )
+    for index, pvc in enumerate(settings.pvc_mounts):
+        volume = f"pvc-{index}"
+        claim: dict[str, Any] = {"claimName": pvc.claim_name}
+        if pvc.read_only:
+            claim["readOnly"] = True
+        volumes.append({"name": volume, "persistentVolumeClaim": claim})
+        mount: dict[str, Any] = {"name": volume, "mountPath": pvc.mount_path}
+        if pvc.sub_path:
+            mount["subPath"] = pvc.sub_path
+        if pvc.read_only:
+            mount["readOnly"] = True
+        mounts.append(mount)
+    body: dict[str, Any] = {"name": container, "image": image, "command": list(command)}
+    env = _env(settings, extra_env or [])
+    if env:
+        body["env"] = env
+    if settings.image_pull_policy:
+        body["imagePullPolicy"] = settings.image_pull_policy
+    resources = settings.resources.body()
+    if resources:
+        body["resources"] = resources
+    if mounts:
+        body["volumeMounts"] = mounts
+    spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [body]}
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    else:
+        spec["automountServiceAccountToken"] = False
+    if settings.node_selector:
+        spec["nodeSelector"] = dict(sorted(settings.node_selector.items()))
+    if settings.tolerations:
+        spec["tolerations"] = [t.body() for t in settings.tolerations]
+    if volumes:
+        spec["volumes"] = volumes
+    return spec
+
+
+def job_spec(
+    settings: K8sJobSettings, pod: dict[str, Any], labels: dict[str, str], backoff_limit: int
+) -> dict[str, Any]:
+    """A Job's spec around a pod spec: retries, deadline and TTL from the settings."""
+    spec: dict[str, Any] = {
+        "backoffLimit": backoff_limit,
+        "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+        "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+    }
+    if settings.active_deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = settings.active_deadline_seconds
+    return spec
+
+
+def node_job_body(
+    settings: K8sJobSettings,
+    *,
+    name: str,
+    command: list[str],
+    labels: dict[str, str],
+    annotations: dict[str, str],
+) -> dict[str, Any]:
+    """The Job the k8s-job executor creates for one node (retries are magnus's own)."""
+    image = settings.image or "MAGNUS_RENDER_IMAGE_NOT_SET"
+    all_labels = {**settings.labels, **labels}
+    pod = pod_spec(
+        settings,
+        container="node",
+        image=image,
+        command=command,
+        service_account=settings.node_service_account,
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": settings.namespace,
+            "labels": all_labels,
+            "annotations": dict(annotations),
+        },
+        "spec": job_spec(settings, pod, all_labels, settings.backoff_limit),
+    }

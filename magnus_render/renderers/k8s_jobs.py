@@ -1,0 +1,284 @@
+"""The k8s-jobs target: plain Kubernetes manifests that run a pipeline without Argo.
+
+Output, one YAML document each: a ConfigMap with the pipeline (and included files), the
+config and the parameters; a ServiceAccount, Role and RoleBinding granting the driver
+exactly what the k8s-job executor calls; a driver Job (or a CronJob with --schedule) that
+runs ``magnus execute`` with the k8s-job executor, which then creates one Job per node.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+import yaml
+
+from magnus_render import k8s_spec
+from magnus_render.errors import ConfigError, MagnusError
+from magnus_render.pipeline.ir import NodeKind
+from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
+
+#: the Role's rules: what the driver's executor needs, nothing more
+DRIVER_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["batch"],
+        "resources": ["jobs"],
+        "verbs": ["create", "get", "list", "watch", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+]
+#: Kubernetes versions the output is validated against (kubernetes-validate --strict)
+VALIDATE_VERSIONS = ("1.30.0", "1.34.0")
+#: the longest CronJob name Kubernetes accepts (it appends an 11-character suffix)
+CRONJOB_NAME_MAX = 52
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper writing multi-line strings (the embedded files) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_documents(documents: list[dict[str, Any]]) -> str:
+    """Multi-document YAML with sorted keys: same objects, same bytes."""
+    return "---\n".join(
+        yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=100)
+        for doc in documents
+    )
+
+
+class K8sJobsRenderer(Renderer):
+    name: ClassVar[str] = "k8s-jobs"
+    description: ClassVar[str] = "Kubernetes driver Job (or CronJob) + RBAC + ConfigMap"
+    settings_model = k8s_spec.K8sJobSettings  # type: ignore[assignment]
+    max_object_bytes: ClassVar[int | None] = 1024 * 1024  # a ConfigMap's limit
+
+    def render(self) -> RenderResult:
+        settings = k8s_spec.settings_from_config(self.config)
+        self._check_overrides(settings)
+        if self.config.executor.type != k8s_spec.EXECUTOR_TYPE and self.config.source_file:
+            self.warn(
+                f"{self.config.source_file}: executor is {self.config.executor.type!r}; the "
+                f"driver runs the {k8s_spec.EXECUTOR_TYPE} executor with default settings"
+            )
+        image = self.resolve_image(settings.image)
+        if not settings.pvc_mounts:
+            self.warn(
+                "no pvc_mounts: the run log store and catalog must be reachable from the "
+                "driver and every node pod (mount a PersistentVolumeClaim or use s3)"
+            )
+        base = k8s_spec.dns_name(f"magnus-{Path(self.pipeline.file).stem}", CRONJOB_NAME_MAX)
+        data, items = self._spec_files()
+        args_files = ["--config-file", f"{settings.spec_mount_path}/config.yaml"]
+        items["config.yaml"] = "config.yaml"
+        if self.options.parameters_file:
+            data["parameters.yaml"] = self._read(Path(self.options.parameters_file))
+            items["parameters.yaml"] = "parameters.yaml"
+            args_files += ["--parameters-file", f"{settings.spec_mount_path}/parameters.yaml"]
+        settings = settings.model_copy(
+            update={
+                "image": image,
+                "config_map": base,
+                "config_map_items": items,
+                "service_account": settings.service_account or base,
+            }
+        )
+        data["config.yaml"] = self._config_text(settings)
+        labels = {
+            **settings.labels,
+            "app.kubernetes.io/managed-by": "magnus-render",
+            "app.kubernetes.io/name": "magnus",
+            "app.kubernetes.io/instance": base,
+        }
+        meta = {"namespace": settings.namespace, "labels": labels}
+        annotations = {"magnus-render/dag-hash": self.pipeline.dag_hash}
+        documents = [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": base, **meta, "annotations": annotations},
+                "data": data,
+            },
+            *self._rbac(base, settings.service_account or base, meta),
+            self._driver(settings, base, meta, annotations, args_files),
+        ]
+        text = dump_documents(documents)
+        if len(data) and sum(len(v.encode()) for v in data.values()) > self.max_object_bytes:
+            raise MagnusError(
+                f"{self.pipeline.file}: the ConfigMap would exceed Kubernetes' 1 MiB limit"
+            )
+        return RenderResult(text, self.warnings)
+
+    # -- parts ----------------------------------------------------------------------------
+    def _check_overrides(self, settings: k8s_spec.K8sJobSettings) -> None:
+        """Every step's k8s-job override must exist and merge into valid settings."""
+        for node in self.graph.walk():
+            if k8s_spec.EXECUTOR_TYPE not in node.overrides:
+                continue
+            try:
+                settings.for_step(node.overrides)
+            except KeyError as exc:
+                where = node.source
+                raise ConfigError(
+                    f"step {node.internal_name!r}: {exc.args[0]}",
+                    where.file if where else self.pipeline.file,
+                    where.line if where else None,
+                ) from None
+            if node.kind not in (NodeKind.TASK, NodeKind.STUB):
+                self.warn(f"step {node.internal_name!r}: overrides apply to task steps only")
+
+    def _read(self, path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MagnusError(f"cannot read: {exc.strerror}", str(path)) from None
+
+    def _spec_files(self) -> tuple[dict[str, str], dict[str, str]]:
+        """ConfigMap data for the pipeline and its included files, keyed so that mounting
+        the items recreates the same relative layout (includes resolve as they did here)."""
+        root = Path(self.pipeline.file)
+        files = [root, *(Path(f) for f in self.pipeline.files if Path(f) != root)]
+        data: dict[str, str] = {}
+        items: dict[str, str] = {}
+        seen: set[str] = set()
+        for index, path in enumerate(files):
+            if index == 0:
+                rel = "pipeline.yaml"
+            else:
+                try:
+                    rel = PurePosixPath(
+                        Path(path).resolve().relative_to(root.resolve().parent).as_posix()
+                    ).as_posix()
+                except ValueError:
+                    raise MagnusError(
+                        f"included file {path} is outside the pipeline's folder; the "
+                        "k8s-jobs target can only ship files under it",
+                        self.pipeline.file,
+                    ) from None
+                if rel == "pipeline.yaml" or rel in ("config.yaml", "parameters.yaml"):
+                    raise MagnusError(f"included file name {rel!r} is reserved", str(path))
+            if rel in seen:
+                continue
+            seen.add(rel)
+            key = rel.replace("/", "__")
+            data[key] = self._read(Path(path))
+            items[key] = rel
+        return data, items
+
+    def _config_text(self, settings: k8s_spec.K8sJobSettings) -> str:
+        """The config the driver reads: the user's, with the executor set to k8s-job."""
+        config = self.config.model_dump(exclude={"source_file", "source_lines"})
+        executor = settings.model_dump(mode="json", exclude_defaults=True)
+        config["executor"] = {"type": k8s_spec.EXECUTOR_TYPE, "config": executor}
+        return yaml.dump(config, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
+
+    def _rbac(self, base: str, account: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": account, **meta},
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": base, **meta},
+                "rules": DRIVER_RULES,
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": base, **meta},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": base},
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": account, "namespace": meta["namespace"]}
+                ],
+            },
+        ]
+
+    def _driver(
+        self,
+        settings: k8s_spec.K8sJobSettings,
+        base: str,
+        meta: dict[str, Any],
+        annotations: dict[str, str],
+        args_files: list[str],
+    ) -> dict[str, Any]:
+        mount = settings.spec_mount_path
+        # the run id is the driver Job's name: unique per CronJob run, and the same after a
+        # driver pod restart, so a restarted driver resumes the run instead of starting over
+        command = [
+            "magnus",
+            "execute",
+            "--file",
+            f"{mount}/pipeline.yaml",
+            *args_files,
+            "--run-id",
+            "$(MAGNUS_RUN_ID)",
+        ]
+        run_id_env = {
+            "name": "MAGNUS_RUN_ID",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}},
+        }
+        pod = k8s_spec.pod_spec(
+            settings,
+            container="driver",
+            image=settings.image or PLACEHOLDER_IMAGE,
+            command=command,
+            service_account=settings.service_account,
+            extra_env=[run_id_env],
+        )
+        labels = {**meta["labels"], "magnus-render/role": "driver"}
+        job = k8s_spec.job_spec(settings, pod, labels, settings.driver_backoff_limit)
+        schedule = self.options.extra.get("schedule")
+        if not schedule:
+            return {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": base, **meta, "annotations": annotations},
+                "spec": job,
+            }
+        cron: dict[str, Any] = {
+            "schedule": str(schedule),
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {"metadata": {"labels": labels}, "spec": job},
+        }
+        if self.options.extra.get("timezone"):
+            cron["timeZone"] = str(self.options.extra["timezone"])
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": base, **meta, "annotations": annotations},
+            "spec": cron,
+        }
+
+    # -- checking -------------------------------------------------------------------------
+    def validate(self, text: str) -> None:
+        """kubernetes-validate --strict for every document and Kubernetes version."""
+        validate_manifests(text, self.options.pipeline_file)
+
+
+def validate_manifests(text: str, where: str = "<rendered>") -> None:
+    """Raise MagnusError listing each document that fails strict validation."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        raise MagnusError(
+            "--validate needs kubernetes-validate: pip install 'magnus-render[dev]'"
+        ) from None
+    problems: list[str] = []
+    for index, doc in enumerate(yaml.safe_load_all(text)):
+        for version in VALIDATE_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                kind = doc.get("kind", "?")
+                problems.append(f"document {index + 1} ({kind}), Kubernetes {version}: {exc}")
+    if problems:
+        raise MagnusError(f"{where}: rendered manifests are invalid:\n" + "\n".join(problems))
