@@ -1,0 +1,87 @@
+"""Orchestrator-legal names (DNS-1123 labels) derived from pipeline names.
+
+Step names may hold any character but ``.`` and ``%``, while Kubernetes and Argo want
+``[a-z0-9]([-a-z0-9]*[a-z0-9])?`` and at most 63 characters. :func:`dns_label` maps any
+text to such a label; when it had to change or shorten the text it appends a hash of the
+*original* text, so distinct inputs stay distinct and a name never depends on the order
+in which names were asked for. :class:`UniqueNames` adds a guarantee of uniqueness within
+one scope (a DAG's tasks, a workflow's templates) for the rare residual collision.
+
+API (shared by the Argo and Kubernetes Jobs targets):
+
+- ``is_dns_label(text, max_length=63) -> bool``
+- ``dns_label(text, max_length=63, hash_length=8) -> str``
+- ``UniqueNames(max_length=63).name(key, text=None) -> str`` (same key, same name)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Hashable
+
+__all__ = ["MAX_LABEL", "UniqueNames", "dns_label", "is_dns_label"]
+
+MAX_LABEL = 63
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_INVALID_RUN = re.compile(r"[^a-z0-9]+")
+
+
+def is_dns_label(text: str, max_length: int = MAX_LABEL) -> bool:
+    """True when ``text`` is a legal DNS-1123 label of at most ``max_length`` characters."""
+    return 0 < len(text) <= max_length and _LABEL.match(text) is not None
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def dns_label(text: str, max_length: int = MAX_LABEL, hash_length: int = 8) -> str:
+    """A legal DNS-1123 label for ``text``: unchanged if already legal, else a readable
+    lowercase form plus ``-<hash of text>`` (stable across runs and machines)."""
+    if max_length < hash_length + 2:
+        raise ValueError(f"max_length {max_length} leaves no room for a {hash_length}-char hash")
+    if is_dns_label(text, max_length):
+        return text
+    readable = _INVALID_RUN.sub("-", text.lower()).strip("-")
+    room = max_length - hash_length - 1
+    readable = readable[:room].rstrip("-")
+    suffix = _digest(text, hash_length)
+    return f"{readable}-{suffix}" if readable else f"x{suffix}"[:max_length]
+
+
+class UniqueNames:
+    """Hands out distinct DNS labels within one scope; asking twice for a key repeats.
+
+    Each key gets :func:`dns_label` of its text. If that label is already taken by another
+    key, the key's own hash (longer each time) is appended until the label is free, so the
+    result is deterministic for a deterministic order of requests.
+    """
+
+    def __init__(self, max_length: int = MAX_LABEL, reserved: tuple[str, ...] = ()) -> None:
+        self.max_length = max_length
+        self._by_key: dict[Hashable, str] = {}
+        self._taken: set[str] = set(reserved)
+
+    def name(self, key: Hashable, text: str | None = None) -> str:
+        """The label for ``key``, derived from ``text`` (default: ``str(key)``)."""
+        found = self._by_key.get(key)
+        if found is not None:
+            return found
+        source = str(key) if text is None else text
+        label = dns_label(source, self.max_length)
+        length = 8
+        while label in self._taken:
+            length += 4
+            salted = f"{source}\x00{key!r}"
+            stem = _INVALID_RUN.sub("-", source.lower()).strip("-")
+            stem = stem[: self.max_length - length - 1].rstrip("-") or "x"
+            label = f"{stem}-{_digest(salted, length)}"
+            if length > 40:
+                raise ValueError(f"cannot find a unique name for {source!r}")
+        self._taken.add(label)
+        self._by_key[key] = label
+        return label
+
+    def __contains__(self, label: str) -> bool:
+        return label in self._taken
