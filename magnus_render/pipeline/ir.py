@@ -202,29 +202,44 @@ def join_name(parent: str, name: str) -> str:
 
 def parent_graph_name(internal_name: str) -> str:
     """The internal name of the graph that holds this node ('' for the root graph)."""
-    return internal_name.rpartition(".")[0].rpartition(".")[0] if "." in internal_name else ""
+    return internal_name.rpartition(".")[0]
+
+
+#: printable ASCII kept as is in a map value's segment (letters, digits and '_.-~' are
+#: always kept by quote; '.' is encoded afterwards); everything else is percent-encoded
+_SEGMENT_SAFE = " !\"#$&'()*+,:;<=>?@[\\]^_`|~-"
 
 
 def encode_map_value(value: Any) -> str:
-    """One name segment for a map value: strings as they are, other JSON as JSON text;
-    '.', '%', '/' and control characters percent-encoded so the segment splits cleanly."""
+    """One name segment for a map value: strings as they are, other JSON as JSON text.
+
+    '.' (the separator), '%' (the escape), '/', braces (so no value can spell the
+    ``{map}`` placeholder), control characters and non-ASCII are percent-encoded, so the
+    segment splits cleanly and :func:`decode_map_value` gives the text back exactly.
+    """
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return quote(text, safe=" !\"#$&'()*+,:;<=>?@[\\]^_`{|}~-")
+    return quote(text, safe=_SEGMENT_SAFE, errors="surrogatepass").replace(".", "%2E")
 
 
 def decode_map_value(segment: str) -> str:
-    return unquote(segment)
+    """The text a segment encodes (JSON text for a non-string value)."""
+    return unquote(segment, errors="surrogatepass")
 
 
 def resolve_name(internal_name: str, map_variable: Mapping[str, Any] | None) -> str:
-    """Replace each ``{map}`` placeholder, outermost first, with its iteration's value."""
+    """Replace each ``{map}`` placeholder, outermost first, with its iteration's value.
+
+    Placeholders without a value (fewer values than maps) stay as they are.
+    """
     if not map_variable or MAP_PLACEHOLDER not in internal_name:
         return internal_name
-    for value in map_variable.values():
-        if MAP_PLACEHOLDER not in internal_name:
-            break
-        internal_name = internal_name.replace(MAP_PLACEHOLDER, encode_map_value(value), 1)
-    return internal_name
+    parts = internal_name.split(MAP_PLACEHOLDER)
+    values = [encode_map_value(v) for v in list(map_variable.values())[: len(parts) - 1]]
+    values += [MAP_PLACEHOLDER] * (len(parts) - 1 - len(values))
+    out = [parts[0]]
+    for value, part in zip(values, parts[1:], strict=True):
+        out += (value, part)
+    return "".join(out)
 
 
 def freeze(value: Any) -> Any:
