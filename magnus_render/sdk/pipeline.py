@@ -1,0 +1,211 @@
+"""The SDK's Pipeline: a list of steps that builds, renders, runs and writes itself as YAML.
+
+A Pipeline is checked when it is made (as magnus 0.5 did), through the YAML front end, so
+a mistake surfaces at once as ``your_file.py:LINE: message``. It keeps a snapshot of its
+steps: changing a step afterwards does not change a pipeline already made.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from magnus_render.errors import PipelineError
+from magnus_render.pipeline.yaml_source import SourceMap
+from magnus_render.sdk.assemble import root_data
+from magnus_render.sdk.source import Location, caller
+from magnus_render.sdk.steps import Step
+from magnus_render.sdk.yaml_out import dump_yaml
+
+if TYPE_CHECKING:
+    from magnus_render.pipeline.build import Pipeline as LoadedPipeline
+
+#: where magnus 0.5 wrote the YAML of an SDK pipeline for non-local executors
+DEFAULT_PIPELINE_FILE = "magnus-pipeline.yaml"
+
+
+class Pipeline:
+    """Steps plus where to start; ``add_terminal_nodes`` adds ``success`` and ``fail``."""
+
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        start_at: Step | str | None = None,
+        name: str = "",
+        description: str = "",
+        add_terminal_nodes: bool = True,
+    ) -> None:
+        self.location: Location = caller()
+        self.steps = list(steps)
+        self.start_at = start_at
+        self.name = name
+        self.description = description
+        self.add_terminal_nodes = add_terminal_nodes
+        self._data, self._source_map = self._assemble()
+        self._yaml = dump_yaml(self._data, self.location.file)
+        self._loaded: LoadedPipeline = self._build()
+
+    def terminal(self, kind: type[Step]) -> Step:
+        """A terminal step added for ``add_terminal_nodes``, located at this pipeline."""
+        step = kind()  # type: ignore[call-arg]
+        step.location = self.location
+        return step
+
+    def _assemble(self) -> tuple[dict[str, Any], SourceMap]:
+        smap = SourceMap(self.location.file)
+        return root_data(self, smap), smap
+
+    def _build(self) -> LoadedPipeline:
+        from magnus_render.pipeline.build import build_pipeline
+
+        return build_pipeline(self._data, self._source_map, self._yaml)
+
+    # -- the three things a pipeline does ----------------------------------------------
+    @property
+    def loaded(self) -> LoadedPipeline:
+        """The built pipeline (IR graph, dag hash, warnings), as ``load_pipeline`` gives."""
+        return self._loaded
+
+    @property
+    def graph(self) -> Any:
+        """The IR graph, equal to the one the equivalent YAML builds."""
+        return self._loaded.graph
+
+    def to_yaml(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The equivalent pipeline YAML; with ``path``, also write it there (dag_definition
+        paths are rewritten to stay correct from the new place)."""
+        if path is None:
+            return self._yaml
+        target = Path(path)
+        text = dump_yaml(_relocated(self._data, Path(self.location.file).parent, target.parent))
+        from magnus_render.render import write_atomically
+
+        write_atomically(target, text)
+        return text
+
+    def render(
+        self,
+        target: str,
+        pipeline_file: str | os.PathLike[str] = DEFAULT_PIPELINE_FILE,
+        config_file: str | os.PathLike[str] | None = None,
+        parameters_file: str | os.PathLike[str] | None = None,
+        image: str | None = None,
+        write: bool = True,
+        **extra: Any,
+    ) -> str:
+        """The target's spec, exactly what ``magnus-render PIPELINE_FILE --target`` prints.
+
+        Containers load the pipeline from ``pipeline_file``, so the spec and that file
+        must agree: by default this pipeline's YAML is written there first; with
+        ``write=False`` the file must already hold this pipeline (a drift check).
+        """
+        from magnus_render.render import render_text
+
+        path = Path(pipeline_file)
+        if write:
+            self.to_yaml(path)
+        else:
+            self._check_file(path)
+        text, _warnings = render_text(
+            path,
+            target,
+            Path(config_file) if config_file else None,
+            Path(parameters_file) if parameters_file else None,
+            image,
+            extra,
+        )
+        return text
+
+    def _check_file(self, path: Path) -> None:
+        from magnus_render.pipeline.build import load_pipeline
+
+        on_disk = load_pipeline(path).graph
+        if on_disk != self.graph or [n.internal_name for n in on_disk.walk()] != [
+            n.internal_name for n in self.graph.walk()
+        ]:
+            raise PipelineError(
+                f"does not hold the pipeline defined at {self.location.file}:"
+                f"{self.location.line}; write it with to_yaml() or render with write=True",
+                str(path),
+            )
+
+    def execute(
+        self,
+        configuration_file: str | os.PathLike[str] | None = None,
+        run_id: str | None = None,
+        tag: str = "",
+        parameters_file: str | os.PathLike[str] | None = None,
+        use_cached: str | None = None,
+        log_level: str | None = None,
+        output_pipeline_definition: str | os.PathLike[str] | None = None,
+        *,
+        config_file: str | os.PathLike[str] | None = None,
+    ) -> Any:
+        """Run locally with ``magnus execute``'s options; returns the run log.
+
+        The pipeline is written as YAML first (to ``output_pipeline_definition``, or to a
+        temporary file) so that a re-run, or a container, loads exactly what ran here.
+        ``MAGNUS_CONFIGURATION_FILE`` overrides the config file, as in magnus 0.5.
+        """
+        del log_level  # accepted for magnus 0.5 callers; logging is configured globally
+        from magnus_render.runtime import entrypoints
+
+        config = os.environ.get("MAGNUS_CONFIGURATION_FILE") or config_file or configuration_file
+        run_id = run_id or _new_run_id()
+        with tempfile.TemporaryDirectory(prefix="magnus-sdk-") as scratch:
+            yaml_file = Path(output_pipeline_definition or Path(scratch) / DEFAULT_PIPELINE_FILE)
+            self.to_yaml(yaml_file)
+            entrypoints.execute_pipeline(
+                pipeline_file=yaml_file,
+                config_file=Path(config) if config else None,
+                parameters_file=Path(parameters_file) if parameters_file else None,
+                run_id=run_id,
+                tag=tag,
+                use_cached=use_cached,
+            )
+        return _run_log(run_id, Path(config) if config else None)
+
+    def __repr__(self) -> str:
+        where = f"{self.location.file}:{self.location.line}"
+        return f"Pipeline({len(self.steps)} steps, defined at {where})"
+
+
+def _new_run_id() -> str:
+    from magnus_render.runtime.context import generate_run_id
+
+    return generate_run_id()
+
+
+def _run_log(run_id: str, config_file: Path | None) -> Any:
+    from magnus_render.config import load_config
+    from magnus_render.runtime.context import build_services
+
+    store = build_services(load_config(config_file))[0]
+    return store.get_run_log_by_id(run_id)
+
+
+def _relocated(data: dict[str, Any], source_dir: Path, target_dir: Path) -> dict[str, Any]:
+    """A copy of ``data`` whose relative dag_definition paths resolve from ``target_dir``."""
+    if source_dir.resolve() == target_dir.resolve():
+        return data
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {k: fix(v) for k, v in value.items()}
+            path = out.get("dag_definition")
+            if out.get("type") == "dag" and isinstance(path, str) and not os.path.isabs(path):
+                out["dag_definition"] = os.path.relpath(
+                    (source_dir / path).resolve(), target_dir.resolve()
+                )
+            return out
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+
+    return fix(data)
+
+
+__all__ = ["DEFAULT_PIPELINE_FILE", "Pipeline", "PipelineError"]

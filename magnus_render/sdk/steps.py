@@ -1,0 +1,336 @@
+"""The SDK's step objects. Each one is only a record of what the user wrote and where.
+
+Nothing is validated here on purpose: a step turns into the same mapping the YAML would
+hold and goes through the YAML front end's checks, so both forms give the same IR and the
+same errors, with the Python line of the bad step in place of a YAML line. Unknown
+keyword arguments are kept for the same reason (the front end names them and suggests
+the closest field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from magnus_render.errors import PipelineError
+from magnus_render.sdk.source import Location, caller
+
+if TYPE_CHECKING:
+    from magnus_render.sdk.pipeline import Pipeline
+
+
+class Catalog:
+    """Files a step gets from the catalog before it runs and puts there after it succeeds."""
+
+    def __init__(self, get: Iterable[str] = (), put: Iterable[str] = ()) -> None:
+        self.get = list(get)
+        self.put = list(put)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.get:
+            out["get"] = list(self.get)
+        if self.put:
+            out["put"] = list(self.put)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Catalog(get={self.get!r}, put={self.put!r})"
+
+
+def _target_name(value: Any) -> Any:
+    return value.name if isinstance(value, Step) else value
+
+
+class Step:
+    """Common to every step: a name and the line of the user's code that made it."""
+
+    node_type: ClassVar[str] = ""
+    #: whether the step has next/on_failure (terminal steps do not)
+    traversal: ClassVar[bool] = True
+
+    def __init__(self, name: str, fields: dict[str, Any]) -> None:
+        self.name = name
+        self.location: Location = caller()
+        #: lines of fields set after construction (``a >> b``), for messages
+        self.field_lines: dict[str, int] = {}
+        self.fields = {k: v for k, v in fields.items() if v is not None}
+
+    # -- wiring ---------------------------------------------------------------------------
+    @property
+    def next_node(self) -> str | None:
+        return self.fields.get("next")
+
+    def _set_next(self, other: Step, where: Location) -> None:
+        if not self.traversal:
+            raise PipelineError(
+                f"{self.node_type} step {self.name!r} is terminal: it has no next step",
+                where.file,
+                where.line,
+            )
+        current = self.fields.get("next")
+        if (
+            current is not None
+            or self.fields.get("terminate_with_success")
+            or self.fields.get("terminate_with_failure")
+        ):
+            raise PipelineError(
+                f"step {self.name!r} already has a next step ({current or 'a terminal'}); "
+                f"cannot chain it to {other.name!r}",
+                where.file,
+                where.line,
+            )
+        self.fields["next"] = other.name
+        self.field_lines["next"] = where.line
+
+    def __rshift__(self, other: Step) -> Step:
+        """``a >> b``: b runs after a. Returns b so chains read left to right."""
+        self._set_next(other, caller())
+        return other
+
+    def __lshift__(self, other: Step) -> Step:
+        """``b << a``: b runs after a. Returns a."""
+        other._set_next(self, caller())
+        return other
+
+    def depends_on(self, other: Step) -> Step:
+        """This step runs after ``other`` (magnus 0.5's spelling of ``other >> self``)."""
+        other._set_next(self, caller())
+        return self
+
+    # -- output ---------------------------------------------------------------------------
+    def to_dict(self, success: str, fail: str) -> dict[str, Any]:
+        """The mapping a YAML pipeline would hold for this step (``type`` first)."""
+        out: dict[str, Any] = {"type": self.node_type}
+        terminate = None
+        for key, value in self.fields.items():
+            if key == "terminate_with_success":
+                terminate = success if value else terminate
+            elif key == "terminate_with_failure":
+                terminate = fail if value else terminate
+            elif key in ("next", "on_failure"):
+                out[key] = _target_name(value)
+            elif isinstance(value, Catalog):
+                out[key] = value.to_dict()
+            else:
+                out[key] = value
+        if terminate is not None and "next" not in out:
+            out["next"] = terminate
+        if "next" in out:  # next reads best last, before on_failure
+            out["next"] = out.pop("next")
+        if "on_failure" in out:
+            out["on_failure"] = out.pop("on_failure")
+        return out
+
+    def branches(self) -> dict[str, Pipeline]:
+        """Sub-pipelines of a composite step, by branch key (none for other steps)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Task(Step):
+    """Runs a python function (``module.function``), a shell command or a notebook."""
+
+    node_type = "task"
+
+    def __init__(
+        self,
+        name: str,
+        command: str,
+        command_type: str | None = None,
+        *,
+        next: str | Step | None = None,
+        on_failure: str | Step | None = None,
+        catalog: Catalog | Mapping[str, Any] | None = None,
+        max_attempts: int | None = None,
+        overrides: Mapping[str, str] | None = None,
+        notebook_output_path: str | None = None,
+        optional_ploomber_args: Mapping[str, Any] | None = None,
+        terminate_with_success: bool = False,
+        terminate_with_failure: bool = False,
+        **unknown: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            {
+                "command_type": command_type,
+                "command": command,
+                "notebook_output_path": notebook_output_path,
+                "optional_ploomber_args": _copy(optional_ploomber_args),
+                "max_attempts": max_attempts,
+                "catalog": _catalog(catalog),
+                "overrides": _copy(overrides),
+                "next": next,
+                "on_failure": on_failure,
+                "terminate_with_success": terminate_with_success or None,
+                "terminate_with_failure": terminate_with_failure or None,
+                **unknown,
+            },
+        )
+
+
+class Stub(Step):
+    """Does nothing and succeeds; extra keyword arguments are kept, as magnus does."""
+
+    node_type = "stub"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        next: str | Step | None = None,
+        on_failure: str | Step | None = None,
+        catalog: Catalog | Mapping[str, Any] | None = None,
+        overrides: Mapping[str, str] | None = None,
+        terminate_with_success: bool = False,
+        terminate_with_failure: bool = False,
+        **extras: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            {
+                **extras,
+                "catalog": _catalog(catalog),
+                "overrides": _copy(overrides),
+                "next": next,
+                "on_failure": on_failure,
+                "terminate_with_success": terminate_with_success or None,
+                "terminate_with_failure": terminate_with_failure or None,
+            },
+        )
+
+
+class Success(Step):
+    """The graph's success end. Usually added for you (``add_terminal_nodes``)."""
+
+    node_type = "success"
+    traversal = False
+
+    def __init__(self, name: str = "success", **unknown: Any) -> None:
+        super().__init__(name, unknown)
+
+
+class Fail(Step):
+    """The graph's failure end. Usually added for you (``add_terminal_nodes``)."""
+
+    node_type = "fail"
+    traversal = False
+
+    def __init__(self, name: str = "fail", **unknown: Any) -> None:
+        super().__init__(name, unknown)
+
+
+class Parallel(Step):
+    """Runs every branch (a Pipeline each); succeeds when all of them do."""
+
+    node_type = "parallel"
+
+    def __init__(
+        self,
+        name: str,
+        branches: Mapping[str, Pipeline],
+        *,
+        next: str | Step | None = None,
+        on_failure: str | Step | None = None,
+        overrides: Mapping[str, str] | None = None,
+        terminate_with_success: bool = False,
+        terminate_with_failure: bool = False,
+        **unknown: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            {
+                "branches": dict(branches),
+                "overrides": _copy(overrides),
+                "next": next,
+                "on_failure": on_failure,
+                "terminate_with_success": terminate_with_success or None,
+                "terminate_with_failure": terminate_with_failure or None,
+                **unknown,
+            },
+        )
+
+    def branches(self) -> dict[str, Pipeline]:
+        return dict(self.fields.get("branches") or {})
+
+
+class Map(Step):
+    """Runs its branch once per item of the list parameter ``iterate_on``."""
+
+    node_type = "map"
+
+    def __init__(
+        self,
+        name: str,
+        branch: Pipeline,
+        iterate_on: str,
+        iterate_as: str,
+        *,
+        next: str | Step | None = None,
+        on_failure: str | Step | None = None,
+        overrides: Mapping[str, str] | None = None,
+        terminate_with_success: bool = False,
+        terminate_with_failure: bool = False,
+        **unknown: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            {
+                "iterate_on": iterate_on,
+                "iterate_as": iterate_as,
+                "branch": branch,
+                "overrides": _copy(overrides),
+                "next": next,
+                "on_failure": on_failure,
+                "terminate_with_success": terminate_with_success or None,
+                "terminate_with_failure": terminate_with_failure or None,
+                **unknown,
+            },
+        )
+
+    def branches(self) -> dict[str, Pipeline]:
+        branch = self.fields.get("branch")
+        return {"branch": branch} if branch is not None else {}
+
+
+class Dag(Step):
+    """Inlines another pipeline YAML file, resolved relative to the Python file."""
+
+    node_type = "dag"
+
+    def __init__(
+        self,
+        name: str,
+        dag_definition: str,
+        *,
+        next: str | Step | None = None,
+        on_failure: str | Step | None = None,
+        overrides: Mapping[str, str] | None = None,
+        terminate_with_success: bool = False,
+        terminate_with_failure: bool = False,
+        **unknown: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            {
+                "dag_definition": dag_definition,
+                "overrides": _copy(overrides),
+                "next": next,
+                "on_failure": on_failure,
+                "terminate_with_success": terminate_with_success or None,
+                "terminate_with_failure": terminate_with_failure or None,
+                **unknown,
+            },
+        )
+
+
+def _copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(value) if value is not None else None
+
+
+def _catalog(value: Catalog | Mapping[str, Any] | None) -> Catalog | dict[str, Any] | None:
+    if value is None or isinstance(value, Catalog):
+        return value
+    return dict(value)  # checked by the front end like a YAML catalog
