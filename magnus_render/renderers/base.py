@@ -132,11 +132,16 @@ def node_argv(
     object of the iteration, outer maps' values included (what ``magnus fan --mode out``
     writes as each item).
     """
-    argv = ["magnus", "execute_single_node", run_id, internal_name, "--file", options.pipeline_file]
-    argv += _service_args(options)
-    if map_variable is not None:
-        argv += ["--map-variable", map_variable]
-    return argv
+    from magnus_render.runtime import protocol
+
+    return protocol.node_argv(
+        run_id,
+        internal_name,
+        options.pipeline_file,
+        map_variable,
+        config_file=options.config_file,
+        parameters_file=options.parameters_file,
+    )
 
 
 def fan_argv(
@@ -148,19 +153,15 @@ def fan_argv(
     items_file: str | None = None,
 ) -> list[str]:
     """``magnus fan RUN_ID NAME --mode out|in ...`` as argv words (see :func:`node_argv`)."""
-    argv = ["magnus", "fan", run_id, internal_name, "--mode", mode, "--file", options.pipeline_file]
-    argv += _service_args(options)
-    if map_variable is not None:
-        argv += ["--map-variable", map_variable]
-    if items_file is not None:
-        argv += ["--items-file", items_file]
-    return argv
+    from magnus_render.runtime import protocol
 
-
-def _service_args(options: RenderOptions) -> list[str]:
-    argv: list[str] = []
-    if options.config_file:
-        argv += ["--config-file", options.config_file]
-    if options.parameters_file:
-        argv += ["--parameters-file", options.parameters_file]
-    return argv
+    return protocol.fan_argv(
+        run_id,
+        internal_name,
+        mode,
+        options.pipeline_file,
+        map_variable,
+        items_file,
+        config_file=options.config_file,
+        parameters_file=options.parameters_file,
+    )
