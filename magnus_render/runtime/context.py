@@ -1,0 +1,219 @@
+"""The run context: everything a node needs, built once per process.
+
+One object carries the loaded pipeline, the services the config file names (run log store,
+catalog, secrets), the run id and re-run settings, so the executor and the container entry
+points share exactly one way of executing a node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _random
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from magnus_render.config import MagnusConfig
+from magnus_render.errors import RunError
+from magnus_render.pipeline.build import Pipeline
+from magnus_render.stores import backend_class
+from magnus_render.stores.catalog_base import Catalog
+from magnus_render.stores.models import CodeIdentity, RunLog, StepLog
+from magnus_render.stores.run_log_base import RunLogStore
+from magnus_render.stores.secrets import Secrets
+
+_ADJECTIVES = [
+    "amber",
+    "brave",
+    "calm",
+    "dapper",
+    "eager",
+    "fancy",
+    "gentle",
+    "happy",
+    "icy",
+    "jolly",
+    "keen",
+    "lucky",
+    "merry",
+    "noble",
+    "odd",
+    "proud",
+    "quick",
+    "rapid",
+    "shiny",
+    "tidy",
+    "upbeat",
+    "vivid",
+    "witty",
+    "young",
+    "zesty",
+]
+_NOUNS = [
+    "otter",
+    "falcon",
+    "badger",
+    "heron",
+    "lynx",
+    "marten",
+    "newt",
+    "osprey",
+    "panda",
+    "quokka",
+    "raven",
+    "stoat",
+    "tapir",
+    "urchin",
+    "vole",
+    "walrus",
+    "yak",
+    "zebra",
+    "bison",
+    "crane",
+    "dingo",
+    "egret",
+    "ferret",
+    "gecko",
+]
+
+
+def generate_run_id() -> str:
+    """A readable unique id, also a valid DNS-1123 label and Step Functions name."""
+    stamp = time.strftime("%H%M%S", time.gmtime())
+    return f"{_random.choice(_ADJECTIVES)}-{_random.choice(_NOUNS)}-{stamp}-{_random.token_hex(2)}"
+
+
+def check_run_id(run_id: str) -> str:
+    ok = run_id and len(run_id) <= 200 and all(c.isalnum() or c in "-_" for c in run_id)
+    if not ok or run_id.startswith((".", "-")):
+        raise RunError(f"invalid run id {run_id!r}: use letters, digits, '-' and '_' (at most 200)")
+    return run_id
+
+
+def code_identity(cwd: str | None = None) -> CodeIdentity:
+    """The git commit and tree cleanliness, computed once per process; never a remote call."""
+    cached = _CODE_IDENTITY.get(cwd or "")
+    if cached is not None:
+        return cached
+    identity = CodeIdentity(code_identifier_type="git")
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=cwd,
+            env=env,
+            check=False,
+        )
+        if head.returncode == 0:
+            identity.code_identifier = head.stdout.strip()
+            status = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                cwd=cwd,
+                env=env,
+                check=False,
+            )
+            clean = status.returncode == 0 and not status.stdout.strip()
+            identity.code_identifier_dependable = clean
+            identity.code_identifier_message = "" if clean else "uncommitted changes"
+        else:
+            identity.code_identifier_type = "unknown"
+            identity.code_identifier_message = "not a git repository"
+    except (OSError, subprocess.SubprocessError):
+        identity.code_identifier_type = "unknown"
+        identity.code_identifier_message = "git is not available"
+    _CODE_IDENTITY[cwd or ""] = identity
+    return identity
+
+
+_CODE_IDENTITY: dict[str, CodeIdentity] = {}
+
+
+@dataclass
+class RunContext:
+    """What every node execution needs; see module docstring."""
+
+    pipeline: Pipeline
+    config: MagnusConfig
+    run_id: str
+    store: RunLogStore
+    catalog: Catalog
+    secrets: Secrets
+    parameters_file: str | None = None
+    config_file: str | None = None
+    tag: str = ""
+    use_cached: str | None = None
+    #: the original run's step/branch logs, loaded lazily for re-runs
+    _original: dict[str, Any] = field(default_factory=dict)
+    #: progress reporter (plain lines or rich); set by the entry point
+    reporter: Any = None
+
+    # -- re-runs ------------------------------------------------------------------------
+    def original_step(self, name: str) -> StepLog | None:
+        if not self.use_cached:
+            return None
+        return self.store.get_step_log(self.use_cached, name)
+
+    def original_branch_parameters(self, name: str) -> dict[str, Any]:
+        if not self.use_cached:
+            return {}
+        branch = self.store.get_branch_log(self.use_cached, name)
+        return dict(branch.parameters) if branch else {}
+
+    # -- services ------------------------------------------------------------------------
+    @property
+    def executor_type(self) -> str:
+        return self.config.executor.type
+
+    def create_run_log(self, initial_parameters: dict[str, Any]) -> tuple[RunLog, bool]:
+        """Create the run log (race-safe: the first caller wins, others reuse it)."""
+        original = None
+        if self.use_cached:
+            original = self.store.get_run_header(self.use_cached)
+        header = RunLog(
+            run_id=self.run_id,
+            dag_hash=self.pipeline.dag_hash,
+            tag=self.tag,
+            use_cached=bool(self.use_cached),
+            original_run_id=self.use_cached or "",
+            parameters=dict(original.parameters) if original else dict(initial_parameters),
+            run_config={
+                "pipeline_file": str(self.pipeline.file),
+                "executor": self.config.executor.model_dump(),
+                "run_log_store": {"type": self.config.run_log_store.type},
+                "catalog": {"type": self.config.catalog.type},
+                "secrets": {"type": self.config.secrets.type},
+            },
+        )
+        stored, created = self.store.create_run_log(header)
+        if created and self.use_cached:
+            self.catalog.copy_run(self.use_cached, self.run_id)
+        return stored, created
+
+
+def build_services(config: MagnusConfig) -> tuple[RunLogStore, Catalog, Secrets]:
+    """Instantiate the backends the config names (errors point at the config file)."""
+    store_cls = backend_class("run_log_store", config.run_log_store.type, config)
+    catalog_cls = backend_class("catalog", config.catalog.type, config)
+    secrets_cls = backend_class("secrets", config.secrets.type, config)
+    return (
+        store_cls(config.run_log_store.config, config),
+        catalog_cls(config.catalog.config, config),
+        secrets_cls(config.secrets.config, config),
+    )
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def data_folder(ctx: RunContext) -> Path:
+    return ctx.catalog.data_folder

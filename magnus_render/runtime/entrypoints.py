@@ -1,0 +1,257 @@
+"""What the `magnus` runtime commands do; each returns the process exit code.
+
+0: the run / node / composite succeeded; 1: it failed; bad input raises a MagnusError
+(exit 2, message naming the cause). Imports stay light: this is every container's path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from magnus_render.errors import MagnusError, RunError
+from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
+from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
+from magnus_render.stores.models import Status
+
+
+def _context(
+    pipeline_file: Path | str,
+    config_file: Path | str | None,
+    parameters_file: Path | str | None,
+    run_id: str,
+    tag: str = "",
+    use_cached: str | None = None,
+) -> RunContext:
+    from magnus_render.config import load_config
+    from magnus_render.pipeline import load_pipeline
+
+    config = load_config(config_file)
+    pipeline = load_pipeline(pipeline_file)
+    store, catalog, secrets = build_services(config)
+    if use_cached:
+        check_run_id(use_cached)
+        if not store.exists(use_cached):
+            raise RunError(f"--use-cached: no run {use_cached!r} in the {store.name} run log store")
+    return RunContext(
+        pipeline=pipeline,
+        config=config,
+        run_id=check_run_id(run_id),
+        store=store,
+        catalog=catalog,
+        secrets=secrets,
+        parameters_file=str(parameters_file) if parameters_file else None,
+        config_file=str(config_file) if config_file else None,
+        tag=tag,
+        use_cached=use_cached,
+    )
+
+
+def make_executor(ctx: RunContext) -> Any:
+    from magnus_render.runtime.executors import executor_class
+
+    executor = executor_class(ctx.config.executor.type, ctx.config)(ctx)
+    executor.validate()
+    return executor
+
+
+def _ensure_run_log(ctx: RunContext) -> None:
+    from magnus_render.runtime.parameters import initial_parameters
+
+    if ctx.store.exists(ctx.run_id):
+        return
+    ctx.create_run_log(initial_parameters(ctx.parameters_file))
+
+
+def execute_pipeline(
+    pipeline_file: Path | str,
+    config_file: Path | str | None = None,
+    parameters_file: Path | str | None = None,
+    run_id: str | None = None,
+    tag: str = "",
+    use_cached: str | None = None,
+    quiet: bool = False,
+) -> int:
+    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure."""
+    from magnus_render.runtime.parameters import initial_parameters
+    from magnus_render.runtime.progress import make_reporter
+
+    ctx = _context(
+        pipeline_file, config_file, parameters_file, run_id or generate_run_id(), tag, use_cached
+    )
+    for warning in ctx.pipeline.warnings:
+        print(str(warning), file=sys.stderr)
+    executor = make_executor(ctx)
+    params = initial_parameters(parameters_file)
+    _, created = ctx.create_run_log(params)
+    if not created:
+        raise RunError(f"run id {ctx.run_id!r} already exists; choose another --run-id")
+    ctx.reporter = make_reporter(quiet)
+    try:
+        if ctx.reporter:
+            ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
+        status = executor.execute_graph(ctx.pipeline.graph, None)
+        if status is Status.PROCESSING:  # the graph ended without a terminal node
+            status = Status.FAIL
+            ctx.store.update_run(ctx.run_id, status=status)
+    finally:
+        if ctx.reporter:
+            ctx.reporter.close()
+    done = "succeeded" if status is Status.SUCCESS else "FAILED"
+    print(f"run {ctx.run_id} {done}", file=sys.stderr)
+    return 0 if status is Status.SUCCESS else 1
+
+
+def parse_map_variable(text: str | None, node: Node) -> dict[str, Any]:
+    """--map-variable: a JSON object, outermost map first, with one value per enclosing map."""
+    if text is None or text == "":
+        value: Any = {}
+    else:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise MagnusError(f"--map-variable is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise MagnusError("--map-variable must be a JSON object of map names to values")
+    depth = node.internal_name.count(MAP_PLACEHOLDER)
+    if len(value) < depth:
+        raise MagnusError(
+            f"{node.internal_name!r} is inside {depth} map(s): --map-variable needs "
+            f"{depth} value(s), got {len(value)}"
+        )
+    return value
+
+
+def _find(ctx: RunContext, internal_name: str) -> Node:
+    try:
+        return ctx.pipeline.graph.find(internal_name)
+    except (KeyError, IndexError):
+        raise MagnusError(
+            f"no step {internal_name!r} in {ctx.pipeline.file} (pass the node's internal name,"
+            " e.g. each.{map}.process)"
+        ) from None
+
+
+def execute_single_node(
+    run_id: str,
+    internal_name: str,
+    pipeline_file: Path | str,
+    config_file: Path | str | None = None,
+    parameters_file: Path | str | None = None,
+    map_variable: str | None = None,
+    tag: str = "",
+    use_cached: str | None = None,
+) -> int:
+    """Run one node (a container's job). Composites run with their branches, locally."""
+    from magnus_render.runtime import nodes
+
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    node = _find(ctx, internal_name)
+    variables = parse_map_variable(map_variable, node)
+    _ensure_run_log(ctx)
+    if node.kind.is_composite:
+        status = make_executor(ctx).execute_composite(node, variables)
+    else:
+        status = nodes.execute_node(ctx, node, variables)
+    return 0 if status is Status.SUCCESS else 1
+
+
+def write_items(items_file: str, items: list[str]) -> None:
+    """Where the fan-out items go. A plain path here; URL schemes plug in later (s3://)."""
+    payload = json.dumps(items, ensure_ascii=False)
+    if "://" in items_file:
+        scheme = items_file.split("://", 1)[0]
+        writer = ITEM_WRITERS.get(scheme)
+        if writer is None:
+            raise MagnusError(f"--items-file: no writer for {scheme}:// URLs")
+        module_name, _, attr = writer.partition(":")
+        import importlib
+
+        getattr(importlib.import_module(module_name), attr)(items_file, payload)
+        return
+    path = Path(items_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(payload, encoding="utf-8")
+    tmp.replace(path)
+
+
+#: URL scheme -> "module:function(url, text)" writing the items (s3 is added with issue 6)
+ITEM_WRITERS: dict[str, str] = {}
+
+
+def fan(
+    run_id: str,
+    internal_name: str,
+    mode: str,
+    pipeline_file: Path | str,
+    config_file: Path | str | None = None,
+    parameters_file: Path | str | None = None,
+    map_variable: str | None = None,
+    items_file: Path | str | None = None,
+    tag: str = "",
+    use_cached: str | None = None,
+) -> int:
+    """`magnus fan`: open (out) or close (in) a composite's branches."""
+    from magnus_render.runtime import nodes
+
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    node = _find(ctx, internal_name)
+    if not node.kind.is_composite:
+        raise MagnusError(f"{internal_name!r} is a {node.kind.value} node, not parallel/map/dag")
+    variables = parse_map_variable(map_variable, node)
+    _ensure_run_log(ctx)
+    if mode == "in":
+        return 0 if nodes.fan_in(ctx, node, variables) is Status.SUCCESS else 1
+    try:
+        branches = nodes.fan_out(ctx, node, variables)
+    except nodes.FanOutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if items_file is not None:
+        items = [json.dumps(b.map_variable, ensure_ascii=False) for b in branches]
+        write_items(str(items_file), items)
+    return 0
+
+
+def _store(config_file: Path | str | None) -> Any:
+    from magnus_render.config import load_config
+
+    config = load_config(config_file)
+    return build_services(config)[0]
+
+
+def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool = False) -> int:
+    store = _store(config_file)
+    run_log = store.get_run_log(check_run_id(run_id))
+    if as_json:
+        sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
+        return 0
+    from magnus_render.runtime.show import print_run
+
+    print_run(run_log)
+    return 0
+
+
+def list_runs(config_file: Path | str | None = None, limit: int = 20) -> int:
+    store = _store(config_file)
+    for run_id in store.list_run_ids()[:limit]:
+        try:
+            header = store.get_run_header(run_id)
+        except MagnusError:
+            continue
+        tag = f"  tag={header.tag}" if header.tag else ""
+        print(f"{run_id}  {header.status.value}{tag}")
+    return 0
+
+
+__all__ = [
+    "execute_pipeline",
+    "execute_single_node",
+    "fan",
+    "list_runs",
+    "resolve_name",
+    "show_run",
+]

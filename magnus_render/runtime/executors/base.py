@@ -1,0 +1,163 @@
+"""Executor base: graph traversal and failure routing, shared by every executor.
+
+Subclasses decide only *where* a node runs, through :meth:`Executor.run_node`:
+- in this process (``local``, ``mocked``): call :func:`nodes.execute_node`;
+- elsewhere (``k8s-job``, ``local-container``, ``aws-batch``): subclass
+  :class:`NodeTriggeringExecutor` and implement :meth:`trigger_node`, which launches the
+  ``magnus execute_single_node`` argv; the outcome is then read from the run log.
+Composites are opened and closed here (cheap bookkeeping) and their branches traversed
+through :meth:`run_branches`, which executors may parallelise.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from magnus_render.errors import ConfigError
+from magnus_render.pipeline.ir import Graph, Node, resolve_name
+from magnus_render.runtime import nodes
+from magnus_render.runtime.context import RunContext
+from magnus_render.runtime.protocol import encode_map_variable, node_argv
+from magnus_render.stores.models import Status
+from magnus_render.stores.run_log_base import build_settings
+
+
+class ExecutorSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: named dict patches of settings that steps select with ``overrides: {<type>: name}``
+    overrides: dict[str, dict[str, Any]] = {}
+
+
+class Executor:
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[ExecutorSettings]] = ExecutorSettings
+    #: run log store types this executor can work with (None: any)
+    needs_multi_process_store: ClassVar[bool] = False
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.settings = build_settings(
+            self.settings_model, ctx.config.executor.config, ctx.config, "executor"
+        )
+
+    # -- integration checks ------------------------------------------------------------
+    def validate(self) -> None:
+        """Refuse bad pairs of executor and services before anything runs."""
+        if self.needs_multi_process_store and not self.ctx.store.multi_process_safe:
+            raise self.ctx.config.error(
+                "run_log_store",
+                f"the {self.ctx.store.name!r} run log store cannot be shared between processes;"
+                f" the {self.name!r} executor with these settings needs file-system or"
+                " chunked-fs (or a remote store)",
+            )
+        for node in self.ctx.pipeline.graph.walk():
+            name = node.overrides.get(self.name)
+            if name is not None and name not in self.settings.overrides:
+                where = f"{node.source}: " if node.source else ""
+                raise ConfigError(
+                    f"{where}step {node.internal_name!r} asks for override {name!r} of the "
+                    f"{self.name!r} executor, which the config does not define"
+                )
+
+    def step_settings(self, node: Node) -> dict[str, Any]:
+        """The executor settings for one step, with its override applied."""
+        base = self.settings.model_dump(exclude={"overrides"})
+        name = node.overrides.get(self.name)
+        if name:
+            base.update(self.settings.overrides.get(name, {}))
+        return base
+
+    # -- traversal -----------------------------------------------------------------------
+    def execute_graph(self, graph: Graph, map_variable: Mapping[str, Any] | None = None) -> Status:
+        """Walk a graph from start_at: next on success, on_failure (or the graph's fail
+        node) on failure, until a terminal node ran. Returns the graph's status."""
+        map_variable = dict(map_variable or {})
+        current = graph.start_at
+        while True:
+            node = graph.node(current)
+            if node.kind.is_composite:
+                status = self.execute_composite(node, map_variable)
+            else:
+                status = self.run_node(node, map_variable)
+            if node.kind.is_terminal:
+                break
+            if status is Status.SUCCESS:
+                assert node.next_node is not None
+                current = node.next_node
+            else:
+                current = node.on_failure or graph.fail_node.name
+        name = resolve_name(graph.internal_name, map_variable)
+        return nodes.graph_status(self.ctx, name)
+
+    def execute_composite(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
+        try:
+            branches = nodes.fan_out(self.ctx, node, map_variable)
+        except nodes.FanOutError:
+            return Status.FAIL
+        self.run_branches(branches)
+        return nodes.fan_in(self.ctx, node, map_variable)
+
+    def run_branches(self, branches: Sequence[nodes.Branch]) -> None:
+        """Traverse each branch (sequentially here; executors may run them in parallel)."""
+        for branch in branches:
+            self.execute_graph(branch.graph, branch.map_variable)
+
+    @abstractmethod
+    def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
+        """Execute one non-composite node somewhere and return its status."""
+
+
+class LocalNodeExecutor(Executor):
+    """Runs every node in this process through the shared node-execution path."""
+
+    def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
+        return nodes.execute_node(self.ctx, node, map_variable)
+
+
+class NodeTriggeringExecutor(Executor):
+    """Traverses here, runs each node elsewhere via ``magnus execute_single_node``."""
+
+    needs_multi_process_store = True
+
+    def node_command(self, node: Node, map_variable: Mapping[str, Any]) -> list[str]:
+        ctx = self.ctx
+        return node_argv(
+            ctx.run_id,
+            node.internal_name,
+            str(ctx.pipeline.file),
+            encode_map_variable(map_variable),
+            config_file=ctx.config_file,
+            parameters_file=ctx.parameters_file,
+            tag=ctx.tag,
+            use_cached=ctx.use_cached,
+        )
+
+    @abstractmethod
+    def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
+        """Launch ``argv`` where this executor runs nodes; wait; return its exit code."""
+
+    def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
+        code = self.trigger_node(node, map_variable, self.node_command(node, map_variable))
+        step = self.ctx.store.get_step_log(
+            self.ctx.run_id, resolve_name(node.internal_name, map_variable)
+        )
+        if step is None:
+            return Status.FAIL if code else Status.SUCCESS
+        return step.status
+
+
+class SubprocessExecutor(NodeTriggeringExecutor):
+    """Reference NodeTriggeringExecutor: each node in a fresh local process."""
+
+    name = "local-subprocess"
+
+    def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
+        import sys
+
+        argv = [sys.executable, "-m", "magnus_render.cli", *argv[1:]]
+        return subprocess.run(argv, check=False).returncode

@@ -1,0 +1,60 @@
+"""The local executor: sequential by default; parallel branches and map iterations in
+worker processes with ``enable_parallel: true`` (at most ``max_workers`` at a time).
+
+Workers are forked so they inherit the loaded pipeline and services (nothing to re-import
+or re-parse); only the outermost composite fans out to the pool, nested ones run
+sequentially inside their worker, which bounds the process count by ``max_workers``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from magnus_render.runtime import nodes
+from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
+
+
+class LocalSettings(ExecutorSettings):
+    enable_parallel: bool = False
+    max_workers: int | None = None
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _run_branch(index: int) -> str:
+    """Worker side: traverse one branch of the composite the parent is fanning out."""
+    executor: LocalExecutor = _WORKER["executor"]
+    executor.in_worker = True
+    branch = _WORKER["branches"][index]
+    return executor.execute_graph(branch.graph, branch.map_variable).value
+
+
+class LocalExecutor(LocalNodeExecutor):
+    name = "local"
+    settings_model = LocalSettings
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.in_worker = False
+
+    @property
+    def needs_multi_process_store(self) -> bool:  # type: ignore[override]
+        return bool(self.settings.enable_parallel)
+
+    def run_branches(self, branches: Sequence[nodes.Branch]) -> None:
+        if not self.settings.enable_parallel or self.in_worker or len(branches) < 2:
+            super().run_branches(branches)
+            return
+        workers = min(len(branches), self.settings.max_workers or os.cpu_count() or 2)
+        _WORKER.update(executor=self, branches=list(branches))
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                list(pool.map(_run_branch, range(len(branches))))
+        finally:
+            _WORKER.clear()

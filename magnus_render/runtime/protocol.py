@@ -1,0 +1,74 @@
+"""The container protocol's command lines, built in one place.
+
+Renderers place these argv words in their specs and executors that run nodes elsewhere
+(k8s-job, local-container) launch them; both import from here so there is one builder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def service_args(
+    config_file: str | None = None,
+    parameters_file: str | None = None,
+    tag: str | None = None,
+    use_cached: str | None = None,
+) -> list[str]:
+    argv: list[str] = []
+    if config_file:
+        argv += ["--config-file", config_file]
+    if parameters_file:
+        argv += ["--parameters-file", parameters_file]
+    if tag:
+        argv += ["--tag", tag]
+    if use_cached:
+        argv += ["--use-cached", use_cached]
+    return argv
+
+
+def node_argv(
+    run_id: str,
+    internal_name: str,
+    pipeline_file: str,
+    map_variable: str | None = None,
+    **services: Any,
+) -> list[str]:
+    """``magnus execute_single_node RUN_ID NAME --file F [...] [--map-variable JSON]``.
+
+    ``run_id`` and ``map_variable`` may be a target's own expressions (``{{workflow.name}}``,
+    ``"$RUN_ID"``); the map variable is the complete JSON object of the iteration.
+    """
+    argv = ["magnus", "execute_single_node", run_id, internal_name, "--file", pipeline_file]
+    argv += service_args(**services)
+    if map_variable is not None:
+        argv += ["--map-variable", map_variable]
+    return argv
+
+
+def fan_argv(
+    run_id: str,
+    internal_name: str,
+    mode: str,
+    pipeline_file: str,
+    map_variable: str | None = None,
+    items_file: str | None = None,
+    **services: Any,
+) -> list[str]:
+    """``magnus fan RUN_ID NAME --mode out|in --file F [...]`` as argv words."""
+    argv = ["magnus", "fan", run_id, internal_name, "--mode", mode, "--file", pipeline_file]
+    argv += service_args(**services)
+    if map_variable is not None:
+        argv += ["--map-variable", map_variable]
+    if items_file is not None:
+        argv += ["--items-file", items_file]
+    return argv
+
+
+def encode_map_variable(map_variable: Mapping[str, Any] | None) -> str | None:
+    """The --map-variable word for a concrete iteration (stable key order: outer first)."""
+    if not map_variable:
+        return None
+    return json.dumps(dict(map_variable), separators=(",", ":"), ensure_ascii=False)

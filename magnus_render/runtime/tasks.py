@@ -1,0 +1,308 @@
+"""Task runners: python (in-process), shell (bash subprocess), notebook (ploomber-engine).
+
+Each runner takes the parameters in scope and returns a TaskOutcome: success, the new
+parameter values, and the captured output (kept in the catalog as the execution log).
+Python runs in-process because a process per step would cost more than most steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from magnus_render.pipeline.ir import CommandType, TaskSpec
+from magnus_render.runtime.parameters import ENV_PREFIX, decode_value, encode_env_value
+
+
+@dataclass
+class TaskOutcome:
+    ok: bool
+    message: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    log: str = ""
+    #: extra files to keep in the catalog (e.g. the executed notebook): name -> bytes
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+
+
+class _Tee(io.TextIOBase):
+    """Writes to a buffer and echoes to the real stream."""
+
+    def __init__(self, buffer: io.StringIO, echo: Any, lock: threading.Lock) -> None:
+        self.buffer_ = buffer
+        self.echo = echo
+        self.lock = lock
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            self.buffer_.write(text)
+        if self.echo is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.echo.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.echo is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.echo.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def run_task(
+    task: TaskSpec,
+    params: dict[str, Any],
+    env: dict[str, str],
+    echo: bool = True,
+    collected: dict[str, Any] | None = None,
+) -> TaskOutcome:
+    """Run one attempt of a task. ``collected`` receives set_parameter() values."""
+    if task.command_type is CommandType.SHELL:
+        return run_shell(task.command, params, env, echo)
+    if task.command_type is CommandType.NOTEBOOK:
+        return run_notebook(task, params, env, echo, collected)
+    return run_python(task.command, params, env, echo, collected)
+
+
+# -- python ----------------------------------------------------------------------------
+def import_function(command: str) -> Callable[..., Any]:
+    module_name, _, func_name = command.rpartition(".")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    module = importlib.import_module(module_name)
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ImportError(f"{module_name!r} has no function {func_name!r}")
+    return func
+
+
+def bind_arguments(func: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments by name; annotated ones cast with pydantic. ValueError when unbindable."""
+    signature = inspect.signature(func)
+    try:
+        import typing
+
+        hints = typing.get_type_hints(func)
+    except Exception:
+        hints = {}
+    kwargs: dict[str, Any] = {}
+    takes_kwargs = False
+    for name, p in signature.parameters.items():
+        if p.kind is p.VAR_KEYWORD:
+            takes_kwargs = True
+            continue
+        if p.kind is p.VAR_POSITIONAL:
+            continue
+        if name in params:
+            kwargs[name] = _cast(params[name], hints.get(name), name)
+        elif p.default is p.empty:
+            raise ValueError(f"missing required parameter {name!r} for {func.__qualname__}")
+    if takes_kwargs:
+        for name, value in params.items():
+            kwargs.setdefault(name, value)
+    return kwargs
+
+
+def _cast(value: Any, annotation: Any, name: str) -> Any:
+    if annotation is None or annotation is inspect.Parameter.empty or annotation is Any:
+        return value
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(f"parameter {name!r} does not fit {annotation!r}: {exc}") from None
+    except Exception:
+        return value  # an annotation pydantic cannot handle: pass the value as it is
+
+
+def returned_parameters(result: Any) -> dict[str, Any]:
+    if result is None:
+        return {}
+    if isinstance(result, dict):
+        return {str(k): v for k, v in result.items()}
+    from pydantic import BaseModel
+
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    raise TypeError(
+        f"a task must return None, a dict or a pydantic model, not {type(result).__name__}"
+    )
+
+
+def run_python(
+    command: str,
+    params: dict[str, Any],
+    env: dict[str, str],
+    echo: bool = True,
+    collected: dict[str, Any] | None = None,
+) -> TaskOutcome:
+    buffer = io.StringIO()
+    lock = threading.Lock()
+    out = _Tee(buffer, sys.stdout if echo else None, lock)
+    err = _Tee(buffer, sys.stderr if echo else None, lock)
+    try:
+        with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                func = import_function(command)
+                kwargs = bind_arguments(func, params)
+                result = func(**kwargs)
+                outputs = dict(collected or {})
+                outputs.update(returned_parameters(result))
+            except Exception as exc:
+                traceback.print_exc()
+                return TaskOutcome(False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue())
+    finally:
+        out.flush()
+        err.flush()
+    return TaskOutcome(True, outputs=outputs, log=buffer.getvalue())
+
+
+# -- shell -----------------------------------------------------------------------------
+def shell_environment(params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    full.update(env)
+    for name, value in params.items():
+        full[ENV_PREFIX + name] = encode_env_value(value)
+    return full
+
+
+def run_shell(
+    command: str, params: dict[str, Any], env: dict[str, str], echo: bool = True
+) -> TaskOutcome:
+    """bash -e -o pipefail; MAGNUS_PRM_* exported by the command become parameters."""
+    environment = shell_environment(params, env)
+    with tempfile.TemporaryDirectory(prefix="magnus-shell-") as tmp:
+        dump = os.path.join(tmp, "env")
+        trap = f"env -0 > {shlex.quote(dump)}"
+        script = f"trap {shlex.quote(trap)} EXIT\n{command}"
+        code, log = run_captured(["bash", "-e", "-o", "pipefail", "-c", script], environment, echo)
+        exported: dict[str, str] = {}
+        if code == 0 and os.path.exists(dump):
+            for entry in Path(dump).read_bytes().split(b"\0"):
+                key, sep, value = entry.decode("utf-8", "replace").partition("=")
+                if sep and key.startswith(ENV_PREFIX):
+                    exported[key] = value
+    if code != 0:
+        return TaskOutcome(False, f"shell command exited with code {code}", log=log)
+    outputs = {
+        key[len(ENV_PREFIX) :]: decode_value(value)
+        for key, value in exported.items()
+        if environment.get(key) != value
+    }
+    return TaskOutcome(True, outputs=outputs, log=log)
+
+
+def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:
+    """Run a process, reading stdout and stderr concurrently (no pipe deadlock), echoing
+    each to ours, and return (exit code, combined output)."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+    )
+    chunks: list[bytes] = []
+    lock = threading.Lock()
+
+    def pump(stream: Any, sink: Any) -> None:
+        fd = stream.fileno()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            with lock:
+                chunks.append(data)
+            if sink is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    sink.write(data.decode("utf-8", "replace"))
+                    sink.flush()
+        stream.close()
+
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, sys.stdout if echo else None)),
+        threading.Thread(target=pump, args=(proc.stderr, sys.stderr if echo else None)),
+    ]
+    for t in threads:
+        t.daemon = True
+        t.start()
+    code = proc.wait()
+    for t in threads:
+        t.join()
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+# -- notebook --------------------------------------------------------------------------
+def notebook_output_path(task: TaskSpec) -> str:
+    if task.notebook_output_path:
+        return task.notebook_output_path
+    base, _, _ = task.command.rpartition(".ipynb")
+    return f"{base or task.command}_out.ipynb"
+
+
+def run_notebook(
+    task: TaskSpec,
+    params: dict[str, Any],
+    env: dict[str, str],
+    echo: bool = True,
+    collected: dict[str, Any] | None = None,
+) -> TaskOutcome:
+    """Execute in-process with ploomber-engine, parameters injected; keep the output."""
+    try:
+        from ploomber_engine import execute_notebook
+    except ImportError:
+        return TaskOutcome(
+            False, "notebook tasks need ploomber-engine: pip install 'magnus-render[notebook]'"
+        )
+    buffer = io.StringIO()
+    lock = threading.Lock()
+    out = _Tee(buffer, sys.stdout if echo else None, lock)
+    output_path = notebook_output_path(task)
+    with tempfile.TemporaryDirectory(prefix="magnus-nb-") as tmp:
+        target = os.path.join(tmp, os.path.basename(output_path))
+        try:
+            with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                execute_notebook(
+                    task.command,
+                    target,
+                    parameters=dict(params),
+                    log_output=False,
+                    **dict(task.optional_ploomber_args),
+                )
+        except Exception as exc:
+            traceback.print_exc(file=out)
+            artifacts = {}
+            if os.path.exists(target):
+                artifacts[output_path] = Path(target).read_bytes()
+            return TaskOutcome(
+                False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue(), artifacts=artifacts
+            )
+        artifacts = {output_path: Path(target).read_bytes()}
+    return TaskOutcome(
+        True, outputs=dict(collected or {}), log=buffer.getvalue(), artifacts=artifacts
+    )

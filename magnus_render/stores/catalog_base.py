@@ -1,0 +1,183 @@
+"""The catalog interface: files and objects that move between steps of a run.
+
+Entries are addressed by run id, a namespace (one segment per enclosing map iteration, so
+iterations never overwrite each other) and a path relative to the compute data folder.
+Everything here is byte-level (put/get of one relative path), so an S3 catalog only has
+to implement four primitives; globbing, hashing and safety checks live in the base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+from magnus_render.errors import MagnusError
+from magnus_render.stores.models import DataCatalog
+from magnus_render.stores.run_log_base import StoreSettings, build_settings
+
+
+class CatalogError(MagnusError):
+    """A catalog operation cannot be done (bad glob, missing entry)."""
+
+    exit_code = 1
+
+
+class CatalogSettings(StoreSettings):
+    compute_data_folder: str = "data"
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_glob(pattern: str) -> None:
+    """Refuse globs that would reach outside the data folder."""
+    pure = PurePosixPath(pattern)
+    if pure.is_absolute() or ".." in pure.parts or pattern.startswith("~"):
+        raise CatalogError(f"catalog glob {pattern!r} escapes the data folder")
+
+
+class Catalog(ABC):
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[CatalogSettings]] = CatalogSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        self.settings = build_settings(self.settings_model, settings or {}, config, "catalog")
+
+    @property
+    def data_folder(self) -> Path:
+        return Path(self.settings.compute_data_folder)
+
+    # -- primitives -------------------------------------------------------------------
+    @abstractmethod
+    def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
+        """Store bytes; returns where (for catalog_relative_path)."""
+
+    @abstractmethod
+    def get_bytes(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes | None:
+        """The bytes stored under exactly this namespace, or None."""
+
+    @abstractmethod
+    def list_entries(self, run_id: str, namespace: Sequence[str]) -> list[str]:
+        """Relative paths stored directly under this namespace."""
+
+    @abstractmethod
+    def copy_run(self, old_run_id: str, new_run_id: str) -> None:
+        """Copy every entry of one run to another (re-runs start from the old catalog)."""
+
+    def location(self) -> str:
+        return ""
+
+    # -- built on the primitives ------------------------------------------------------
+    def get(self, run_id: str, pattern: str, namespace: Sequence[str]) -> list[DataCatalog]:
+        """Fetch entries matching ``pattern`` into the data folder. An iteration sees its own
+        namespace first, then each enclosing one, then the run's root."""
+        check_glob(pattern)
+        found: dict[str, tuple[Sequence[str], str]] = {}
+        for depth in range(len(namespace), -1, -1):
+            scope = namespace[:depth]
+            for rel in self.list_entries(run_id, scope):
+                if rel not in found and PurePosixPath(rel).match(pattern):
+                    found[rel] = (scope, rel)
+        entries = []
+        for rel, (scope, _) in sorted(found.items()):
+            data = self.get_bytes(run_id, scope, rel)
+            if data is None:
+                continue
+            target = self.data_folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            entries.append(
+                DataCatalog(
+                    name=rel,
+                    data_hash=hashlib.sha256(data).hexdigest(),
+                    catalog_relative_path=_join(run_id, scope, rel),
+                    catalog_handler_location=self.location(),
+                    stage="get",
+                )
+            )
+        return entries
+
+    def put(
+        self,
+        run_id: str,
+        pattern: str,
+        namespace: Sequence[str],
+        fetched: dict[str, str] | None = None,
+    ) -> list[DataCatalog]:
+        """Store files of the data folder matching ``pattern``. Files this step fetched and
+        did not change (same hash) are not put back."""
+        check_glob(pattern)
+        folder = self.data_folder
+        entries = []
+        if not folder.is_dir():
+            return entries
+        root = folder.resolve()
+        for path in sorted(folder.glob(pattern)):
+            if not path.is_file():
+                continue
+            if not path.resolve().is_relative_to(root):
+                raise CatalogError(f"catalog glob {pattern!r} reaches {path} outside {folder}")
+            rel = path.relative_to(folder).as_posix()
+            digest = file_hash(path)
+            if fetched and fetched.get(rel) == digest:
+                continue
+            where = self.put_bytes(run_id, namespace, rel, path.read_bytes())
+            entries.append(
+                DataCatalog(
+                    name=rel,
+                    data_hash=digest,
+                    catalog_relative_path=where,
+                    catalog_handler_location=self.location(),
+                    stage="put",
+                )
+            )
+        return entries
+
+    def put_object(
+        self, run_id: str, namespace: Sequence[str], rel: str, data: bytes
+    ) -> DataCatalog:
+        where = self.put_bytes(run_id, namespace, rel, data)
+        return DataCatalog(
+            name=rel,
+            data_hash=hashlib.sha256(data).hexdigest(),
+            catalog_relative_path=where,
+            catalog_handler_location=self.location(),
+            stage="put",
+        )
+
+    def get_object(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes:
+        for depth in range(len(namespace), -1, -1):
+            data = self.get_bytes(run_id, namespace[:depth], rel)
+            if data is not None:
+                return data
+        raise CatalogError(f"no catalog entry {rel!r} in run {run_id!r}")
+
+
+def _join(run_id: str, namespace: Sequence[str], rel: str) -> str:
+    return "/".join([run_id, *namespace, rel])
+
+
+class DoNothingCatalog(Catalog):
+    """Stores nothing; get finds nothing (for runs that move no files)."""
+
+    name = "do-nothing"
+
+    def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
+        return _join(run_id, namespace, rel)
+
+    def get_bytes(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes | None:
+        return None
+
+    def list_entries(self, run_id: str, namespace: Sequence[str]) -> list[str]:
+        return []
+
+    def copy_run(self, old_run_id: str, new_run_id: str) -> None:
+        return None

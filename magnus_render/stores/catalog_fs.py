@@ -1,0 +1,70 @@
+"""file-system catalog: entries under ``<catalog_location>/<run_id>/<namespace...>/<path>``.
+
+Map iteration namespaces are directories whose names start with ``@`` so they can never
+collide with a user's relative path (globs are matched against files only).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from magnus_render.stores.catalog_base import Catalog, CatalogSettings, _join
+
+_counter = itertools.count()
+NS_PREFIX = "@"
+
+
+class FileSystemCatalogSettings(CatalogSettings):
+    catalog_location: str = ".catalog"
+
+
+class FileSystemCatalog(Catalog):
+    name = "file-system"
+    settings_model = FileSystemCatalogSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        super().__init__(settings, config)
+        self.root = Path(self.settings.catalog_location)
+
+    def location(self) -> str:
+        return str(self.root)
+
+    def _dir(self, run_id: str, namespace: Sequence[str]) -> Path:
+        return self.root.joinpath(run_id, *(NS_PREFIX + ns for ns in namespace))
+
+    def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
+        target = self._dir(run_id, namespace) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.{os.getpid()}.{next(_counter)}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        return _join(run_id, [NS_PREFIX + ns for ns in namespace], rel)
+
+    def get_bytes(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes | None:
+        try:
+            return (self._dir(run_id, namespace) / rel).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def list_entries(self, run_id: str, namespace: Sequence[str]) -> list[str]:
+        base = self._dir(run_id, namespace)
+        if not base.is_dir():
+            return []
+        found = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(NS_PREFIX))
+            rel_dir = Path(dirpath).relative_to(base)
+            for name in sorted(filenames):
+                if not (name.startswith(".") and name.endswith(".tmp")):
+                    found.append((rel_dir / name).as_posix())
+        return found
+
+    def copy_run(self, old_run_id: str, new_run_id: str) -> None:
+        source = self.root / old_run_id
+        if source.is_dir():
+            shutil.copytree(source, self.root / new_run_id, dirs_exist_ok=True)

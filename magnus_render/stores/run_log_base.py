@@ -1,0 +1,160 @@
+"""The run log store interface every backend implements.
+
+The unit of storage is one log: the run header (run-level fields: status, parameters, tag,
+...), one StepLog, or one BranchLog, each addressed by its *resolved* internal name. This
+shape fits a single JSON file per run, one object per log on a file system, and S3 with
+conditional PUTs alike, and keeps every write O(1) in the size of the run: a step never
+rewrites the whole run log. The full RunLog is only assembled for `show` and comparisons.
+
+Stored step logs carry no branches and stored headers carry no steps; :meth:`get_run_log`
+nests them again by name (a step ``a.b.c`` lives in branch ``a.b``, which lives in step
+``a``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from magnus_render.errors import RunError
+from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
+
+
+class RunLogNotFound(RunError):
+    """The run id has no run log in this store."""
+
+
+class StoreSettings(BaseModel):
+    """Settings shared by all stores; backends extend it (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def build_settings(model: type[BaseModel], raw: dict[str, Any], config: Any, section: str) -> Any:
+    """Validate a backend's ``config`` block, pointing errors at the config file line."""
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else None
+        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        text = f"{key}: {msg}" if key else msg
+        if config is not None and hasattr(config, "error"):
+            raise config.error(section, text, key) from None
+        raise RunError(f"{section}: {text}") from None
+
+
+def parent_of(resolved_name: str) -> str:
+    """The step or branch that contains this log ('' for the root)."""
+    return resolved_name.rpartition(".")[0]
+
+
+class RunLogStore(ABC):
+    """Abstract run log store. Subclasses implement the eight storage primitives."""
+
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[StoreSettings]] = StoreSettings
+    #: whether several processes may write one run at once (parallel executors need it)
+    multi_process_safe: ClassVar[bool] = True
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        self.settings = build_settings(self.settings_model, settings or {}, config, "run_log_store")
+
+    # -- primitives -----------------------------------------------------------------
+    @abstractmethod
+    def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
+        """Create the run if absent. Race-safe: the first creator wins and every other
+        caller gets the stored header back. Returns (header, created_by_this_call)."""
+
+    @abstractmethod
+    def get_run_header(self, run_id: str) -> RunLog:
+        """Run-level fields (no steps). RunLogNotFound when the run does not exist."""
+
+    @abstractmethod
+    def put_run_header(self, header: RunLog) -> None:
+        """Overwrite the run-level fields (steps are ignored)."""
+
+    @abstractmethod
+    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
+        """One step log by resolved internal name (without branches), or None."""
+
+    @abstractmethod
+    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
+        """Write one step log (its branches are stored separately and ignored here)."""
+
+    @abstractmethod
+    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
+        """One branch log by resolved internal name (without steps), or None."""
+
+    @abstractmethod
+    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
+        """Write one branch log (its steps are stored separately and ignored here)."""
+
+    @abstractmethod
+    def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
+        """Every step and branch log of the run, in any order (for assembly)."""
+
+    @abstractmethod
+    def list_run_ids(self) -> list[str]:
+        """Run ids in this store, most recent first when the backend knows the order."""
+
+    # -- built on the primitives -----------------------------------------------------
+    def exists(self, run_id: str) -> bool:
+        try:
+            self.get_run_header(run_id)
+        except RunLogNotFound:
+            return False
+        return True
+
+    def update_run(
+        self,
+        run_id: str,
+        status: Status | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> RunLog:
+        """Set the run status and/or merge parameters into the run-level parameters."""
+        header = self.get_run_header(run_id)
+        if status is not None:
+            header.status = status
+        if parameters:
+            header.parameters.update(parameters)
+        self.put_run_header(header)
+        return header
+
+    def get_run_log(self, run_id: str) -> RunLog:
+        """The complete nested RunLog (reads every log of the run)."""
+        header = self.get_run_header(run_id)
+        steps: dict[str, StepLog] = {}
+        branches: dict[str, BranchLog] = {}
+        for log in self.iter_logs(run_id):
+            if isinstance(log, StepLog):
+                steps[log.internal_name] = log.model_copy(update={"branches": {}})
+            else:
+                branches[log.internal_name] = log.model_copy(update={"steps": {}})
+        for name in sorted(steps, key=_depth):
+            step = steps[name]
+            parent = parent_of(name)
+            if not parent:
+                header.steps[name] = step
+            elif parent in branches:
+                branches[parent].steps[name] = step
+        for name in sorted(branches, key=_depth):
+            parent_step = steps.get(parent_of(name))
+            if parent_step is not None:
+                parent_step.branches[name] = branches[name]
+        header.steps = _ordered(header.steps)
+        return header
+
+
+def _depth(name: str) -> tuple[int, str]:
+    return (name.count("."), name)
+
+
+def _ordered(steps: dict[str, StepLog]) -> dict[str, StepLog]:
+    """Steps in the order they started (by the first attempt's start time), stable."""
+    return dict(
+        sorted(steps.items(), key=lambda kv: kv[1].attempts[0].start_time if kv[1].attempts else "")
+    )

@@ -1,0 +1,161 @@
+"""file-system run log store: one append-only JSON-lines journal per run.
+
+Why a journal and not one JSON document rewritten per step: rewriting the whole run log on
+every step is O(n) per write and O(n^2) per run (magnus 0.5's defect). Appending one
+record per write keeps each write O(1); readers replay the journal (later records win) and
+tail it incrementally, so a long-lived process reads each record once. Writers hold an
+exclusive ``flock`` while appending, so concurrent processes never interleave records; a
+record torn by a killed writer has no trailing newline and is skipped by readers (the next
+writer starts on a fresh line), so a kill -9 leaves a readable run log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from magnus_render.stores.models import BranchLog, RunLog, StepLog
+from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore, StoreSettings
+
+SUFFIX = ".jsonl"
+
+
+class FileSystemSettings(StoreSettings):
+    log_folder: str = ".run_log_store"
+
+
+@dataclass
+class _Replay:
+    """What has been read of one journal so far."""
+
+    offset: int = 0
+    inode: int = -1
+    header: dict[str, Any] | None = None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    branches: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class FileSystemRunLogStore(RunLogStore):
+    name = "file-system"
+    settings_model = FileSystemSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        super().__init__(settings, config)
+        self.folder = Path(self.settings.log_folder)
+        self._cache: dict[str, _Replay] = {}
+
+    def path(self, run_id: str) -> Path:
+        return self.folder / f"{run_id}{SUFFIX}"
+
+    # -- journal ----------------------------------------------------------------------
+    def _append(self, run_id: str, kind: str, value: dict[str, Any], create: bool = False) -> bool:
+        """Append one record under the lock. With ``create``, only if the run is new."""
+        path = self.path(run_id)
+        if create:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
+        line = json.dumps({"k": kind, "v": value}, separators=(",", ":")) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if create and size > 0:
+                return False
+            if size > 0 and not _ends_with_newline(path, size):
+                line = "\n" + line  # a writer was killed mid-record: start afresh
+            os.write(fd, line.encode())
+            return True
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _replay(self, run_id: str) -> _Replay:
+        path = self.path(run_id)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}") from None
+        state = self._cache.get(run_id)
+        if state is None or state.inode != st.st_ino or st.st_size < state.offset:
+            state = self._cache[run_id] = _Replay(inode=st.st_ino)
+        if st.st_size > state.offset:
+            with open(path, "rb") as fh:
+                fh.seek(state.offset)
+                data = fh.read()
+            end = data.rfind(b"\n") + 1  # a torn last record is left for later (or never)
+            for raw in data[:end].splitlines():
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue  # torn by a killed writer
+                _apply(state, record)
+            state.offset += end
+        if state.header is None:
+            raise RunLogNotFound(f"run log of {run_id!r} in {self.folder} has no header")
+        return state
+
+    # -- interface --------------------------------------------------------------------
+    def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
+        value = header.model_dump(mode="json", exclude={"steps"})
+        created = self._append(header.run_id, "run", value, create=True)
+        return self.get_run_header(header.run_id), created
+
+    def get_run_header(self, run_id: str) -> RunLog:
+        return RunLog.model_validate(self._replay(run_id).header)
+
+    def put_run_header(self, header: RunLog) -> None:
+        self._append(header.run_id, "run", header.model_dump(mode="json", exclude={"steps"}))
+
+    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
+        raw = self._replay(run_id).steps.get(name)
+        return StepLog.model_validate(raw) if raw is not None else None
+
+    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
+        self._append(run_id, "step", step_log.model_dump(mode="json", exclude={"branches"}))
+
+    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
+        raw = self._replay(run_id).branches.get(name)
+        return BranchLog.model_validate(raw) if raw is not None else None
+
+    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
+        self._append(run_id, "branch", branch_log.model_dump(mode="json", exclude={"steps"}))
+
+    def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
+        state = self._replay(run_id)
+        logs: list[StepLog | BranchLog] = [StepLog.model_validate(v) for v in state.steps.values()]
+        logs += [BranchLog.model_validate(v) for v in state.branches.values()]
+        return logs
+
+    def list_run_ids(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        files = sorted(self.folder.glob(f"*{SUFFIX}"), key=_mtime, reverse=True)
+        return [f.name[: -len(SUFFIX)] for f in files]
+
+
+def _apply(state: _Replay, record: dict[str, Any]) -> None:
+    kind, value = record.get("k"), record.get("v")
+    if kind == "run":
+        state.header = value
+    elif kind == "step":
+        state.steps[value["internal_name"]] = value
+    elif kind == "branch":
+        state.branches[value["internal_name"]] = value
+
+
+def _ends_with_newline(path: Path, size: int) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(size - 1)
+        return fh.read(1) == b"\n"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -1,0 +1,102 @@
+"""Secrets: `env` (process environment) and `dotenv` (a KEY=VALUE file).
+
+Values are returned to task code only; the runtime never writes them to a run log, a
+catalog entry or a rendered spec.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from magnus_render.errors import MagnusError
+from magnus_render.stores.run_log_base import StoreSettings, build_settings
+
+
+class SecretNotFound(MagnusError):
+    exit_code = 1
+
+
+class Secrets:
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[StoreSettings]] = StoreSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        self.settings = build_settings(self.settings_model, settings or {}, config, "secrets")
+
+    def get(self, name: str) -> str:
+        raise SecretNotFound(f"secret {name!r} not found ({self.name} secrets)")
+
+
+class DoNothingSecrets(Secrets):
+    name = "do-nothing"
+
+
+class EnvSettings(StoreSettings):
+    prefix: str = ""
+    suffix: str = ""
+
+
+class EnvSecrets(Secrets):
+    """A secret NAME is the environment variable ``prefix + NAME + suffix``."""
+
+    name = "env"
+    settings_model = EnvSettings
+
+    def get(self, name: str) -> str:
+        key = f"{self.settings.prefix}{name}{self.settings.suffix}"
+        try:
+            return os.environ[key]
+        except KeyError:
+            raise SecretNotFound(f"secret {name!r} not found: ${key} is not set") from None
+
+
+class DotEnvSettings(StoreSettings):
+    location: str = ".env"
+
+
+class DotEnvSecrets(Secrets):
+    """``KEY=VALUE`` lines; ``#`` comments, optional ``export`` and quotes allowed."""
+
+    name = "dotenv"
+    settings_model = DotEnvSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        super().__init__(settings, config)
+        self._values: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._values is None:
+            path = Path(self.settings.location)
+            if not path.is_file():
+                raise SecretNotFound(f"dotenv secrets file {path} does not exist")
+            self._values = parse_dotenv(path.read_text(encoding="utf-8"), str(path))
+        return self._values
+
+    def get(self, name: str) -> str:
+        values = self._load()
+        if name not in values:
+            raise SecretNotFound(f"secret {name!r} not found in {self.settings.location}")
+        return values[name]
+
+
+def parse_dotenv(text: str, file: str = ".env") -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise MagnusError(f"not a KEY=VALUE line: {raw!r}", file, number)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values

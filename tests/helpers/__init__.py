@@ -1,0 +1,1 @@
+"""Helpers shared by every area's tests (run log comparison, running samples)."""
