@@ -1,0 +1,216 @@
+"""The Argo Workflows target: a Workflow (or WorkflowTemplate / CronWorkflow) whose pods
+call back into ``magnus execute_single_node`` and ``magnus fan``.
+
+Shape of the output:
+
+- one DAG template per graph or branch (``main`` for the root), built in ``dags.py``;
+- leaf steps run through a few shared container templates (``templates.py``), taking
+  the internal name (and, inside a map, the map variable) as input parameters; steps
+  with ``overrides: {argo: NAME}`` get their own copies of those templates;
+- a map fans out with ``magnus fan --mode out --items-file /tmp/magnus-items.json``
+  exposed as an output parameter; its branch task has ``withParam`` over it and passes
+  ``{{item}}`` (the full map-variable JSON) on; parallel (and included dag) branches are
+  sibling tasks; the fan-in runs whatever the branches' phases and decides the step.
+
+How the workflow ends Failed exactly when the local run fails: Argo judges a DAG by its
+leaf tasks, and an *omitted* leaf inherits a failed ancestor's phase even when that
+failure was handled by ``on_failure``. So (1) the fail node's template runs
+``magnus execute_single_node`` for the fail node (which records the failure in the run
+log) and then exits 1, and (2) the success task also depends on ``<fail>.Omitted``, which
+makes it the only leaf: when success runs the DAG succeeds; when the fail node ran,
+success is omitted and inherits the fail task's Failed phase. In branches the same holds,
+and the fan-in (``magnus fan --mode in``) decides the composite step from the run log.
+
+Run id: ``{{workflow.name}}`` everywhere (also for WorkflowTemplate and CronWorkflow,
+whose runs get their own names). The pipeline, config and parameters paths are written
+into the containers' commands exactly as given on the command line, so give them as the
+image will see them (relative to the image's working directory, or absolute).
+Retries: ``max_attempts`` retries happen inside ``execute_single_node``; the
+``retry_strategy`` setting adds Argo retries of the pod, for infrastructure failures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from magnus_render.errors import MagnusError, UnsupportedError
+from magnus_render.pipeline.ir import Node, NodeKind
+from magnus_render.renderers.argo.dags import DagBuilder
+from magnus_render.renderers.argo.settings import (
+    ArgoSettings,
+    load_settings,
+    step_settings,
+)
+from magnus_render.renderers.argo.templates import Profile, TemplateFactory
+from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
+from magnus_render.renderers.naming import UniqueNames
+
+API_VERSION = "argoproj.io/v1alpha1"
+KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
+MAX_OBJECT_BYTES = 1024 * 1024
+
+
+class ArgoRenderer(Renderer):
+    name: ClassVar[str] = "argo"
+    description: ClassVar[str] = "Argo Workflows: Workflow, WorkflowTemplate or CronWorkflow"
+    settings_model = ArgoSettings
+    max_object_bytes: ClassVar[int | None] = MAX_OBJECT_BYTES
+
+    def render(self) -> RenderResult:
+        doc = self.build()
+        # the same list: notes from validate() reach the CLI's warnings too
+        return RenderResult(dump_yaml([doc]), self.warnings)
+
+    def validate(self, text: str) -> None:
+        """``magnus-render --validate``: schema (when found), cross-references, names."""
+        from magnus_render.renderers.argo.validate import validate_text
+
+        for note in validate_text(text):
+            self.warn(note)
+
+    # -- building ------------------------------------------------------------------------
+    def build(self) -> dict[str, Any]:
+        """The whole document as plain dicts in a fixed key order."""
+        settings = load_settings(self.config)
+        kind, schedule, timezone = self._kind()
+        self._check_expressions()
+        image = self.options.image or settings.image
+        if not image:
+            image = PLACEHOLDER_IMAGE
+            self.warn(
+                f"no image given (--image or executor.config.image); using {PLACEHOLDER_IMAGE}"
+            )
+        template_names = UniqueNames()
+        factory = TemplateFactory(
+            self.options, image, template_names, UniqueNames(), settings.service_account_name
+        )
+        profiles: dict[str, Profile] = {"": Profile("", step_settings(settings, None))}
+
+        def profile_of(node: Node) -> Profile:
+            key = node.overrides.get("argo")
+            if key is None:
+                return profiles[""]
+            if key not in settings.overrides:
+                where = node.source
+                known = ", ".join(sorted(settings.overrides)) or "none defined"
+                raise MagnusError(
+                    f"step {node.name!r}: overrides.argo {key!r} is not in the config's "
+                    f"executor.config.overrides ({known})",
+                    where.file if where else None,
+                    where.line if where else None,
+                )
+            if key not in profiles:
+                profiles[key] = Profile(key, step_settings(settings, settings.overrides[key]))
+            return profiles[key]
+
+        def map_parallelism(node: Node) -> int | None:
+            return profile_of(node).settings.parallelism
+
+        builder = DagBuilder(factory, template_names, profile_of, map_parallelism)
+        builder.build(self.graph, root=True)
+        dags = builder.dags  # main first, then branches
+        templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
+
+        spec: dict[str, Any] = {"entrypoint": dags[0]["name"]}
+        if settings.service_account_name:
+            spec["serviceAccountName"] = settings.service_account_name
+        if settings.parallelism is not None:
+            spec["parallelism"] = settings.parallelism
+        if settings.max_workflow_duration is not None:
+            spec["activeDeadlineSeconds"] = settings.max_workflow_duration
+        if settings.pod_gc is not None:
+            spec["podGC"] = settings.pod_gc.model_dump(by_alias=True, exclude_none=True)
+        if settings.ttl_strategy is not None:
+            spec["ttlStrategy"] = settings.ttl_strategy.model_dump(by_alias=True, exclude_none=True)
+        if factory.volumes:
+            spec["volumes"] = [factory.volumes[n] for n in sorted(factory.volumes)]
+        spec["templates"] = templates
+
+        base = _base_name(self.options.pipeline_file)
+        metadata: dict[str, Any] = (
+            {"generateName": f"{base}-"} if kind == "Workflow" else {"name": base}
+        )
+        if settings.namespace:
+            metadata["namespace"] = settings.namespace
+        if settings.labels:
+            metadata["labels"] = dict(sorted(settings.labels.items()))
+        if settings.annotations:
+            metadata["annotations"] = dict(sorted(settings.annotations.items()))
+        if kind == "CronWorkflow":
+            cron: dict[str, Any] = {"schedules": [schedule]}
+            if timezone:
+                cron["timezone"] = timezone
+            cron["workflowSpec"] = spec
+            spec = cron
+        doc = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+        self._check_size(doc)
+        return doc
+
+    def _kind(self) -> tuple[str, str | None, str | None]:
+        extra = self.options.extra
+        kind = extra.get("kind") or "Workflow"
+        schedule, timezone = extra.get("schedule"), extra.get("timezone")
+        if kind not in KINDS:
+            raise MagnusError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
+        if kind == "CronWorkflow" and not schedule:
+            raise MagnusError("--kind CronWorkflow needs --schedule (a cron expression)")
+        if kind != "CronWorkflow" and (schedule or timezone):
+            raise MagnusError("--schedule and --timezone apply only to --kind CronWorkflow")
+        return kind, schedule, timezone
+
+    def _check_expressions(self) -> None:
+        """Argo substitutes ``{{...}}`` everywhere; text that holds it cannot pass through."""
+        for path in (
+            self.options.pipeline_file,
+            self.options.config_file,
+            self.options.parameters_file,
+        ):
+            if path and "{{" in path:
+                raise UnsupportedError(f"path {path!r} contains '{{{{', which Argo substitutes")
+        for node in self.graph.walk():
+            if "{{" in node.internal_name:
+                self.unsupported(node, "the step name contains '{{', which Argo would substitute")
+
+    def _check_size(self, doc: dict[str, Any]) -> None:
+        size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > MAX_OBJECT_BYTES:
+            steps = sum(1 for n in self.graph.walk() if n.kind is not NodeKind.SUCCESS)
+            raise UnsupportedError(
+                f"target 'argo': the Workflow would be {size / 1024:.0f} KiB, over Kubernetes' "
+                f"1 MiB object limit ({steps} steps). Split the pipeline into smaller files "
+                "joined with `type: dag` steps rendered separately, or group steps into maps."
+            )
+
+
+def _base_name(pipeline_file: str) -> str:
+    """A readable metadata name from the pipeline file's name (need not be unique)."""
+    text = re.sub(r"[^a-z0-9]+", "-", Path(pipeline_file).stem.lower()).strip("-")[:40]
+    return text.rstrip("-") or "magnus"
+
+
+def dump_yaml(docs: list[dict[str, Any]]) -> str:
+    """Deterministic YAML (libyaml when available): insertion order, no aliases."""
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class _NoAliases(base):  # type: ignore[misc, valid-type]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    dumper = _NoAliases
+    parts = [
+        yaml.dump(
+            doc,
+            Dumper=dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=1 << 16,
+        )
+        for doc in docs
+    ]
+    return "---\n".join(parts)

@@ -1,0 +1,167 @@
+"""The shared container templates every leaf and fan task runs through.
+
+A *profile* is one set of step settings (the global one, or the global one patched by an
+``overrides`` entry). Each profile gets at most five kinds of container template, each in
+a plain and a map variant (the map variant takes a ``map-variable`` input). Steps pass
+their internal name as an input parameter, so a 1,000-step pipeline still has a handful
+of templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from magnus_render.renderers.argo.settings import StepSettings
+from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv
+from magnus_render.renderers.naming import UniqueNames, dns_label
+
+RUN_ID = "{{workflow.name}}"
+NAME_INPUT = "{{inputs.parameters.name}}"
+MAP_INPUT = "{{inputs.parameters.map-variable}}"
+ITEMS_FILE = "/tmp/magnus-items.json"
+ITEMS_OUTPUT = "items"
+#: kinds of container template; ``fail`` runs the fail node and then exits 1 (see argo/__init__)
+KINDS = ("node", "fail", "fan-out", "fan-out-items", "fan-in")
+#: ``sh -c SCRIPT ARG0 ARGS...``: run ARGS as one command (no string building), then fail
+FAIL_WRAPPER = ["sh", "-c", '"$@"; exit 1', "magnus-fail"]
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+@dataclass
+class Profile:
+    """One set of step settings and the templates made for it so far."""
+
+    key: str  # "" for the global settings, else the override's name
+    settings: StepSettings
+    names: dict[tuple[str, bool], str] = field(default_factory=dict)
+
+
+class TemplateFactory:
+    """Creates container templates on first use, in a stable order."""
+
+    def __init__(
+        self,
+        options: RenderOptions,
+        image: str,
+        names: UniqueNames,
+        volume_names: UniqueNames,
+        workflow_service_account: str | None,
+    ) -> None:
+        self.options = options
+        self.image = image
+        self.names = names
+        self.volume_names = volume_names
+        self.workflow_service_account = workflow_service_account
+        self.templates: dict[str, dict[str, Any]] = {}
+        self.volumes: dict[str, dict[str, Any]] = {}
+
+    def get(self, profile: Profile, kind: str, mapped: bool) -> str:
+        """The name of ``profile``'s template of ``kind`` (created if needed)."""
+        found = profile.names.get((kind, mapped))
+        if found is not None:
+            return found
+        text = f"magnus-{kind}" + ("-map" if mapped else "")
+        if profile.key:
+            text += "-" + dns_label(profile.key, 30)
+        name = self.names.name(("template", kind, mapped, profile.key), text)
+        profile.names[(kind, mapped)] = name
+        self.templates[name] = self._template(name, profile.settings, kind, mapped)
+        return name
+
+    def _argv(self, settings: StepSettings, kind: str, mapped: bool) -> list[str]:
+        map_variable = MAP_INPUT if mapped else None
+        if kind in ("node", "fail"):
+            argv = node_argv(self.options, RUN_ID, NAME_INPUT, map_variable)
+        else:
+            mode = "in" if kind == "fan-in" else "out"
+            items = ITEMS_FILE if kind == "fan-out-items" else None
+            argv = fan_argv(self.options, RUN_ID, NAME_INPUT, mode, map_variable, items)
+        argv = [*settings.command_prefix, *argv]
+        return [*FAIL_WRAPPER, *argv] if kind == "fail" else argv
+
+    def _template(
+        self, name: str, settings: StepSettings, kind: str, mapped: bool
+    ) -> dict[str, Any]:
+        inputs = [{"name": "name"}] + ([{"name": "map-variable"}] if mapped else [])
+        template: dict[str, Any] = {"name": name, "inputs": {"parameters": inputs}}
+        meta = {}
+        if settings.labels:
+            meta["labels"] = dict(sorted(settings.labels.items()))
+        if settings.annotations:
+            meta["annotations"] = dict(sorted(settings.annotations.items()))
+        if meta:
+            template["metadata"] = meta
+        template["container"] = self._container(settings, kind, mapped)
+        if kind == "fan-out-items":
+            template["outputs"] = {
+                "parameters": [{"name": ITEMS_OUTPUT, "valueFrom": {"path": ITEMS_FILE}}]
+            }
+        if settings.node_selector:
+            template["nodeSelector"] = dict(sorted(settings.node_selector.items()))
+        if settings.tolerations:
+            template["tolerations"] = [
+                t.model_dump(by_alias=True, exclude_none=True) for t in settings.tolerations
+            ]
+        if settings.affinity:
+            template["affinity"] = settings.affinity
+        if settings.retry_strategy is not None:
+            template["retryStrategy"] = settings.retry_strategy.model_dump(
+                by_alias=True, exclude_none=True
+            )
+        if settings.max_step_duration is not None:
+            template["activeDeadlineSeconds"] = settings.max_step_duration
+        account = settings.service_account_name
+        if account and account != self.workflow_service_account:
+            template["serviceAccountName"] = account
+        return template
+
+    def _container(self, settings: StepSettings, kind: str, mapped: bool) -> dict[str, Any]:
+        container: dict[str, Any] = {
+            "image": settings.image or self.image,
+            "command": self._argv(settings, kind, mapped),
+        }
+        if settings.image_pull_policy:
+            container["imagePullPolicy"] = settings.image_pull_policy
+        env: list[dict[str, Any]] = [
+            {"name": key, "value": value} for key, value in sorted(settings.env.items())
+        ]
+        env += [
+            {"name": s.env, "valueFrom": {"secretKeyRef": {"name": s.name, "key": s.key}}}
+            for s in settings.secrets_from_k8s
+        ]
+        if env:
+            container["env"] = env
+        resources = _resources(settings)
+        if resources:
+            container["resources"] = resources
+        mounts = []
+        for volume in settings.persistent_volumes:
+            vname = self.volume_names.name(volume.name, f"pvc-{volume.name}")
+            claim = {"claimName": volume.name}
+            self.volumes[vname] = {"name": vname, "persistentVolumeClaim": claim}
+            mount: dict[str, Any] = {"name": vname, "mountPath": volume.mount_path}
+            if volume.read_only:
+                mount["readOnly"] = True
+            mounts.append(mount)
+        if mounts:
+            container["volumeMounts"] = mounts
+        return container
+
+
+def _resources(settings: StepSettings) -> dict[str, Any]:
+    if settings.resources is None:
+        return {}
+    out: dict[str, Any] = {}
+    for part in ("requests", "limits"):
+        amounts = getattr(settings.resources, part)
+        values: dict[str, Any] = {}
+        if amounts.cpu is not None:
+            values["cpu"] = str(amounts.cpu)
+        if amounts.memory is not None:
+            values["memory"] = str(amounts.memory)
+        if amounts.gpu is not None:
+            values[GPU_RESOURCE] = str(amounts.gpu)
+        if values:
+            out[part] = values
+    return out
