@@ -143,8 +143,10 @@ class Pipeline:
         output_pipeline_definition: str | os.PathLike[str] | None = None,
         *,
         config_file: str | os.PathLike[str] | None = None,
+        quiet: bool = False,
     ) -> Any:
-        """Run locally with ``magnus execute``'s options; returns the run log.
+        """Run with ``magnus execute``'s options (the config's executor: local or mocked);
+        returns the run log, whose status says whether the run succeeded.
 
         The pipeline is written as YAML first (to ``output_pipeline_definition``, or to a
         temporary file) so that a re-run, or a container, loads exactly what ran here.
@@ -165,6 +167,7 @@ class Pipeline:
                 run_id=run_id,
                 tag=tag,
                 use_cached=use_cached,
+                quiet=quiet,
             )
         return _run_log(run_id, Path(config) if config else None)
 
@@ -184,7 +187,7 @@ def _run_log(run_id: str, config_file: Path | None) -> Any:
     from magnus_render.runtime.context import build_services
 
     store = build_services(load_config(config_file))[0]
-    return store.get_run_log_by_id(run_id)
+    return store.get_run_log(run_id)
 
 
 def _relocated(data: dict[str, Any], source_dir: Path, target_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""pipeline.execute() gives the same run log as ``magnus execute`` of the YAML twin."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.runlog import execute_in_process, normalize, prepare_workdir
+from tests.test_sdk_samples import SAMPLE_NAMES
+
+
+def sdk_execute(name: str, workdir: Path, run_id: str, **kwargs) -> object:
+    pipeline = importlib.import_module(f"samples.sdk.{name}").pipeline
+    prepare_workdir(workdir)
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        return pipeline.execute(run_id=run_id, quiet=True, **kwargs)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_same_run_log(name: str, tmp_path: Path) -> None:
+    code, from_yaml = execute_in_process(name, tmp_path / "yaml", run_id="yaml-run")
+    from_sdk = sdk_execute(name, tmp_path / "sdk", "sdk-run")
+    assert normalize(from_sdk) == normalize(from_yaml)
+    assert (from_sdk.status.value == "SUCCESS") == (code == 0)
+    assert from_sdk.run_id == "sdk-run"
+
+
+def test_execute_with_config_and_parameters(tmp_path: Path) -> None:
+    """Options as magnus execute's: a config file (chunked-fs store) and a parameters file."""
+    workdir = prepare_workdir(tmp_path)
+    (workdir / "config.yaml").write_text("run_log_store:\n  type: chunked-fs\n")
+    (workdir / "params.yaml").write_text("greeting: hi\n")
+    log = sdk_execute(
+        "hello",
+        workdir,
+        "with-options",
+        configuration_file="config.yaml",
+        parameters_file="params.yaml",
+        tag="t1",
+    )
+    assert log.status.value == "SUCCESS"
+    assert log.tag == "t1"
+    assert log.parameters["greeting"] == "hi"
+    assert (workdir / ".run_log_store").exists()
+    assert log.run_config["run_log_store"]["type"] == "chunked-fs"
+
+
+def test_execute_writes_the_pipeline_it_ran(tmp_path: Path) -> None:
+    workdir = prepare_workdir(tmp_path)
+    sdk_execute("include", workdir, "kept", output_pipeline_definition="ran.yaml")
+    from magnus_render.pipeline import load_pipeline
+
+    pipeline = importlib.import_module("samples.sdk.include").pipeline
+    assert load_pipeline(workdir / "ran.yaml").graph == pipeline.graph
