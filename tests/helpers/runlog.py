@@ -155,6 +155,7 @@ def execute_in_process(
     use_cached: str | None = None,
 ) -> tuple[int, Any]:
     """Like :func:`run_sample` but in this process (faster; for run log assertions).
+    ``name`` is a sample name or a pipeline path (ending in .yaml) relative to workdir.
     Changes the working directory for the duration of the run."""
     from magnus_render.runtime.entrypoints import execute_pipeline
 
@@ -167,7 +168,7 @@ def execute_in_process(
     os.chdir(workdir)
     try:
         code = execute_pipeline(
-            pipeline_file=f"samples/{name}.yaml",
+            pipeline_file=name if name.endswith(".yaml") else f"samples/{name}.yaml",
             config_file=str(config_file) if config_file else None,
             parameters_file=parameters_file,
             run_id=run_id,
