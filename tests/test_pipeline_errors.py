@@ -792,3 +792,76 @@ def test_validate_command_on_a_missing_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "nope.yaml: file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- scalar values the YAML layer must refuse with a line (found by the adversarial suite) --
+
+BAD_SCALARS = {
+    "!!bool maybe": "invalid bool value 'maybe'",
+    "9" * 5000: "invalid int value '999",
+    "!!timestamp 2001-99-99": "invalid timestamp value '2001-99-99': month must be in 1..12",
+    "!!int zz": "invalid int value 'zz'",
+    "!!float abc": "invalid float value 'abc'",
+    "0x" + "f" * 5000: "input should be less than or equal to 1000 (got an integer of 20000 bits)",
+    '"nul \x00 here"': "control characters are not allowed (found '\\x00')",
+}
+
+
+@pytest.mark.parametrize("value", sorted(BAD_SCALARS), ids=lambda v: v[:20])
+def test_bad_scalar_values_are_refused_at_their_line(tmp_path: Path, value: str) -> None:
+    path = write(
+        tmp_path,
+        "dag:\n  start_at: a\n  steps:\n    a:\n      type: task\n      command: m.f\n"
+        f"      max_attempts: {value}\n      next: success\n" + TERMINALS,
+    )
+    assert_errors(path, (7, BAD_SCALARS[value]))
+
+
+@pytest.mark.parametrize("where", ["dag", "branch"])
+def test_null_start_at_is_refused(tmp_path: Path, where: str) -> None:
+    branch_start = "~" if where == "branch" else "x"
+    root_start = "~" if where == "dag" else "p"
+    path = write(
+        tmp_path,
+        f"""\
+        dag:
+          start_at: {root_start}
+          steps:
+            p:
+              type: parallel
+              next: success
+              branches:
+                b:
+                  start_at: {branch_start}
+                  steps:
+                    x: {{type: success}}
+                    f: {{type: fail}}
+        """
+        + TERMINALS,
+    )
+    if where == "dag":
+        assert_errors(path, (2, "start_at must name a step of the pipeline, got None"))
+    else:
+        assert_errors(path, (9, "start_at must name a step of branch 'b' of 'p', got None"))
+
+
+def test_non_string_branch_name_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        dag:
+          start_at: p
+          steps:
+            p:
+              type: parallel
+              next: success
+              branches:
+                123:
+                  start_at: x
+                  steps:
+                    x: {type: success}
+                    f: {type: fail}
+        """
+        + TERMINALS,
+    )
+    assert_errors(path, (8, "parallel step 'p': 123 under 'branches' must be a string name"))

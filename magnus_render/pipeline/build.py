@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from magnus_render.errors import Diagnostic, PipelineError
 from magnus_render.pipeline import spec
-from magnus_render.pipeline.checks import check_graph, name_problem, suggest
+from magnus_render.pipeline.checks import MISSING, check_graph, name_problem, suggest
 from magnus_render.pipeline.ir import (
     DAG_BRANCH_NAME,
     MAP_PLACEHOLDER,
@@ -223,7 +223,7 @@ class _Builder:
         self.diagnostics.extend(
             check_graph(
                 label,
-                raw.get("start_at"),
+                raw.get("start_at", MISSING),
                 checked,
                 smap.file,
                 line_of,
@@ -497,9 +497,14 @@ class _Builder:
                 message = f"unknown field {field_path!r} on {node_type} step {step_name!r}{hint}"
             elif err["type"] == "missing":
                 message = f"{node_type} step {step_name!r} is missing required field {field_path!r}"
+            elif loc and loc[-1] == "[key]":
+                where = ".".join(str(p) for p in loc[:-2])
+                message = (
+                    f"{node_type} step {step_name!r}: {loc[-2]!r} under {where!r} must be a "
+                    "string name"
+                )
             else:
-                value = err.get("input")
-                shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
+                shown = _shorten(err.get("input"))
                 message = (
                     f"{node_type} step {step_name!r}: field {field_path!r}: "
                     f"{err['msg'].lower()} (got {shown})"
@@ -529,12 +534,28 @@ def _placeholder(name: str, raw: Any) -> Node:
     )
 
 
+def _shorten(value: Any) -> str:
+    """A repr short enough for one message line (a huge int cannot even be repr'd)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        shown = repr(value)
+    except ValueError:
+        return f"a {type(value).__name__}"
+    return shown if len(shown) < 60 else shown[:57] + "..."
+
+
 def _locate(raw: dict, loc: tuple) -> tuple[Any, Any]:
     """The innermost mapping on ``loc`` and the key within it, for a line number."""
     mapping: Any = raw
     key: Any = None
+    parent: Any = None
+    parent_key: Any = None
     for part in loc:
+        if part == "[key]" and parent is not None:  # the key itself is wrong: its own line
+            return parent, parent_key
         if isinstance(mapping, dict) and part in mapping:
+            parent, parent_key = mapping, part
             key = part
             value = mapping[part]
             if not isinstance(value, dict):

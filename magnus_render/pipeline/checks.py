@@ -15,6 +15,9 @@ from magnus_render.pipeline.ir import FORBIDDEN_NAME_CHARS, MAP_PLACEHOLDER, Nod
 
 LineOf = Callable[[str, str | None], int | None]
 
+#: ``start_at`` of a graph that has no such key (reported by the builder already)
+MISSING: object = object()
+
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
@@ -67,10 +70,15 @@ def check_graph(
         found.append(Diagnostic(message, file, line))
 
     names = list(nodes)
-    if start_at is not None and (not isinstance(start_at, str) or start_at not in nodes):
+    if start_at is not MISSING and not isinstance(start_at, str):
+        error(
+            f"start_at must name a step of {label}, got {start_at!r}",
+            line_of("", "start_at") or graph_line,
+        )
+    elif isinstance(start_at, str) and start_at not in nodes:
         error(
             f"start_at names {start_at!r}, which is not a step of {label}"
-            + (suggest(start_at, names) if isinstance(start_at, str) else ""),
+            + suggest(start_at, names),
             line_of("", "start_at") or graph_line,
         )
 

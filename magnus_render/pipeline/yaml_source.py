@@ -120,7 +120,15 @@ class _EventConstructor:
                 event.start_mark.line + 1,
             )
         node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-        return make(self.safe, node)
+        try:
+            return make(self.safe, node)
+        except (yaml.YAMLError, KeyError, ValueError, TypeError, OverflowError) as exc:
+            shown = value if len(value) <= 40 else f"{value[:37]}..."
+            kind = tag.rpartition(":")[2]
+            reason = str(exc).split(":")[0] if isinstance(exc, ValueError) else "not valid"
+            raise self.error(
+                f"invalid {kind} value {shown!r}: {reason}", event.start_mark.line + 1
+            ) from None
 
     def build(self, text: str) -> Any:
         stack: list[_Frame] = []
@@ -251,6 +259,12 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap]:
         if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
             problem = "a tab character where YAML allows only spaces (indent with spaces)"
         raise PipelineError(f"YAML syntax error: {problem}", file, line) from None
+    except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise PipelineError(
+            f"YAML syntax error: {exc.reason} (found {char!r})", file, line
+        ) from None
     except yaml.YAMLError as exc:
         raise PipelineError(f"YAML error: {exc}", file, None) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a bad !!timestamp value

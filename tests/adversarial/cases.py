@@ -287,10 +287,7 @@ def pipeline_cases() -> Iterator[Case]:
     for label, value in _BAD_NAMES.items():
         for key in ("shell", "par.a", "par.a.s", "each.b.work"):
             doc = p(BASE_PIPELINE).rename(key, value)
-            bug = ""
-            if key == "par.a" and label in ("int", "bool"):
-                bug = "a non-string branch name is reported one line below its key"
-            yield Case(f"name {key}={label}", doc.text(), doc.line(key), bug=bug)
+            yield Case(f"name {key}={label}", doc.text(), doc.line(key))
     # a misspelt or unknown field on every strict node type
     for step, after in (
         ("first", "first.type"),
@@ -370,7 +367,7 @@ def _yaml_level_cases() -> Iterator[Case]:
 
 
 def _known_bug_cases() -> Iterator[Case]:
-    """Cases the front end gets wrong today (see /tmp/frontend-bugs.md); xfail until fixed."""
+    """Cases the front end once got wrong (see /tmp/frontend-bugs.md); fixed, kept as tests."""
     key = "first.max_attempts"
     bugs = {
         "bool_maybe": ("!!bool maybe", "KeyError escapes the loader (traceback)"),
@@ -382,23 +379,19 @@ def _known_bug_cases() -> Iterator[Case]:
     }
     for label, (value, why) in bugs.items():
         doc = Doc(BASE_PIPELINE).set_value(key, value)
-        yield Case(f"{key}={label}", doc.text(), doc.line(key), bug=why)
+        yield Case(f"{key}={label}", doc.text(), doc.line(key), extras={"was": why})
     doc = Doc(BASE_PIPELINE).set_value("dag.start_at", "null")
-    yield Case(
-        "start_at=null", doc.text(), doc.line("dag.start_at"), bug="start_at: null is accepted"
-    )
+    yield Case("start_at=null", doc.text(), doc.line("dag.start_at"), "start_at")
     doc = Doc(BASE_PIPELINE).set_value("par.a.start_at", "~")
     yield Case(
         "branch start_at=null",
         doc.text(),
         doc.line("par.a.start_at"),
-        bug="start_at: null is accepted",
+        "start_at",
     )
     doc = Doc(BASE_PIPELINE).set_value("shell.command", '"echo \\0 nul"')
     nul = doc.text().replace("\\0", "\x00")
-    yield Case(
-        "raw NUL character", nul, doc.line("shell.command"), bug="control char: no line (reader)"
-    )
+    yield Case("raw NUL character", nul, doc.line("shell.command"), "control characters")
 
 
 def config_cases() -> Iterator[Case]:
