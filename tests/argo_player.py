@@ -1,0 +1,264 @@
+"""A test-only player for rendered Argo Workflows: enough of Argo to run them here.
+
+It walks DAG templates as the controller does: a task starts when every task named in
+its ``depends`` is fulfilled, runs if the expression holds and is *Omitted* otherwise;
+``withParam`` expands into one child per item (``{{item}}`` is the item itself when it
+is a string, its JSON otherwise); ``{{...}}`` expressions are substituted (an unknown one
+is an error, as in Argo); container templates run their command as a subprocess, with
+output parameters read from ``valueFrom.path``. A DAG's phase follows Argo's
+``assessDAGPhase``: the phases of the leaf tasks, an omitted leaf inheriting the phase of
+the last completed task on its paths, Failed preferred. Tasks run one at a time, in a
+stable order, so a play is reproducible.
+
+Not modelled (not used by the conformance tests): retryStrategy, timeouts, parallelism,
+steps templates, artifacts, exit handlers. Each pod gets a private directory standing in
+for its own filesystem: an output file path (``/tmp/...``) is redirected there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_EXPR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_TOKEN = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_]*)(?:\.([A-Za-z]+))?")
+COMPLETED = ("Succeeded", "Failed", "Error")
+
+
+class PlayerError(Exception):
+    """The spec asks for something this player (or Argo) cannot do."""
+
+
+@dataclass
+class PodRun:
+    template: str
+    command: list[str]
+    exit_code: int
+
+
+@dataclass
+class Play:
+    """What happened: the workflow phase and every container run, in order."""
+
+    phase: str = ""
+    pods: list[PodRun] = field(default_factory=list)
+
+
+def substitute(text: str, scope: Mapping[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in scope:
+            raise PlayerError(f"unresolved expression {{{{{key}}}}}")
+        return scope[key]
+
+    return _EXPR.sub(one, text)
+
+
+def evaluate_depends(expression: str, phases: Mapping[str, str]) -> bool:
+    """Argo's ``depends`` language: ``A.Succeeded``, ``&&``, ``||``, ``!``, parentheses."""
+
+    def atom(match: re.Match[str]) -> str:
+        name, result = match.group(1), match.group(2)
+        phase = phases[name]
+        if result is None:
+            ok = phase in ("Succeeded", "Skipped")
+        elif result == "Errored":
+            ok = phase == "Error"
+        elif result in ("Succeeded", "Failed", "Skipped", "Omitted", "Daemoned"):
+            ok = phase == result
+        else:
+            raise PlayerError(f"task result {result!r} not supported by the player")
+        return " True " if ok else " False "
+
+    python = _TOKEN.sub(atom, expression)
+    python = python.replace("&&", " and ").replace("||", " or ").replace("!", " not ")
+    words = python.replace("(", " ( ").replace(")", " ) ").split()
+    if not words or set(words) - {"True", "False", "and", "or", "not", "(", ")"}:
+        raise PlayerError(f"cannot evaluate depends {expression!r}")
+    return bool(eval(python, {"__builtins__": {}}, {}))  # only True/False/and/or/not left
+
+
+def depends_names(expression: str) -> list[str]:
+    return [m.group(1) for m in _TOKEN.finditer(expression)]
+
+
+class Player:
+    """Plays one Workflow document in ``workdir`` with ``env`` for every container."""
+
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        workdir: Path,
+        env: Mapping[str, str],
+        workflow_name: str = "argo-play",
+        timeout: float = 120,
+    ) -> None:
+        if doc.get("kind") != "Workflow":
+            raise PlayerError(f"the player runs Workflows, not {doc.get('kind')}")
+        self.spec = doc["spec"]
+        self.templates = {t["name"]: t for t in self.spec["templates"]}
+        self.workdir = workdir
+        self.env = dict(env)
+        self.workflow_name = workflow_name
+        self.timeout = timeout
+        self.play = Play()
+
+    def run(self) -> Play:
+        phase, _ = self._template(self.spec["entrypoint"], {})
+        self.play.phase = phase
+        return self.play
+
+    # -- templates ---------------------------------------------------------------------
+    def _template(self, name: str, arguments: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        template = self.templates.get(name)
+        if template is None:
+            raise PlayerError(f"no template {name!r}")
+        inputs: dict[str, str] = {}
+        for param in (template.get("inputs") or {}).get("parameters") or []:
+            if param["name"] in arguments:
+                inputs[param["name"]] = arguments[param["name"]]
+            elif "default" in param or "value" in param:
+                inputs[param["name"]] = str(param.get("value", param.get("default")))
+            else:
+                raise PlayerError(f"template {name!r}: input {param['name']!r} not given")
+        scope = {"workflow.name": self.workflow_name}
+        scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
+        if "dag" in template:
+            return self._dag(template, scope), {}
+        if "container" in template:
+            return self._container(template, scope)
+        raise PlayerError(f"template {name!r}: only dag and container templates are played")
+
+    def _container(
+        self, template: dict[str, Any], scope: Mapping[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        container = template["container"]
+        argv = [substitute(w, scope) for w in container.get("command", [])]
+        argv += [substitute(w, scope) for w in container.get("args", [])]
+        with tempfile.TemporaryDirectory(prefix="pod-", dir=self.workdir.parent) as pod:
+            outputs = {}
+            for param in (template.get("outputs") or {}).get("parameters") or []:
+                path = param["valueFrom"]["path"]
+                private = str(Path(pod) / Path(path).name)
+                argv = [private if word == path else word for word in argv]
+                outputs[param["name"]] = private
+            env = dict(self.env)
+            for var in container.get("env") or []:
+                if "value" in var:
+                    env[var["name"]] = substitute(var["value"], scope)
+            proc = subprocess.run(
+                argv,
+                cwd=self.workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+            self.play.pods.append(PodRun(template["name"], argv, proc.returncode))
+            if proc.returncode == 2:  # bad input: a spec or protocol bug, never expected
+                raise PlayerError(f"{argv} exited 2:\n{proc.stderr}")
+            phase = "Succeeded" if proc.returncode == 0 else "Failed"
+            values = {}
+            if phase == "Succeeded":
+                for name, private in outputs.items():
+                    values[name] = Path(private).read_text(encoding="utf-8").strip()
+            return phase, values
+
+    # -- DAGs --------------------------------------------------------------------------
+    def _dag(self, template: dict[str, Any], scope: Mapping[str, str]) -> str:
+        tasks = {t["name"]: t for t in template["dag"]["tasks"]}
+        deps = {n: depends_names(t.get("depends", "")) for n, t in tasks.items()}
+        phases: dict[str, str] = {}
+        outputs: dict[str, dict[str, str]] = {}
+        while len(phases) < len(tasks):
+            ready = [n for n in tasks if n not in phases and all(d in phases for d in deps[n])]
+            if not ready:
+                raise PlayerError(f"DAG {template['name']!r} is stuck (cycle or missing task)")
+            name = ready[0]
+            task = tasks[name]
+            if "depends" in task and not evaluate_depends(task["depends"], phases):
+                phases[name] = "Omitted"
+                continue
+            local = dict(scope)
+            for other, values in outputs.items():
+                for key, value in values.items():
+                    local[f"tasks.{other}.outputs.parameters.{key}"] = value
+            phases[name], outputs[name] = self._task(task, local)
+        return self._assess(tasks, deps, phases)
+
+    def _task(self, task: dict[str, Any], scope: dict[str, str]) -> tuple[str, dict[str, str]]:
+        params = (task.get("arguments") or {}).get("parameters") or []
+        if "withParam" not in task:
+            args = {p["name"]: substitute(str(p.get("value", "")), scope) for p in params}
+            return self._template(task["template"], args)
+        items = json.loads(substitute(task["withParam"], scope))
+        if not isinstance(items, list):
+            raise PlayerError(f"withParam of {task['name']!r} is not a JSON list")
+        group = "Succeeded"
+        for item in items:
+            item_scope = dict(scope)
+            item_scope["item"] = item if isinstance(item, str) else json.dumps(item)
+            args = {p["name"]: substitute(str(p.get("value", "")), item_scope) for p in params}
+            phase, _ = self._template(task["template"], args)
+            if phase != "Succeeded":
+                group = phase
+        return group, {}
+
+    @staticmethod
+    def _assess(
+        tasks: Mapping[str, Any], deps: Mapping[str, list[str]], phases: Mapping[str, str]
+    ) -> str:
+        children: dict[str, list[str]] = {n: [] for n in tasks}
+        for name, parents in deps.items():
+            for parent in dict.fromkeys(parents):
+                children[parent].append(name)
+        leaves = [n for n in tasks if not children[n]]
+        leaf_phase = {n: "" for n in leaves}
+        queue = [(n, "Succeeded") for n in tasks if not deps[n]]
+        seen = set(queue)
+        while queue:
+            name, branch = queue.pop(0)
+            if phases[name] in COMPLETED:
+                branch = phases[name]
+            if name in leaf_phase and leaf_phase[name] not in ("Failed", "Error"):
+                leaf_phase[name] = branch
+            for child in children[name]:
+                if (child, branch) not in seen:
+                    seen.add((child, branch))
+                    queue.append((child, branch))
+        result = "Succeeded"
+        for name in leaves:
+            phase = leaf_phase[name]
+            if phase in ("Failed", "Error"):
+                continue_on = tasks[name].get("continueOn") or {}
+                if continue_on.get("failed" if phase == "Failed" else "error"):
+                    continue
+                return phase
+        return result
+
+
+def magnus_shim(bin_dir: Path, python: str) -> Path:
+    """A ``magnus`` executable on PATH that runs this checkout's CLI with ``python``."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shim = bin_dir / "magnus"
+    shim.write_text(f'#!/bin/sh\nexec "{python}" -m magnus_render.cli "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    return bin_dir
+
+
+def play_workflow(
+    doc: dict[str, Any],
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    workflow_name: str = "argo-play",
+) -> Play:
+    """Play ``doc`` in ``workdir`` (``env`` defaults to this process's environment)."""
+    return Player(doc, workdir, env if env is not None else os.environ, workflow_name).run()

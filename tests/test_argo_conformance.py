@@ -1,0 +1,67 @@
+"""Conformance: each sample's rendered Workflow, played here, gives the local run log.
+
+The player (tests/argo_player.py) runs every container command as a real subprocess of
+this checkout's ``magnus`` CLI, in dependency order, with Argo's depends/withParam/phase
+rules; the resulting run log must equal ``magnus execute``'s (normalized), failing samples
+included, and the workflow phase must match the local exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from magnus_render.config import MagnusConfig
+from magnus_render.pipeline import load_pipeline
+from magnus_render.renderers.argo import ArgoRenderer
+from magnus_render.renderers.base import RenderOptions
+from tests.argo_player import magnus_shim, play_workflow
+from tests.conftest import SAMPLES
+from tests.helpers.runlog import (
+    execute_in_process,
+    load_run_log,
+    magnus_env,
+    normalize,
+    prepare_workdir,
+)
+
+# about 1 s per container here: the quicker samples run in CI, the rest with --runslow
+FAST = ["failing", "on_failure", "retry", "shell", "catalog", "map"]
+SLOW = ["hello", "parallel", "include", "nested"]
+
+
+def render_doc(sample: str) -> dict:
+    pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
+    options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="magnus:test")
+    text = ArgoRenderer(pipeline, MagnusConfig(), options).render().text
+    return yaml.safe_load(text)
+
+
+def play_sample(sample: str, tmp_path: Path):
+    workdir = prepare_workdir(tmp_path / "argo")
+    bin_dir = magnus_shim(tmp_path / "bin", sys.executable)
+    env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    play = play_workflow(render_doc(sample), workdir, env, workflow_name="argo-play")
+    return play, load_run_log(workdir, "argo-play")
+
+
+def check(sample: str, tmp_path: Path) -> None:
+    code, local = execute_in_process(sample, tmp_path / "local", "local-run")
+    play, played = play_sample(sample, tmp_path)
+    assert play.phase == ("Succeeded" if code == 0 else "Failed"), play.pods
+    assert normalize(played) == normalize(local)
+
+
+@pytest.mark.parametrize("sample", FAST)
+def test_played_workflow_matches_local_run(sample: str, tmp_path: Path) -> None:
+    check(sample, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", SLOW)
+def test_played_workflow_matches_local_run_slow(sample: str, tmp_path: Path) -> None:
+    check(sample, tmp_path)
