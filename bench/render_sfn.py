@@ -1,0 +1,66 @@
+"""Step Functions render time and definition size at 100, 1,000 and 10,000 steps.
+
+Prints one line per size: best-of wall time of a full render (load included separately),
+the rendered bytes and how many state machines the definition was split into.
+Target: 1,000 steps under 0.5 s. Run: python3 bench/render_sfn.py [--sizes 100,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def write_pipeline(path: Path, steps: int) -> None:
+    """A linear chain of python tasks with a map and a parallel every 100 steps."""
+    lines = ["dag:", f"  description: {steps} steps", "  start_at: s0", "  steps:"]
+    for i in range(steps):
+        nxt = f"s{i + 1}" if i + 1 < steps else "success"
+        lines += [f"    s{i}:", "      type: task", "      command: samples.functions.double"]
+        lines += [f"      next: {nxt}"]
+    lines += ["    success:", "      type: success", "    fail:", "      type: fail"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from magnus_render.config import MagnusConfig
+    from magnus_render.pipeline import load_pipeline
+    from magnus_render.renderers.base import RenderOptions
+    from magnus_render.renderers.stepfunctions import StepFunctionsRenderer
+
+    print(f"{'steps':>7} {'load s':>8} {'render s':>9} {'bytes':>11} {'machines':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            path = Path(tmp) / f"chain{size}.yaml"
+            write_pipeline(path, size)
+            t0 = time.perf_counter()
+            pipeline = load_pipeline(path)
+            load = time.perf_counter() - t0
+            best = float("inf")
+            text = ""
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                renderer = StepFunctionsRenderer(pipeline, MagnusConfig(), RenderOptions(str(path)))
+                text = renderer.render().text
+                best = min(best, time.perf_counter() - t0)
+            document = json.loads(text)
+            machines = len(document.get("StateMachines", {"main": None}))
+            print(f"{size:>7} {load:>8.3f} {best:>9.3f} {len(text.encode()):>11,} {machines:>9}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
