@@ -1,0 +1,3 @@
+def hello():
+    """The most basic function."""
+    print("Hello World!")
