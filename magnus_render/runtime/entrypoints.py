@@ -179,7 +179,7 @@ def write_items(items_file: str, items: list[str]) -> None:
 
 
 #: URL scheme -> "module:function(url, text)" writing the items (s3 is added with issue 6)
-ITEM_WRITERS: dict[str, str] = {}
+ITEM_WRITERS: dict[str, str] = {"s3": "magnus_render.stores.s3_client:write_items"}
 
 
 def fan(

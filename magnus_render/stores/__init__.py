@@ -17,15 +17,18 @@ RUN_LOG_STORES: dict[str, str] = {
     "buffered": "magnus_render.stores.run_log_buffered:BufferedRunLogStore",
     "file-system": "magnus_render.stores.run_log_fs:FileSystemRunLogStore",
     "chunked-fs": "magnus_render.stores.run_log_chunked:ChunkedFsRunLogStore",
+    "s3": "magnus_render.stores.s3_run_log:S3RunLogStore",
 }
 CATALOGS: dict[str, str] = {
     "file-system": "magnus_render.stores.catalog_fs:FileSystemCatalog",
     "do-nothing": "magnus_render.stores.catalog_base:DoNothingCatalog",
+    "s3": "magnus_render.stores.s3_catalog:S3Catalog",
 }
 SECRETS: dict[str, str] = {
     "env": "magnus_render.stores.secrets:EnvSecrets",
     "dotenv": "magnus_render.stores.secrets:DotEnvSecrets",
     "do-nothing": "magnus_render.stores.secrets:DoNothingSecrets",
+    "aws-secrets-manager": "magnus_render.stores.aws_secrets:AwsSecretsManager",
 }
 
 GROUPS = {
