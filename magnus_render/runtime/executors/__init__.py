@@ -10,6 +10,7 @@ EXECUTORS: dict[str, str] = {
     "local": "magnus_render.runtime.executors.local:LocalExecutor",
     "mocked": "magnus_render.runtime.executors.mocked:MockedExecutor",
     "local-subprocess": "magnus_render.runtime.executors.base:SubprocessExecutor",
+    "k8s-job": "magnus_render.runtime.executors.k8s_job:K8sJobExecutor",
 }
 ENTRY_POINT_GROUP = "magnus_render.executors"
 
