@@ -1,0 +1,224 @@
+"""The k8s-job executor end to end against tests/k8s_fake_api.py on 127.0.0.1.
+
+The driver runs as a real subprocess with the official kubernetes client (KUBECONFIG
+points at the fake server); each Job's command runs as a local process. Every sample's
+run log must equal the local executor's, and API trouble must not change the outcome.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import SAMPLES
+from tests.helpers.runlog import load_run_log, magnus_env, normalize, prepare_workdir, run_magnus
+from tests.k8s_fake_api import VALIDATE_VERSIONS, FakeKubernetes, Fault
+
+pytest.importorskip("kubernetes")
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
+DRIVER = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]
+
+
+def _config(workdir: Path, **settings: object) -> Path:
+    executor = {"image": "local/magnus:test", "parallelism": 2, "api_retries": 3, **settings}
+    path = workdir / "k8s-config.yaml"
+    path.write_text(yaml.safe_dump({"executor": {"type": "k8s-job", "config": executor}}))
+    return path
+
+
+@pytest.fixture
+def kube(tmp_path: Path):
+    workdir = prepare_workdir(tmp_path / "work")
+    with FakeKubernetes(workdir, env=magnus_env()) as api:
+        api.kubeconfig(tmp_path / "kubeconfig")
+        yield api
+
+
+def _drive(
+    api: FakeKubernetes, pipeline: str, run_id: str, config: Path, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    env = magnus_env({"KUBECONFIG": str(api.workdir.parent / "kubeconfig")})
+    argv = [*DRIVER, "--file", pipeline, "--config-file", str(config), "--run-id", run_id]
+    return subprocess.run(
+        argv, cwd=api.workdir, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _local(workdir: Path, sample: str) -> tuple[int, dict]:
+    proc = run_magnus(["execute", f"samples/{sample}.yaml", "--run-id", "local-run"], workdir)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, normalize(load_run_log(workdir, "local-run"))
+
+
+def _through_k8s(api: FakeKubernetes, sample: str, config: Path, run_id: str = "k8s-run"):
+    proc = _drive(api, f"samples/{sample}.yaml", run_id, config)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    return proc, normalize(load_run_log(api.workdir, run_id, config))
+
+
+@pytest.mark.parametrize("sample", SAMPLE_NAMES)
+def test_sample_run_log_equals_local(kube: FakeKubernetes, sample: str) -> None:
+    code, local = _local(kube.workdir, sample)
+    proc, remote = _through_k8s(kube, sample, _config(kube.workdir))
+    assert proc.returncode == code, proc.stderr
+    assert remote == local
+    # one Job per executed node, each run exactly once, each body strictly valid
+    names = [body["metadata"]["name"] for body in kube.created_jobs]
+    assert len(names) == len(set(names)) == kube.pod_count() > 0
+    for body in kube.created_jobs:
+        for version in VALIDATE_VERSIONS:
+            kubernetes_validate.validate(body, version, strict=True)
+        assert body["spec"]["ttlSecondsAfterFinished"] == 3600
+        assert body["spec"]["template"]["spec"]["containers"][0]["command"][:2] == [
+            "magnus",
+            "execute_single_node",
+        ]
+    if sample == "hello":  # node logs are streamed to the driver's output
+        assert "[initialize] hello from magnus-render" in proc.stdout
+    if sample in ("map", "parallel"):  # branches run as concurrent Jobs, within the bound
+        assert kube.max_running == 2
+    if sample == "failing":
+        assert code == 1
+        assert any(j["status"].get("failed") for j in kube.jobs()), "no Job failed"
+
+
+TINY_PIPELINE = """
+dag:
+  start_at: one
+  steps:
+    one:
+      type: task
+      command: samples.functions.initialize
+      next: two
+    two:
+      type: stub
+      next: success
+    success:
+      type: success
+    fail:
+      type: fail
+"""
+
+
+def _tiny(api: FakeKubernetes) -> tuple[int, dict]:
+    """A three-Job pipeline for the fault tests, and its local run log."""
+    (api.workdir / "samples-tiny.yaml").write_text(TINY_PIPELINE)
+    proc = run_magnus(["execute", "samples-tiny.yaml", "--run-id", "local-run"], api.workdir)
+    assert proc.returncode == 0, proc.stderr
+    return 0, normalize(load_run_log(api.workdir, "local-run"))
+
+
+def _tiny_k8s(api: FakeKubernetes, config: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
+    proc = _drive(api, "samples-tiny.yaml", "k8s-run", config)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    return proc, normalize(load_run_log(api.workdir, "k8s-run", config))
+
+
+def test_job_that_fails_before_the_node_runs_is_recorded(kube: FakeKubernetes) -> None:
+    kube.secrets[("present", "token")] = "t0ken-value"
+    refs = [
+        {"name": "TOKEN", "secret_name": "present", "key": "token"},
+        {"name": "OTHER", "secret_name": "absent", "key": "token"},
+    ]
+    config = _config(kube.workdir, secret_env=refs)
+    proc, remote = _through_k8s(kube, "hello", config)
+    assert proc.returncode == 1
+    assert remote["status"] == "FAIL"
+    assert remote["steps"]["initialize"]["status"] == "FAIL"
+    log = load_run_log(kube.workdir, "k8s-run", config)
+    assert "Job k8s-run-initialize" in log.steps["initialize"].message
+    assert "t0ken-value" not in yaml.safe_dump(kube.created_jobs)  # only references are sent
+
+
+def test_lost_create_response_then_409_adopts_the_job(kube: FakeKubernetes) -> None:
+    code, local = _tiny(kube)
+    kube.faults.append(Fault("POST", "jobs", status=500, after_effect=True))
+    proc, remote = _tiny_k8s(kube, _config(kube.workdir))
+    assert (proc.returncode, remote) == (code, local)
+    posts = [p for m, p in kube.requests if m == "POST"]
+    assert len(posts) == len(kube.created_jobs) == kube.pod_count() + 1  # one create retried
+    assert "exists already; following it" in proc.stdout
+
+
+def test_transient_errors_are_retried_with_backoff(kube: FakeKubernetes) -> None:
+    code, local = _tiny(kube)
+    kube.faults += [Fault("POST", "jobs", status=503, count=2), Fault("GET", "jobs", 500)]
+    proc, remote = _tiny_k8s(kube, _config(kube.workdir))
+    assert (proc.returncode, remote) == (code, local)
+    assert proc.stdout.count("retrying in") >= 3
+
+
+@pytest.mark.parametrize("mode", ["clean", "cut"])
+def test_dropped_watches_are_re_established(kube: FakeKubernetes, mode: str) -> None:
+    code, local = _tiny(kube)
+    kube.drop_watches, kube.drop_mode = 3, mode
+    proc, remote = _tiny_k8s(kube, _config(kube.workdir))
+    assert (proc.returncode, remote) == (code, local)
+    assert kube.drop_watches == 0, "the faults were not exercised"
+
+
+def test_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
+    workdir = prepare_workdir(tmp_path / "work")
+    api = FakeKubernetes(workdir)  # never started: its port refuses connections
+    api.kubeconfig(tmp_path / "kubeconfig")
+    api._server.server_close()
+    proc = _drive(api, "samples/hello.yaml", "r1", _config(workdir, api_retries=1))
+    assert proc.returncode == 2
+    assert "Kubernetes API: create Job r1-initialize failed after 2 tries" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+SLOW_PIPELINE = """
+dag:
+  start_at: first
+  steps:
+    first:
+      type: task
+      command: samples.functions.initialize
+      next: slow
+    slow:
+      type: task
+      command_type: shell
+      command: sleep 3; echo slept
+      next: last
+    last:
+      type: stub
+      next: success
+    success:
+      type: success
+    fail:
+      type: fail
+"""
+
+
+def test_restarted_driver_resumes_without_rerunning(kube: FakeKubernetes) -> None:
+    (kube.workdir / "slow.yaml").write_text(SLOW_PIPELINE)
+    config = _config(kube.workdir)
+    env = magnus_env({"KUBECONFIG": str(kube.workdir.parent / "kubeconfig")})
+    argv = [*DRIVER, "--file", "slow.yaml", "--config-file", str(config), "--run-id", "r1"]
+    first = subprocess.Popen(
+        argv, cwd=kube.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not any(j["metadata"]["name"] == "r1-slow" for j in kube.jobs()):
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    first.kill()  # the driver pod dies while the slow node's Job runs
+    first.wait()
+    proc = _drive(kube, "slow.yaml", "r1", config)
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr
+    assert "Job r1-slow exists already; following it" in proc.stdout
+    names = sorted(j["metadata"]["name"] for j in kube.jobs())
+    assert names == ["r1-first", "r1-last", "r1-slow", "r1-success"]
+    assert kube.pod_count() == 4  # every node ran exactly once
+    log = load_run_log(kube.workdir, "r1", config)
+    assert log.status.value == "SUCCESS"
+    assert [a.attempt_number for a in log.steps["slow"].attempts] == [1]
