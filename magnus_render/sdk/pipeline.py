@@ -8,6 +8,7 @@ steps: changing a step afterwards does not change a pipeline already made.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +46,7 @@ class Pipeline:
         self.description = description
         self.add_terminal_nodes = add_terminal_nodes
         self._data, self._source_map = self._assemble()
-        self._yaml = dump_yaml(self._data, self.location.file)
+        self._yaml = dump_yaml(self._data, self.location.file, self.location.line)
         self._loaded: LoadedPipeline = self._build()
 
     def terminal(self, kind: type[Step]) -> Step:
@@ -109,7 +110,7 @@ class Pipeline:
             self.to_yaml(path)
         else:
             self._check_file(path)
-        text, _warnings = render_text(
+        text, warnings = render_text(
             path,
             target,
             Path(config_file) if config_file else None,
@@ -117,6 +118,8 @@ class Pipeline:
             image,
             extra,
         )
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         return text
 
     def _check_file(self, path: Path) -> None:

@@ -24,7 +24,7 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def dump_yaml(data: Any, file: str = "<sdk>") -> str:
+def dump_yaml(data: Any, file: str = "<sdk>", line: int | None = None) -> str:
     """YAML text of ``data``; a value YAML cannot hold is a PipelineError, not a crash."""
     try:
         return yaml.dump(
@@ -37,5 +37,8 @@ def dump_yaml(data: Any, file: str = "<sdk>") -> str:
         )
     except yaml.representer.RepresenterError as exc:
         raise PipelineError(
-            f"cannot write the pipeline as YAML: {exc.args[0] if exc.args else exc}", file
+            f"cannot write the pipeline as YAML: {exc.args[0] if exc.args else exc} "
+            "(step fields must be plain YAML values: str, int, float, bool, list, dict)",
+            file,
+            line,
         ) from None
