@@ -106,13 +106,7 @@ def import_function(command: str) -> Callable[..., Any]:
 
 def bind_arguments(func: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments by name; annotated ones cast with pydantic. ValueError when unbindable."""
-    signature = inspect.signature(func)
-    try:
-        import typing
-
-        hints = typing.get_type_hints(func)
-    except Exception:
-        hints = {}
+    signature, hints = _signature(func)
     kwargs: dict[str, Any] = {}
     takes_kwargs = False
     for name, p in signature.parameters.items():
@@ -131,17 +125,44 @@ def bind_arguments(func: Callable[..., Any], params: Mapping[str, Any]) -> dict[
     return kwargs
 
 
+_SIGNATURES: dict[Any, tuple[inspect.Signature, dict[str, Any]]] = {}
+_ADAPTERS: dict[Any, Any] = {}
+_PLAIN = (int, str, float, bool, dict, list)
+
+
+def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
+    """Signature and resolved type hints, computed once per function."""
+    cached = _SIGNATURES.get(func)
+    if cached is None:
+        import typing
+
+        try:
+            hints = typing.get_type_hints(func)
+        except Exception:
+            hints = {}
+        cached = _SIGNATURES[func] = (inspect.signature(func), hints)
+    return cached
+
+
 def _cast(value: Any, annotation: Any, name: str) -> Any:
     if annotation is None or annotation is inspect.Parameter.empty or annotation is Any:
         return value
+    if annotation in _PLAIN and type(value) is annotation:
+        return value  # already the right type: skip pydantic
     from pydantic import TypeAdapter, ValidationError
 
     try:
-        return TypeAdapter(annotation).validate_python(value)
-    except ValidationError as exc:
-        raise ValueError(f"parameter {name!r} does not fit {annotation!r}: {exc}") from None
+        adapter = _ADAPTERS.get(annotation)
+        if adapter is None:
+            adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)
+    except TypeError:  # unhashable annotation
+        adapter = TypeAdapter(annotation)
     except Exception:
         return value  # an annotation pydantic cannot handle: pass the value as it is
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(f"parameter {name!r} does not fit {annotation!r}: {exc}") from None
 
 
 def returned_parameters(result: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class FileSystemCatalog(Catalog):
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         super().__init__(settings, config)
         self.root = Path(self.settings.catalog_location)
+        self._made: set[Path] = set()
 
     def location(self) -> str:
         return str(self.root)
@@ -39,7 +40,9 @@ class FileSystemCatalog(Catalog):
 
     def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
         target = self._dir(run_id, namespace) / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         tmp = target.parent / f".{target.name}.{os.getpid()}.{next(_counter)}.tmp"
         tmp.write_bytes(data)
         os.replace(tmp, target)

@@ -48,26 +48,33 @@ class FileSystemRunLogStore(RunLogStore):
         super().__init__(settings, config)
         self.folder = Path(self.settings.log_folder)
         self._cache: dict[str, _Replay] = {}
+        self._paths: dict[str, str] = {}
 
-    def path(self, run_id: str) -> Path:
-        return self.folder / f"{run_id}{SUFFIX}"
+    def path(self, run_id: str) -> str:
+        path = self._paths.get(run_id)
+        if path is None:
+            path = self._paths[run_id] = os.path.join(self.folder, f"{run_id}{SUFFIX}")
+        return path
 
     # -- journal ----------------------------------------------------------------------
     def _append(self, run_id: str, kind: str, value: dict[str, Any], create: bool = False) -> bool:
         """Append one record under the lock. With ``create``, only if the run is new."""
         path = self.path(run_id)
+        flags = os.O_RDWR | os.O_APPEND
         if create:
             self.folder.mkdir(parents=True, exist_ok=True)
-        elif not path.exists():
-            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
+            flags |= os.O_CREAT
         line = json.dumps({"k": kind, "v": value}, separators=(",", ":")) + "\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             if create and size > 0:
                 return False
-            if size > 0 and not _ends_with_newline(path, size):
+            if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
                 line = "\n" + line  # a writer was killed mid-record: start afresh
             os.write(fd, line.encode())
             return True
@@ -77,7 +84,7 @@ class FileSystemRunLogStore(RunLogStore):
     def _replay(self, run_id: str) -> _Replay:
         path = self.path(run_id)
         try:
-            st = path.stat()
+            st = os.stat(path)
         except FileNotFoundError:
             raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}") from None
         state = self._cache.get(run_id)
@@ -146,12 +153,6 @@ def _apply(state: _Replay, record: dict[str, Any]) -> None:
         state.steps[value["internal_name"]] = value
     elif kind == "branch":
         state.branches[value["internal_name"]] = value
-
-
-def _ends_with_newline(path: Path, size: int) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(size - 1)
-        return fh.read(1) == b"\n"
 
 
 def _mtime(path: Path) -> float:
