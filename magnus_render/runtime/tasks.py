@@ -308,13 +308,9 @@ def run_notebook(
         target = os.path.join(tmp, os.path.basename(output_path))
         try:
             with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                execute_notebook(
-                    task.command,
-                    target,
-                    parameters=dict(params),
-                    log_output=False,
-                    **dict(task.optional_ploomber_args),
-                )
+                options = {"log_output": True, "progress_bar": False}
+                options.update(task.optional_ploomber_args)
+                execute_notebook(task.command, target, parameters=dict(params), **options)
         except Exception as exc:
             traceback.print_exc(file=out)
             artifacts = {}
