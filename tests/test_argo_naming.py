@@ -53,3 +53,11 @@ def test_collisions_resolved_deterministically() -> None:
     assert first.name("k2", "a-b") == "a-b"
     clash = first.name("k3", "a-b")
     assert clash != "a-b" and is_dns_label(clash)
+
+
+def test_unique_names_prefer_the_short_readable_form() -> None:
+    names = UniqueNames()
+    assert names.name("step_1") == "step-1"
+    other = names.name("step-1")  # its readable form is taken: hashed instead
+    assert other != "step-1" and other.startswith("step-1-") and is_dns_label(other)
+    assert names.name("Très long " * 10) == dns_label("Très long " * 10)

@@ -4,8 +4,10 @@ Step names may hold any character but ``.`` and ``%``, while Kubernetes and Argo
 ``[a-z0-9]([-a-z0-9]*[a-z0-9])?`` and at most 63 characters. :func:`dns_label` maps any
 text to such a label; when it had to change or shorten the text it appends a hash of the
 *original* text, so distinct inputs stay distinct and a name never depends on the order
-in which names were asked for. :class:`UniqueNames` adds a guarantee of uniqueness within
-one scope (a DAG's tasks, a workflow's templates) for the rare residual collision.
+in which names were asked for. :class:`UniqueNames` gives names unique within one scope
+(a DAG's tasks, a workflow's templates) and prefers the short readable form (``step_1``
+becomes ``step-1``) when it is free, falling back to the hashed form, then to longer
+hashes: specs stay small and readable, and names depend only on the scope's contents.
 
 API (shared by the Argo and Kubernetes Jobs targets):
 
@@ -34,6 +36,12 @@ def is_dns_label(text: str, max_length: int = MAX_LABEL) -> bool:
 
 def _digest(text: str, length: int) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def _readable(text: str, max_length: int) -> str:
+    """Lowercase, invalid runs as '-', when that fits unshortened; else ''."""
+    readable = _INVALID_RUN.sub("-", text.lower()).strip("-")
+    return readable if is_dns_label(readable, max_length) else ""
 
 
 def dns_label(text: str, max_length: int = MAX_LABEL, hash_length: int = 8) -> str:
@@ -69,7 +77,9 @@ class UniqueNames:
         if found is not None:
             return found
         source = str(key) if text is None else text
-        label = dns_label(source, self.max_length)
+        label = _readable(source, self.max_length)
+        if not label or label in self._taken:
+            label = dns_label(source, self.max_length)
         length = 8
         while label in self._taken:
             length += 4

@@ -72,7 +72,7 @@ class ArgoRenderer(Renderer):
             self.warn(note)
 
     # -- building ------------------------------------------------------------------------
-    def build(self) -> dict[str, Any]:
+    def build(self, check_size: bool = True) -> dict[str, Any]:
         """The whole document as plain dicts in a fixed key order."""
         settings = load_settings(self.config)
         kind, schedule, timezone = self._kind()
@@ -146,7 +146,8 @@ class ArgoRenderer(Renderer):
             cron["workflowSpec"] = spec
             spec = cron
         doc = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
-        self._check_size(doc)
+        if check_size:
+            self._check_size(doc)
         return doc
 
     def _kind(self) -> tuple[str, str | None, str | None]:
@@ -192,25 +193,7 @@ def _base_name(pipeline_file: str) -> str:
 
 
 def dump_yaml(docs: list[dict[str, Any]]) -> str:
-    """Deterministic YAML (libyaml when available): insertion order, no aliases."""
-    import yaml
+    """Deterministic multi-document YAML (see ``emit.py`` for why not PyYAML's dumper)."""
+    from magnus_render.renderers.argo.emit import dump
 
-    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-    class _NoAliases(base):  # type: ignore[misc, valid-type]
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
-    dumper = _NoAliases
-    parts = [
-        yaml.dump(
-            doc,
-            Dumper=dumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-            width=1 << 16,
-        )
-        for doc in docs
-    ]
-    return "---\n".join(parts)
+    return "---\n".join(dump(doc) for doc in docs)

@@ -111,7 +111,7 @@ class DagBuilder:
             clauses = incoming[node.name]
             if not clauses:
                 continue
-            depends = " || ".join(f"({c})" if " " in c else c for c in clauses)
+            depends = " || ".join(clauses)  # each clause is itself an OR of atoms
             if node.kind is NodeKind.SUCCESS and fail_task is not None:
                 # the fail task is never a leaf, so the DAG's phase is the success task's
                 # (or, when success is omitted, inherited from the failed fail task)

@@ -1,0 +1,105 @@
+"""Benchmark: Argo render time and compact JSON size for large and deeply nested pipelines.
+
+Prints one line per case: steps, best-of-3 render time (YAML text, as the CLI produces it),
+and the compact JSON size of the Workflow. Targets (issue 5): 1,000 steps under 0.4 s and
+200 KiB; 10,000 steps under 2 s. A Workflow over Kubernetes' 1 MiB object limit is
+refused by the renderer; for that case the time is measured without the refusal.
+
+Run: python3 bench/render_argo.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def chain_pipeline(steps: int) -> str:
+    """A linear pipeline of ``steps`` python tasks, as YAML text."""
+    lines = ["dag:", "  start_at: step_0", "  steps:"]
+    for i in range(steps):
+        after = f"step_{i + 1}" if i + 1 < steps else "success"
+        lines += [
+            f"    step_{i}:",
+            "      type: task",
+            "      command: samples.functions.initialize",
+            f"      next: {after}",
+        ]
+    lines += ["    success:", "      type: success", "    fail:", "      type: fail"]
+    return "\n".join(lines) + "\n"
+
+
+def nested_maps(levels: int = 3, width: int = 3) -> str:
+    """``levels`` maps inside each other, each branch with ``width`` tasks before the map."""
+
+    def branch(level: int, pad: str) -> list[str]:
+        out = [f"{pad}start_at: t0", f"{pad}steps:"]
+        for i in range(width):
+            nxt = f"t{i + 1}" if i + 1 < width else ("inner" if level < levels else "success")
+            out += [
+                f"{pad}  t{i}:",
+                f"{pad}    type: task",
+                f"{pad}    command: samples.functions.initialize",
+                f"{pad}    next: {nxt}",
+            ]
+        if level < levels:
+            out += [
+                f"{pad}  inner:",
+                f"{pad}    type: map",
+                f"{pad}    iterate_on: items{level}",
+                f"{pad}    iterate_as: item{level}",
+                f"{pad}    next: success",
+                f"{pad}    branch:",
+                *branch(level + 1, pad + "      "),
+            ]
+        out += [
+            f"{pad}  success:",
+            f"{pad}    type: success",
+            f"{pad}  fail:",
+            f"{pad}    type: fail",
+        ]
+        return out
+
+    return "\n".join(["dag:", *branch(1, "  ")]) + "\n"
+
+
+def measure(label: str, text: str) -> None:
+    from magnus_render.config import MagnusConfig
+    from magnus_render.errors import UnsupportedError
+    from magnus_render.pipeline import load_pipeline_text
+    from magnus_render.renderers.argo import ArgoRenderer, dump_yaml
+    from magnus_render.renderers.base import RenderOptions
+
+    pipeline = load_pipeline_text(text, f"{label}.yaml")
+    steps = sum(1 for _ in pipeline.graph.walk())
+    options = RenderOptions(f"{label}.yaml", image="magnus:bench")
+    best = float("inf")
+    note = ""
+    for _ in range(3):
+        renderer = ArgoRenderer(pipeline, MagnusConfig(), options)
+        start = time.perf_counter()
+        try:
+            doc = renderer.build()
+        except UnsupportedError:
+            doc = renderer.build(check_size=False)
+            note = "  (over 1 MiB: the renderer refuses it with a clear error)"
+        dump_yaml([doc])
+        best = min(best, time.perf_counter() - start)
+    size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+    print(
+        f"{label:>16}: {steps:6d} nodes  render {best:6.3f} s  compact {size / 1024:8.1f} KiB{note}"
+    )
+
+
+def main() -> None:
+    for n in (100, 1000, 10000):
+        measure(f"chain-{n}", chain_pipeline(n))
+    measure("nested-map-3", nested_maps(3))
+
+
+if __name__ == "__main__":
+    main()
