@@ -3,7 +3,8 @@
 Output, one YAML document each: a ConfigMap with the pipeline (and included files), the
 config and the parameters; a ServiceAccount, Role and RoleBinding granting the driver
 exactly what the k8s-job executor calls; a driver Job (or a CronJob with --schedule) that
-runs ``magnus execute`` with the k8s-job executor, which then creates one Job per node.
+runs the pipeline with the k8s-job executor (``magnus-k8s-driver``: ``magnus execute``
+that resumes a run when its pod is restarted), which then creates one Job per node.
 """
 
 from __future__ import annotations
@@ -212,10 +213,10 @@ class K8sJobsRenderer(Renderer):
     ) -> dict[str, Any]:
         mount = settings.spec_mount_path
         # the run id is the driver Job's name: unique per CronJob run, and the same after a
-        # driver pod restart, so a restarted driver resumes the run instead of starting over
+        # driver pod restart; magnus-k8s-driver is `magnus execute` that resumes such a run
+        # (finished nodes are not run again, running node Jobs are adopted)
         command = [
-            "magnus",
-            "execute",
+            "magnus-k8s-driver",
             "--file",
             f"{mount}/pipeline.yaml",
             *args_files,
