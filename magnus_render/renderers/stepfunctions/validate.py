@@ -70,25 +70,31 @@ def find_asl_validator() -> str:
 
 
 def asl_validator_problems(definitions: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    """Run asl-validator once over all definitions; problems per definition name."""
+    """Run asl-validator once over all definitions (node starts slowly); problems by name."""
     tool = find_asl_validator()
     problems: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="magnus-asl-") as tmp:
-        paths = {}
+        names = {}
+        argv = [tool]
         for index, (name, definition) in enumerate(sorted(definitions.items())):
             path = Path(tmp) / f"{index}.json"
             path.write_text(json.dumps(definition), encoding="utf-8")
-            paths[name] = path
-        for name, path in paths.items():
-            proc = subprocess.run(
-                [tool, "--json-path", str(path)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            if proc.returncode != 0:
-                problems[name] = [(proc.stdout + proc.stderr).strip()]
+            names[str(path)] = name
+            argv += ["--json-path", str(path)]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    if proc.returncode == 0:
+        return problems
+    current = "asl-validator"
+    for line in (proc.stdout + proc.stderr).splitlines():
+        marker = re.match(r'^\S+ State machine definition "(.+)" is (valid|invalid)', line)
+        if marker:
+            valid = marker.group(2) == "valid"
+            current = "" if valid else names.get(marker.group(1), marker.group(1))
+            continue
+        if current and line.strip():
+            problems.setdefault(current, []).append(line.strip())
+    if not problems:
+        problems["asl-validator"] = [f"exit {proc.returncode}: {proc.stderr.strip()}"]
     return problems
 
 

@@ -1,0 +1,104 @@
+"""s3 catalog: entries at ``<prefix>/<run_id>/<@namespace...>/<path>`` in one bucket.
+
+The same namespacing as the file-system catalog (map iterations are ``@``-prefixed
+segments), so a run's ``catalog_relative_path`` values are identical on either backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from magnus_render.stores.catalog_base import Catalog, CatalogSettings, _join
+from magnus_render.stores.catalog_fs import NS_PREFIX
+from magnus_render.stores.s3_client import (
+    S3Settings,
+    client_error,
+    error_code,
+    is_missing,
+    make_client,
+)
+
+
+class S3CatalogSettings(CatalogSettings, S3Settings):
+    prefix: str = "catalog"
+
+
+class S3Catalog(Catalog):
+    name = "s3"
+    settings_model = S3CatalogSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        super().__init__(settings, config)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self.settings.endpoint_url, self.settings.region)
+        return self._client
+
+    def location(self) -> str:
+        return f"s3://{self.settings.bucket}/{self.settings.key('')}".rstrip("/")
+
+    def _dir(self, run_id: str, namespace: Sequence[str]) -> str:
+        return self.settings.key(run_id, *(NS_PREFIX + ns for ns in namespace))
+
+    def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(Bucket=self.settings.bucket, **kwargs)
+        except Exception as exc:
+            if error_code(exc) and not is_missing(exc):
+                raise client_error(exc, what) from None
+            raise
+
+    def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
+        key = f"{self._dir(run_id, namespace)}/{rel}"
+        self._call(f"putting catalog entry {key}", "put_object", Key=key, Body=data)
+        return _join(run_id, [NS_PREFIX + ns for ns in namespace], rel)
+
+    def get_bytes(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes | None:
+        key = f"{self._dir(run_id, namespace)}/{rel}"
+        try:
+            response = self._call(f"getting catalog entry {key}", "get_object", Key=key)
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise
+        return response["Body"].read()
+
+    def _keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix):
+                keys += [item["Key"] for item in page.get("Contents", ())]
+        except Exception as exc:
+            if error_code(exc):
+                raise client_error(exc, f"listing catalog {prefix}") from None
+            raise
+        return keys
+
+    def list_entries(self, run_id: str, namespace: Sequence[str]) -> list[str]:
+        base = self._dir(run_id, namespace) + "/"
+        found = []
+        for key in self._keys(base):
+            rel = key[len(base) :]
+            if rel and not any(part.startswith(NS_PREFIX) for part in rel.split("/")[:-1]):
+                found.append(rel)
+        return sorted(found)
+
+    def copy_run(self, old_run_id: str, new_run_id: str) -> None:
+        old = self.settings.key(old_run_id) + "/"
+        new = self.settings.key(new_run_id) + "/"
+        for key in self._keys(old):
+            self._call(
+                f"copying catalog entry {key}",
+                "copy_object",
+                Key=new + key[len(old) :],
+                CopySource={"Bucket": self.settings.bucket, "Key": key},
+            )

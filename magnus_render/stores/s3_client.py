@@ -1,0 +1,96 @@
+"""Shared S3 plumbing for the s3 run log store, the s3 catalog and map items.
+
+boto3 is imported here, lazily, so nothing else pays for it. Credentials and, unless
+configured, the endpoint come from the standard boto3 chain (``AWS_ENDPOINT_URL_S3`` /
+``AWS_ENDPOINT_URL`` point it at any S3-speaking server).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pydantic import Field
+
+from magnus_render.errors import MagnusError
+from magnus_render.stores.run_log_base import StoreSettings
+
+
+class S3Settings(StoreSettings):
+    """Where the objects live. ``prefix`` is a folder inside the bucket ('' for the root)."""
+
+    bucket: str = Field(min_length=3, max_length=63)
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    def key(self, *parts: str) -> str:
+        head = self.prefix.strip("/")
+        return "/".join([head, *parts] if head else parts)
+
+
+@functools.lru_cache(maxsize=16)
+def make_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """An S3 client, shared per endpoint and region: creating a boto3 session costs
+    about a second of loading service models, and clients are thread-safe."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise MagnusError("S3 backends need boto3: pip install 'magnus-render[aws]'") from None
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            max_pool_connections=64,
+        ),
+    )
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_missing(exc: BaseException) -> bool:
+    return error_code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """412: a condition (IfMatch/IfNoneMatch) failed; 409: a concurrent conditional write."""
+    return error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+
+
+def client_error(exc: BaseException, what: str) -> MagnusError:
+    """A user-facing error for a failed S3 call (bucket missing, access denied, ...)."""
+    code = error_code(exc) or type(exc).__name__
+    return MagnusError(f"S3 {what} failed: {code}: {exc}")
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    if not url.startswith("s3://"):
+        raise MagnusError(f"not an s3:// URL: {url!r}")
+    bucket, _, key = url[5:].partition("/")
+    if not bucket or not key:
+        raise MagnusError(f"an s3:// URL needs a bucket and a key: {url!r}")
+    return bucket, key
+
+
+def write_items(url: str, text: str) -> None:
+    """The ``--items-file s3://...`` writer of ``magnus fan --mode out`` (a JSON array)."""
+    bucket, key = split_url(url)
+    client = make_client()
+    try:
+        client.put_object(
+            Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/json"
+        )
+    except Exception as exc:
+        if error_code(exc):
+            raise client_error(exc, f"writing map items to {url}") from None
+        raise

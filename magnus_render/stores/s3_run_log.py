@@ -1,0 +1,235 @@
+"""s3 run log store: one object per log, conditional writes, conflicts merged and retried.
+
+Layout (like chunked-fs): ``<prefix>/<run_id>/run.json``, ``steps/<name>.json`` and
+``branches/<name>.json``. The first container creates the run with ``IfNoneMatch: *``.
+Every later write is conditional on the ETag this writer last read or wrote
+(``IfMatch``); when another writer got there first (412/409), the store re-reads the
+object, re-applies *this* writer's changes to it (a three-way merge against what it had
+read) and tries again, so racing read-modify-write cycles, e.g. two branches adding
+parameters, never lose each other's updates.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import Field
+
+from magnus_render.errors import RunError
+from magnus_render.stores.models import BranchLog, RunLog, StepLog
+from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore
+from magnus_render.stores.run_log_chunked import file_name
+from magnus_render.stores.s3_client import (
+    S3Settings,
+    client_error,
+    error_code,
+    is_conflict,
+    is_missing,
+    make_client,
+)
+
+HEADER = "run.json"
+
+
+class S3RunLogSettings(S3Settings):
+    prefix: str = "run-logs"
+    #: how many times one write is re-applied after losing a race before giving up
+    max_conflict_retries: int = Field(50, ge=1)
+
+
+def merge3(base: Any, mine: Any, theirs: Any) -> Any:
+    """``theirs`` with the changes ``mine`` made to ``base`` applied (recursively on
+    dicts; any other changed value is replaced by mine)."""
+    if not (isinstance(base, dict) and isinstance(mine, dict) and isinstance(theirs, dict)):
+        return mine
+    out = dict(theirs)
+    for key in mine.keys() | base.keys():
+        if key not in mine:
+            if key in out and out[key] == base.get(key):
+                del out[key]
+            continue
+        if key in base and mine[key] == base[key]:
+            continue
+        out[key] = merge3(base.get(key, {}), mine[key], theirs.get(key, {}))
+    return out
+
+
+class S3RunLogStore(RunLogStore):
+    name = "s3"
+    settings_model = S3RunLogSettings
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        super().__init__(settings, config)
+        self._client: Any = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        #: how many writes had to be re-applied after losing a race (for tests and logs)
+        self.conflicts = 0
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self.settings.endpoint_url, self.settings.region)
+        return self._client
+
+    def _seen(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Per thread: key -> (ETag, data) last read or written by this writer."""
+        seen = getattr(self._local, "seen", None)
+        if seen is None:
+            seen = self._local.seen = {}
+        return seen
+
+    def _key(self, run_id: str, *parts: str) -> str:
+        return self.settings.key(run_id, *parts)
+
+    def _fetch(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        try:
+            response = self.client.get_object(Bucket=self.settings.bucket, Key=key)
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            if error_code(exc):
+                raise client_error(exc, f"reading s3://{self.settings.bucket}/{key}") from None
+            raise
+        return response["ETag"], json.loads(response["Body"].read())
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        found = self._fetch(key)
+        if found is None:
+            self._seen().pop(key, None)
+            return None
+        self._seen()[key] = found
+        return found[1]
+
+    def _write(self, key: str, data: dict[str, Any]) -> None:
+        seen = self._seen()
+        base = seen.get(key)
+        for attempt in range(self.settings.max_conflict_retries + 1):
+            condition = {"IfMatch": base[0]} if base else {"IfNoneMatch": "*"}
+            try:
+                response = self.client.put_object(
+                    Bucket=self.settings.bucket,
+                    Key=key,
+                    Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
+                    ContentType="application/json",
+                    **condition,
+                )
+            except Exception as exc:
+                if not is_conflict(exc):
+                    if error_code(exc):
+                        raise client_error(
+                            exc, f"writing s3://{self.settings.bucket}/{key}"
+                        ) from None
+                    raise
+                with self._lock:
+                    self.conflicts += 1
+                current = self._fetch(key)
+                if current is not None:
+                    data = merge3(base[1] if base else {}, data, current[1])
+                base = current
+                # full jitter, capped: spreads out a crowd of writers on one object
+                time.sleep(random.uniform(0, min(0.25, 0.01 * 2**attempt)))
+                continue
+            seen[key] = (response["ETag"], data)
+            return
+        raise RunError(
+            f"could not write s3://{self.settings.bucket}/{key}: "
+            f"{self.settings.max_conflict_retries} conflicting writes in a row"
+        )
+
+    # -- primitives ---------------------------------------------------------------------
+    def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
+        key = self._key(header.run_id, HEADER)
+        data = header.model_dump(mode="json", exclude={"steps"})
+        try:
+            response = self.client.put_object(
+                Bucket=self.settings.bucket,
+                Key=key,
+                Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except Exception as exc:
+            if not is_conflict(exc):
+                if error_code(exc):
+                    raise client_error(exc, f"creating run {header.run_id}") from None
+                raise
+            return self.get_run_header(header.run_id), False
+        self._seen()[key] = (response["ETag"], data)
+        return self.get_run_header(header.run_id), True
+
+    def get_run_header(self, run_id: str) -> RunLog:
+        data = self._read(self._key(run_id, HEADER))
+        if data is None:
+            raise RunLogNotFound(
+                f"no run log for run {run_id!r} in s3://{self.settings.bucket}/"
+                f"{self.settings.key('')}"
+            )
+        return RunLog.model_validate(data)
+
+    def put_run_header(self, header: RunLog) -> None:
+        key = self._key(header.run_id, HEADER)
+        if key not in self._seen():
+            self.get_run_header(header.run_id)  # must exist; also gives the ETag to match
+        self._write(key, header.model_dump(mode="json", exclude={"steps"}))
+
+    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
+        data = self._read(self._key(run_id, "steps", file_name(name)))
+        return StepLog.model_validate(data) if data is not None else None
+
+    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
+        data = step_log.model_dump(mode="json", exclude={"branches"})
+        self._write(self._key(run_id, "steps", file_name(step_log.internal_name)), data)
+
+    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
+        data = self._read(self._key(run_id, "branches", file_name(name)))
+        return BranchLog.model_validate(data) if data is not None else None
+
+    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
+        data = branch_log.model_dump(mode="json", exclude={"steps"})
+        self._write(self._key(run_id, "branches", file_name(branch_log.internal_name)), data)
+
+    def _list(self, prefix: str, delimiter: str | None = None) -> Iterable[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        try:
+            yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
+        except Exception as exc:
+            if error_code(exc):
+                raise client_error(exc, f"listing s3://{self.settings.bucket}/{prefix}") from None
+            raise
+
+    def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
+        self.get_run_header(run_id)
+        for sub, model in (("steps", StepLog), ("branches", BranchLog)):
+            for page in self._list(self._key(run_id, sub) + "/"):
+                for item in page.get("Contents", ()):
+                    found = self._fetch(item["Key"])
+                    if found is not None:
+                        yield model.model_validate(found[1])
+
+    def list_run_ids(self) -> list[str]:
+        root = self.settings.key("")
+        runs: list[tuple[str, str]] = []
+        for page in self._list(root, delimiter="/"):
+            for common in page.get("CommonPrefixes", ()):
+                run_id = common["Prefix"][len(root) :].rstrip("/")
+                try:
+                    head = self.client.head_object(
+                        Bucket=self.settings.bucket, Key=self._key(run_id, HEADER)
+                    )
+                except Exception as exc:
+                    if is_missing(exc) or error_code(exc) == "404":
+                        continue
+                    raise
+                runs.append((head["LastModified"].isoformat(), run_id))
+        return [run_id for _, run_id in sorted(runs, reverse=True)]
