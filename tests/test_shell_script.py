@@ -40,8 +40,7 @@ sys.exit(json.loads(os.environ.get("REC_CODES", "{}")).get(key, 0))
 
 HOSTILE_NAMES = [
     "'; touch PWNED; '",
-    "$(touch PWNED2)",
-    "`touch PWNED3`",
+    "$(touch PWNED2) `touch PWNED3`",
     'a "quoted" ; touch PWNED4 && echo',
     "done",
     "ünïcødé ✓ \\ back; touch PWNED5",
@@ -281,7 +280,12 @@ def hostile_pipeline(folder: Path) -> Path:
         "branch": {
             "start_at": "`touch PWNED10`",
             "steps": {
-                "`touch PWNED10`": {"type": "stub", "next": "success"},
+                "`touch PWNED10`": {
+                    "type": "task",
+                    "command_type": "shell",
+                    "command": 'printf "%s|%s\\n" "$MAGNUS_PRM_value" "${MAGNUS_PRM_evil-}"',
+                    "next": "success",
+                },
                 "success": {"type": "success"},
                 "fail": {"type": "fail"},
             },
