@@ -91,7 +91,6 @@ def check_graph(
             error(f"{label} must have exactly one {kind.value} node, found {what}", line)
 
     edges: dict[str, list[str]] = {}
-    fields: dict[tuple[str, str], str] = {}
     for node in nodes.values():
         targets: list[str] = []
         if not node.kind.is_terminal and node.next_node is None and node.name not in placeholders:
@@ -110,10 +109,9 @@ def check_graph(
                 )
             else:
                 targets.append(target)
-                fields.setdefault((node.name, target), field)
         edges[node.name] = targets
 
-    found.extend(_cycles(label, edges, fields, file, line_of))
+    found.extend(_cycles(label, edges, nodes, file, line_of))
     if isinstance(start_at, str) and start_at in nodes:
         reached = _reachable(start_at, edges)
         for node in nodes.values():
@@ -132,7 +130,7 @@ def check_graph(
 def _cycles(
     label: str,
     edges: dict[str, list[str]],
-    fields: dict[tuple[str, str], str],
+    nodes: Mapping[str, Node],
     file: str,
     line_of: LineOf,
 ) -> list[Diagnostic]:
@@ -154,11 +152,12 @@ def _cycles(
             seen = state.get(target)
             if seen == 1:
                 cycle = [*path[path.index(target) :], target]
+                closing = "next" if nodes[path[-1]].next_node == target else "on_failure"
                 return [
                     Diagnostic(
                         f"cycle in {label}: {' -> '.join(cycle)} (pipelines must be acyclic)",
                         file,
-                        line_of(path[-1], fields[(path[-1], target)]),
+                        line_of(path[-1], closing),
                     )
                 ]
             if seen is None:
