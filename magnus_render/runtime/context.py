@@ -101,32 +101,26 @@ def code_identity(cwd: str | None = None) -> CodeIdentity:
     identity = CodeIdentity(code_identifier_type="git")
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+        # one process: `status --branch` reports the commit (branch.oid) and the changes
+        proc = subprocess.run(
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
             capture_output=True,
             text=True,
-            timeout=5,
+            timeout=10,
             cwd=cwd,
             env=env,
             check=False,
         )
-        if head.returncode == 0:
-            identity.code_identifier = head.stdout.strip()
-            status = subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                cwd=cwd,
-                env=env,
-                check=False,
-            )
-            clean = status.returncode == 0 and not status.stdout.strip()
+        lines = proc.stdout.splitlines()
+        oid = next((ln.split()[2] for ln in lines if ln.startswith("# branch.oid ")), None)
+        if proc.returncode == 0 and oid and oid != "(initial)":
+            clean = not any(ln and not ln.startswith("#") for ln in lines)
+            identity.code_identifier = oid
             identity.code_identifier_dependable = clean
             identity.code_identifier_message = "" if clean else "uncommitted changes"
         else:
             identity.code_identifier_type = "unknown"
-            identity.code_identifier_message = "not a git repository"
+            identity.code_identifier_message = "not a git repository (or no commit)"
     except (OSError, subprocess.SubprocessError):
         identity.code_identifier_type = "unknown"
         identity.code_identifier_message = "git is not available"
