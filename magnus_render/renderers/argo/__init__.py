@@ -77,7 +77,9 @@ class ArgoRenderer(Renderer):
         settings = load_settings(self.config)
         kind, schedule, timezone = self._kind()
         self._check_expressions()
-        image = self.options.image or settings.image
+        if self.options.image:  # --image replaces the global image; overrides still win
+            settings = settings.model_copy(update={"image": self.options.image})
+        image = settings.image
         if not image:
             image = PLACEHOLDER_IMAGE
             self.warn(

@@ -151,7 +151,8 @@ def _errors(exc: ValidationError, config: MagnusConfig, prefix: str) -> ConfigEr
         loc = [str(p) for p in err["loc"]]
         where = ".".join([prefix, *loc]) if prefix else ".".join(loc)
         key = (prefix.split(".")[0] if prefix else loc[0]) if (prefix or loc) else None
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"].lower()
+        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = msg[:1].lower() + msg[1:]
         diag = config.error("executor", f"{where}: {msg}", key).diagnostics[0]
         diagnostics.append(diag)
     return ConfigError.from_diagnostics(diagnostics)
