@@ -1,0 +1,207 @@
+"""Routing under Argo's rules, with a recording stand-in for ``magnus`` (fast, no runtime):
+which containers run in which order, with which words, and the workflow's final phase.
+
+The real runtime is exercised by test_argo_conformance.py; here a test chooses each
+node's exit code, so failure paths (a failing map, a failing branch, a fan-out that
+cannot start) are covered without writing pipelines that fail in those ways.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from magnus_render.config import MagnusConfig
+from magnus_render.pipeline import load_pipeline
+from magnus_render.renderers.argo import ArgoRenderer
+from magnus_render.renderers.base import RenderOptions
+from tests.argo_player import Play, Player, evaluate_depends
+from tests.conftest import SAMPLES
+
+RECORDER = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["REC_LOG"], "a", encoding="utf-8") as log:
+    log.write(json.dumps(args) + "\\n")
+name = args[2]
+if args[0] == "fan" and "--items-file" in args:
+    items = json.loads(os.environ.get("REC_ITEMS", "{{}}")).get(name, [])
+    with open(args[args.index("--items-file") + 1], "w", encoding="utf-8") as out:
+        json.dump(items, out)
+key = name if args[0] == "execute_single_node" else args[4] + ":" + name
+sys.exit(json.loads(os.environ.get("REC_CODES", "{{}}")).get(key, 0))
+"""
+
+
+def doc_of(sample: str) -> dict[str, Any]:
+    pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
+    options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="i")
+    return yaml.safe_load(ArgoRenderer(pipeline, MagnusConfig(), options).render().text)
+
+
+def play(
+    tmp_path: Path,
+    doc: dict[str, Any],
+    codes: dict[str, int] | None = None,
+    items: dict[str, list[str]] | None = None,
+) -> tuple[Play, list[list[str]]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "magnus"
+    shim.write_text(RECORDER.format(python=sys.executable), encoding="utf-8")
+    shim.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    log.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "REC_LOG": str(log),
+        "REC_CODES": json.dumps(codes or {}),
+        "REC_ITEMS": json.dumps(items or {}),
+    }
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    result = Player(doc, work, env, workflow_name="wf-1").run()
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    return result, calls
+
+
+def names(calls: list[list[str]]) -> list[str]:
+    return [c[2] if c[0] == "execute_single_node" else f"{c[4]}:{c[2]}" for c in calls]
+
+
+def test_linear_success(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("hello"))
+    assert result.phase == "Succeeded"
+    assert names(calls) == ["initialize", "double", "train", "report", "success"]
+    assert calls[0] == [
+        "execute_single_node", "wf-1", "initialize", "--file", "samples/hello.yaml",
+    ]  # fmt: skip
+
+
+def test_failure_without_on_failure_ends_failed(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("hello"), codes={"double": 1})
+    assert names(calls) == ["initialize", "double", "fail"]
+    assert result.phase == "Failed"
+
+
+def test_handled_failure_ends_succeeded(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("on_failure"), codes={"risky": 1})
+    assert names(calls) == ["risky", "recover", "success"]
+    assert result.phase == "Succeeded"
+
+
+def test_without_the_omitted_guard_argo_would_report_failed(tmp_path: Path) -> None:
+    """Why success also depends on fail.Omitted: Argo's omitted leaves inherit failures."""
+    doc = doc_of("on_failure")
+    for task in doc["spec"]["templates"][0]["dag"]["tasks"]:
+        if task["name"] == "success":
+            task["depends"] = task["depends"].replace(" && fail.Omitted", "")
+    result, _ = play(tmp_path, doc, codes={"risky": 1})
+    assert result.phase == "Failed"  # the spurious outcome the guard prevents
+
+
+def test_failing_recovery_reaches_fail(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("on_failure"), codes={"risky": 1, "recover": 1})
+    assert names(calls) == ["risky", "recover", "fail"]
+    assert result.phase == "Failed"
+
+
+MAP_ITEMS = {"each": ['{"chunk": "a"}', '{"chunk": "b"}']}
+
+
+def test_map_items_passed_verbatim_and_fan_in_after_all(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("map"), items=MAP_ITEMS)
+    assert result.phase == "Succeeded"
+    assert names(calls) == [
+        "chunk",
+        "out:each",
+        "each.{map}.process",
+        "each.{map}.success",
+        "each.{map}.process",
+        "each.{map}.success",
+        "in:each",
+        "summarize",
+        "success",
+    ]
+    assert calls[2][-2:] == ["--map-variable", '{"chunk": "a"}']
+    assert calls[4][-2:] == ["--map-variable", '{"chunk": "b"}']
+
+
+def test_failing_iteration_still_fans_in_and_fan_in_decides(tmp_path: Path) -> None:
+    codes = {"each.{map}.process": 1, "in:each": 1}
+    result, calls = play(tmp_path, doc_of("map"), codes=codes, items=MAP_ITEMS)
+    assert names(calls)[-2:] == ["in:each", "fail"]
+    assert names(calls).count("each.{map}.fail") == 2
+    assert result.phase == "Failed"
+
+
+def test_fan_in_success_overrides_failed_branches(tmp_path: Path) -> None:
+    codes = {"each.{map}.process": 1}  # branches fail, but the fan-in says the step succeeded
+    result, calls = play(tmp_path, doc_of("map"), codes=codes, items=MAP_ITEMS)
+    assert names(calls)[-3:] == ["in:each", "summarize", "success"]
+    assert result.phase == "Succeeded"
+
+
+def test_fan_out_failure_routes_to_fail(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("map"), codes={"out:each": 1})
+    assert names(calls) == ["chunk", "out:each", "fail"]
+    assert result.phase == "Failed"
+
+
+def test_empty_map_fans_in(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("map"), items={"each": []})
+    assert names(calls) == ["chunk", "out:each", "in:each", "summarize", "success"]
+    assert result.phase == "Succeeded"
+
+
+def test_parallel_branches_then_fan_in(tmp_path: Path) -> None:
+    result, calls = play(tmp_path, doc_of("parallel"), codes={"both.python_branch.double": 1})
+    got = names(calls)
+    assert got[:2] == ["initialize", "out:both"]
+    assert "both.python_branch.fail" in got and "both.shell_branch.success" in got
+    assert got[-3:] == ["in:both", "report", "success"]
+    assert result.phase == "Succeeded"
+
+
+def test_nested_map_variables_flow_inwards(tmp_path: Path) -> None:
+    items = {
+        "regions": ['{"region": "eu"}'],
+        "regions.{map}.work.fitting.seeds": ['{"region": "eu", "seed": 1}'],
+        "regions.{map}.work.evaluation.seeds": ['{"region": "eu", "seed": 1}'],
+    }
+    result, calls = play(tmp_path, doc_of("nested"), items=items)
+    assert result.phase == "Succeeded"
+    fit = next(c for c in calls if c[2].endswith(".fit"))
+    assert fit[-2:] == ["--map-variable", '{"region": "eu", "seed": 1}']
+    inner_out = next(c for c in calls if c[2] == "regions.{map}.work.fitting.seeds")
+    assert inner_out[-4:-2] == ["--map-variable", '{"region": "eu"}']
+
+
+@pytest.mark.parametrize(
+    ("expression", "phases", "expected"),
+    [
+        ("a.Succeeded", {"a": "Succeeded"}, True),
+        ("a.Failed || a.Errored", {"a": "Error"}, True),
+        (
+            "(a.Succeeded || b.Succeeded) && c.Omitted",
+            {"a": "Omitted", "b": "Succeeded", "c": "Omitted"},
+            True,
+        ),
+        (
+            "(a.Succeeded || b.Succeeded) && c.Omitted",
+            {"a": "Succeeded", "b": "Omitted", "c": "Failed"},
+            False,
+        ),
+        ("!a.Failed", {"a": "Succeeded"}, True),
+        ("a", {"a": "Skipped"}, True),
+    ],
+)
+def test_player_depends_language(expression: str, phases: dict[str, str], expected: bool) -> None:
+    assert evaluate_depends(expression, phases) is expected
