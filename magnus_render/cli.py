@@ -201,8 +201,9 @@ def fan(
     config_file: Path | None = ConfigOpt,
     parameters_file: Path | None = ParamsOpt,
     map_variable: str | None = typer.Option(None, "--map-variable"),
-    items_file: Path | None = typer.Option(
-        None, "--items-file", help="fan out of a map: also write the items here as JSON."
+    # a str, not a Path: Path("s3://b/k") collapses to "s3:/b/k" and loses the scheme
+    items_file: str | None = typer.Option(
+        None, "--items-file", help="fan out of a map: also write the items here (a path or s3://)."
     ),
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
