@@ -11,6 +11,7 @@ EXECUTORS: dict[str, str] = {
     "mocked": "magnus_render.runtime.executors.mocked:MockedExecutor",
     "local-subprocess": "magnus_render.runtime.executors.base:SubprocessExecutor",
     "k8s-job": "magnus_render.runtime.executors.k8s_job:K8sJobExecutor",
+    "local-container": "magnus_render.runtime.executors.local_container:LocalContainerExecutor",
 }
 ENTRY_POINT_GROUP = "magnus_render.executors"
 
