@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,11 +99,17 @@ class Player:
         env: Mapping[str, str],
         workflow_name: str = "argo-play",
         timeout: float = 120,
+        library: Sequence[dict[str, Any]] = (),
     ) -> None:
         if doc.get("kind") != "Workflow":
             raise PlayerError(f"the player runs Workflows, not {doc.get('kind')}")
         self.spec = doc["spec"]
         self.templates = {t["name"]: t for t in self.spec["templates"]}
+        #: WorkflowTemplates that tasks reach with templateRef: name -> their templates
+        self.library = {
+            wt["metadata"]["name"]: {t["name"]: t for t in wt["spec"]["templates"]}
+            for wt in library
+        }
         self.workdir = workdir
         self.env = dict(env)
         self.workflow_name = workflow_name
@@ -111,13 +117,15 @@ class Player:
         self.play = Play()
 
     def run(self) -> Play:
-        phase, _ = self._template(self.spec["entrypoint"], {})
+        phase, _ = self._template(self.spec["entrypoint"], {}, self.templates)
         self.play.phase = phase
         return self.play
 
     # -- templates ---------------------------------------------------------------------
-    def _template(self, name: str, arguments: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-        template = self.templates.get(name)
+    def _template(
+        self, name: str, arguments: Mapping[str, str], templates: Mapping[str, Any]
+    ) -> tuple[str, dict[str, str]]:
+        template = templates.get(name)
         if template is None:
             raise PlayerError(f"no template {name!r}")
         inputs: dict[str, str] = {}
@@ -131,7 +139,7 @@ class Player:
         scope = {"workflow.name": self.workflow_name}
         scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
         if "dag" in template:
-            return self._dag(template, scope), {}
+            return self._dag(template, scope, templates), {}
         if "container" in template:
             return self._container(template, scope)
         raise PlayerError(f"template {name!r}: only dag and container templates are played")
@@ -173,7 +181,9 @@ class Player:
             return phase, values
 
     # -- DAGs --------------------------------------------------------------------------
-    def _dag(self, template: dict[str, Any], scope: Mapping[str, str]) -> str:
+    def _dag(
+        self, template: dict[str, Any], scope: Mapping[str, str], templates: Mapping[str, Any]
+    ) -> str:
         tasks = {t["name"]: t for t in template["dag"]["tasks"]}
         deps = {n: depends_names(t.get("depends", "")) for n, t in tasks.items()}
         phases: dict[str, str] = {}
@@ -191,14 +201,22 @@ class Player:
             for other, values in outputs.items():
                 for key, value in values.items():
                     local[f"tasks.{other}.outputs.parameters.{key}"] = value
-            phases[name], outputs[name] = self._task(task, local)
+            phases[name], outputs[name] = self._task(task, local, templates)
         return self._assess(tasks, deps, phases)
 
-    def _task(self, task: dict[str, Any], scope: dict[str, str]) -> tuple[str, dict[str, str]]:
+    def _task(
+        self, task: dict[str, Any], scope: dict[str, str], templates: Mapping[str, Any]
+    ) -> tuple[str, dict[str, str]]:
         params = (task.get("arguments") or {}).get("parameters") or []
+        target = task.get("template")
+        if "templateRef" in task:
+            ref = task["templateRef"]
+            if ref["name"] not in self.library:
+                raise PlayerError(f"no WorkflowTemplate {ref['name']!r}")
+            templates, target = self.library[ref["name"]], ref["template"]
         if "withParam" not in task:
             args = {p["name"]: substitute(str(p.get("value", "")), scope) for p in params}
-            return self._template(task["template"], args)
+            return self._template(target, args, templates)
         items = json.loads(substitute(task["withParam"], scope))
         if not isinstance(items, list):
             raise PlayerError(f"withParam of {task['name']!r} is not a JSON list")
@@ -207,7 +225,7 @@ class Player:
             item_scope = dict(scope)
             item_scope["item"] = item if isinstance(item, str) else json.dumps(item)
             args = {p["name"]: substitute(str(p.get("value", "")), item_scope) for p in params}
-            phase, _ = self._template(task["template"], args)
+            phase, _ = self._template(target, args, templates)
             if phase != "Succeeded":
                 group = phase
         return group, {}
@@ -255,10 +273,16 @@ def magnus_shim(bin_dir: Path, python: str) -> Path:
 
 
 def play_workflow(
-    doc: dict[str, Any],
+    docs: dict[str, Any] | Sequence[dict[str, Any]],
     workdir: Path,
     env: Mapping[str, str] | None = None,
     workflow_name: str = "argo-play",
 ) -> Play:
-    """Play ``doc`` in ``workdir`` (``env`` defaults to this process's environment)."""
-    return Player(doc, workdir, env if env is not None else os.environ, workflow_name).run()
+    """Play the Workflow among ``docs`` (one document, or a list whose others are its
+    WorkflowTemplates) in ``workdir`` (``env`` defaults to this process's environment)."""
+    if isinstance(docs, dict):
+        docs = [docs]
+    workflow = next(d for d in docs if d.get("kind") == "Workflow")
+    library = [d for d in docs if d.get("kind") == "WorkflowTemplate"]
+    environ = env if env is not None else os.environ
+    return Player(workflow, workdir, environ, workflow_name, library=library).run()

@@ -34,18 +34,18 @@ FAST = ["failing", "on_failure", "retry", "shell", "catalog", "map"]
 SLOW = ["hello", "parallel", "include", "nested"]
 
 
-def render_doc(sample: str) -> dict:
+def render_docs(sample: str) -> list[dict]:
     pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
     options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="magnus:test")
     text = ArgoRenderer(pipeline, MagnusConfig(), options).render().text
-    return yaml.safe_load(text)
+    return list(yaml.safe_load_all(text))
 
 
 def play_sample(sample: str, tmp_path: Path):
     workdir = prepare_workdir(tmp_path / "argo")
     bin_dir = magnus_shim(tmp_path / "bin", sys.executable)
     env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
-    play = play_workflow(render_doc(sample), workdir, env, workflow_name="argo-play")
+    play = play_workflow(render_docs(sample), workdir, env, workflow_name="argo-play")
     return play, load_run_log(workdir, "argo-play")
 
 

@@ -50,7 +50,9 @@ def play(
     doc: dict[str, Any],
     codes: dict[str, int] | None = None,
     items: dict[str, list[str]] | None = None,
+    library: list[dict[str, Any]] | None = None,
 ) -> tuple[Play, list[list[str]]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     shim = bin_dir / "magnus"
@@ -67,7 +69,7 @@ def play(
     }
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    result = Player(doc, work, env, workflow_name="wf-1").run()
+    result = Player(doc, work, env, workflow_name="wf-1", library=library or ()).run()
     calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     return result, calls
 
@@ -205,3 +207,52 @@ def test_nested_map_variables_flow_inwards(tmp_path: Path) -> None:
 )
 def test_player_depends_language(expression: str, phases: dict[str, str], expected: bool) -> None:
     assert evaluate_depends(expression, phases) is expected
+
+
+# -- over the size limit: branches move into WorkflowTemplates ----------------------------------
+class SmallLimit(ArgoRenderer):
+    max_object_bytes = 6 * 1024
+
+
+def split_docs(sample: str) -> list[dict[str, Any]]:
+    pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
+    options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="i")
+    result = SmallLimit(pipeline, MagnusConfig(), options).render()
+    assert any("WorkflowTemplates" in w for w in result.warnings)
+    return list(yaml.safe_load_all(result.text))
+
+
+def test_split_spec_is_valid_and_small() -> None:
+    from magnus_render.renderers.argo.split import compact_size
+    from magnus_render.renderers.argo.validate import validate_documents
+    from tests.conftest import SHARED
+
+    docs = split_docs("nested")
+    kinds = [d["kind"] for d in docs]
+    assert kinds[-1] == "Workflow" and set(kinds[:-1]) == {"WorkflowTemplate"}
+    assert all(compact_size(d) <= SmallLimit.max_object_bytes for d in docs)
+    schemas = sorted((SHARED / "schemas" / "argo").glob("argo-*.schema.json"))
+    assert validate_documents(docs, schemas) == []
+    refs = [t for t in docs[-1]["spec"]["templates"][0]["dag"]["tasks"] if "templateRef" in t]
+    library = {d["metadata"]["name"] for d in docs[:-1]}
+    assert refs and all(r["templateRef"]["name"] in library for r in refs)
+
+
+def test_split_spec_plays_like_the_single_document(tmp_path: Path) -> None:
+    items = {
+        "regions": ['{"region": "eu"}', '{"region": "us"}'],
+        "regions.{map}.work.fitting.seeds": ['{"seed": 1}'],
+        "regions.{map}.work.evaluation.seeds": ['{"seed": 2}'],
+    }
+    codes = {"regions.{map}.work.evaluation.seeds.{map}.evaluate": 1, "in:regions": 1}
+    whole, whole_calls = play(tmp_path / "whole", doc_of("nested"), codes, items)
+    docs = split_docs("nested")
+    library = [d for d in docs if d["kind"] == "WorkflowTemplate"]
+    (tmp_path / "split").mkdir()
+    parts, part_calls = play(tmp_path / "split", docs[-1], codes, items, library)
+    assert parts.phase == whole.phase == "Failed"
+
+    def words(calls: list[list[str]]) -> list[list[str]]:  # pod directories differ
+        return [c[:-1] if "--items-file" in c else c for c in calls]
+
+    assert words(part_calls) == words(whole_calls)

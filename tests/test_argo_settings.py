@@ -182,7 +182,7 @@ def test_env_and_secret_references_never_values(rendered: dict[str, Any]) -> Non
         {
             "name": "API_TOKEN",
             "valueFrom": {"secretKeyRef": {"name": "api-secrets", "key": "token"}},
-        },  # noqa: E501
+        },
         {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
     ]
 

@@ -25,13 +25,13 @@ from collections.abc import Hashable
 __all__ = ["MAX_LABEL", "UniqueNames", "dns_label", "is_dns_label"]
 
 MAX_LABEL = 63
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 _INVALID_RUN = re.compile(r"[^a-z0-9]+")
 
 
 def is_dns_label(text: str, max_length: int = MAX_LABEL) -> bool:
     """True when ``text`` is a legal DNS-1123 label of at most ``max_length`` characters."""
-    return 0 < len(text) <= max_length and _LABEL.match(text) is not None
+    return 0 < len(text) <= max_length and _LABEL.fullmatch(text) is not None
 
 
 def _digest(text: str, length: int) -> str:

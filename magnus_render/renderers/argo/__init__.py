@@ -31,19 +31,19 @@ Retries: ``max_attempts`` retries happen inside ``execute_single_node``; the
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from magnus_render.errors import MagnusError, UnsupportedError
-from magnus_render.pipeline.ir import Node, NodeKind
+from magnus_render.pipeline.ir import Node
 from magnus_render.renderers.argo.dags import DagBuilder
 from magnus_render.renderers.argo.settings import (
     ArgoSettings,
     load_settings,
     step_settings,
 )
+from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
 from magnus_render.renderers.naming import UniqueNames
@@ -60,9 +60,21 @@ class ArgoRenderer(Renderer):
     max_object_bytes: ClassVar[int | None] = MAX_OBJECT_BYTES
 
     def render(self) -> RenderResult:
-        doc = self.build()
+        docs = self.documents()
         # the same list: notes from validate() reach the CLI's warnings too
-        return RenderResult(dump_yaml([doc]), self.warnings)
+        return RenderResult(dump_yaml(docs), self.warnings)
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The Workflow, preceded by WorkflowTemplates when it must be split (see split.py)."""
+        doc = self.build()
+        limit = self.max_object_bytes or MAX_OBJECT_BYTES
+        docs = split_documents(doc, _base_name(self.options.pipeline_file), limit)
+        if len(docs) > 1:
+            self.warn(
+                f"the spec is over {limit // 1024} KiB: {len(docs) - 1} branch DAGs moved into "
+                "WorkflowTemplates (apply them before submitting the workflow)"
+            )
+        return docs
 
     def validate(self, text: str) -> None:
         """``magnus-render --validate``: schema (when found), cross-references, names."""
@@ -72,8 +84,8 @@ class ArgoRenderer(Renderer):
             self.warn(note)
 
     # -- building ------------------------------------------------------------------------
-    def build(self, check_size: bool = True) -> dict[str, Any]:
-        """The whole document as plain dicts in a fixed key order."""
+    def build(self) -> dict[str, Any]:
+        """The whole document as plain dicts in a fixed key order (size not checked)."""
         settings = load_settings(self.config)
         kind, schedule, timezone = self._kind()
         self._check_expressions()
@@ -148,8 +160,6 @@ class ArgoRenderer(Renderer):
             cron["workflowSpec"] = spec
             spec = cron
         doc = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
-        if check_size:
-            self._check_size(doc)
         return doc
 
     def _kind(self) -> tuple[str, str | None, str | None]:
@@ -176,16 +186,6 @@ class ArgoRenderer(Renderer):
         for node in self.graph.walk():
             if "{{" in node.internal_name:
                 self.unsupported(node, "the step name contains '{{', which Argo would substitute")
-
-    def _check_size(self, doc: dict[str, Any]) -> None:
-        size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        if size > MAX_OBJECT_BYTES:
-            steps = sum(1 for n in self.graph.walk() if n.kind is not NodeKind.SUCCESS)
-            raise UnsupportedError(
-                f"target 'argo': the Workflow would be {size / 1024:.0f} KiB, over Kubernetes' "
-                f"1 MiB object limit ({steps} steps). Split the pipeline into smaller files "
-                "joined with `type: dag` steps rendered separately, or group steps into maps."
-            )
 
 
 def _base_name(pipeline_file: str) -> str:

@@ -60,8 +60,25 @@ def _escape(ch: str) -> str:
 def dump(data: Any) -> str:
     """``data`` as block YAML text ending in a newline."""
     out: list[str] = []
-    _node(data, "", out, top=True)
+    _CACHE.clear()
+    try:
+        _node(data, "", out, top=True)
+    finally:
+        _CACHE.clear()
     return "".join(out)
+
+
+#: strings already converted during one dump (keys and template names repeat thousands of times)
+_CACHE: dict[str, str] = {}
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        found = _CACHE.get(value)
+        if found is None:
+            found = _CACHE[value] = scalar(value)
+        return found
+    return scalar(value)
 
 
 def _node(value: Any, indent: str, out: list[str], top: bool = False) -> None:
@@ -81,7 +98,7 @@ def _node(value: Any, indent: str, out: list[str], top: bool = False) -> None:
             out.append("\n")
         _sequence(value, indent, out)
     else:
-        out.append(("" if top else " ") + scalar(value) + "\n")
+        out.append(("" if top else " ") + _text(value) + "\n")
 
 
 def _mapping(
@@ -90,7 +107,7 @@ def _mapping(
     first = True
     for key, item in value.items():
         prefix = indent if not first or first_prefix is None else first_prefix
-        out.append(prefix + scalar(key) + ":")
+        out.append(prefix + _text(key) + ":")
         first = False
         if isinstance(item, list) and item:
             out.append("\n")

@@ -1,0 +1,100 @@
+"""Keep every object under Kubernetes' 1 MiB limit by moving branch DAGs out.
+
+When the whole Workflow is too big, each DAG template other than the entrypoint moves
+into a WorkflowTemplate of its own (with copies of the few container templates it
+uses), and tasks that called it by ``template`` call it by ``templateRef``. The result
+is a multi-document list: the WorkflowTemplates first (they must exist before the
+Workflow is submitted), then the Workflow. A single graph that is too big on its own
+cannot be split this way (its tasks depend on each other inside one DAG): that is a
+clear error suggesting how to restructure the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from magnus_render.errors import UnsupportedError
+from magnus_render.renderers.naming import dns_label
+
+API_VERSION = "argoproj.io/v1alpha1"
+
+
+def compact_size(doc: Any) -> int:
+    """Bytes of ``doc`` as compact JSON (what the API server stores)."""
+    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def _spec(doc: dict[str, Any]) -> dict[str, Any]:
+    spec = doc["spec"]
+    return spec["workflowSpec"] if doc["kind"] == "CronWorkflow" else spec
+
+
+def split_documents(doc: dict[str, Any], base: str, limit: int) -> list[dict[str, Any]]:
+    """``[doc]`` when it fits, else WorkflowTemplates + the slimmed document."""
+    if compact_size(doc) <= limit:
+        return [doc]
+    spec = _spec(doc)
+    templates = {t["name"]: t for t in spec["templates"]}
+    entry = spec["entrypoint"]
+    moved = [name for name, t in templates.items() if "dag" in t and name != entry]
+    library = {name: dns_label(f"{base}-{name}") for name in moved}
+    namespace = doc["metadata"].get("namespace")
+
+    def part(name: str) -> list[dict[str, Any]]:
+        dag = _retarget(templates[name], library)
+        used = sorted(
+            {
+                task["template"]
+                for task in dag["dag"]["tasks"]
+                if "template" in task and task["template"] not in library
+            }
+        )
+        return [dag] + [templates[n] for n in used if n != name]
+
+    out: list[dict[str, Any]] = []
+    for name in moved:
+        metadata: dict[str, Any] = {"name": library[name]}
+        if namespace:
+            metadata["namespace"] = namespace
+        wt_spec: dict[str, Any] = {"templates": part(name)}
+        if "volumes" in spec:
+            wt_spec["volumes"] = spec["volumes"]
+        out.append(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "WorkflowTemplate",
+                "metadata": metadata,
+                "spec": wt_spec,
+            }
+        )
+    spec["templates"] = part(entry)
+    out.append(doc)
+    for item in out:
+        size = compact_size(item)
+        if size > limit:
+            what = item["metadata"].get("name") or item["metadata"].get("generateName")
+            raise UnsupportedError(
+                f"target 'argo': {item['kind']} {what!r} would be {size / 1024:.0f} KiB, over "
+                f"Kubernetes' {limit // 1024} KiB object limit, even after moving every branch "
+                "into its own WorkflowTemplate: one graph has too many steps. Split the "
+                "pipeline into smaller files joined with `type: dag` steps, or group steps "
+                "into maps."
+            )
+    return out
+
+
+def _retarget(template: dict[str, Any], library: dict[str, str]) -> dict[str, Any]:
+    """A copy of a DAG template whose calls to moved DAGs use ``templateRef``."""
+    tasks = []
+    for task in template["dag"]["tasks"]:
+        target = task.get("template")
+        if target in library:
+            new = {
+                "name": task["name"],
+                "templateRef": {"name": library[target], "template": target},
+            }
+            new.update({k: v for k, v in task.items() if k not in ("name", "template")})
+            task = new
+        tasks.append(task)
+    return {**template, "dag": {**template["dag"], "tasks": tasks}}
