@@ -130,14 +130,14 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "write"
+      0)
         if _magnus execute_single_node "$RUN_ID" write --file samples/catalog.yaml; then step=1; else step=3; fi ;;
-      1)  # "read"
+      1)
         if _magnus execute_single_node "$RUN_ID" read --file samples/catalog.yaml; then step=2; else step=3; fi ;;
-      2)  # "success"
+      2)
         _magnus execute_single_node "$RUN_ID" success --file samples/catalog.yaml
         return ;;
-      3)  # "fail"
+      3)
         _magnus execute_single_node "$RUN_ID" fail --file samples/catalog.yaml
         return 1 ;;
     esac

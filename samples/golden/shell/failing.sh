@@ -130,16 +130,16 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "prepare"
+      0)
         if _magnus execute_single_node "$RUN_ID" prepare --file samples/failing.yaml; then step=1; else step=4; fi ;;
-      1)  # "broken"
+      1)
         if _magnus execute_single_node "$RUN_ID" broken --file samples/failing.yaml; then step=2; else step=4; fi ;;
-      2)  # "after"
+      2)
         if _magnus execute_single_node "$RUN_ID" after --file samples/failing.yaml; then step=3; else step=4; fi ;;
-      3)  # "success"
+      3)
         _magnus execute_single_node "$RUN_ID" success --file samples/failing.yaml
         return ;;
-      4)  # "fail"
+      4)
         _magnus execute_single_node "$RUN_ID" fail --file samples/failing.yaml
         return 1 ;;
     esac

@@ -130,18 +130,18 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "initialize"
+      0)
         if _magnus execute_single_node "$RUN_ID" initialize --file samples/hello.yaml; then step=1; else step=5; fi ;;
-      1)  # "double"
+      1)
         if _magnus execute_single_node "$RUN_ID" double --file samples/hello.yaml; then step=2; else step=5; fi ;;
-      2)  # "train"
+      2)
         if _magnus execute_single_node "$RUN_ID" train --file samples/hello.yaml; then step=3; else step=5; fi ;;
-      3)  # "report"
+      3)
         if _magnus execute_single_node "$RUN_ID" report --file samples/hello.yaml; then step=4; else step=5; fi ;;
-      4)  # "success"
+      4)
         _magnus execute_single_node "$RUN_ID" success --file samples/hello.yaml
         return ;;
-      5)  # "fail"
+      5)
         _magnus execute_single_node "$RUN_ID" fail --file samples/hello.yaml
         return 1 ;;
     esac

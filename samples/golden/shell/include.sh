@@ -130,18 +130,18 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "initialize"
+      0)
         if _magnus execute_single_node "$RUN_ID" initialize --file samples/include.yaml; then step=1; else step=4; fi ;;
-      1)  # "training"
+      1)
         if _magnus fan "$RUN_ID" training --mode out --file samples/include.yaml \
           && _pool g1 '' \
           && _magnus fan "$RUN_ID" training --mode 'in' --file samples/include.yaml; then step=2; else step=4; fi ;;
-      2)  # "report"
+      2)
         if _magnus execute_single_node "$RUN_ID" report --file samples/include.yaml; then step=3; else step=4; fi ;;
-      3)  # "success"
+      3)
         _magnus execute_single_node "$RUN_ID" success --file samples/include.yaml
         return ;;
-      4)  # "fail"
+      4)
         _magnus execute_single_node "$RUN_ID" fail --file samples/include.yaml
         return 1 ;;
     esac
@@ -153,14 +153,14 @@ g1() {
   local step=0
   while :; do
     case $step in
-      0)  # "double"
+      0)
         if _magnus execute_single_node "$RUN_ID" training.dag.double --file samples/include.yaml; then step=1; else step=3; fi ;;
-      1)  # "train"
+      1)
         if _magnus execute_single_node "$RUN_ID" training.dag.train --file samples/include.yaml; then step=2; else step=3; fi ;;
-      2)  # "success"
+      2)
         _magnus execute_single_node "$RUN_ID" training.dag.success --file samples/include.yaml
         return ;;
-      3)  # "fail"
+      3)
         _magnus execute_single_node "$RUN_ID" training.dag.fail --file samples/include.yaml
         return 1 ;;
     esac

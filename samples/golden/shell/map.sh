@@ -130,19 +130,19 @@ g0() {
   local step=0 items=''
   while :; do
     case $step in
-      0)  # "chunk"
+      0)
         if _magnus execute_single_node "$RUN_ID" chunk --file samples/map.yaml; then step=1; else step=4; fi ;;
-      1)  # "each"
+      1)
         items=$(mktemp "$WORK/items.XXXXXX") || exit 2
         if _magnus fan "$RUN_ID" each --mode out --file samples/map.yaml --items-file "$items" \
           && _map g1 "$items" \
           && _magnus fan "$RUN_ID" each --mode 'in' --file samples/map.yaml; then step=2; else step=4; fi ;;
-      2)  # "summarize"
+      2)
         if _magnus execute_single_node "$RUN_ID" summarize --file samples/map.yaml; then step=3; else step=4; fi ;;
-      3)  # "success"
+      3)
         _magnus execute_single_node "$RUN_ID" success --file samples/map.yaml
         return ;;
-      4)  # "fail"
+      4)
         _magnus execute_single_node "$RUN_ID" fail --file samples/map.yaml
         return 1 ;;
     esac
@@ -154,12 +154,12 @@ g1() {
   local mv="$1" step=0
   while :; do
     case $step in
-      0)  # "process"
+      0)
         if _magnus execute_single_node "$RUN_ID" 'each.{map}.process' --file samples/map.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" 'each.{map}.success' --file samples/map.yaml --map-variable "$mv"
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" 'each.{map}.fail' --file samples/map.yaml --map-variable "$mv"
         return 1 ;;
     esac

@@ -130,17 +130,17 @@ g0() {
   local step=0 items=''
   while :; do
     case $step in
-      0)  # "grid"
+      0)
         if _magnus execute_single_node "$RUN_ID" grid --file samples/nested.yaml; then step=1; else step=3; fi ;;
-      1)  # "regions"
+      1)
         items=$(mktemp "$WORK/items.XXXXXX") || exit 2
         if _magnus fan "$RUN_ID" regions --mode out --file samples/nested.yaml --items-file "$items" \
           && _map g1 "$items" \
           && _magnus fan "$RUN_ID" regions --mode 'in' --file samples/nested.yaml; then step=2; else step=3; fi ;;
-      2)  # "success"
+      2)
         _magnus execute_single_node "$RUN_ID" success --file samples/nested.yaml
         return ;;
-      3)  # "fail"
+      3)
         _magnus execute_single_node "$RUN_ID" fail --file samples/nested.yaml
         return 1 ;;
     esac
@@ -152,14 +152,14 @@ g1() {
   local mv="$1" step=0
   while :; do
     case $step in
-      0)  # "work"
+      0)
         if _magnus fan "$RUN_ID" 'regions.{map}.work' --mode out --file samples/nested.yaml --map-variable "$mv" \
           && _pool g2 "$mv" g4 "$mv" \
           && _magnus fan "$RUN_ID" 'regions.{map}.work' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.success' --file samples/nested.yaml --map-variable "$mv"
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
         return 1 ;;
     esac
@@ -171,15 +171,15 @@ g2() {
   local mv="$1" step=0 items=''
   while :; do
     case $step in
-      0)  # "seeds"
+      0)
         items=$(mktemp "$WORK/items.XXXXXX") || exit 2
         if _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
           && _map g3 "$items" \
           && _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.success' --file samples/nested.yaml --map-variable "$mv"
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.fail' --file samples/nested.yaml --map-variable "$mv"
         return 1 ;;
     esac
@@ -191,12 +191,12 @@ g3() {
   local mv="$1" step=0
   while :; do
     case $step in
-      0)  # "fit"
+      0)
         if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fit' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
         return 1 ;;
     esac
@@ -208,15 +208,15 @@ g4() {
   local mv="$1" step=0 items=''
   while :; do
     case $step in
-      0)  # "seeds"
+      0)
         items=$(mktemp "$WORK/items.XXXXXX") || exit 2
         if _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
           && _map g5 "$items" \
           && _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.success' --file samples/nested.yaml --map-variable "$mv"
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.fail' --file samples/nested.yaml --map-variable "$mv"
         return 1 ;;
     esac
@@ -228,12 +228,12 @@ g5() {
   local mv="$1" step=0
   while :; do
     case $step in
-      0)  # "evaluate"
+      0)
         if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.evaluate' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
         return 1 ;;
     esac

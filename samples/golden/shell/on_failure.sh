@@ -130,16 +130,16 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "risky"
+      0)
         if _magnus execute_single_node "$RUN_ID" risky --file samples/on_failure.yaml; then step=1; else step=2; fi ;;
-      1)  # "unreached"
+      1)
         if _magnus execute_single_node "$RUN_ID" unreached --file samples/on_failure.yaml; then step=3; else step=4; fi ;;
-      2)  # "recover"
+      2)
         if _magnus execute_single_node "$RUN_ID" recover --file samples/on_failure.yaml; then step=3; else step=4; fi ;;
-      3)  # "success"
+      3)
         _magnus execute_single_node "$RUN_ID" success --file samples/on_failure.yaml
         return ;;
-      4)  # "fail"
+      4)
         _magnus execute_single_node "$RUN_ID" fail --file samples/on_failure.yaml
         return 1 ;;
     esac

@@ -130,18 +130,18 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "initialize"
+      0)
         if _magnus execute_single_node "$RUN_ID" initialize --file samples/parallel.yaml; then step=1; else step=4; fi ;;
-      1)  # "both"
+      1)
         if _magnus fan "$RUN_ID" both --mode out --file samples/parallel.yaml \
           && _pool g1 '' g2 '' \
           && _magnus fan "$RUN_ID" both --mode 'in' --file samples/parallel.yaml; then step=2; else step=4; fi ;;
-      2)  # "report"
+      2)
         if _magnus execute_single_node "$RUN_ID" report --file samples/parallel.yaml; then step=3; else step=4; fi ;;
-      3)  # "success"
+      3)
         _magnus execute_single_node "$RUN_ID" success --file samples/parallel.yaml
         return ;;
-      4)  # "fail"
+      4)
         _magnus execute_single_node "$RUN_ID" fail --file samples/parallel.yaml
         return 1 ;;
     esac
@@ -153,12 +153,12 @@ g1() {
   local step=0
   while :; do
     case $step in
-      0)  # "double"
+      0)
         if _magnus execute_single_node "$RUN_ID" both.python_branch.double --file samples/parallel.yaml; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" both.python_branch.success --file samples/parallel.yaml
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" both.python_branch.fail --file samples/parallel.yaml
         return 1 ;;
     esac
@@ -170,14 +170,14 @@ g2() {
   local step=0
   while :; do
     case $step in
-      0)  # "echo"
+      0)
         if _magnus execute_single_node "$RUN_ID" both.shell_branch.echo --file samples/parallel.yaml; then step=1; else step=3; fi ;;
-      1)  # "wait"
+      1)
         if _magnus execute_single_node "$RUN_ID" both.shell_branch.wait --file samples/parallel.yaml; then step=2; else step=3; fi ;;
-      2)  # "success"
+      2)
         _magnus execute_single_node "$RUN_ID" both.shell_branch.success --file samples/parallel.yaml
         return ;;
-      3)  # "fail"
+      3)
         _magnus execute_single_node "$RUN_ID" both.shell_branch.fail --file samples/parallel.yaml
         return 1 ;;
     esac

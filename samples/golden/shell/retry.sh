@@ -130,12 +130,12 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "flaky"
+      0)
         if _magnus execute_single_node "$RUN_ID" flaky --file samples/retry.yaml; then step=1; else step=2; fi ;;
-      1)  # "success"
+      1)
         _magnus execute_single_node "$RUN_ID" success --file samples/retry.yaml
         return ;;
-      2)  # "fail"
+      2)
         _magnus execute_single_node "$RUN_ID" fail --file samples/retry.yaml
         return 1 ;;
     esac

@@ -130,16 +130,16 @@ g0() {
   local step=0
   while :; do
     case $step in
-      0)  # "greet"
+      0)
         if _magnus execute_single_node "$RUN_ID" greet --file samples/shell.yaml; then step=1; else step=4; fi ;;
-      1)  # "repeat"
+      1)
         if _magnus execute_single_node "$RUN_ID" repeat --file samples/shell.yaml; then step=2; else step=4; fi ;;
-      2)  # "done"
+      2)
         if _magnus execute_single_node "$RUN_ID" 'done' --file samples/shell.yaml; then step=3; else step=4; fi ;;
-      3)  # "success"
+      3)
         _magnus execute_single_node "$RUN_ID" success --file samples/shell.yaml
         return ;;
-      4)  # "fail"
+      4)
         _magnus execute_single_node "$RUN_ID" fail --file samples/shell.yaml
         return 1 ;;
     esac
