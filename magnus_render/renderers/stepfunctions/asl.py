@@ -15,6 +15,7 @@ composite's status (exit 1 routes the composite like a failed task).
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,6 +246,10 @@ class AslBuilder:
             items_file = _ITEMS_FILE if items else None
             argv = fan_argv(self.options, _RUN_ID, node.internal_name, mode, map_var, items_file)
         command = self._command(node, scope, argv)
+        shown = shlex.join(
+            {_RUN_ID: "RUN_ID", _MAP_VARIABLE: "MAP_VARIABLE", _ITEMS_FILE: "ITEMS_URL"}.get(w, w)
+            for w in argv
+        )
         name = state_name(node.internal_name, f"fan-{mode}" if mode else "")
         env = [{"Name": k, "Value": v} for k, v in sorted(settings.environment.items())]
         if settings.launch == "batch":
@@ -293,9 +298,10 @@ class AslBuilder:
                     }
                 }
             resource = ECS_RESOURCE
-        self._check_size(node, overrides)
+        self._check_size(node, argv, env)
         state: dict[str, Any] = {
             "Type": "Task",
+            "Comment": shown,
             "Resource": resource,
             "Parameters": params,
             "ResultPath": None,
@@ -331,8 +337,12 @@ class AslBuilder:
                 words.append(literal(word))
         return f"States.Array({', '.join(words)})"
 
-    def _check_size(self, node: Node, overrides: dict[str, Any]) -> None:
-        size = len(json.dumps(overrides, separators=(",", ":"))) + RUN_ID_RESERVE
+    def _check_size(self, node: Node, argv: list[str], env: list[dict[str, str]]) -> None:
+        """The overrides as the service receives them (intrinsics evaluated) must stay under
+        the ECS limit; the run id is counted at its longest, a map variable is not known
+        until run time."""
+        words = ["x" * RUN_ID_RESERVE if w == _RUN_ID else w for w in argv]
+        size = len(json.dumps({"Command": words, "Environment": env}, separators=(",", ":")))
         if size > MAX_OVERRIDES_CHARS:
             raise ConfigError(
                 f"step {node.internal_name!r}: its container overrides would be {size} "
@@ -370,11 +380,12 @@ class AslBuilder:
 
 
 def _format_template(*parts: str) -> str:
-    """A States.Format template: literal parts escaped, '{}' parts kept as placeholders."""
-    out = []
+    """A States.Format template; the literal parts are plain (bucket, prefix and state
+    names are validated to safe characters), '{}' parts are placeholders."""
     for part in parts:
-        out.append(part if part == "{}" else literal(part)[1:-1])
-    return "'" + "".join(out) + "'"
+        if part != "{}" and not literal(part).startswith("'"):
+            raise ConfigError(f"cannot use {part!r} in an S3 key template")
+    return "'" + "".join(parts) + "'"
 
 
 def image_of(settings: StepFunctionsSettings, options: RenderOptions) -> str:

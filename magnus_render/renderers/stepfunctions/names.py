@@ -8,6 +8,7 @@ original so two different steps can never end up with the same name.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 
@@ -50,10 +51,23 @@ def job_name(state: str) -> str:
     return cleaned[:MAX_JOB_NAME]
 
 
+#: words that can be intrinsic-function string literals with no escaping at all
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9 _./:=,@+\-]*$")
+
+
 def literal(text: str) -> str:
-    """``text`` as a single-quoted intrinsic-function string (', {, } and \\ escaped)."""
-    escaped = re.sub(r"([\\'{}])", r"\\\1", text)
-    return f"'{escaped}'"
+    """``text`` as an intrinsic-function argument that evaluates to exactly ``text``.
+
+    Plain words become '...' literals. Anything with a quote, brace or backslash (every
+    step inside a map has ``{map}`` in its name) is passed as
+    ``States.Base64Decode('...')``: the spec's backslash escapes are not applied the same
+    way by every interpreter (moto 5.2.5 keeps the backslashes), a base64 literal needs
+    none, and any step name round-trips byte for byte.
+    """
+    if _PLAIN_WORD.match(text):
+        return f"'{text}'"
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return f"States.Base64Decode('{encoded}')"
 
 
 def s3_key_part(state: str) -> str:

@@ -82,8 +82,8 @@ class StepFunctionsSettings(TargetSettings):
     max_concurrency: int = Field(0, ge=0)
     tolerated_failure_percentage: float | None = Field(None, ge=0, le=100)
     tolerated_failure_count: int | None = Field(None, ge=0)
-    items_bucket: str | None = None
-    items_prefix: str = "magnus/map-items"
+    items_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    items_prefix: str = Field("magnus/map-items", pattern=r"^[A-Za-z0-9_./\-]*$")
     # the state machine and its infrastructure
     state_machine_name: str = "magnus-pipeline"
     role_arn: str | None = None
