@@ -30,8 +30,9 @@ from tests.helpers.runlog import (
 )
 
 # about 1 s per container here: the quicker samples run in CI, the rest with --runslow
-FAST = ["failing", "on_failure", "retry", "shell", "catalog", "map"]
-SLOW = ["hello", "parallel", "include", "nested"]
+# (map runs in CI through test_map_with_argo_config_and_per_map_parallelism below)
+FAST = ["failing", "on_failure", "retry", "shell", "catalog"]
+SLOW = ["hello", "map", "parallel", "include", "nested"]
 
 
 def render_docs(sample: str) -> list[dict]:
@@ -65,3 +66,51 @@ def test_played_workflow_matches_local_run(sample: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("sample", SLOW)
 def test_played_workflow_matches_local_run_slow(sample: str, tmp_path: Path) -> None:
     check(sample, tmp_path)
+
+
+ARGO_CONFIG = """
+executor:
+  type: argo
+  config:
+    image: magnus:test
+    env: {MAGNUS_TEST_MARK: "1"}
+    parallelism: 4
+    overrides:
+      narrow:
+        parallelism: 1
+"""
+
+
+def test_map_with_argo_config_and_per_map_parallelism(tmp_path: Path) -> None:
+    """The container commands carry --config-file; the per-map limit's extra DAG plays."""
+    from magnus_render.config import load_config
+    from tests.helpers.runlog import run_magnus
+
+    text = (SAMPLES / "map.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "      iterate_as: chunk\n",
+        "      iterate_as: chunk\n      overrides:\n        argo: narrow\n",
+    )
+    assert "argo: narrow" in text
+    local_dir = prepare_workdir(tmp_path / "local")
+    (local_dir / "narrow.yaml").write_text(text, encoding="utf-8")
+    proc = run_magnus(["execute", "narrow.yaml", "--run-id", "local-run"], local_dir)
+    assert proc.returncode == 0, proc.stderr
+
+    workdir = prepare_workdir(tmp_path / "argo")
+    (workdir / "narrow.yaml").write_text(text, encoding="utf-8")
+    (workdir / "argo.yaml").write_text(ARGO_CONFIG, encoding="utf-8")
+    options = RenderOptions(pipeline_file="narrow.yaml", config_file="argo.yaml")
+    renderer = ArgoRenderer(
+        load_pipeline(workdir / "narrow.yaml"), load_config(workdir / "argo.yaml"), options
+    )
+    docs = list(yaml.safe_load_all(renderer.render().text))
+    limited = [t for t in docs[0]["spec"]["templates"] if t.get("parallelism") == 1]
+    assert len(limited) == 1
+    bin_dir = magnus_shim(tmp_path / "bin", sys.executable)
+    env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+    play = play_workflow(docs, workdir, env, workflow_name="argo-play")
+    assert play.phase == "Succeeded", play.pods
+    assert all("--config-file" in pod.command for pod in play.pods)
+    played = load_run_log(workdir, "argo-play", workdir / "argo.yaml")
+    assert normalize(played) == normalize(load_run_log(local_dir, "local-run"))
