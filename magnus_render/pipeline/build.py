@@ -196,7 +196,7 @@ class _Builder:
         nodes: dict[str, Node] = {}
         # Steps that failed to build are stood in for by placeholders, so the wiring of
         # the rest of the graph is still checked and reported in the same run.
-        checked: dict[str, Node] = {}
+        placeholders: dict[str, Node] = {}
         kinds_known = True
         for step_name, raw_node in steps.items():
             line = smap.line_of(steps, step_name)
@@ -207,9 +207,9 @@ class _Builder:
             else:
                 node = self._node(step_name, raw_node, smap, internal_name, line, depth)
             if node is not None:
-                nodes[step_name] = checked[step_name] = node
+                nodes[step_name] = node
             elif isinstance(step_name, str):
-                checked[step_name] = _placeholder(step_name, raw_node)
+                placeholders[step_name] = _placeholder(step_name, raw_node)
                 kinds_known = kinds_known and _kind_of(raw_node) is not None
 
         def line_of(step: str, key: str | None) -> int | None:
@@ -224,11 +224,11 @@ class _Builder:
             check_graph(
                 label,
                 raw.get("start_at", MISSING),
-                checked,
+                _in_order(steps, nodes, placeholders),
                 smap.file,
                 line_of,
                 graph_line,
-                frozenset(checked.keys() - nodes.keys()),
+                frozenset(placeholders),
                 kinds_known,
             )
         )
@@ -513,6 +513,19 @@ class _Builder:
 
 
 _KINDS = {t: NodeKind.STUB if t == "as-is" else NodeKind(t) for t in spec.NODE_MODELS}
+
+
+def _in_order(
+    steps: dict, nodes: dict[str, Node], placeholders: dict[str, Node]
+) -> dict[str, Node]:
+    """Built nodes and placeholders together, in definition order (so is the report)."""
+    if not placeholders:
+        return nodes
+    return {
+        name: nodes[name] if name in nodes else placeholders[name]
+        for name in steps
+        if name in nodes or name in placeholders
+    }
 
 
 def _kind_of(raw: Any) -> NodeKind | None:
