@@ -7,7 +7,6 @@ the body builders live here, as plain dicts (no kubernetes import: rendering sta
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any, Literal
 
@@ -215,14 +214,11 @@ def settings_from_config(config: MagnusConfig) -> K8sJobSettings:
 
 
 def dns_name(text: str, max_length: int = 63) -> str:
-    """A DNS-1123 label from any text: lowercased, illegal runs to '-', and when anything was
-    changed or cut, a stable hash suffix so distinct inputs stay distinct."""
-    clean = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "x"
-    if clean == text and len(clean) <= max_length:
-        return clean
-    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    head = clean[: max_length - len(digest) - 1].rstrip("-") or "x"
-    return f"{head}-{digest}"
+    """A DNS-1123 label for any text (the shared naming rules: readable, with a stable hash
+    suffix whenever the text had to change, so distinct inputs stay distinct)."""
+    from magnus_render.renderers.naming import dns_label
+
+    return dns_label(text, max_length)
 
 
 # -- bodies -----------------------------------------------------------------------------

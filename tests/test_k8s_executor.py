@@ -222,3 +222,48 @@ def test_restarted_driver_resumes_without_rerunning(kube: FakeKubernetes) -> Non
     log = load_run_log(kube.workdir, "r1", config)
     assert log.status.value == "SUCCESS"
     assert [a.attempt_number for a in log.steps["slow"].attempts] == [1]
+
+
+def test_job_names_are_legal_and_unique_per_run_and_step() -> None:
+    from magnus_render.runtime.executors.k8s_job import job_name
+
+    resolved = [
+        "train",
+        "each.a.process",
+        "each.A.process",
+        "each.a_.process",
+        "each." + "x" * 80 + ".process",
+        "each." + "x" * 80 + ".processed",
+    ]
+    names = [job_name("run-1", r) for r in resolved] + [job_name("run-2", "train")]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert len(name) <= 63
+        assert name == name.lower() and name[0].isalnum() and name[-1].isalnum()
+    assert job_name("run-1", "train") == "run-1-train"  # readable when already legal
+
+
+def test_step_override_changes_only_that_steps_job() -> None:
+    from magnus_render import k8s_spec
+
+    settings = k8s_spec.K8sJobSettings(
+        image="img:1",
+        resources={"limits": {"memory": "1Gi"}},
+        node_selector={"pool": "small"},
+        overrides={"big": {"resources": {"limits": {"memory": "8Gi"}}, "image": "img:gpu"}},
+    )
+    plain = settings.for_step({})
+    big = settings.for_step({"k8s-job": "big"})
+    assert plain.resources.limits == {"memory": "1Gi"}
+    assert big.resources.limits == {"memory": "8Gi"} and big.image == "img:gpu"
+    assert big.node_selector == {"pool": "small"}  # the rest is inherited
+    with pytest.raises(KeyError, match="huge"):
+        settings.for_step({"k8s-job": "huge"})
+    body = k8s_spec.node_job_body(
+        big, name="r-train", command=["magnus", "x"], labels={}, annotations={"a": "b"}
+    )
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "img:gpu"
+    assert body["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    for version in VALIDATE_VERSIONS:
+        kubernetes_validate.validate(body, version, strict=True)

@@ -121,7 +121,7 @@ def test_bad_setting_names_file_and_line(tmp_path: Path) -> None:
     assert f"{config}:5:" in proc.stderr and "engin" in proc.stderr
 
 
-@pytest.mark.parametrize("sample", ["hello", "parallel", "failing"])
+@pytest.mark.parametrize("sample", ["parallel", "failing"])
 def test_run_through_an_engine_equals_local(tmp_path: Path, sample: str) -> None:
     workdir = prepare_workdir(tmp_path / "work")
     folder, calls = _fake_engine(tmp_path)
