@@ -69,6 +69,8 @@ def render_command(
         raise MagnusError("no pipeline file given")
     if target is None:
         raise MagnusError(f"--target is required; choose one of: {', '.join(list_targets())}")
+    if check is not None and output is not None:
+        raise MagnusError("--check only compares with the committed file: drop --output")
     text, warnings = render_text(
         pipeline, target, config_file, parameters_file, image, extra, validate
     )

@@ -153,6 +153,9 @@ def test_check_reports_drift(tmp_path: Path) -> None:
     assert "-MAX_PARALLEL=9" in drift.stdout and "+MAX_PARALLEL=1" in drift.stdout
     assert "out of date" in drift.stderr
 
+    both = run_render("-t", "shell", "--check", str(committed), "-o", str(committed), pipeline)
+    assert both.returncode == 2 and "drop --output" in both.stderr
+
     missing = run_render("--target", "shell", "--check", str(tmp_path / "nope.sh"), pipeline)
     assert missing.returncode == 2
     assert "nope.sh" in missing.stderr and "Traceback" not in missing.stderr
@@ -191,3 +194,27 @@ def test_shell_target_ignores_image_and_says_so() -> None:
     assert flagged.returncode == 0
     assert flagged.stdout == plain.stdout
     assert "--image is ignored by the shell target" in flagged.stderr
+
+
+def test_validate_checks_the_shell_script() -> None:
+    ok = run_render("--target", "shell", "--validate", str(SAMPLES / "nested.yaml"))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("#!/usr/bin/env bash")
+
+
+def test_shell_validate_rejects_a_broken_script() -> None:
+    from magnus_render.config import MagnusConfig
+    from magnus_render.errors import MagnusError
+    from magnus_render.pipeline import load_pipeline
+    from magnus_render.renderers.base import RenderOptions
+    from magnus_render.renderers.shell import ShellRenderer
+
+    renderer = ShellRenderer(
+        load_pipeline(SAMPLES / "hello.yaml"), MagnusConfig(), RenderOptions("hello.yaml")
+    )
+    text = renderer.render().text
+    renderer.validate(text)
+    with pytest.raises(MagnusError, match="fails bash"):
+        renderer.validate(text + "\nif true; then\n")
+    with pytest.raises(MagnusError, match="fails shellcheck"):
+        renderer.validate(text + "\necho $UNQUOTED_VARIABLE\n")

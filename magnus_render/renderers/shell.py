@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.base import (
     Renderer,
@@ -141,6 +142,23 @@ class ShellRenderer(Renderer):
             functions=functions,
         )
         return RenderResult(text, self.warnings)
+
+    def validate(self, text: str) -> None:
+        """``--validate``: bash parses the script, and shellcheck (when installed) is silent."""
+        import shutil
+        import subprocess
+
+        checks = [["bash", "-n"]]
+        if shutil.which("shellcheck"):
+            checks.append(["shellcheck", "--shell=bash", "--severity=style", "-"])
+        for argv in checks:
+            result = subprocess.run(
+                argv, input=text, capture_output=True, text=True, check=False, timeout=120
+            )
+            if result.returncode != 0:
+                raise MagnusError(
+                    f"the rendered script fails {argv[0]}:\n{result.stdout}{result.stderr}"
+                )
 
     # -- one function per graph ------------------------------------------------------------
     def _function(self, graph: Graph) -> dict[str, Any]:
