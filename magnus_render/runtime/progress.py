@@ -61,7 +61,9 @@ class RichReporter(PlainReporter):
         from rich.spinner import Spinner
 
         self._spinner_cls = Spinner
-        self.console = Console(stderr=True)
+        # the real stream, captured before Live redirects sys.stdout/sys.stderr (a console
+        # writing to the redirected stream would feed itself forever)
+        self.console = Console(file=sys.stderr)
         self.live = Live(
             Spinner("dots", "starting"),
             console=self.console,
