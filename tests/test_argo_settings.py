@@ -211,6 +211,18 @@ def test_retry_strategy(rendered: dict[str, Any]) -> None:
     }
 
 
+def test_retry_policy_defaults_to_on_error_and_fail_node_never_retries(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(PIPELINE, encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(
+        "executor:\n  type: argo\n  config:\n    retry_strategy: {limit: 3}\n"
+        "    overrides: {gpu: {}, narrow: {}}\n",
+        encoding="utf-8",
+    )
+    doc = render(tmp_path / "p.yaml", tmp_path / "c.yaml")
+    assert node_template(doc)["retryStrategy"] == {"limit": 3, "retryPolicy": "OnError"}
+    assert "retryStrategy" not in templates(doc)["magnus-fail"]
+
+
 def test_deadlines(rendered: dict[str, Any]) -> None:
     assert node_template(rendered)["activeDeadlineSeconds"] == 3600
     assert rendered["spec"]["activeDeadlineSeconds"] == 86400

@@ -54,7 +54,8 @@ class Backoff(_Strict):
 
 
 class RetryStrategy(_Strict):
-    """Argo-level retries of a pod (infrastructure); step retries are ``max_attempts``."""
+    """Argo-level retries of a pod (infrastructure); step retries are ``max_attempts``.
+    ``retryPolicy`` defaults to OnError (pod errors, not steps that failed)."""
 
     limit: int = Field(ge=0)
     retry_policy: Literal["Always", "OnFailure", "OnError", "OnTransientError"] | None = Field(

@@ -105,10 +105,13 @@ class TemplateFactory:
             ]
         if settings.affinity:
             template["affinity"] = settings.affinity
-        if settings.retry_strategy is not None:
-            template["retryStrategy"] = settings.retry_strategy.model_dump(
-                by_alias=True, exclude_none=True
-            )
+        if settings.retry_strategy is not None and kind != "fail":
+            # the fail node's pod always exits 1: retrying it would only repeat it
+            retry = settings.retry_strategy.model_dump(by_alias=True, exclude_none=True)
+            # Argo's default policy (OnFailure) would re-run steps that failed after their
+            # max_attempts, adding attempts the local run never makes: default to OnError
+            retry.setdefault("retryPolicy", "OnError")
+            template["retryStrategy"] = retry
         if settings.max_step_duration is not None:
             template["activeDeadlineSeconds"] = settings.max_step_duration
         account = settings.service_account_name
