@@ -15,6 +15,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def _hypothesis_outside_the_repo() -> None:
+    """Hypothesis keeps its example database and caches in ./.hypothesis by default; tests
+    must not write into the repository, so they live in the temp dir (failures replay)."""
+    try:
+        import tempfile
+
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # pragma: no cover - hypothesis is in the dev extra
+        return
+    set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "magnus-render-hypothesis"))
+
+
+_hypothesis_outside_the_repo()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
 
