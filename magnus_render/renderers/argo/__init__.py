@@ -32,11 +32,12 @@ Retries: ``max_attempts`` retries happen inside ``execute_single_node``; the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from magnus_render.errors import MagnusError, UnsupportedError
-from magnus_render.pipeline.ir import Node
+from magnus_render.pipeline.ir import Node, NodeKind
 from magnus_render.renderers.argo.dags import DagBuilder
 from magnus_render.renderers.argo.settings import (
     ArgoSettings,
@@ -58,6 +59,12 @@ class ArgoRenderer(Renderer):
     description: ClassVar[str] = "Argo Workflows: Workflow, WorkflowTemplate or CronWorkflow"
     settings_model = ArgoSettings
     max_object_bytes: ClassVar[int | None] = MAX_OBJECT_BYTES
+
+    _emitters: dict[NodeKind, Callable[..., Any]]
+
+    def emitters(self) -> dict[NodeKind, Callable[..., Any]]:
+        """Leaf kinds -> one task on a shared template; composites -> fan-out/branches/fan-in."""
+        return self._emitters
 
     def render(self) -> RenderResult:
         docs = self.documents()
@@ -123,7 +130,9 @@ class ArgoRenderer(Renderer):
         def map_parallelism(node: Node) -> int | None:
             return profile_of(node).settings.parallelism
 
-        builder = DagBuilder(factory, template_names, profile_of, map_parallelism)
+        builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.emit)
+        self._emitters = {kind: builder.leaf for kind in NodeKind if not kind.is_composite}
+        self._emitters.update({kind: builder.composite for kind in NodeKind if kind.is_composite})
         builder.build(self.graph, root=True)
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]

@@ -73,11 +73,16 @@ class DagBuilder:
         template_names: UniqueNames,
         profile_of: Callable[[Node], Profile],
         map_parallelism: Callable[[Node], int | None],
+        emit: Callable[..., _Task] | None = None,
     ) -> None:
         self.factory = factory
         self.template_names = template_names
         self.profile_of = profile_of
         self.map_parallelism = map_parallelism
+        #: node -> its tasks; the renderer's dispatch table (leaf or composite) by default
+        self.emit = emit or (
+            lambda node, *a: (self.composite if node.kind.is_composite else self.leaf)(node, *a)
+        )
         self.dags: list[dict[str, Any]] = []
 
     def dag_name(self, graph: Graph, root: bool) -> str:
@@ -96,7 +101,7 @@ class DagBuilder:
         tasks: list[dict[str, Any]] = []
         handles: dict[str, _Task] = {}
         for node in nodes:
-            handles[node.name] = self._node_tasks(node, names, mapped, tasks)
+            handles[node.name] = self.emit(node, names, mapped, tasks)
         incoming: dict[str, list[str]] = {node.name: [] for node in nodes}
         fail_name = graph.fail_node.name
         for node in nodes:
@@ -134,22 +139,28 @@ class DagBuilder:
             params.append({"name": "map-variable", "value": map_value})
         return {"parameters": params}
 
-    def _node_tasks(
+    def leaf(
         self, node: Node, names: UniqueNames, mapped: bool, tasks: list[dict[str, Any]]
     ) -> _Task:
+        """A task, stub, success or fail node: one task on a shared container template."""
+        own = names.name(("node", node.name), node.name)
+        kind = "fail" if node.kind is NodeKind.FAIL else "node"
+        tasks.append(
+            {
+                "name": own,
+                "template": self.factory.get(self.profile_of(node), kind, mapped),
+                "arguments": self._args(node.internal_name, MAP_INPUT if mapped else None),
+            }
+        )
+        return _Task(own, own)
+
+    def composite(
+        self, node: Node, names: UniqueNames, mapped: bool, tasks: list[dict[str, Any]]
+    ) -> _Task:
+        """A parallel, map or dag node: fan-out, its branches' DAGs, then the fan-in."""
         profile = self.profile_of(node)
         map_value = MAP_INPUT if mapped else None
         own = names.name(("node", node.name), node.name)
-        if not node.kind.is_composite:
-            kind = "fail" if node.kind is NodeKind.FAIL else "node"
-            tasks.append(
-                {
-                    "name": own,
-                    "template": self.factory.get(profile, kind, mapped),
-                    "arguments": self._args(node.internal_name, map_value),
-                }
-            )
-            return _Task(own, own)
         out = names.name(("fan-out", node.name), f"{node.name}-fan-out")
         out_kind = "fan-out-items" if node.kind is NodeKind.MAP else "fan-out"
         tasks.append(
