@@ -199,7 +199,10 @@ class AslBuilder:
             "MaxConcurrency": settings.max_concurrency,
         }
         if settings.tolerated_failure_percentage is not None:
-            state["ToleratedFailurePercentage"] = settings.tolerated_failure_percentage
+            percentage = settings.tolerated_failure_percentage
+            state["ToleratedFailurePercentage"] = (
+                int(percentage) if float(percentage).is_integer() else percentage
+            )
         if settings.tolerated_failure_count is not None:
             state["ToleratedFailureCount"] = settings.tolerated_failure_count
         return state
