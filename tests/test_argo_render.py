@@ -368,3 +368,25 @@ def test_cli_validate_finds_schema_and_prints(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "schema not found" not in proc.stderr
     assert out.read_text(encoding="utf-8") == render("map")
+
+
+def test_validate_raises_on_a_broken_spec() -> None:
+    pipeline = load_pipeline(SAMPLES / "map.yaml")
+    renderer = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/map.yaml"))
+    text = renderer.render().text.replace("depends: chunk.Succeeded", "depends: chunk.Suceeded")
+    with pytest.raises(MagnusError, match="unknown task result 'Suceeded'"):
+        renderer.validate(text)
+
+
+def test_validate_without_schema_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAGNUS_ARGO_SCHEMA_DIR", raising=False)
+    pipeline = load_pipeline(SAMPLES / "map.yaml")
+    renderer = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/map.yaml"))
+    result = renderer.render()
+    renderer.validate(result.text)
+    assert any("schema not found" in w for w in result.warnings)
+    monkeypatch.setenv("MAGNUS_ARGO_SCHEMA_DIR", str(SHARED / "schemas" / "argo"))
+    renderer.warnings.clear()
+    renderer.validate(result.text)
+    assert renderer.warnings == []
