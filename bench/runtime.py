@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -64,10 +65,12 @@ STORES = {
 }
 
 
-def run_case(work: Path, pipeline: str, store: str, run_id: str) -> float:
+def run_case(work: Path, pipeline: str, store: str, run_id: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) for one `magnus execute`."""
     (work / "p.yaml").write_text(pipeline)
     (work / "c.yaml").write_text(STORES[store] or "executor:\n  type: local\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [
@@ -88,9 +91,11 @@ def run_case(work: Path, pipeline: str, store: str, run_id: str) -> float:
         check=False,
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"run failed:\n{proc.stderr[-3000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -103,18 +108,23 @@ def main() -> None:
         ("1000 steps", linear(1000), 1000),
         ("map over 100", MAP, 100),
     ]
-    print(f"{'case':<14} {'store':<12} {'seconds':>8} {'ms/step':>8}")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'case':<14} {'store':<12} {'wall s':>8} {'cpu s':>8} {'ms/step':>8}")
     with tempfile.TemporaryDirectory(prefix="magnus-bench-") as tmp:
         work = Path(tmp)
         (work / "bench_tasks.py").write_text(TASKS)
         counter = 0
         for label, pipeline, steps in cases:
             for store in STORES:
-                best = float("inf")
+                best = (float("inf"), float("inf"))
                 for _ in range(args.repeat):
                     counter += 1
                     best = min(best, run_case(work, pipeline, store, f"bench-{counter}"))
-                print(f"{label:<14} {store:<12} {best:8.3f} {1000 * best / steps:8.2f}", flush=True)
+                wall, cpu = best
+                print(
+                    f"{label:<14} {store:<12} {wall:8.3f} {cpu:8.3f} {1000 * wall / steps:8.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,16 @@ def namespace(map_variable: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(f"{k}={encode_map_value(v)}" for k, v in map_variable.items())
 
 
+def _short_name(resolved: str, limit: int = 180) -> str:
+    """A file-name-safe stand-in for a long resolved name (deep nesting, long map values)."""
+    if len(resolved.encode()) <= limit:
+        return resolved
+    import hashlib
+
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:16]
+    return f"{resolved.encode()[:100].decode('utf-8', 'ignore')}~{digest}"
+
+
 def _report(ctx: RunContext, event: str, **info: Any) -> None:
     if ctx.reporter is not None:
         ctx.reporter(event, **info)
@@ -191,7 +201,7 @@ def _execute_task(
         if outcome is not None:
             for name, data in outcome.artifacts.items():
                 scope.catalog_entries.append(ctx.catalog.put_object(ctx.run_id, ns, name, data))
-        log_name = f"{resolved}.attempt-{number}.execution.log"
+        log_name = f"{_short_name(resolved)}.attempt-{number}.execution.log"
         scope.catalog_entries.append(
             ctx.catalog.put_object(ctx.run_id, LOG_NAMESPACE + ns, log_name, log.encode())
         )

@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from pydantic import Field
+
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
 
 
 class LocalSettings(ExecutorSettings):
     enable_parallel: bool = False
-    max_workers: int | None = None
+    max_workers: int | None = Field(default=None, ge=1)
 
 
 _WORKER: dict[str, Any] = {}
