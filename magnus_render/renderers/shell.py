@@ -12,6 +12,7 @@ warning.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import shlex
@@ -103,6 +104,39 @@ def _words(argv: list[str]) -> str:
     return " ".join(_EXPANSIONS.get(word) or quote(word) for word in argv[1:])
 
 
+def _topological(graph: Graph) -> list[Node]:
+    """The graph's nodes ordered so every route (next, on_failure, the fail node) points
+    forward; ties keep definition order, so the order is deterministic. Graphs are acyclic
+    (the front end checks, on_failure edges included)."""
+    nodes = list(graph)
+    position = {node.name: i for i, node in enumerate(nodes)}
+    fail = graph.fail_node.name
+    targets: list[list[int]] = []
+    incoming = [0] * len(nodes)
+    for node in nodes:
+        out: list[int] = []
+        if not node.kind.is_terminal:
+            for name in (node.next_node, node.on_failure or fail):
+                if name is not None and position[name] not in out:
+                    out.append(position[name])
+        for t in out:
+            incoming[t] += 1
+        targets.append(out)
+    ready = [i for i, n in enumerate(incoming) if n == 0]
+    heapq.heapify(ready)
+    order: list[Node] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for t in targets[i]:
+            incoming[t] -= 1
+            if incoming[t] == 0:
+                heapq.heappush(ready, t)
+    if len(order) != len(nodes):  # only a cyclic graph gets here; the front end refuses those
+        raise MagnusError(f"graph {graph.internal_name or '(root)'!r} has a cycle")
+    return order
+
+
 def _comment(text: str) -> str:
     """User text made safe for a ``#`` comment (JSON escapes every control character)."""
     return json.dumps(text, ensure_ascii=False)
@@ -162,13 +196,16 @@ class ShellRenderer(Renderer):
 
     # -- one function per graph ------------------------------------------------------------
     def _function(self, graph: Graph) -> dict[str, Any]:
+        """One bash function: a block per node in topological order, each guarded by the
+        step index, so a run passes every block once (linear in the graph's size)."""
         in_map = "{map}" in graph.internal_name
-        index = {name: i for i, name in enumerate(graph.nodes)}
-        index[_FAIL] = next(i for i, n in enumerate(graph) if n.kind is NodeKind.FAIL)
-        arms = []
-        for i, node in enumerate(graph):
-            body = self.emit(node, graph, index, in_map)
-            arms.append(f"      {i})\n{body} ;;")
+        order = _topological(graph)
+        index = {node.name: i for i, node in enumerate(order)}
+        index[_FAIL] = index[graph.fail_node.name]
+        blocks = [
+            f"  if ((step == {i})); then\n{self.emit(node, graph, index, in_map)}\n  fi"
+            for i, node in enumerate(order)
+        ]
         local = ["step=" + str(index[graph.start_at])]
         if in_map:
             local.insert(0, 'mv="$1"')
@@ -179,7 +216,7 @@ class ShellRenderer(Renderer):
             "name": self._functions[graph.internal_name],
             "title": _comment(title),
             "locals": " ".join(local),
-            "arms": arms,
+            "blocks": blocks,
         }
 
     def _node_call(self, node: Node, in_map: bool) -> str:
@@ -229,32 +266,32 @@ class ShellRenderer(Renderer):
         fail = index[node.on_failure] if node.on_failure else index[_FAIL]
         return f"then step={index[node.next_node or '']}; else step={fail}; fi"
 
-    # -- emitters (node kind -> case arm body) ---------------------------------------------
+    # -- emitters (node kind -> the body of its block) -------------------------------------
     def _task(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
-        return f"        if {self._node_call(node, in_map)}; {self._routes(node, index)}"
+        return f"    if {self._node_call(node, in_map)}; {self._routes(node, index)}"
 
     def _success(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
-        return f"        {self._node_call(node, in_map)}\n        return"
+        return f"    {self._node_call(node, in_map)}\n    return"
 
     def _fail(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
-        return f"        {self._node_call(node, in_map)}\n        return 1"
+        return f"    {self._node_call(node, in_map)}\n    return 1"
 
     def _composite(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
         mv = '"$mv"' if in_map else "''"
         jobs = " ".join(f"{self._functions[b.internal_name]} {mv}" for b in node.branches)
         return (
-            f"        if {self._fan_call(node, 'out', in_map)} \\\n"
-            f"          && _pool {jobs} \\\n"
-            f"          && {self._fan_call(node, 'in', in_map)}; "
+            f"    if {self._fan_call(node, 'out', in_map)} \\\n"
+            f"      && _pool {jobs} \\\n"
+            f"      && {self._fan_call(node, 'in', in_map)}; "
             f"{self._routes(node, index)}"
         )
 
     def _map(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
         function = self._functions[node.branch.internal_name]
         return (
-            '        items=$(mktemp "$WORK/items.XXXXXX") || exit 2\n'
-            f"        if {self._fan_call(node, 'out', in_map, items=True)} \\\n"
-            f'          && _map {function} "$items" \\\n'
-            f"          && {self._fan_call(node, 'in', in_map)}; "
+            '    items=$(mktemp "$WORK/items.XXXXXX") || exit 2\n'
+            f"    if {self._fan_call(node, 'out', in_map, items=True)} \\\n"
+            f'      && _map {function} "$items" \\\n'
+            f"      && {self._fan_call(node, 'in', in_map)}; "
             f"{self._routes(node, index)}"
         )

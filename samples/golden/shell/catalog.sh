@@ -125,23 +125,27 @@ _map() {
   _pool "${jobs[@]}"
 }
 
-# graph "(root)": returns 0 at its success node, 1 at its fail node
+# graph "(root)": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g0() {
   local step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" write --file samples/catalog.yaml; then step=1; else step=3; fi ;;
-      1)
-        if _magnus execute_single_node "$RUN_ID" read --file samples/catalog.yaml; then step=2; else step=3; fi ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" success --file samples/catalog.yaml
-        return ;;
-      3)
-        _magnus execute_single_node "$RUN_ID" fail --file samples/catalog.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" write --file samples/catalog.yaml; then step=1; else step=3; fi
+  fi
+  if ((step == 1)); then
+    if _magnus execute_single_node "$RUN_ID" read --file samples/catalog.yaml; then step=2; else step=3; fi
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" success --file samples/catalog.yaml
+    return
+  fi
+  if ((step == 3)); then
+    _magnus execute_single_node "$RUN_ID" fail --file samples/catalog.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g0" >&2
+  exit 2
 }
 
 g0 ''

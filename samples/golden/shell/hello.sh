@@ -125,27 +125,33 @@ _map() {
   _pool "${jobs[@]}"
 }
 
-# graph "(root)": returns 0 at its success node, 1 at its fail node
+# graph "(root)": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g0() {
   local step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" initialize --file samples/hello.yaml; then step=1; else step=5; fi ;;
-      1)
-        if _magnus execute_single_node "$RUN_ID" double --file samples/hello.yaml; then step=2; else step=5; fi ;;
-      2)
-        if _magnus execute_single_node "$RUN_ID" train --file samples/hello.yaml; then step=3; else step=5; fi ;;
-      3)
-        if _magnus execute_single_node "$RUN_ID" report --file samples/hello.yaml; then step=4; else step=5; fi ;;
-      4)
-        _magnus execute_single_node "$RUN_ID" success --file samples/hello.yaml
-        return ;;
-      5)
-        _magnus execute_single_node "$RUN_ID" fail --file samples/hello.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" initialize --file samples/hello.yaml; then step=1; else step=5; fi
+  fi
+  if ((step == 1)); then
+    if _magnus execute_single_node "$RUN_ID" double --file samples/hello.yaml; then step=2; else step=5; fi
+  fi
+  if ((step == 2)); then
+    if _magnus execute_single_node "$RUN_ID" train --file samples/hello.yaml; then step=3; else step=5; fi
+  fi
+  if ((step == 3)); then
+    if _magnus execute_single_node "$RUN_ID" report --file samples/hello.yaml; then step=4; else step=5; fi
+  fi
+  if ((step == 4)); then
+    _magnus execute_single_node "$RUN_ID" success --file samples/hello.yaml
+    return
+  fi
+  if ((step == 5)); then
+    _magnus execute_single_node "$RUN_ID" fail --file samples/hello.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g0" >&2
+  exit 2
 }
 
 g0 ''

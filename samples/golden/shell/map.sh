@@ -125,45 +125,53 @@ _map() {
   _pool "${jobs[@]}"
 }
 
-# graph "(root)": returns 0 at its success node, 1 at its fail node
+# graph "(root)": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g0() {
   local step=0 items=''
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" chunk --file samples/map.yaml; then step=1; else step=4; fi ;;
-      1)
-        items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-        if _magnus fan "$RUN_ID" each --mode out --file samples/map.yaml --items-file "$items" \
-          && _map g1 "$items" \
-          && _magnus fan "$RUN_ID" each --mode 'in' --file samples/map.yaml; then step=2; else step=4; fi ;;
-      2)
-        if _magnus execute_single_node "$RUN_ID" summarize --file samples/map.yaml; then step=3; else step=4; fi ;;
-      3)
-        _magnus execute_single_node "$RUN_ID" success --file samples/map.yaml
-        return ;;
-      4)
-        _magnus execute_single_node "$RUN_ID" fail --file samples/map.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" chunk --file samples/map.yaml; then step=1; else step=4; fi
+  fi
+  if ((step == 1)); then
+    items=$(mktemp "$WORK/items.XXXXXX") || exit 2
+    if _magnus fan "$RUN_ID" each --mode out --file samples/map.yaml --items-file "$items" \
+      && _map g1 "$items" \
+      && _magnus fan "$RUN_ID" each --mode 'in' --file samples/map.yaml; then step=2; else step=4; fi
+  fi
+  if ((step == 2)); then
+    if _magnus execute_single_node "$RUN_ID" summarize --file samples/map.yaml; then step=3; else step=4; fi
+  fi
+  if ((step == 3)); then
+    _magnus execute_single_node "$RUN_ID" success --file samples/map.yaml
+    return
+  fi
+  if ((step == 4)); then
+    _magnus execute_single_node "$RUN_ID" fail --file samples/map.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g0" >&2
+  exit 2
 }
 
-# graph "each.{map}": returns 0 at its success node, 1 at its fail node
+# graph "each.{map}": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g1() {
   local mv="$1" step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" 'each.{map}.process' --file samples/map.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" 'each.{map}.success' --file samples/map.yaml --map-variable "$mv"
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" 'each.{map}.fail' --file samples/map.yaml --map-variable "$mv"
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" 'each.{map}.process' --file samples/map.yaml --map-variable "$mv"; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" 'each.{map}.success' --file samples/map.yaml --map-variable "$mv"
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" 'each.{map}.fail' --file samples/map.yaml --map-variable "$mv"
+    return 1
+  fi
+  echo "error: no route from step $step in g1" >&2
+  exit 2
 }
 
 g0 ''

@@ -125,119 +125,138 @@ _map() {
   _pool "${jobs[@]}"
 }
 
-# graph "(root)": returns 0 at its success node, 1 at its fail node
+# graph "(root)": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g0() {
   local step=0 items=''
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" grid --file samples/nested.yaml; then step=1; else step=3; fi ;;
-      1)
-        items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-        if _magnus fan "$RUN_ID" regions --mode out --file samples/nested.yaml --items-file "$items" \
-          && _map g1 "$items" \
-          && _magnus fan "$RUN_ID" regions --mode 'in' --file samples/nested.yaml; then step=2; else step=3; fi ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" success --file samples/nested.yaml
-        return ;;
-      3)
-        _magnus execute_single_node "$RUN_ID" fail --file samples/nested.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" grid --file samples/nested.yaml; then step=1; else step=3; fi
+  fi
+  if ((step == 1)); then
+    items=$(mktemp "$WORK/items.XXXXXX") || exit 2
+    if _magnus fan "$RUN_ID" regions --mode out --file samples/nested.yaml --items-file "$items" \
+      && _map g1 "$items" \
+      && _magnus fan "$RUN_ID" regions --mode 'in' --file samples/nested.yaml; then step=2; else step=3; fi
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" success --file samples/nested.yaml
+    return
+  fi
+  if ((step == 3)); then
+    _magnus execute_single_node "$RUN_ID" fail --file samples/nested.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g0" >&2
+  exit 2
 }
 
-# graph "regions.{map}": returns 0 at its success node, 1 at its fail node
+# graph "regions.{map}": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g1() {
   local mv="$1" step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus fan "$RUN_ID" 'regions.{map}.work' --mode out --file samples/nested.yaml --map-variable "$mv" \
-          && _pool g2 "$mv" g4 "$mv" \
-          && _magnus fan "$RUN_ID" 'regions.{map}.work' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.success' --file samples/nested.yaml --map-variable "$mv"
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus fan "$RUN_ID" 'regions.{map}.work' --mode out --file samples/nested.yaml --map-variable "$mv" \
+      && _pool g2 "$mv" g4 "$mv" \
+      && _magnus fan "$RUN_ID" 'regions.{map}.work' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.success' --file samples/nested.yaml --map-variable "$mv"
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
+    return 1
+  fi
+  echo "error: no route from step $step in g1" >&2
+  exit 2
 }
 
-# graph "regions.{map}.work.fitting": returns 0 at its success node, 1 at its fail node
+# graph "regions.{map}.work.fitting": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g2() {
   local mv="$1" step=0 items=''
-  while :; do
-    case $step in
-      0)
-        items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-        if _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
-          && _map g3 "$items" \
-          && _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.success' --file samples/nested.yaml --map-variable "$mv"
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.fail' --file samples/nested.yaml --map-variable "$mv"
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    items=$(mktemp "$WORK/items.XXXXXX") || exit 2
+    if _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
+      && _map g3 "$items" \
+      && _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.success' --file samples/nested.yaml --map-variable "$mv"
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.fail' --file samples/nested.yaml --map-variable "$mv"
+    return 1
+  fi
+  echo "error: no route from step $step in g2" >&2
+  exit 2
 }
 
-# graph "regions.{map}.work.fitting.seeds.{map}": returns 0 at its success node, 1 at its fail node
+# graph "regions.{map}.work.fitting.seeds.{map}": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g3() {
   local mv="$1" step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fit' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fit' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
+    return 1
+  fi
+  echo "error: no route from step $step in g3" >&2
+  exit 2
 }
 
-# graph "regions.{map}.work.evaluation": returns 0 at its success node, 1 at its fail node
+# graph "regions.{map}.work.evaluation": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g4() {
   local mv="$1" step=0 items=''
-  while :; do
-    case $step in
-      0)
-        items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-        if _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
-          && _map g5 "$items" \
-          && _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.success' --file samples/nested.yaml --map-variable "$mv"
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.fail' --file samples/nested.yaml --map-variable "$mv"
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    items=$(mktemp "$WORK/items.XXXXXX") || exit 2
+    if _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
+      && _map g5 "$items" \
+      && _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.success' --file samples/nested.yaml --map-variable "$mv"
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.fail' --file samples/nested.yaml --map-variable "$mv"
+    return 1
+  fi
+  echo "error: no route from step $step in g4" >&2
+  exit 2
 }
 
-# graph "regions.{map}.work.evaluation.seeds.{map}": returns 0 at its success node, 1 at its fail node
+# graph "regions.{map}.work.evaluation.seeds.{map}": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g5() {
   local mv="$1" step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.evaluate' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.evaluate' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
+    return 1
+  fi
+  echo "error: no route from step $step in g5" >&2
+  exit 2
 }
 
 g0 ''

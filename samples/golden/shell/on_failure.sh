@@ -125,25 +125,30 @@ _map() {
   _pool "${jobs[@]}"
 }
 
-# graph "(root)": returns 0 at its success node, 1 at its fail node
+# graph "(root)": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g0() {
   local step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" risky --file samples/on_failure.yaml; then step=1; else step=2; fi ;;
-      1)
-        if _magnus execute_single_node "$RUN_ID" unreached --file samples/on_failure.yaml; then step=3; else step=4; fi ;;
-      2)
-        if _magnus execute_single_node "$RUN_ID" recover --file samples/on_failure.yaml; then step=3; else step=4; fi ;;
-      3)
-        _magnus execute_single_node "$RUN_ID" success --file samples/on_failure.yaml
-        return ;;
-      4)
-        _magnus execute_single_node "$RUN_ID" fail --file samples/on_failure.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" risky --file samples/on_failure.yaml; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    if _magnus execute_single_node "$RUN_ID" unreached --file samples/on_failure.yaml; then step=3; else step=4; fi
+  fi
+  if ((step == 2)); then
+    if _magnus execute_single_node "$RUN_ID" recover --file samples/on_failure.yaml; then step=3; else step=4; fi
+  fi
+  if ((step == 3)); then
+    _magnus execute_single_node "$RUN_ID" success --file samples/on_failure.yaml
+    return
+  fi
+  if ((step == 4)); then
+    _magnus execute_single_node "$RUN_ID" fail --file samples/on_failure.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g0" >&2
+  exit 2
 }
 
 g0 ''

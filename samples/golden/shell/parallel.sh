@@ -125,63 +125,75 @@ _map() {
   _pool "${jobs[@]}"
 }
 
-# graph "(root)": returns 0 at its success node, 1 at its fail node
+# graph "(root)": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g0() {
   local step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" initialize --file samples/parallel.yaml; then step=1; else step=4; fi ;;
-      1)
-        if _magnus fan "$RUN_ID" both --mode out --file samples/parallel.yaml \
-          && _pool g1 '' g2 '' \
-          && _magnus fan "$RUN_ID" both --mode 'in' --file samples/parallel.yaml; then step=2; else step=4; fi ;;
-      2)
-        if _magnus execute_single_node "$RUN_ID" report --file samples/parallel.yaml; then step=3; else step=4; fi ;;
-      3)
-        _magnus execute_single_node "$RUN_ID" success --file samples/parallel.yaml
-        return ;;
-      4)
-        _magnus execute_single_node "$RUN_ID" fail --file samples/parallel.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" initialize --file samples/parallel.yaml; then step=1; else step=4; fi
+  fi
+  if ((step == 1)); then
+    if _magnus fan "$RUN_ID" both --mode out --file samples/parallel.yaml \
+      && _pool g1 '' g2 '' \
+      && _magnus fan "$RUN_ID" both --mode 'in' --file samples/parallel.yaml; then step=2; else step=4; fi
+  fi
+  if ((step == 2)); then
+    if _magnus execute_single_node "$RUN_ID" report --file samples/parallel.yaml; then step=3; else step=4; fi
+  fi
+  if ((step == 3)); then
+    _magnus execute_single_node "$RUN_ID" success --file samples/parallel.yaml
+    return
+  fi
+  if ((step == 4)); then
+    _magnus execute_single_node "$RUN_ID" fail --file samples/parallel.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g0" >&2
+  exit 2
 }
 
-# graph "both.python_branch": returns 0 at its success node, 1 at its fail node
+# graph "both.python_branch": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g1() {
   local step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" both.python_branch.double --file samples/parallel.yaml; then step=1; else step=2; fi ;;
-      1)
-        _magnus execute_single_node "$RUN_ID" both.python_branch.success --file samples/parallel.yaml
-        return ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" both.python_branch.fail --file samples/parallel.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" both.python_branch.double --file samples/parallel.yaml; then step=1; else step=2; fi
+  fi
+  if ((step == 1)); then
+    _magnus execute_single_node "$RUN_ID" both.python_branch.success --file samples/parallel.yaml
+    return
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" both.python_branch.fail --file samples/parallel.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g1" >&2
+  exit 2
 }
 
-# graph "both.shell_branch": returns 0 at its success node, 1 at its fail node
+# graph "both.shell_branch": returns 0 at its success node, 1 at its fail node.
+# One block per node in topological order: `step` only moves forward, so each block
+# is tested once per run.
 g2() {
   local step=0
-  while :; do
-    case $step in
-      0)
-        if _magnus execute_single_node "$RUN_ID" both.shell_branch.echo --file samples/parallel.yaml; then step=1; else step=3; fi ;;
-      1)
-        if _magnus execute_single_node "$RUN_ID" both.shell_branch.wait --file samples/parallel.yaml; then step=2; else step=3; fi ;;
-      2)
-        _magnus execute_single_node "$RUN_ID" both.shell_branch.success --file samples/parallel.yaml
-        return ;;
-      3)
-        _magnus execute_single_node "$RUN_ID" both.shell_branch.fail --file samples/parallel.yaml
-        return 1 ;;
-    esac
-  done
+  if ((step == 0)); then
+    if _magnus execute_single_node "$RUN_ID" both.shell_branch.echo --file samples/parallel.yaml; then step=1; else step=3; fi
+  fi
+  if ((step == 1)); then
+    if _magnus execute_single_node "$RUN_ID" both.shell_branch.wait --file samples/parallel.yaml; then step=2; else step=3; fi
+  fi
+  if ((step == 2)); then
+    _magnus execute_single_node "$RUN_ID" both.shell_branch.success --file samples/parallel.yaml
+    return
+  fi
+  if ((step == 3)); then
+    _magnus execute_single_node "$RUN_ID" both.shell_branch.fail --file samples/parallel.yaml
+    return 1
+  fi
+  echo "error: no route from step $step in g2" >&2
+  exit 2
 }
 
 g0 ''
