@@ -377,3 +377,25 @@ def test_settings_reject_bad_values() -> None:
         ShellSettings.model_validate({"overrides": {"x": {"env": {"BAD NAME": "1"}}}})
     with pytest.raises(ValidationError):
         ShellSettings.model_validate({"magnus_command": []})
+
+
+def test_routes_to_steps_defined_earlier_in_the_file(tmp_path: Path) -> None:
+    """Blocks run in topological order, not file order: an on_failure target written
+    above its source still runs, and so does a next target written above."""
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "dag:\n  start_at: risky\n  steps:\n"
+        "    recover:\n      type: stub\n      next: last\n"
+        "    last:\n      type: stub\n      next: success\n"
+        "    risky:\n      type: stub\n      next: last\n      on_failure: recover\n"
+        "    success:\n      type: success\n    fail:\n      type: fail\n",
+        encoding="utf-8",
+    )
+    failed = run_script(tmp_path, pipeline, codes={"risky": 1})
+    assert failed.code == 0, failed.stderr
+    assert failed.names() == ["risky", "recover", "last", "success"]
+    passed = run_script(tmp_path, pipeline)
+    assert passed.names() == ["risky", "last", "success"]
+    last_fails = run_script(tmp_path, pipeline, codes={"last": 1})
+    assert last_fails.code == 1
+    assert last_fails.names() == ["risky", "last", "fail"]
