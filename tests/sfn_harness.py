@@ -183,7 +183,11 @@ def _install_routing(workdir: Path, log: Path, port: int) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_ecs as ecs,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sfn as sfn,
+    )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
     container_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MAGNUS_")},
@@ -254,6 +258,37 @@ def _install_routing(workdir: Path, log: Path, port: int) -> None:
     for cls in (batch.StateTaskServiceBatch, ecs.StateTaskServiceEcs):
         cls._eval_service_task = eval_service_task
         cls._build_sync_resolver = build_sync_resolver
+
+    def start_execution(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        """moto 5.2.5 passes startExecution's parameters in ASL casing too; call it with
+        boto3's names (nested machines of a split definition need this)."""
+        client = boto_client_for(
+            region=resource_runtime_part.region,
+            service="stepfunctions",
+            state_credentials=state_credentials,
+        )
+        kwargs = {key[0].lower() + key[1:]: value for key, value in normalised_parameters.items()}
+        if not isinstance(kwargs.get("input", ""), str):
+            kwargs["input"] = json.dumps(kwargs["input"])
+        response = client.start_execution(**kwargs)
+        env.stack.append({"ExecutionArn": response["executionArn"]})
+
+    sfn.StateTaskServiceSfn._eval_service_task = start_execution
+    original_sync2 = sfn.StateTaskServiceSfn._build_sync2_resolver
+
+    def sync2_resolver(self, *args, **kwargs):
+        """...and answers in boto3's casing, where AWS answers ``Output``, ``Status``."""
+        resolve = original_sync2(self, *args, **kwargs)
+
+        def pascal() -> Any:
+            result = resolve()
+            if isinstance(result, dict):
+                return {key[0].upper() + key[1:]: value for key, value in result.items()}
+            return result
+
+        return pascal
+
+    sfn.StateTaskServiceSfn._build_sync2_resolver = sync2_resolver
 
 
 def _serve(argv: list[str]) -> None:

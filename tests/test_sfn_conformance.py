@@ -1,0 +1,117 @@
+"""Conformance: each sample's state machine, run by a real ASL interpreter (moto 5.2.5's
+Step Functions execution mode) with its Batch tasks run as local containers-as-processes
+against a moto S3 server on 127.0.0.1, leaves in S3 the run log the local run leaves."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.runlog import normalize, prepare_workdir, run_sample
+from tests.sfn_harness import MotoServer, moto_server, run_execution
+
+BUCKET = "magnus-conformance"
+ARN_PREFIX = "arn:aws:states:us-east-1:123456789012:stateMachine:"
+
+#: sample -> (execution status, words the Fail state's cause must hold)
+EXPECTED = {
+    "hello": ("SUCCEEDED", None),
+    "shell": ("SUCCEEDED", None),
+    "parallel": ("SUCCEEDED", None),
+    "map": ("SUCCEEDED", None),
+    "include": ("SUCCEEDED", None),
+    "on_failure": ("SUCCEEDED", None),
+    "failing": ("FAILED", "step broken failed"),
+    "retry": ("SUCCEEDED", None),
+    "catalog": ("SUCCEEDED", None),
+    "nested": ("SUCCEEDED", None),
+}
+SLOW = {"nested"}
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoServer, Path]]:
+    workdir = prepare_workdir(tmp_path_factory.mktemp("sfn-containers"))
+    with moto_server(route_tasks=True, workdir=workdir) as server:
+        server.client("s3").create_bucket(Bucket=BUCKET)
+        yield server, workdir
+
+
+def write_config(server: MotoServer, workdir: Path, name: str, extra: str = "") -> str:
+    config = workdir / f"{name}.config.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n"
+        f"    items_bucket: {BUCKET}\n    state_machine_name: {name}\n"
+        f"    state_machine_arn_prefix: '{ARN_PREFIX}'\n{extra}"
+        f"run_log_store:\n  type: s3\n  config: {{bucket: {BUCKET}, endpoint_url: "
+        f"'{server.endpoint}', prefix: runs}}\n"
+        f"catalog:\n  type: s3\n  config: {{bucket: {BUCKET}, endpoint_url: "
+        f"'{server.endpoint}', compute_data_folder: data}}\n",
+        encoding="utf-8",
+    )
+    return config.name
+
+
+def render_in(workdir: Path, pipeline: str, config: str) -> dict[str, dict[str, Any]]:
+    """Render as a user would, from the directory the containers run in."""
+    from magnus_render.render import render_text
+
+    old = os.getcwd()
+    os.chdir(workdir)
+    try:
+        text, _ = render_text(Path(pipeline), "stepfunctions", Path(config))
+    finally:
+        os.chdir(old)
+    document = json.loads(text)
+    return document.get("StateMachines") or {"main": document}
+
+
+def s3_run_log(server: MotoServer, run_id: str) -> Any:
+    from magnus_render.stores.s3_run_log import S3RunLogStore
+
+    store = S3RunLogStore({"bucket": BUCKET, "endpoint_url": server.endpoint, "prefix": "runs"})
+    return store.get_run_log(run_id)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(EXPECTED)],
+)
+def test_sample_through_step_functions_equals_local_run(
+    aws: tuple[MotoServer, Path], tmp_path: Path, name: str
+) -> None:
+    server, workdir = aws
+    config = write_config(server, workdir, f"magnus-{name.replace('_', '-')}")
+    machines = render_in(workdir, f"samples/{name}.yaml", config)
+    run_id = f"sfn-{name.replace('_', '-')}"
+    described = run_execution(server, machines, run_id)
+    status, cause = EXPECTED[name]
+    assert described["status"] == status, described
+    if cause is not None:
+        assert described["error"] == "magnus.PipelineFailed"
+        assert cause in described["cause"] and run_id in described["cause"]
+    through_sfn = s3_run_log(server, run_id)
+    local_code, local = run_sample(name, tmp_path)
+    assert local_code == (0 if status == "SUCCEEDED" else 1)
+    assert normalize(through_sfn) == normalize(local)
+    ran = [t for t in server.tasks() if t["command"][2] == run_id]
+    assert ran and all(t["exit"] in (0, 1) for t in ran), ran
+
+
+def test_split_machine_runs_like_the_whole(aws: tuple[MotoServer, Path], tmp_path: Path) -> None:
+    """A definition forced over its size budget becomes nested machines (parts started
+    with startExecution.sync:2); executed, it leaves the same run log."""
+    server, workdir = aws
+    name = "magnus-split"
+    config = write_config(server, workdir, name, "    max_definition_bytes: 10000\n")
+    machines = render_in(workdir, "samples/map.yaml", config)
+    assert len(machines) > 1 and next(iter(machines)) == name
+    described = run_execution(server, machines, "sfn-split")
+    assert described["status"] == "SUCCEEDED", described
+    _, local = run_sample("map", tmp_path)
+    assert normalize(s3_run_log(server, "sfn-split")) == normalize(local)
