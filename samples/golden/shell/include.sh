@@ -176,4 +176,9 @@ g1() {
   exit 2
 }
 
-g0 ''
+if g0 ''; then
+  echo "run $RUN_ID succeeded" >&2
+else
+  echo "run $RUN_ID FAILED" >&2
+  exit 1
+fi

@@ -151,4 +151,9 @@ g0() {
   exit 2
 }
 
-g0 ''
+if g0 ''; then
+  echo "run $RUN_ID succeeded" >&2
+else
+  echo "run $RUN_ID FAILED" >&2
+  exit 1
+fi
