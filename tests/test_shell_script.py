@@ -399,3 +399,17 @@ def test_routes_to_steps_defined_earlier_in_the_file(tmp_path: Path) -> None:
     last_fails = run_script(tmp_path, pipeline, codes={"last": 1})
     assert last_fails.code == 1
     assert last_fails.names() == ["risky", "last", "fail"]
+
+
+def test_hostile_script_passes_bash_n_and_shellcheck(tmp_path: Path) -> None:
+    pipeline = hostile_pipeline(tmp_path / "in $(touch PWNED12)")
+    config = MagnusConfig.model_validate(
+        {
+            "executor": {
+                "type": "shell",
+                "config": {"magnus_command": ["magnus $(touch PWNED)", "it's"]},
+            }
+        }
+    )
+    renderer = ShellRenderer(load_pipeline(pipeline), config, RenderOptions(str(pipeline)))
+    renderer.validate(renderer.render().text)
