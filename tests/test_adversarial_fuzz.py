@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from magnus_render.errors import PipelineError
+from magnus_render.config import load_config
+from magnus_render.errors import ConfigError, PipelineError
 from magnus_render.pipeline.build import Pipeline, load_pipeline_text
 from tests.adversarial.cases import BASE_PIPELINE, Doc
 
@@ -105,6 +106,37 @@ def test_any_structure_under_dag(data: Any) -> None:
 @given(mutated_base())
 def test_mutated_valid_pipeline(text: str) -> None:
     check(text)
+
+
+CONFIG_KEYS = ["executor", "run_log_store", "catalog", "secrets", "experiment_tracker"]
+config_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from([*CONFIG_KEYS, "type", "config", "defaults", "log_folder"]),
+            inner,
+            max_size=4,
+        ),
+    ),
+    max_leaves=15,
+)
+
+
+@FAST
+@given(st.one_of(st.text(max_size=200), config_values.map(yaml.safe_dump)))
+def test_any_config_text(text: str) -> None:
+    """load_config: a MagnusConfig or a ConfigError naming the file, nothing else."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_config(path)
+        except ConfigError as err:
+            assert all(d.file == str(path) for d in err.diagnostics), err.diagnostics
 
 
 def test_property_detects_a_foreign_exception(monkeypatch: pytest.MonkeyPatch) -> None:
