@@ -88,3 +88,12 @@ def test_execute_writes_the_pipeline_it_ran(tmp_path: Path) -> None:
 
     pipeline = importlib.import_module("samples.sdk.include").pipeline
     assert load_pipeline(workdir / "ran.yaml").graph == pipeline.graph
+
+
+def test_execute_with_the_buffered_store_returns_the_run_log(tmp_path: Path) -> None:
+    """magnus 0.5's in-memory store: nothing on disk, yet execute() returns the run log."""
+    workdir = prepare_workdir(tmp_path)
+    (workdir / "mem.yaml").write_text("run_log_store:\n  type: buffered\n")
+    log = sdk_execute("hello", workdir, "in-memory", configuration_file="mem.yaml")
+    assert log.status.value == "SUCCESS" and log.parameters["x"] == 6
+    assert not (workdir / ".run_log_store").exists()
