@@ -97,3 +97,16 @@ def test_execute_with_the_buffered_store_returns_the_run_log(tmp_path: Path) -> 
     log = sdk_execute("hello", workdir, "in-memory", configuration_file="mem.yaml")
     assert log.status.value == "SUCCESS" and log.parameters["x"] == 6
     assert not (workdir / ".run_log_store").exists()
+
+
+def test_execute_with_a_render_only_executor_writes_the_yaml(tmp_path: Path, capsys) -> None:
+    """magnus 0.5's SDK with the argo executor wrote the pipeline YAML and ran nothing."""
+    workdir = prepare_workdir(tmp_path)
+    (workdir / "argo-config.yaml").write_text("executor:\n  type: argo\n")
+    result = sdk_execute("hello", workdir, "never-runs", configuration_file="argo-config.yaml")
+    assert result is None
+    pipeline = importlib.import_module("samples.sdk.hello").pipeline
+    written = workdir / "magnus-pipeline.yaml"
+    assert written.read_text() == pipeline.to_yaml(written)
+    assert "magnus-render magnus-pipeline.yaml --target argo" in capsys.readouterr().err
+    assert not (workdir / ".run_log_store").exists()

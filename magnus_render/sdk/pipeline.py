@@ -148,8 +148,9 @@ class Pipeline:
         config_file: str | os.PathLike[str] | None = None,
         quiet: bool = False,
     ) -> Any:
-        """Run with ``magnus execute``'s options (the config's executor: local or mocked);
-        returns the run log, whose status says whether the run succeeded.
+        """Run with ``magnus execute``'s options; returns the run log, whose status says
+        whether the run succeeded. As in magnus 0.5, an executor that only renders (argo)
+        runs nothing: the YAML is written for ``magnus-render`` and None is returned.
 
         The pipeline is written as YAML first (to ``output_pipeline_definition``, or to a
         temporary file) so that a re-run, or a container, loads exactly what ran here.
@@ -159,6 +160,17 @@ class Pipeline:
         from magnus_render.runtime import entrypoints
 
         config = os.environ.get("MAGNUS_CONFIGURATION_FILE") or config_file or configuration_file
+        target = _render_only_executor(Path(config) if config else None)
+        if target is not None:  # magnus 0.5: e.g. argo; write the YAML, run nothing
+            path = Path(output_pipeline_definition or DEFAULT_PIPELINE_FILE)
+            self.to_yaml(path)
+            hint = f" -c {config}" if config else ""
+            print(
+                f"executor {target!r} does not run pipelines here: wrote {path}; render it "
+                f"with `magnus-render {path} --target {target}{hint}`",
+                file=sys.stderr,
+            )
+            return None
         run_id = run_id or _new_run_id()
         with tempfile.TemporaryDirectory(prefix="magnus-sdk-") as scratch:
             yaml_file = Path(output_pipeline_definition or Path(scratch) / DEFAULT_PIPELINE_FILE)
@@ -177,6 +189,22 @@ class Pipeline:
     def __repr__(self) -> str:
         where = f"{self.location.file}:{self.location.line}"
         return f"Pipeline({len(self.steps)} steps, defined at {where})"
+
+
+def _render_only_executor(config_file: Path | None) -> str | None:
+    """The config's executor type when it is a render target and no executor (argo)."""
+    from magnus_render.config import load_config
+    from magnus_render.errors import ConfigError
+    from magnus_render.renderers import list_targets
+    from magnus_render.runtime.executors import executor_class
+
+    kind = load_config(config_file).executor.type
+    try:
+        executor_class(kind)
+    except ConfigError:
+        if kind in list_targets():
+            return kind
+    return None
 
 
 def _new_run_id() -> str:
