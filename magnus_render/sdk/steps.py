@@ -59,7 +59,8 @@ class Step:
     # -- wiring ---------------------------------------------------------------------------
     @property
     def next_node(self) -> str | None:
-        return self.fields.get("next")
+        """The name of the step after this one (magnus 0.5's attribute)."""
+        return _target_name(self.fields.get("next"))
 
     def _set_next(self, other: Step, where: Location) -> None:
         if not self.traversal:
