@@ -135,11 +135,18 @@ class _EventConstructor:
         root: Any = None
         documents = 0
         expanded = 0
+        strings: dict[str, str] = {}  # plain scalars already known to resolve to themselves
+        scalar_event = yaml.ScalarEvent
         for event in yaml.parse(text, Loader=_BaseLoader):
             kind = type(event)
             anchor = None
-            if kind is yaml.ScalarEvent:
-                value, size, anchor = self.scalar(event), 1, event.anchor
+            if kind is scalar_event:
+                size, anchor = 1, event.anchor
+                value = strings.get(event.value) if event.tag is None else None
+                if value is None:
+                    value = self.scalar(event)
+                    if type(value) is str and event.tag is None and event.implicit[0]:
+                        strings[value] = value  # plain and resolved to a string: reusable
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 is_map = kind is yaml.MappingStartEvent
                 if event.tag not in (None, "!", _COLLECTION_TAGS[0 if is_map else 1]):
