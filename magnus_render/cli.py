@@ -71,6 +71,9 @@ PipelineArg = typer.Argument(None, help="The pipeline YAML file.", show_default=
 FileOpt = typer.Option(None, "--file", "-f", help="The pipeline YAML file (magnus 0.5 style).")
 ConfigOpt = typer.Option(None, "--config-file", "-c", help="Config file (magnus format).")
 ParamsOpt = typer.Option(None, "--parameters-file", "-p", help="Initial parameters (YAML).")
+LogLevelOpt = typer.Option(
+    None, "--log-level", help="Accepted for magnus 0.5 scripts; it changes nothing here."
+)
 
 
 @app.command()
@@ -142,14 +145,17 @@ def execute(
     use_cached: str | None = typer.Option(
         None, "--use-cached", help="Re-run: reuse the successful steps of this earlier run."
     ),
+    log_level: str | None = LogLevelOpt,
 ) -> None:
-    """Run a pipeline on this machine. Exit 0 on success, 1 when the run fails."""
+    """Run a pipeline on this machine. Exit 0 on success, 1 when the run fails.
+    Without a pipeline, ./pipeline.yaml (magnus 0.5's default)."""
 
     def body() -> int:
         from magnus_render.runtime.entrypoints import execute_pipeline
 
+        default = None if pipeline or file else Path("pipeline.yaml")
         return execute_pipeline(
-            pipeline_file=_pipeline_path(pipeline, file),
+            pipeline_file=_pipeline_path(pipeline, file or default),
             config_file=config_file,
             parameters_file=parameters_file,
             run_id=run_id,
@@ -172,6 +178,7 @@ def execute_single_node(
     ),
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
+    log_level: str | None = LogLevelOpt,
 ) -> None:
     """Execute one node (the container entry point). Exit 0 success, 1 failed, 2 bad input."""
 
@@ -207,6 +214,7 @@ def fan(
     ),
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
+    log_level: str | None = LogLevelOpt,
 ) -> None:
     """Open (out) or close (in) the branches of a parallel or map node."""
 
@@ -226,6 +234,72 @@ def fan(
             items_file=items_file,
             tag=tag,
             use_cached=use_cached,
+        )
+
+    _guard(body)
+
+
+JobDataOpt = typer.Option(None, "--data-folder", "-d", help="magnus 0.5: only 'data/' here.")
+JobPutOpt = typer.Option([], "--put-in-catalog", "-put", help="Put these globs after the job.")
+
+
+@app.command("execute_function")
+def execute_function(
+    command: str = typer.Argument(..., help="module.function, run as a one-step job."),
+    config_file: Path | None = ConfigOpt,
+    parameters_file: Path | None = ParamsOpt,
+    log_level: str | None = LogLevelOpt,
+    data_folder: str | None = JobDataOpt,
+    put_in_catalog: list[str] = JobPutOpt,
+    tag: str = typer.Option("", "--tag"),
+    run_id: str | None = typer.Option(None, "--run-id"),
+) -> None:
+    """Run one python function as a job (magnus 0.5). Exit 0 success, 1 failed."""
+
+    def body() -> int:
+        from magnus_render.sdk.jobs import execute_job
+
+        return execute_job(
+            command,
+            "python",
+            config_file,
+            parameters_file,
+            tag,
+            run_id,
+            put_in_catalog,
+            data_folder,
+        )
+
+    _guard(body)
+
+
+@app.command("execute_notebook")
+def execute_notebook(
+    filename: str = typer.Argument(..., help="The .ipynb notebook, run as a one-step job."),
+    config_file: Path | None = ConfigOpt,
+    parameters_file: Path | None = ParamsOpt,
+    log_level: str | None = LogLevelOpt,
+    data_folder: str | None = JobDataOpt,
+    put_in_catalog: list[str] = JobPutOpt,
+    notebook_output_path: str = typer.Option("", "--notebook-output-path"),
+    tag: str = typer.Option("", "--tag"),
+    run_id: str | None = typer.Option(None, "--run-id"),
+) -> None:
+    """Run one notebook as a job (magnus 0.5). Exit 0 success, 1 failed."""
+
+    def body() -> int:
+        from magnus_render.sdk.jobs import execute_job
+
+        return execute_job(
+            filename,
+            "notebook",
+            config_file,
+            parameters_file,
+            tag,
+            run_id,
+            put_in_catalog,
+            data_folder,
+            notebook_output_path,
         )
 
     _guard(body)
