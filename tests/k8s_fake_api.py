@@ -3,8 +3,8 @@
 No real API server (kube-apiserver, kind, k3s, envtest) can be installed on these
 machines, so this speaks the wire protocol the official ``kubernetes`` client uses for
 Jobs, Pods, pod logs and watches, and plays the kubelet: each Job's container command runs
-as a local subprocess (``magnus`` is mapped to this interpreter's ``-m magnus_render.cli``)
-in a working directory of the test's choosing.
+as a local process in a working directory of the test's choosing (``magnus`` commands are
+forked from a process that imported magnus once; any other command is spawned).
 
 What it checks like a real server: every created Job passes ``kubernetes-validate
 --strict`` for 1.30 and 1.34 (else 422), names are DNS-1123 labels, a second create of the
@@ -56,6 +56,160 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
+# A "zygote": one process that imports magnus once, then forks a child per container whose
+# command is `magnus ...`. Each container is still its own process with its own working
+# directory, environment and output, only without paying interpreter start-up and imports
+# every time (which dominated the tests' run time). Single-threaded, so forking is safe.
+_ZYGOTE_CODE = r"""
+import json, os, select, sys
+import magnus_render.cli
+import magnus_render.runtime.entrypoints
+out = os.fdopen(os.dup(1), "w", buffering=1)
+children, pending = {}, b""
+while True:
+    ready, _, _ = select.select([0], [], [], 0.02)
+    if ready:
+        data = os.read(0, 65536)
+        if not data:
+            break
+        pending += data
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            req = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                code = 70
+                try:
+                    out.close()
+                    fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    os.close(fd)
+                    null = os.open(os.devnull, os.O_RDONLY)
+                    os.dup2(null, 0)
+                    os.chdir(req["cwd"])
+                    os.environ.clear()
+                    os.environ.update(req["env"])
+                    sys.stdout = open(1, "w", buffering=1, closefd=False)
+                    sys.stderr = open(2, "w", buffering=1, closefd=False)
+                    sys.argv = req["argv"]
+                    try:
+                        magnus_render.cli.magnus_main()
+                        code = 0
+                    except SystemExit as exc:
+                        c = exc.code
+                        code = c if isinstance(c, int) else int(c is not None)
+                except BaseException:
+                    import traceback
+                    traceback.print_exc()
+                finally:
+                    try:
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                    finally:
+                        os._exit(code)
+            children[pid] = req["id"]
+            out.write(json.dumps({"id": req["id"], "pid": pid}) + "\n")
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        code = os.waitstatus_to_exitcode(status)
+        out.write(json.dumps({"id": children.pop(pid), "code": code}) + "\n")
+"""
+
+
+class _Forked:
+    """A container process forked by the zygote: poll/wait/kill like a Popen."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self._done = threading.Event()
+        self._killed = False
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self) -> int:
+        self._done.wait()
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        self._killed = True
+        if self.pid is not None and self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, 9)
+
+    def _started(self, pid: int) -> None:
+        self.pid = pid
+        if self._killed:
+            self.kill()
+
+    def _exited(self, code: int) -> None:
+        self.returncode = code
+        self._done.set()
+
+
+class _Zygote:
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+        )
+        self._lock = threading.Lock()
+        self._next = 0
+        self._waiting: dict[int, _Forked] = {}
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def spawn(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> _Forked:
+        child = _Forked()
+        with self._lock:
+            self._next += 1
+            self._waiting[self._next] = child
+            request = {"id": self._next, "argv": argv, "cwd": str(cwd), "env": env}
+            request["log"] = str(log)
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self._proc.stdin.flush()
+        return child
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            message = json.loads(line)
+            with self._lock:
+                child = self._waiting.get(message["id"])
+            if child is None:
+                continue
+            if "pid" in message:
+                child._started(message["pid"])
+            else:
+                with self._lock:
+                    self._waiting.pop(message["id"], None)
+                child._exited(message["code"])
+
+    def close(self) -> None:
+        with self._lock:
+            children = list(self._waiting.values())
+        for child in children:
+            child.kill()
+        with contextlib.suppress(OSError):
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+
+
 @dataclass
 class Fault:
     """One injected failure: the next ``count`` requests matching method and kind."""
@@ -71,14 +225,16 @@ class Fault:
 class _Pod:
     obj: dict[str, Any]
     log: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | _Forked | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
 class FakeKubernetes:
     """State, kubelet and fault injection; :attr:`url` is where the client connects."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, fork_server: bool = True
+    ) -> None:
         self.workdir = Path(workdir)
         self.logdir = self.workdir / ".fake-kube-logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +257,8 @@ class FakeKubernetes:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.fork_server = fork_server
+        self._zygote: _Zygote | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -109,6 +267,8 @@ class FakeKubernetes:
         return f"http://{host}:{port}"
 
     def __enter__(self) -> FakeKubernetes:
+        if self.fork_server:
+            self._zygote = _Zygote(self.workdir, {**os.environ, **self.env})
         self._thread.start()
         return self
 
@@ -122,6 +282,8 @@ class FakeKubernetes:
                 pod.process.kill()
         self._server.shutdown()
         self._server.server_close()
+        if self._zygote is not None:
+            self._zygote.close()
 
     def kubeconfig(self, path: Path) -> Path:
         """Write a kubeconfig pointing at this server (what a real driver would read)."""
@@ -244,12 +406,18 @@ class FakeKubernetes:
                 elif value is not None:
                     env[item["name"]] = value
         argv = list(container.get("command") or []) + list(container.get("args") or [])
-        if argv and argv[0] == "magnus":
+        forked = bool(argv) and argv[0] == "magnus" and self._zygote is not None
+        if argv and argv[0] == "magnus" and not forked:
             argv = [sys.executable, "-m", "magnus_render.cli", *argv[1:]]
         if problem:
             pod.log.write_text(problem + "\n")
             pod.done.set()
             self._finish_pod(ns, pod, 128, problem)
+            return
+        if forked:
+            assert self._zygote is not None
+            pod.process = self._zygote.spawn(argv, self.workdir, env, pod.log)
+            self._running(ns, job, obj, pod)
             return
         log = pod.log.open("wb")
         try:
@@ -263,6 +431,9 @@ class FakeKubernetes:
             self._finish_pod(ns, pod, 127, str(exc))
             return
         log.close()
+        self._running(ns, job, obj, pod)
+
+    def _running(self, ns: str, job: dict[str, Any], obj: dict[str, Any], pod: _Pod) -> None:
         self.running += 1
         self.max_running = max(self.max_running, self.running)
         obj["status"] = {"phase": "Running", "startTime": _now()}

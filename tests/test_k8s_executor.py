@@ -267,3 +267,12 @@ def test_step_override_changes_only_that_steps_job() -> None:
     assert body["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     for version in VALIDATE_VERSIONS:
         kubernetes_validate.validate(body, version, strict=True)
+
+
+def test_jobs_cleaned_up_by_ttl_do_not_change_the_outcome(kube: FakeKubernetes) -> None:
+    code, local = _tiny(kube)
+    proc, remote = _tiny_k8s(kube, _config(kube.workdir, ttl_seconds_after_finished=0))
+    assert (proc.returncode, remote) == (code, local)
+    time.sleep(0.5)
+    assert kube.jobs() == []  # the server removed every finished Job
+    assert all(b["spec"]["ttlSecondsAfterFinished"] == 0 for b in kube.created_jobs)
