@@ -57,8 +57,9 @@ def write_config(server: MotoServer, workdir: Path, name: str, extra: str = "") 
     return config.name
 
 
-def render_in(workdir: Path, pipeline: str, config: str) -> dict[str, dict[str, Any]]:
-    """Render as a user would, from the directory the containers run in."""
+def render_in(workdir: Path, pipeline: str, config: str, name: str) -> dict[str, dict[str, Any]]:
+    """Render as a user would, from the directory the containers run in; machines by name
+    (one, or the parts of a split definition, the main one first)."""
     from magnus_render.render import render_text
 
     old = os.getcwd()
@@ -68,7 +69,7 @@ def render_in(workdir: Path, pipeline: str, config: str) -> dict[str, dict[str, 
     finally:
         os.chdir(old)
     document = json.loads(text)
-    return document.get("StateMachines") or {"main": document}
+    return document.get("StateMachines") or {name: document}
 
 
 def s3_run_log(server: MotoServer, run_id: str) -> Any:
@@ -86,8 +87,9 @@ def test_sample_through_step_functions_equals_local_run(
     aws: tuple[MotoServer, Path], tmp_path: Path, name: str
 ) -> None:
     server, workdir = aws
-    config = write_config(server, workdir, f"magnus-{name.replace('_', '-')}")
-    machines = render_in(workdir, f"samples/{name}.yaml", config)
+    machine = f"magnus-{name.replace('_', '-')}"
+    config = write_config(server, workdir, machine)
+    machines = render_in(workdir, f"samples/{name}.yaml", config, machine)
     run_id = f"sfn-{name.replace('_', '-')}"
     described = run_execution(server, machines, run_id)
     status, cause = EXPECTED[name]
@@ -103,13 +105,14 @@ def test_sample_through_step_functions_equals_local_run(
     assert ran and all(t["exit"] in (0, 1) for t in ran), ran
 
 
+@pytest.mark.slow
 def test_split_machine_runs_like_the_whole(aws: tuple[MotoServer, Path], tmp_path: Path) -> None:
     """A definition forced over its size budget becomes nested machines (parts started
     with startExecution.sync:2); executed, it leaves the same run log."""
     server, workdir = aws
     name = "magnus-split"
     config = write_config(server, workdir, name, "    max_definition_bytes: 10000\n")
-    machines = render_in(workdir, "samples/map.yaml", config)
+    machines = render_in(workdir, "samples/map.yaml", config, name)
     assert len(machines) > 1 and next(iter(machines)) == name
     described = run_execution(server, machines, "sfn-split")
     assert described["status"] == "SUCCEEDED", described
