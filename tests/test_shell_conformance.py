@@ -147,3 +147,36 @@ def test_hostile_pipeline_runs_through_shell_and_creates_nothing(tmp_path: Path)
     map_step = next(s for s in shell_log.steps.values() if s.step_type == "map")
     assert len(map_step.branches) == len(values)
     assert list(tmp_path.rglob("PWNED*")) == []
+
+
+def test_config_file_reaches_every_call(tmp_path: Path) -> None:
+    """-c CONFIG: the script's settings come from it and every magnus call gets it, so the
+    run lands in the store it names (chunked-fs here), with the same run log."""
+    _, local_log = execute_in_process("parallel", tmp_path / "local", run_id="local-run")
+    workdir = prepare_workdir(tmp_path / "shell")
+    config = workdir / "shell config.yaml"
+    python = json.dumps(sys.executable)
+    config.write_text(
+        "executor:\n  type: shell\n  config:\n    max_parallel: 2\n"
+        f"    magnus_command: [{python}, -m, magnus_render.cli]\n"
+        f"    python_command: [{python}]\n"
+        "run_log_store:\n  type: chunked-fs\n",
+        encoding="utf-8",
+    )
+    from magnus_render.render import render_text
+
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        text, warnings = render_text(Path("samples/parallel.yaml"), "shell", Path(config.name))
+    finally:
+        os.chdir(cwd)
+    assert warnings == []
+    assert "MAX_PARALLEL=2\n" in text
+    script = workdir / "wf.sh"
+    script.write_text(text, encoding="utf-8")
+    result = run_script(workdir, script, "shell-run")
+    assert result.returncode == 0, result.stderr
+    assert_same_run(local_log, load_run_log(workdir, "shell-run", config))
+    assert (workdir / ".run_log_store" / "shell-run" / "run.json").is_file()  # chunked-fs
+    assert not (workdir / ".run_log_store" / "shell-run.jsonl").exists()  # file-system
