@@ -196,3 +196,16 @@ def test_validator_rejects_what_kubernetes_would() -> None:
     docs[-1]["spec"]["template"]["spec"]["containers"][0]["imagePolicy"] = "Always"
     with pytest.raises(MagnusError, match="imagePolicy"):
         validate_manifests(yaml.safe_dump_all(docs))
+
+
+def test_kubernetes_is_imported_lazily() -> None:
+    code = (
+        "import sys, magnus_render.renderers.k8s_jobs, magnus_render.runtime.executors.k8s_job\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('kubernetes', 'kubernetes_validate')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
