@@ -413,3 +413,19 @@ def test_hostile_script_passes_bash_n_and_shellcheck(tmp_path: Path) -> None:
     )
     renderer = ShellRenderer(load_pipeline(pipeline), config, RenderOptions(str(pipeline)))
     renderer.validate(renderer.render().text)
+
+
+def test_map_over_no_items_goes_straight_to_fan_in(tmp_path: Path) -> None:
+    rec = run_script(tmp_path, SAMPLES / "map.yaml", items={"each": []})
+    assert rec.code == 0, rec.stderr
+    assert rec.names() == ["chunk", "out:each", "in:each", "summarize", "success"]
+
+
+def test_unreadable_items_stop_the_script(tmp_path: Path) -> None:
+    """A fan-out that exits 0 without writing the items file is a broken protocol: exit 2."""
+    rec = run_script(
+        tmp_path, SAMPLES / "map.yaml", settings={"python_command": ["false"]}, items={}
+    )
+    assert rec.code == 2
+    assert "cannot read the map items" in rec.stderr
+    assert rec.names() == ["chunk", "out:each"]
