@@ -865,3 +865,17 @@ def test_non_string_branch_name_is_reported_at_its_own_line(tmp_path: Path) -> N
         + TERMINALS,
     )
     assert_errors(path, (8, "parallel step 'p': 123 under 'branches' must be a string name"))
+
+
+def test_a_misspelt_field_on_a_stub_is_a_warning_with_a_suggestion(tmp_path: Path) -> None:
+    """Stubs take any extra key (as magnus does); one close to a real field is flagged."""
+    path = write(
+        tmp_path,
+        "dag:\n  start_at: a\n  steps:\n    a:\n      type: stub\n      next: success\n"
+        "      on_failur: fail\n      anything_else: 1\n" + TERMINALS,
+    )
+    pipeline = load_pipeline(path)
+    assert [(w.line, w.message) for w in pipeline.warnings] == [
+        (7, "stub step 'a' ignores field 'on_failur' (did you mean 'on_failure'?)")
+    ]
+    assert dict(pipeline.graph.nodes["a"].extras) == {"on_failur": "fail", "anything_else": 1}

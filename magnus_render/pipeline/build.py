@@ -121,6 +121,24 @@ class _Builder:
     def error(self, message: str, smap: SourceMap, line: int | None) -> None:
         self.diagnostics.append(Diagnostic(message, smap.file, line))
 
+    def _warn_stub_typos(
+        self, model: spec.StubModel, step_name: str, raw: dict, smap: SourceMap
+    ) -> None:
+        """A stub accepts any extra key (as magnus does), so a misspelt ``next`` would pass
+        silently; an extra key close to a real field gets a warning with the suggestion."""
+        fields = [f for f in spec.node_fields("stub") if f != "type"]
+        for key in model.model_extra or {}:
+            hint = suggest(str(key), fields)
+            if hint:
+                self.diagnostics.append(
+                    Diagnostic(
+                        f"stub step {step_name!r} ignores field {key!r}{hint}",
+                        smap.file,
+                        smap.line_of(raw, key),
+                        severity="warning",
+                    )
+                )
+
     def _dag_mapping(self, data: Any, smap: SourceMap) -> dict | None:
         """The mapping under the top-level ``dag`` key, or None after reporting why not."""
         if not isinstance(data, dict):
@@ -320,6 +338,7 @@ class _Builder:
             )
             return Node(NodeKind.TASK, task=task, max_attempts=model.max_attempts, **common)
         if isinstance(model, spec.StubModel):
+            self._warn_stub_typos(model, step_name, raw, smap)
             return Node(NodeKind.STUB, extras=freeze(model.model_extra or {}), **common)
         if isinstance(model, spec.SuccessModel):
             return Node(NodeKind.SUCCESS, **common)
