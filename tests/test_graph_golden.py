@@ -144,3 +144,17 @@ def test_pictures_are_deterministic() -> None:
     path = SAMPLES / "nested.yaml"
     assert picture(path, "dot") == picture(path, "dot")
     assert picture(path, "mmd") == picture(path, "mmd")
+
+
+def test_cli_graph_of_an_invalid_pipeline_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("dag:\n  start_at: a\n  steps:\n    a: {type: tsk}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "magnus_render.cli", "graph", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{path}:4: step 'a': unknown node type 'tsk' (did you mean 'task'?)" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
