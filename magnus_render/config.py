@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from magnus_render.errors import ConfigError, Diagnostic
 
@@ -21,7 +21,7 @@ class ServiceConfig(BaseModel):
     """One section: the backend's registered name and its own settings."""
 
     model_config = ConfigDict(extra="forbid")
-    type: str
+    type: StrictStr
     config: dict[str, Any] = Field(default_factory=dict)
 
 

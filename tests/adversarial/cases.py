@@ -404,13 +404,11 @@ def config_cases() -> Iterator[Case]:
             if label == "huge_int":
                 continue
             doc = Doc(BASE_CONFIG).set_value(f"{section}.type", value)
-            bug = "a !!binary value is accepted as a type name" if label == "binary" else ""
             yield Case(
                 f"{section}.type={label}",
                 doc.text(),
                 doc.line(f"{section}.type"),
                 kind="config",
-                bug=bug,
             )
         doc = Doc(BASE_CONFIG).insert_after(f"{section}.type", "  confg: {}", "typo")
         yield Case(f"{section} typo", doc.text(), doc.line("typo"), "unknown", kind="config")
