@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,10 @@ if args[0] == "fan" and "--items-file" in args:
     items = json.loads(os.environ.get("REC_ITEMS", "{}")).get(name, [])
     with open(args[args.index("--items-file") + 1], "w", encoding="utf-8") as out:
         json.dump(items, out)
+if name == os.environ.get("REC_BLOCK"):  # hold this node until the test releases it
+    import time
+    while not os.path.exists(os.environ["REC_RELEASE"]):
+        time.sleep(0.05)
 key = name if args[0] == "execute_single_node" else args[0] + "-" + args[4] + ":" + name
 sys.exit(json.loads(os.environ.get("REC_CODES", "{}")).get(key, 0))
 """
@@ -429,3 +435,45 @@ def test_unreadable_items_stop_the_script(tmp_path: Path) -> None:
     assert rec.code == 2
     assert "cannot read the map items" in rec.stderr
     assert rec.names() == ["chunk", "out:each"]
+
+
+def test_term_stops_background_branches(tmp_path: Path) -> None:
+    """SIGTERM while branches run in the background: each finishes the command it is in,
+    nothing further starts (no next step, no fan-in), and the script exits 143."""
+    recorder = tmp_path / "recorder.py"
+    recorder.write_text(RECORDER, encoding="utf-8")
+    settings = {"max_parallel": 2, "magnus_command": [sys.executable, str(recorder)]}
+    script = tmp_path / "wf.sh"
+    script.write_text(render(SAMPLES / "parallel.yaml", "p.yaml", settings), "utf-8")
+    log, release = tmp_path / "calls.jsonl", tmp_path / "release"
+    env = {
+        **os.environ,
+        "REC_LOG": str(log),
+        "REC_BLOCK": "both.shell_branch.echo",
+        "REC_RELEASE": str(release),
+    }
+    proc = subprocess.Popen(
+        ["bash", str(script), "run-1"], cwd=tmp_path, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while "both.shell_branch.echo" not in (log.read_text("utf-8") if log.exists() else ""):
+            assert time.monotonic() < deadline, "the blocking step never started"
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        release.touch()
+        code = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 143
+    names = [json.loads(line)[2] for line in log.read_text("utf-8").splitlines()]
+    assert "both.shell_branch.wait" not in names
+    assert "report" not in names and "success" not in names
+    assert not any(
+        json.loads(line)[0] == "fan" and "in" in json.loads(line)
+        for line in log.read_text("utf-8").splitlines()
+    )

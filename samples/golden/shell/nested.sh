@@ -53,6 +53,20 @@ echo "run id: $RUN_ID" >&2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/magnus-shell.XXXXXX") || exit 2
 trap 'rm -rf -- "$WORK"' EXIT
 
+# On INT or TERM: stop the branches running in the background (each finishes at most the
+# magnus command it is in and starts nothing more), then exit 130 / 143.
+_stop() {
+  trap '' INT TERM
+  local pid
+  for pid in $(jobs -p); do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  wait
+  exit "$1"
+}
+trap '_stop 130' INT
+trap '_stop 143' TERM
+
 # One magnus command. Returns 0 when the node (or fan) succeeded and 1 when it failed;
 # any other code (2: bad input, or a crash) is not a pipeline outcome, so the whole
 # script stops with it instead of routing it like a step failure.
@@ -89,7 +103,10 @@ _pool() {
         _reap
         running=$((running - 1))
       fi
-      "$1" "$2" &
+      {
+        trap '_stop 143' TERM
+        "$1" "$2"
+      } &
       running=$((running + 1))
     fi
     shift 2
