@@ -91,7 +91,7 @@ def test_sample_through_step_functions_equals_local_run(
     config = write_config(server, workdir, machine)
     machines = render_in(workdir, f"samples/{name}.yaml", config, machine)
     run_id = f"sfn-{name.replace('_', '-')}"
-    described = run_execution(server, machines, run_id)
+    described = run_execution(server, machines, run_id, timeout=900 if name in SLOW else 300)
     status, cause = EXPECTED[name]
     assert described["status"] == status, described
     if cause is not None:

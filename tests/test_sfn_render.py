@@ -483,3 +483,43 @@ def test_thousand_steps_render_fast(tmp_path: Path) -> None:
         StepFunctionsRenderer(loaded, MagnusConfig(), RenderOptions(str(pipeline))).render()
         best = min(best, time.perf_counter() - started)
     assert best < 2.0
+
+
+def test_secret_references_go_into_job_definitions(tmp_path: Path) -> None:
+    """With --with-infra and an image, each distinct image/secrets pair gets a Batch job
+    definition holding the secrets as references; tasks point at it by substitution."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n    image: repo/magnus:1\n"
+        "    secrets: {API_KEY: 'arn:aws:secretsmanager:us-east-1:1:secret:api'}\n"
+        "    overrides:\n      other: {image: 'repo/magnus:2', secrets: {DB: db-secret}}\n"
+    )
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        (SAMPLES / "hello.yaml")
+        .read_text()
+        .replace(
+            "      command: samples.functions.train\n",
+            "      command: samples.functions.train\n      overrides: {stepfunctions: other}\n",
+        )
+    )
+    text, _ = render(str(pipeline), str(config), extra={"with_infra": True})
+    resources = json.loads(text)["Resources"]
+    jobs = {k: v for k, v in resources.items() if v["Type"] == "AWS::Batch::JobDefinition"}
+    assert len(jobs) == 2
+    images = {j["Properties"]["ContainerProperties"]["Image"]: j for j in jobs.values()}
+    with_secret = images["repo/magnus:1"]["Properties"]["ContainerProperties"]
+    assert with_secret["Secrets"] == [
+        {"Name": "API_KEY", "ValueFrom": "arn:aws:secretsmanager:us-east-1:1:secret:api"}
+    ]
+    # an override is a patch: the step keeps API_KEY and adds DB
+    assert [
+        s["Name"] for s in images["repo/magnus:2"]["Properties"]["ContainerProperties"]["Secrets"]
+    ] == ["API_KEY", "DB"]
+    machine = resources["StateMachine"]["Properties"]
+    states = machine["Definition"]["States"]
+    train, double = (states[n]["Parameters"]["JobDefinition"] for n in ("train", "double"))
+    assert train != double and {train, double} == {"${" + k + "}" for k in jobs}
+    assert machine["DefinitionSubstitutions"] == {k: {"Ref": k} for k in jobs}
+    policy = json.dumps(resources["JobExecutionRole"])
+    assert "secretsmanager:GetSecretValue" in policy and "secret:api" in policy

@@ -14,6 +14,7 @@ composite's status (exit 1 routes the composite like a failed task).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from dataclasses import dataclass
@@ -72,6 +73,9 @@ class AslBuilder:
         self.options = options
         self.items_bucket = items_bucket
         self.warnings: list[str] = []
+        #: with --with-infra and an image: job definitions to create, by logical id
+        self.define_jobs = False
+        self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
         self._fail_nodes: dict[int, Node] = {}
 
@@ -273,7 +277,7 @@ class AslBuilder:
             params: dict[str, Any] = {
                 "JobName": job_name(name),
                 "JobQueue": settings.job_queue,
-                "JobDefinition": settings.job_definition,
+                "JobDefinition": self._job_definition(settings),
                 "ContainerOverrides": overrides,
             }
             resource = BATCH_RESOURCE
@@ -326,6 +330,18 @@ class AslBuilder:
         if end:
             state["End"] = True
         return state
+
+    def _job_definition(self, settings: StepFunctionsSettings) -> str:
+        """The configured name, or (with --with-infra and an image) a placeholder for a
+        job definition the template creates, one per distinct image and secrets."""
+        image = self.options.image or settings.image
+        if not self.define_jobs or image is None:
+            return settings.job_definition
+        spec = {"image": image, "secrets": dict(sorted(settings.secrets.items()))}
+        digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+        key = f"JobDefinition{digest}"
+        self.job_definitions[key] = spec
+        return "${" + key + "}"
 
     def _command(self, node: Node, scope: Scope, argv: list[str]) -> str:
         words = []

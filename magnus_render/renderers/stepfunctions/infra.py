@@ -18,6 +18,7 @@ from magnus_render.renderers.stepfunctions.split import Machine
 
 ROLE = "StateMachineRole"
 SCHEDULER_ROLE = "SchedulerRole"
+EXECUTION_ROLE = "JobExecutionRole"
 
 
 @dataclass
@@ -36,6 +37,7 @@ def template(
     options: RenderOptions,
     has_maps: bool,
     items_bucket: str | None,
+    job_definitions: dict[str, dict[str, Any]] | None = None,
 ) -> Template:
     from magnus_render.renderers.stepfunctions.renderer import substitution_key
 
@@ -45,6 +47,12 @@ def template(
     if role_arn is None:
         resources[ROLE] = _state_machine_role(settings, machines, has_maps, items_bucket)
         role_arn = {"Fn::GetAtt": [ROLE, "Arn"]}
+    job_definitions = job_definitions or {}
+    secret_refs = sorted({v for spec in job_definitions.values() for v in spec["secrets"].values()})
+    if secret_refs:
+        resources[EXECUTION_ROLE] = _execution_role(secret_refs)
+    for key, spec in sorted(job_definitions.items()):
+        resources[key] = _job_definition(spec, settings)
     ids = {
         m.name: ("StateMachine" if i == 0 else _logical_id(m.name)) for i, m in enumerate(machines)
     }
@@ -55,11 +63,13 @@ def template(
             "RoleArn": role_arn,
             "Definition": machine.definition,
         }
-        subs = {
+        text = _text(machine.definition)
+        subs: dict[str, Any] = {
             substitution_key(other.name): {"Ref": ids[other.name]}
             for other in machines
-            if "${" + substitution_key(other.name) + "}" in _text(machine.definition)
+            if "${" + substitution_key(other.name) + "}" in text
         }
+        subs.update({key: {"Ref": key} for key in job_definitions if "${" + key + "}" in text})
         if subs:
             props["DefinitionSubstitutions"] = subs
         resources[ids[machine.name]] = {
@@ -90,6 +100,56 @@ def template(
         "Outputs": {"StateMachineArn": {"Value": {"Ref": "StateMachine"}}},
     }
     return Template(body, warnings)
+
+
+def _job_definition(spec: dict[str, Any], settings: StepFunctionsSettings) -> dict[str, Any]:
+    """A Batch job definition for the container protocol; per-step resources and the
+    command come from each task's ContainerOverrides, secrets are references only."""
+    container: dict[str, Any] = {
+        "Image": spec["image"],
+        "Command": ["magnus", "--help"],
+        "ResourceRequirements": [
+            {"Type": "VCPU", "Value": settings.resources.vcpu or "1"},
+            {"Type": "MEMORY", "Value": settings.resources.memory or "2048"},
+        ],
+    }
+    if spec["secrets"]:
+        container["Secrets"] = [
+            {"Name": name, "ValueFrom": ref} for name, ref in sorted(spec["secrets"].items())
+        ]
+        container["ExecutionRoleArn"] = {"Fn::GetAtt": [EXECUTION_ROLE, "Arn"]}
+    return {
+        "Type": "AWS::Batch::JobDefinition",
+        "Properties": {"Type": "container", "ContainerProperties": container},
+    }
+
+
+def _execution_role(secret_refs: list[str]) -> dict[str, Any]:
+    """Lets Batch read the referenced secrets when it starts a container (and only those)."""
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": _assume("ecs-tasks.amazonaws.com"),
+            "ManagedPolicyArns": [
+                "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+            ],
+            "Policies": [
+                {
+                    "PolicyName": "magnus-read-secrets",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "secretsmanager:GetSecretValue",
+                                "Resource": secret_refs,
+                            }
+                        ],
+                    },
+                }
+            ],
+        },
+    }
 
 
 def _text(definition: dict[str, Any]) -> str:

@@ -42,12 +42,13 @@ class StepFunctionsRenderer(Renderer):
             settings_for(settings, node)  # an unknown override name fails early, with its line
         bucket = self._items_bucket(settings)
         builder = AslBuilder(self.graph, settings, self.options, bucket)
+        with_infra = bool(self.options.extra.get("with_infra"))
+        builder.define_jobs = with_infra and settings.launch == "batch"
         comment = self.graph.description or f"magnus pipeline {self.pipeline.file}"
         definition = builder.definition(comment)
         self.warnings.extend(builder.warnings)
         from magnus_render.renderers.stepfunctions.split import split_definition
 
-        with_infra = bool(self.options.extra.get("with_infra"))
         machines = split_definition(
             definition,
             settings.state_machine_name,
@@ -62,15 +63,27 @@ class StepFunctionsRenderer(Renderer):
         if with_infra:
             from magnus_render.renderers.stepfunctions.infra import template
 
-            doc = template(machines, settings, self.options, self._has_maps(), bucket)
+            doc = template(
+                machines,
+                settings,
+                self.options,
+                self._has_maps(),
+                bucket,
+                builder.job_definitions,
+            )
             self.warnings.extend(doc.warnings)
+            if self._any_secrets(settings) and not builder.job_definitions:
+                self.warn(
+                    "secret references need an image (--image or executor.config.image) "
+                    "so that --with-infra can create the job definitions that carry them"
+                )
             return RenderResult(dump(doc.body), self.warnings)
         if self.options.extra.get("schedule"):
             self.warn("--schedule is only rendered with --with-infra (EventBridge Scheduler)")
-        if settings.secrets:
+        if self._any_secrets(settings):
             self.warn(
-                "secret references are rendered into the job/task definitions that "
-                "--with-infra creates; without it, add them to your own definitions"
+                "secret references go into the job definitions that --with-infra creates "
+                "(with an image); without it, add them to your own job definitions"
             )
         if len(machines) == 1:
             return RenderResult(dump(machines[0].definition), self.warnings)
@@ -89,6 +102,9 @@ class StepFunctionsRenderer(Renderer):
             return f"{settings.state_machine_arn_prefix}{part}"
 
         return arn_of
+
+    def _any_secrets(self, settings: StepFunctionsSettings) -> bool:
+        return any(settings_for(settings, n).secrets for n in self.graph.walk())
 
     def _has_maps(self) -> bool:
         return any(node.kind is NodeKind.MAP for node in self.graph.walk())
