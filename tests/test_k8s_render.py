@@ -209,3 +209,17 @@ def test_kubernetes_is_imported_lazily() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("version", ["1.30.0", "1.34.0"])
+def test_goldens_pass_the_kubernetes_validate_cli(version: str) -> None:
+    """The same check as a user would run: `kubernetes-validate --strict -k VERSION`."""
+    files = sorted(str(p) for p in GOLDEN.glob("*.yaml") if p.name != "config.yaml")
+    assert len(files) > len(SAMPLE_NAMES)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", "-k", version, *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
