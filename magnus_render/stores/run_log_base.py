@@ -59,6 +59,9 @@ class RunLogStore(ABC):
     settings_model: ClassVar[type[StoreSettings]] = StoreSettings
     #: whether several processes may write one run at once (parallel executors need it)
     multi_process_safe: ClassVar[bool] = True
+    #: whether iter_logs yields logs in the order they were first written (else the root
+    #: steps are put in start-time order when assembling)
+    logs_in_write_order: ClassVar[bool] = False
 
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         self.settings = build_settings(self.settings_model, settings or {}, config, "run_log_store")
@@ -145,7 +148,8 @@ class RunLogStore(ABC):
             parent_step = steps.get(parent_of(name))
             if parent_step is not None:
                 parent_step.branches[name] = branches[name]
-        header.steps = _ordered(header.steps)
+        if not self.logs_in_write_order:
+            header.steps = _ordered(header.steps)
         return header
 
 

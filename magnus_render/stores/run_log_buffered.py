@@ -16,6 +16,7 @@ class BufferedRunLogStore(RunLogStore):
 
     name = "buffered"
     multi_process_safe: ClassVar[bool] = False
+    logs_in_write_order: ClassVar[bool] = True
 
     def _run(self, run_id: str) -> dict[str, Any]:
         try:

@@ -43,6 +43,7 @@ class _Replay:
 class FileSystemRunLogStore(RunLogStore):
     name = "file-system"
     settings_model = FileSystemSettings
+    logs_in_write_order = True
 
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         super().__init__(settings, config)
