@@ -523,3 +523,33 @@ def test_secret_references_go_into_job_definitions(tmp_path: Path) -> None:
     assert machine["DefinitionSubstitutions"] == {k: {"Ref": k} for k in jobs}
     policy = json.dumps(resources["JobExecutionRole"])
     assert "secretsmanager:GetSecretValue" in policy and "secret:api" in policy
+
+
+def test_cli_validate_runs_both_validators(tmp_path: Path) -> None:
+    """`magnus-render --validate` exits 0 on a sample; a validator finding exits 2."""
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from magnus_render.cli import render_main; render_main()",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+
+    out = tmp_path / "map.json"
+    ok = cli("samples/map.yaml", "--target", "stepfunctions", "--validate", "-o", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(out.read_text())["StartAt"] == "magnus.start"
+    from magnus_render.errors import MagnusError
+    from magnus_render.renderers.stepfunctions.validate import validate_text
+
+    broken = json.loads(out.read_text())
+    del broken["States"]["chunk"]["Resource"]
+    with pytest.raises(MagnusError, match="asl-validator"):
+        validate_text(json.dumps(broken))

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from magnus_render.errors import ConfigError
+from magnus_render.errors import ConfigError, UnsupportedError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.base import (
     PLACEHOLDER_IMAGE,
@@ -112,14 +113,26 @@ class AslBuilder:
         return state_name(node.internal_name, "fan-out" if node.kind.is_composite else "")
 
     # -- nodes --------------------------------------------------------------------------
+    def emitters(self) -> dict[NodeKind, Callable[[Node, Scope], dict[str, Any]]]:
+        """Node kind -> the method that emits its states (the renderer's dispatch table)."""
+        return {
+            NodeKind.TASK: self.task,
+            NodeKind.STUB: self.task,
+            NodeKind.SUCCESS: self.success,
+            NodeKind.FAIL: self.fail,
+            NodeKind.PARALLEL: self.composite,
+            NodeKind.MAP: self.composite,
+            NodeKind.DAG: self.composite,
+        }
+
     def node(self, node: Node, scope: Scope) -> dict[str, Any]:
-        if node.kind in (NodeKind.TASK, NodeKind.STUB):
-            return self.task(node, scope)
-        if node.kind is NodeKind.SUCCESS:
-            return {state_name(node.internal_name): self._container(node, scope, end=True)}
-        if node.kind is NodeKind.FAIL:
-            return self.fail(node, scope)
-        return self.composite(node, scope)
+        emitter = self.emitters().get(node.kind)
+        if emitter is None:  # pragma: no cover - every kind is in the table
+            raise UnsupportedError(f"stepfunctions cannot render {node.kind.value} nodes")
+        return emitter(node, scope)
+
+    def success(self, node: Node, scope: Scope) -> dict[str, Any]:
+        return {state_name(node.internal_name): self._container(node, scope, end=True)}
 
     def task(self, node: Node, scope: Scope) -> dict[str, Any]:
         states: dict[str, Any] = {}

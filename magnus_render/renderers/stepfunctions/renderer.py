@@ -36,6 +36,10 @@ class StepFunctionsRenderer(Renderer):
     settings_model: ClassVar[type[StepFunctionsSettings]] = StepFunctionsSettings
     max_object_bytes: ClassVar[int | None] = 1_000_000
 
+    def emitters(self) -> dict[NodeKind, Callable[..., Any]]:
+        settings = load_settings(self.config)
+        return AslBuilder(self.graph, settings, self.options, None).emitters()
+
     def render(self) -> RenderResult:
         settings = load_settings(self.config)
         for node in self.graph.walk():
