@@ -333,3 +333,16 @@ def test_branches_run_as_concurrent_jobs_within_the_bound(kube: FakeKubernetes) 
     proc = _drive(kube, "naps.yaml", "naps", _config(kube.workdir, parallelism=2))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert kube.max_running == 2  # three sleeping branches, at most two Jobs at once
+
+
+def test_resume_refuses_a_run_of_another_pipeline(kube: FakeKubernetes) -> None:
+    (kube.workdir / "samples-tiny.yaml").write_text(TINY_PIPELINE)
+    config = _config(kube.workdir)
+    assert _drive(kube, "samples-tiny.yaml", "r1", config).returncode == 0
+    jobs = len(kube.created_jobs)
+    again = _drive(kube, "samples-tiny.yaml", "r1", config)  # finished run: nothing re-runs
+    assert again.returncode == 0 and len(kube.created_jobs) == jobs
+    other = _drive(kube, "samples/hello.yaml", "r1", config)
+    assert other.returncode == 2
+    assert "different pipeline definition" in other.stderr and "Traceback" not in other.stderr
+    assert len(kube.created_jobs) == jobs

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from magnus_render import k8s_spec
-from magnus_render.errors import ConfigError, MagnusError
+from magnus_render.errors import ConfigError, MagnusError, RunError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import NodeTriggeringExecutor
@@ -195,6 +195,13 @@ def drive(
     ctx = _context(pipeline_file, config_file, parameters_file, run_id)
     if not ctx.store.exists(run_id):
         return execute_pipeline(pipeline_file, config_file, parameters_file, run_id)
+    header = ctx.store.get_run_header(run_id)
+    if header.dag_hash and header.dag_hash != ctx.pipeline.dag_hash:
+        raise RunError(
+            f"run {run_id!r} exists and was made from a different pipeline definition; "
+            "a driver resumes only its own run (choose another run id)",
+            str(pipeline_file),
+        )
     executor = make_executor(ctx)
     print(f"run {run_id} exists: resuming it", file=sys.stderr)
     ctx.reporter = make_reporter(False)
