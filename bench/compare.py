@@ -267,12 +267,23 @@ def _our_status(root: Path, run_id: str) -> str:
 
 # -- reporting -----------------------------------------------------------------------------
 def _median(samples: list[Sample]) -> Sample | None:
-    good = [s for s in samples if not s.failure]
+    # a timed-out run counts with its time so far: the median becomes a lower bound
+    good = [s for s in samples if not s.failure or s.failure.startswith("timeout")]
     if not good:
         return None
     return Sample(
         statistics.median(s.seconds for s in good), statistics.median(s.peak_mib for s in good)
     )
+
+
+def _cell(median: Sample | None, samples: list[Sample], failure: str) -> str:
+    """The median time, or why every run failed; partial failures are counted, not hidden."""
+    if median is None:
+        return f"fails ({failure})"
+    bad = sum(1 for s in samples if s.failure)
+    at_least = "≥ " if any(s.failure.startswith("timeout") for s in samples) else ""
+    note = f" ({bad} of {len(samples)}: {failure})" if bad else ""
+    return f"{at_least}{median.seconds:.2f} s{note}"
 
 
 def table(rows: list[Row], repeats: int) -> str:
@@ -285,9 +296,11 @@ def table(rows: list[Row], repeats: int) -> str:
         ref, ours = _median(row.samples["ref"]), _median(row.samples["ours"])
         ref_fail = next((s.failure for s in row.samples["ref"] if s.failure), "")
         ours_fail = next((s.failure for s in row.samples["ours"] if s.failure), "")
-        ref_t = f"{ref.seconds:.2f} s" if ref else f"fails ({ref_fail})"
-        ours_t = f"{ours.seconds:.2f} s" if ours else f"fails ({ours_fail})"
+        ref_t = _cell(ref, row.samples["ref"], ref_fail)
+        ours_t = _cell(ours, row.samples["ours"], ours_fail)
         ratio = f"{ref.seconds / ours.seconds:.1f}x" if ref and ours else "n/a"
+        if ref and "≥" in ref_t and ratio != "n/a":
+            ratio = "≥ " + ratio
         ref_m = f"{ref.peak_mib:.0f} MiB" if ref else "n/a"
         ours_m = f"{ours.peak_mib:.0f} MiB" if ours else "n/a"
         lines.append(
@@ -340,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+    raw = {
+        row.workload.key: {side: [vars(x) for x in got] for side, got in row.samples.items()}
+        for row in rows
+    }
+    (CACHE / "compare-last.json").write_text(json.dumps(raw, indent=1))
     print(table(rows, args.repeats))
     return 0
 
