@@ -153,8 +153,8 @@ class RunLogStore(ABC):
         return header
 
 
-def _depth(name: str) -> tuple[int, str]:
-    return (name.count("."), name)
+def _depth(name: str) -> int:
+    return name.count(".")  # a stable sort keeps the store's order within one depth
 
 
 def _ordered(steps: dict[str, StepLog]) -> dict[str, StepLog]:
