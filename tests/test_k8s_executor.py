@@ -346,3 +346,38 @@ def test_resume_refuses_a_run_of_another_pipeline(kube: FakeKubernetes) -> None:
     assert other.returncode == 2
     assert "different pipeline definition" in other.stderr and "Traceback" not in other.stderr
     assert len(kube.created_jobs) == jobs
+
+
+def test_branch_threads_share_the_store_one_call_at_a_time() -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from magnus_render.runtime.executors.threaded import make_thread_safe
+
+    class Store:
+        name = "journal"
+        inside = 0
+        overlaps = 0
+
+        def get_step_log(self, run_id: str, name: str) -> str:
+            self.inside += 1
+            if self.inside > 1:
+                self.overlaps += 1
+            time.sleep(0.001)
+            self.inside -= 1
+            return name
+
+    raw = Store()
+    ctx = SimpleNamespace(store=raw)
+    make_thread_safe(ctx)
+    make_thread_safe(ctx)  # wrapping twice is harmless
+    assert ctx.store.name == "journal"
+    threads = [
+        threading.Thread(target=lambda: [ctx.store.get_step_log("r", "s") for _ in range(20)])
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert raw.overlaps == 0

@@ -17,7 +17,6 @@ import argparse
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from magnus_render import k8s_spec
@@ -25,6 +24,7 @@ from magnus_render.errors import ConfigError, MagnusError, RunError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import NodeTriggeringExecutor
+from magnus_render.runtime.executors.threaded import make_thread_safe, run_concurrently
 from magnus_render.stores.models import BranchLog, Status, StepAttempt, now_iso
 
 FINISHED = (Status.SUCCESS, Status.FAIL)
@@ -44,6 +44,7 @@ class K8sJobExecutor(NodeTriggeringExecutor):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
+        make_thread_safe(ctx)
         self._slots = threading.BoundedSemaphore(self.settings.parallelism)
         self._api_lock = threading.Lock()
         self._api: Any = None
@@ -110,10 +111,7 @@ class K8sJobExecutor(NodeTriggeringExecutor):
             super().run_branches(branches)
             return
         workers = min(len(branches), self.settings.parallelism)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="branch") as pool:
-            futures = [pool.submit(self.execute_graph, b.graph, b.map_variable) for b in branches]
-            for future in futures:
-                future.result()
+        run_concurrently(branches, self.execute_graph, workers)
 
     # -- one node, one Job -------------------------------------------------------------
     def node_body(

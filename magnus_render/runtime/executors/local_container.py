@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, NodeTriggeringExecutor
+from magnus_render.runtime.executors.threaded import make_thread_safe, run_concurrently
 
 ENGINES = ("podman", "docker")
 #: how long ``<engine> info`` may take before the engine counts as unusable
@@ -95,6 +95,7 @@ class LocalContainerExecutor(NodeTriggeringExecutor):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
+        make_thread_safe(ctx)
         self.engine: str | None = None
         self._slots = threading.BoundedSemaphore(self.settings.parallelism)
         self._out = threading.Lock()
@@ -177,8 +178,4 @@ class LocalContainerExecutor(NodeTriggeringExecutor):
             super().run_branches(branches)
             return
         workers = min(len(branches), self.settings.parallelism)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="branch") as pool:
-            for future in [
-                pool.submit(self.execute_graph, b.graph, b.map_variable) for b in branches
-            ]:
-                future.result()
+        run_concurrently(branches, self.execute_graph, workers)
