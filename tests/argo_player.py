@@ -161,24 +161,29 @@ class Player:
             for var in container.get("env") or []:
                 if "value" in var:
                     env[var["name"]] = substitute(var["value"], scope)
-            proc = subprocess.run(
-                argv,
-                cwd=self.workdir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-            self.play.pods.append(PodRun(template["name"], argv, proc.returncode))
-            if proc.returncode == 2:  # bad input: a spec or protocol bug, never expected
-                raise PlayerError(f"{argv} exited 2:\n{proc.stderr}")
-            phase = "Succeeded" if proc.returncode == 0 else "Failed"
+            code = self.run_container(argv, env)
+            self.play.pods.append(PodRun(template["name"], argv, code))
+            phase = "Succeeded" if code == 0 else "Failed"
             values = {}
             if phase == "Succeeded":
                 for name, private in outputs.items():
                     values[name] = Path(private).read_text(encoding="utf-8").strip()
             return phase, values
+
+    def run_container(self, argv: list[str], env: dict[str, str]) -> int:
+        """Run one container's command as a subprocess; its exit code (tests may override)."""
+        proc = subprocess.run(
+            argv,
+            cwd=self.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            check=False,
+        )
+        if proc.returncode == 2:  # bad input: a spec or protocol bug, never expected
+            raise PlayerError(f"{argv} exited 2:\n{proc.stderr}")
+        return proc.returncode
 
     # -- DAGs --------------------------------------------------------------------------
     def _dag(
