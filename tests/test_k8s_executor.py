@@ -352,7 +352,7 @@ def test_branch_threads_share_the_store_one_call_at_a_time() -> None:
     import threading
     from types import SimpleNamespace
 
-    from magnus_render.runtime.executors.threaded import make_thread_safe
+    from magnus_render.runtime.executors.remote import make_thread_safe
 
     class Store:
         name = "journal"

@@ -227,3 +227,20 @@ def test_podman_run_equals_local(tmp_path: Path) -> None:
         load_run_log(workdir, "local")
     )
     assert "[initialize] hello from magnus-render" in proc.stdout
+
+
+def test_engine_failure_is_recorded_in_the_run_log(tmp_path: Path) -> None:
+    workdir = prepare_workdir(tmp_path / "work")
+    engine = "#!/bin/sh\n[ \"$1\" = info ] && exit 0\necho 'Error: image not known' >&2\nexit 125\n"
+    folder = _bin(tmp_path, {"podman": engine})
+    config = _config(workdir)
+    env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+    args = ["execute", "samples/hello.yaml", "-c", str(config), "--run-id", "broken"]
+    proc = run_magnus(args, workdir, env=env)
+    assert proc.returncode == 1, proc.stderr
+    log = load_run_log(workdir, "broken", config)
+    assert log.status.value == "FAIL"
+    first = log.steps["initialize"]
+    assert first.status.value == "FAIL"
+    assert "podman run exited 125" in first.message
+    assert "Error: image not known" in proc.stdout

@@ -24,8 +24,12 @@ from magnus_render.errors import ConfigError, MagnusError, RunError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import NodeTriggeringExecutor
-from magnus_render.runtime.executors.threaded import make_thread_safe, run_concurrently
-from magnus_render.stores.models import BranchLog, Status, StepAttempt, now_iso
+from magnus_render.runtime.executors.remote import (
+    make_thread_safe,
+    record_launch_failure,
+    run_concurrently,
+)
+from magnus_render.stores.models import BranchLog, Status
 
 FINISHED = (Status.SUCCESS, Status.FAIL)
 #: annotations that tie a Job to its run and step (checked before adopting a Job)
@@ -153,30 +157,8 @@ class K8sJobExecutor(NodeTriggeringExecutor):
                 finished.set()
                 logs.join(timeout=30)
         if outcome.code:
-            self._record_job_failure(node, resolved, f"Job {name}: {outcome.reason}")
+            record_launch_failure(self.ctx, node, resolved, f"Job {name}: {outcome.reason}")
         return outcome.code
-
-    def _record_job_failure(self, node: Node, resolved: str, why: str) -> None:
-        """A Job that failed before its node could write (image, secret, eviction): put
-        the failure in the run log so it says why, instead of a step that never ran."""
-        step = self.ctx.store.get_step_log(self.ctx.run_id, resolved)
-        if step is not None and step.status in FINISHED:
-            return
-        if step is None:
-            step = nodes._new_step_log(node, resolved)
-        now = now_iso()
-        step.status = Status.FAIL
-        step.message = why
-        step.attempts.append(
-            StepAttempt(
-                attempt_number=len(step.attempts) + 1,
-                start_time=now,
-                end_time=now,
-                status=Status.FAIL,
-                message=why,
-            )
-        )
-        self.ctx.store.put_step_log(self.ctx.run_id, step)
 
 
 # -- the driver's entry point -------------------------------------------------------------

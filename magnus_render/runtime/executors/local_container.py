@@ -23,7 +23,11 @@ from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, NodeTriggeringExecutor
-from magnus_render.runtime.executors.threaded import make_thread_safe, run_concurrently
+from magnus_render.runtime.executors.remote import (
+    make_thread_safe,
+    record_launch_failure,
+    run_concurrently,
+)
 
 ENGINES = ("podman", "docker")
 #: how long ``<engine> info`` may take before the engine counts as unusable
@@ -169,8 +173,10 @@ class LocalContainerExecutor(NodeTriggeringExecutor):
             code = proc.wait()
         if code not in (0, 1):
             # the engine failed (image missing, mount refused) before or around the node
+            why = f"{self.engine} run exited {code} (the container did not run the node)"
             with self._out:
-                print(f"[{resolved}] container exited {code}", file=sys.stderr)
+                print(f"[{resolved}] {why}", file=sys.stderr)
+            record_launch_failure(self.ctx, node, resolved, why)
         return code
 
     def run_branches(self, branches: Sequence[nodes.Branch]) -> None:

@@ -1,8 +1,10 @@
-"""Concurrent branch traversal for executors whose nodes run elsewhere (k8s-job, containers).
+"""Helpers for executors whose nodes run elsewhere (k8s-job, local-container).
 
 Such a driver only waits on remote work, so threads are enough to run branches side by
 side. Stores are written for concurrent *processes*; their in-process read caches are not
 meant for several threads, so every store call from the driver goes through one lock.
+When the remote side fails before the node could write its step log (an image that does
+not exist, a missing secret), the driver records that failure so the run log says why.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from magnus_render.pipeline.ir import Node
 from magnus_render.runtime import nodes
+from magnus_render.stores.models import Status, StepAttempt, now_iso
 
 
 class LockedStore:
@@ -49,3 +53,24 @@ def run_concurrently(
         futures = [pool.submit(traverse, b.graph, b.map_variable) for b in branches]
         for future in futures:
             future.result()
+
+
+def record_launch_failure(ctx: Any, node: Node, resolved: str, why: str) -> None:
+    """Mark the step failed with ``why`` unless the node itself already finished it."""
+    step = ctx.store.get_step_log(ctx.run_id, resolved)
+    if step is not None and step.status in (Status.SUCCESS, Status.FAIL):
+        return
+    if step is None:
+        step = nodes._new_step_log(node, resolved)
+    now = now_iso()
+    step.status = Status.FAIL
+    step.message = why
+    attempt = StepAttempt(
+        attempt_number=len(step.attempts) + 1,
+        start_time=now,
+        end_time=now,
+        status=Status.FAIL,
+        message=why,
+    )
+    step.attempts.append(attempt)
+    ctx.store.put_step_log(ctx.run_id, step)
