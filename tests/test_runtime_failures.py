@@ -281,3 +281,23 @@ dag:
         "each.c": "SUCCESS",
     }
     assert list(log.steps) == ["each", "handle", "fail"]
+
+
+def test_sys_exit_in_a_python_task_fails_only_that_step(tmp_path: Path) -> None:
+    tasks = "import sys\n\ndef bye():\n    sys.exit(3)\n\ndef fine():\n    sys.exit(0)\n"
+    pipeline = """
+dag:
+  start_at: a
+  steps:
+    a: {type: task, command: MOD.fine, next: b}
+    b: {type: task, command: MOD.bye, next: success, on_failure: c}
+    c: {type: stub, next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+    write(tmp_path, pipeline, tasks, "t_exit")
+    code, log = execute_in_process("p.yaml", tmp_path)
+    assert code == 0
+    assert log.steps["a"].status.value == "SUCCESS"
+    assert log.steps["b"].status.value == "FAIL" and "sys.exit(3)" in log.steps["b"].message
+    assert log.steps["c"].status.value == "SUCCESS"

@@ -148,7 +148,8 @@ def test_sample_sequential_and_parallel(sample: str, tmp_path) -> None:
 
 @pytest.mark.parametrize("sample", ["map", "nested", "retry"])
 def test_sample_with_chunked_store(sample: str, tmp_path) -> None:
-    code, log = execute_in_process(sample, tmp_path, "run-chunked", CHUNKED)
+    config = CHUNKED + (PARALLEL if sample == "nested" else "")
+    code, log = execute_in_process(sample, tmp_path, "run-chunked", config)
     CHECKS[sample](code, log)
     _, seq = execute_in_process(sample, tmp_path / "fs", "run-fs")
     assert normalize(log) == normalize(seq)

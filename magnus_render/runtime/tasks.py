@@ -198,6 +198,12 @@ def run_python(
                 result = func(**kwargs)
                 outputs = dict(collected or {})
                 outputs.update(returned_parameters(result))
+            except SystemExit as exc:  # a task calling sys.exit() must not end the run
+                if exc.code in (None, 0):
+                    outputs = dict(collected or {})
+                else:
+                    msg = f"the task called sys.exit({exc.code!r})"
+                    return TaskOutcome(False, msg, log=buffer.getvalue())
             except Exception as exc:
                 traceback.print_exc()
                 return TaskOutcome(False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue())
