@@ -134,6 +134,8 @@ class K8sJobSettings(PodSettings):
     #: service account of node pods (default: the namespace's default, without a token)
     node_service_account: str | None = None
     driver_backoff_limit: int = Field(default=2, ge=0)
+    #: the whole run's deadline (``active_deadline_seconds`` is each node's)
+    driver_active_deadline_seconds: int | None = Field(default=None, ge=1)
     #: how many node Jobs of one parallel or map node run at once
     parallelism: int = Field(default=4, ge=1)
     #: ConfigMap holding pipeline/config/parameters, mounted at ``spec_mount_path``
@@ -295,16 +297,20 @@ def pod_spec(
 
 
 def job_spec(
-    settings: K8sJobSettings, pod: dict[str, Any], labels: dict[str, str], backoff_limit: int
+    settings: K8sJobSettings,
+    pod: dict[str, Any],
+    labels: dict[str, str],
+    backoff_limit: int,
+    deadline: int | None,
 ) -> dict[str, Any]:
-    """A Job's spec around a pod spec: retries, deadline and TTL from the settings."""
+    """A Job's spec around a pod spec: retries, deadline and TTL."""
     spec: dict[str, Any] = {
         "backoffLimit": backoff_limit,
         "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
         "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
     }
-    if settings.active_deadline_seconds is not None:
-        spec["activeDeadlineSeconds"] = settings.active_deadline_seconds
+    if deadline is not None:
+        spec["activeDeadlineSeconds"] = deadline
     return spec
 
 
@@ -335,5 +341,7 @@ def node_job_body(
             "labels": all_labels,
             "annotations": dict(annotations),
         },
-        "spec": job_spec(settings, pod, all_labels, settings.backoff_limit),
+        "spec": job_spec(
+            settings, pod, all_labels, settings.backoff_limit, settings.active_deadline_seconds
+        ),
     }

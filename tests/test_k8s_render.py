@@ -50,6 +50,7 @@ def test_full_settings_golden() -> None:
     assert {"claimName": "magnus-data"} in [v.get("persistentVolumeClaim") for v in pod["volumes"]]
     assert docs[-1]["spec"]["backoffLimit"] == 3
     assert docs[-1]["spec"]["ttlSecondsAfterFinished"] == 600
+    assert docs[-1]["spec"]["activeDeadlineSeconds"] == 7200  # the run's, not a node's (600)
     # the driver's config keeps the user's stores and carries the resolved executor settings
     config = yaml.safe_load(docs[0]["data"]["config.yaml"])
     assert config["run_log_store"] == {

@@ -236,7 +236,13 @@ class K8sJobsRenderer(Renderer):
             extra_env=[run_id_env],
         )
         labels = {**meta["labels"], "magnus-render/role": "driver"}
-        job = k8s_spec.job_spec(settings, pod, labels, settings.driver_backoff_limit)
+        job = k8s_spec.job_spec(
+            settings,
+            pod,
+            labels,
+            settings.driver_backoff_limit,
+            settings.driver_active_deadline_seconds,
+        )
         schedule = self.options.extra.get("schedule")
         if not schedule:
             return {
