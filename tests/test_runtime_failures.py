@@ -301,3 +301,25 @@ dag:
     assert log.steps["a"].status.value == "SUCCESS"
     assert log.steps["b"].status.value == "FAIL" and "sys.exit(3)" in log.steps["b"].message
     assert log.steps["c"].status.value == "SUCCESS"
+
+
+def test_values_that_cannot_be_stored_fail_the_step(tmp_path: Path) -> None:
+    tasks = (
+        "from magnus_render import track_this\n\n"
+        "def obj():\n    return {'when': object()}\n\n"
+        "def metric():\n    track_this(m=object())\n"
+    )
+    pipeline = """
+dag:
+  start_at: a
+  steps:
+    a: {type: task, command: MOD.obj, next: success, on_failure: b}
+    b: {type: task, command: MOD.metric, next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+    write(tmp_path, pipeline, tasks, "t_json")
+    code, log = execute_in_process("p.yaml", tmp_path)
+    assert code == 1
+    assert "'when': object values cannot be stored" in log.steps["a"].message
+    assert "'m': object values" in log.steps["b"].message

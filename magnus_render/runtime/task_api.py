@@ -55,8 +55,11 @@ def set_parameter(**values: Any) -> None:
 
 def track_this(step: int = 0, **metrics: Any) -> None:
     """Record metrics on this step's log (``step`` > 0 keeps a series per metric)."""
+    from magnus_render.runtime.tasks import json_ready
+
     scope = _scope()
     for key, value in metrics.items():
+        value = json_ready(value, key)
         if step:
             series = scope.metrics.setdefault(key, {})
             if isinstance(series, dict):

@@ -166,17 +166,35 @@ def _cast(value: Any, annotation: Any, name: str) -> Any:
 
 
 def returned_parameters(result: Any) -> dict[str, Any]:
+    """A task's return value as JSON-ready parameters (they travel in the run log)."""
     if result is None:
         return {}
-    if isinstance(result, dict):
-        return {str(k): v for k, v in result.items()}
     from pydantic import BaseModel
 
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
-    raise TypeError(
-        f"a task must return None, a dict or a pydantic model, not {type(result).__name__}"
-    )
+    if not isinstance(result, dict):
+        raise TypeError(
+            f"a task must return None, a dict or a pydantic model, not {type(result).__name__}"
+        )
+    return {str(k): json_ready(v, str(k)) for k, v in result.items()}
+
+
+def json_ready(value: Any, name: str) -> Any:
+    """``value`` as plain JSON data (pydantic models dumped); TypeError naming ``name``."""
+    import json
+
+    def convert(obj: Any) -> Any:
+        from pydantic import BaseModel
+
+        if isinstance(obj, BaseModel):
+            return obj.model_dump(mode="json")
+        raise TypeError(f"{name!r}: {type(obj).__name__} values cannot be stored as JSON")
+
+    try:
+        return json.loads(json.dumps(value, default=convert, allow_nan=True))
+    except ValueError as exc:
+        raise TypeError(f"{name!r}: {exc}") from None
 
 
 def run_python(
