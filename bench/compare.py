@@ -6,7 +6,7 @@ repository, and runs each through both projects' own console scripts, alternatin
 goes first, so that drift in machine load hits both sides alike. Prints a Markdown table of
 median wall time, the ratio, and the peak resident memory of each command.
 
-    python3 bench/compare.py                 # 3 repeats of everything (about 15 minutes)
+    python3 bench/compare.py                 # 3 repeats of everything (20-30 minutes)
     python3 bench/compare.py --repeats 1 --only lin1,lin100,argo100
 
 Timings are whole commands (start-up included), as a user or a container would run them.
