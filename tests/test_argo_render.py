@@ -267,7 +267,7 @@ def test_placeholder_image_warns() -> None:
     pipeline = load_pipeline(SAMPLES / "hello.yaml")
     result = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/hello.yaml")).render()
     assert "MAGNUS_RENDER_IMAGE_NOT_SET" in result.text
-    assert any("no image given" in w for w in result.warnings)
+    assert any("no container image given" in w for w in result.warnings)
 
 
 def test_reference_errors_for_template_refs() -> None:

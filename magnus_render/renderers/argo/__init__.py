@@ -46,7 +46,7 @@ from magnus_render.renderers.argo.settings import (
 )
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
-from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
+from magnus_render.renderers.base import Renderer, RenderResult
 from magnus_render.renderers.naming import UniqueNames
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -98,12 +98,7 @@ class ArgoRenderer(Renderer):
         self._check_expressions()
         if self.options.image:  # --image replaces the global image; overrides still win
             settings = settings.model_copy(update={"image": self.options.image})
-        image = settings.image
-        if not image:
-            image = PLACEHOLDER_IMAGE
-            self.warn(
-                f"no image given (--image or executor.config.image); using {PLACEHOLDER_IMAGE}"
-            )
+        image = self.resolve_image(settings.image)  # placeholder + warning when unset
         template_names = UniqueNames()
         factory = TemplateFactory(
             self.options, image, template_names, UniqueNames(), settings.service_account_name
