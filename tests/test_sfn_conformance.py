@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.runlog import normalize, prepare_workdir, run_sample
+from tests.helpers.runlog import execute_in_process, normalize, prepare_workdir
 from tests.sfn_harness import MotoServer, moto_server, run_execution
 
 BUCKET = "magnus-conformance"
@@ -98,7 +98,7 @@ def test_sample_through_step_functions_equals_local_run(
         assert described["error"] == "magnus.PipelineFailed"
         assert cause in described["cause"] and run_id in described["cause"]
     through_sfn = s3_run_log(server, run_id)
-    local_code, local = run_sample(name, tmp_path)
+    local_code, local = execute_in_process(name, tmp_path)
     assert local_code == (0 if status == "SUCCEEDED" else 1)
     assert normalize(through_sfn) == normalize(local)
     ran = [t for t in server.tasks() if t["command"][2] == run_id]
@@ -116,5 +116,5 @@ def test_split_machine_runs_like_the_whole(aws: tuple[MotoServer, Path], tmp_pat
     assert len(machines) > 1 and next(iter(machines)) == name
     described = run_execution(server, machines, "sfn-split")
     assert described["status"] == "SUCCEEDED", described
-    _, local = run_sample("map", tmp_path)
+    _, local = execute_in_process("map", tmp_path)
     assert normalize(s3_run_log(server, "sfn-split")) == normalize(local)
