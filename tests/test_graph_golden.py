@@ -21,7 +21,10 @@ from tests.conftest import SAMPLES
 from tests.golden import assert_golden
 
 GOLDEN = SAMPLES / "golden" / "graph"
-SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("*.yaml"))
+#: every sample pipeline (included dags and the notebook one too), relative to samples/
+SAMPLE_FILES = sorted(
+    str(p.relative_to(SAMPLES)) for p in SAMPLES.rglob("*.yaml") if "golden" not in p.parts
+)
 FORMATS = {"mmd": MermaidRenderer, "dot": DotRenderer}
 
 
@@ -32,7 +35,9 @@ def picture(path: Path, suffix: str) -> str:
 
 
 def test_every_sample_is_covered() -> None:
-    assert len(SAMPLE_FILES) >= 9, SAMPLE_FILES
+    assert len(SAMPLE_FILES) >= 10, SAMPLE_FILES
+    stems = [Path(s).stem for s in SAMPLE_FILES]
+    assert len(set(stems)) == len(stems), "golden files are named by stem: keep stems unique"
 
 
 @pytest.mark.parametrize("suffix", sorted(FORMATS))

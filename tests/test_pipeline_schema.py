@@ -19,7 +19,7 @@ from magnus_render.pipeline.schema import pipeline_json_schema
 from tests.conftest import SAMPLES
 from tests.test_pipeline_roundtrip import GraphSpec, Writer, graph_specs
 
-PIPELINE_FILES = sorted(SAMPLES.glob("*.yaml")) + sorted(SAMPLES.glob("included/*.yaml"))
+PIPELINE_FILES = sorted(p for p in SAMPLES.rglob("*.yaml") if "golden" not in p.parts)
 
 
 @pytest.fixture(scope="module")
