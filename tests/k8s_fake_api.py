@@ -244,6 +244,7 @@ class FakeKubernetes:
         self.requests: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
         self.drop_watches = 0
+        self.drop_logs = 0  # log streams cut after their first chunk
         self.drop_mode = "clean"  # or "cut": close mid-chunk, the client sees a broken stream
         self.validate_bodies = True
         self.running = 0
@@ -721,6 +722,8 @@ def _handler(api: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
             if not follow:
                 data = pod.log.read_bytes() if pod.log.exists() else b""
                 return self._send(200, data, "text/plain")
+            with api._lock:
+                drop = api.drop_logs > 0
             self._start_chunks("text/plain")
             offset = 0
             while True:
@@ -729,6 +732,15 @@ def _handler(api: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
                 if data:
                     self._chunk(data)
                     offset += len(data)
+                    with api._lock:
+                        drop = drop and api.drop_logs > 0
+                        if drop:
+                            api.drop_logs -= 1
+                    if drop:  # cut the stream mid-way, as a broken connection would
+                        self.wfile.write(b"40\r\npartial")
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                 if finished:
                     break
                 time.sleep(0.02)

@@ -381,3 +381,29 @@ def test_branch_threads_share_the_store_one_call_at_a_time() -> None:
     for t in threads:
         t.join()
     assert raw.overlaps == 0
+
+
+CHATTY_PIPELINE = """
+dag:
+  start_at: talk
+  steps:
+    talk:
+      type: task
+      command_type: shell
+      command: "echo line-a; sleep 0.5; echo line-b; sleep 0.5; echo line-c"
+      next: success
+    success:
+      type: success
+    fail:
+      type: fail
+"""
+
+
+def test_broken_log_stream_neither_loses_nor_doubles_lines(kube: FakeKubernetes) -> None:
+    (kube.workdir / "chatty.yaml").write_text(CHATTY_PIPELINE)
+    kube.drop_logs = 2
+    proc = _drive(kube, "chatty.yaml", "chatty", _config(kube.workdir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert kube.drop_logs == 0, "the log streams were not cut"
+    for line in ("line-a", "line-b", "line-c"):
+        assert proc.stdout.count(f"[talk] {line}") == 1, proc.stdout

@@ -220,38 +220,56 @@ class KubeJobs:
             )
             for pod in fresh:
                 seen.add(pod.metadata.name)
-                self._follow(pod.metadata.name, prefix)
+                self._follow(pod.metadata.name, prefix, done)
             if finished:
                 return
             if not fresh:
                 done.wait(0.5)
 
-    def _follow(self, pod: str, prefix: str) -> None:
+    def _follow(self, pod: str, prefix: str, done: threading.Event) -> None:
+        """Copy one pod's log line by line. A stream that breaks is re-opened and the part
+        already copied skipped (a container's log only grows), so no line is lost or doubled."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        for attempt in range(self.retries + 1):
+        printed = 0  # bytes of the log already written out (whole lines)
+        failures, delay = 0, 0.2
+        while True:
             try:
                 response = self.core.read_namespaced_pod_log(
                     pod, self.namespace, follow=True, _preload_content=False
                 )
-                pending = b""
+                position, pending = 0, b""
                 for chunk in response.stream():
+                    if position + len(chunk) <= printed:
+                        position += len(chunk)
+                        continue
+                    if position < printed:
+                        chunk, position = chunk[printed - position :], printed
+                    position += len(chunk)
                     pending += chunk
                     *lines, pending = pending.split(b"\n")
                     for line in lines:
                         self.say(f"{prefix} {line.decode('utf-8', 'replace')}")
+                        printed += len(line) + 1
                 if pending:
                     self.say(f"{prefix} {pending.decode('utf-8', 'replace')}")
                 return
-            except ApiException as exc:  # 400 while the container is still being created
-                if exc.status not in (400, *RETRIABLE) or attempt == self.retries:
+            except ApiException as exc:
+                if exc.status == 400 and not done.is_set():
+                    pass  # the container is not running yet (image pull, scheduling): wait
+                elif exc.status in RETRIABLE and failures < self.retries:
+                    failures += 1
+                else:
                     self.say(f"{prefix} (no log: HTTP {exc.status})")
                     return
-            except (HTTPError, OSError):
-                if attempt == self.retries:
+            except (HTTPError, OSError) as exc:
+                if failures >= self.retries:
+                    self.say(f"{prefix} (log stream lost: {type(exc).__name__})")
                     return
-            time.sleep(min(0.2 * 2**attempt, 5.0))
+                failures += 1
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _finished(job: dict[str, Any]) -> JobOutcome | None:
