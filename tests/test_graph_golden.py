@@ -163,3 +163,38 @@ def test_cli_graph_of_an_invalid_pipeline_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{path}:4: step 'a': unknown node type 'tsk' (did you mean 'task'?)" in result.stderr
     assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES)
+def test_pictures_show_every_node_and_edge(sample: str) -> None:
+    """Independent of the golden files: one shape per IR node, one arrow per edge."""
+    import re
+
+    graph = load_pipeline(SAMPLES / sample).graph
+    nodes = list(graph.walk())
+    ids = {node.internal_name: f"n{i}" for i, node in enumerate(nodes)}
+    expected: set[tuple[str, str, str]] = set()
+    for node in nodes:
+        prefix = node.internal_name.rpartition(".")[0]
+        for kind, target in (("next", node.next_node), ("on_failure", node.on_failure)):
+            if target is not None:
+                full = f"{prefix}.{target}" if prefix else target
+                expected.add((ids[node.internal_name], ids[full], kind))
+        for branch in node.branches:
+            start = f"{branch.internal_name}.{branch.start_at}"
+            expected.add((ids[node.internal_name], ids[start], "branch"))
+
+    dot = picture(SAMPLES / sample, "dot")
+    assert len(re.findall(r"^\s*n\d+ \[label=", dot, re.M)) == len(nodes)
+    dot_edges = {
+        (a, b, {"": "next", "dashed": "on_failure", "bold": "branch"}[style or ""])
+        for a, b, style in re.findall(r"^\s*(n\d+) -> (n\d+)(?: \[style=(\w+))?", dot, re.M)
+    }
+    assert dot_edges == expected
+
+    mermaid = picture(SAMPLES / sample, "mmd")
+    arrows = {"-->": "next", "-. on_failure .->": "on_failure", "==>": "branch"}
+    pattern = r"^\s*(n\d+) (-->|-\. on_failure \.->|==>) (n\d+)$"
+    mermaid_edges = {(a, b, arrows[arrow]) for a, arrow, b in re.findall(pattern, mermaid, re.M)}
+    assert mermaid_edges == expected
+    assert len(re.findall(r"^\s*n\d+[\[\(\{]", mermaid, re.M)) == len(nodes)
