@@ -321,11 +321,12 @@ class AslBuilder:
         self._check_size(node, argv, env)
         state: dict[str, Any] = {
             "Type": "Task",
-            "Comment": shown,
             "Resource": resource,
             "Parameters": params,
             "ResultPath": None,
         }
+        if "Base64Decode" in command:  # the command is not readable as it stands
+            state["Comment"] = shown
         if settings.timeout_seconds is not None:
             state["TimeoutSeconds"] = settings.timeout_seconds
         retry = [
