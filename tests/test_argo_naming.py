@@ -61,3 +61,11 @@ def test_unique_names_prefer_the_short_readable_form() -> None:
     other = names.name("step-1")  # its readable form is taken: hashed instead
     assert other != "step-1" and other.startswith("step-1-") and is_dns_label(other)
     assert names.name("Très long " * 10) == dns_label("Très long " * 10)
+
+
+def test_letter_first_names() -> None:
+    names = UniqueNames(letter_first=True)
+    assert names.name("1st step") == "n-1st-step"
+    assert names.name("_9") == "n-9"
+    assert names.name("step 1") == "step-1"
+    assert UniqueNames().name("1st step") == "1st-step"

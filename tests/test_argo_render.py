@@ -203,6 +203,9 @@ dag:
   steps:
     "Étape 1: préparer":
       type: stub
+      next: "2nd"
+    "2nd":
+      type: stub
       next: "x-fan-out"
     "x-fan-out":
       type: stub
@@ -241,6 +244,7 @@ def test_any_step_name_renders_to_legal_unique_names() -> None:
         assert is_dns_label(template["name"])
         names = [t["name"] for t in (template.get("dag") or {}).get("tasks", [])]
         assert len(names) == len(set(names)) and all(is_dns_label(n) for n in names)
+        assert all(n[0].isalpha() for n in names)  # depends expressions need a letter first
     # the step called "x-fan-out" and x's fan-out task do not collide
     main = [t["name"] for t in templates[0]["dag"]["tasks"]]
     assert "x-fan-out" in main and sum(n.startswith("x-fan-out") for n in main) == 2

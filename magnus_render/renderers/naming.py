@@ -13,7 +13,8 @@ API (shared by the Argo and Kubernetes Jobs targets):
 
 - ``is_dns_label(text, max_length=63) -> bool``
 - ``dns_label(text, max_length=63, hash_length=8) -> str``
-- ``UniqueNames(max_length=63).name(key, text=None) -> str`` (same key, same name)
+- ``UniqueNames(max_length=63, reserved=(), letter_first=False).name(key, text=None)``
+  (same key, same name)
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ class UniqueNames:
     result is deterministic for a deterministic order of requests.
     """
 
-    def __init__(self, max_length: int = MAX_LABEL, reserved: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        max_length: int = MAX_LABEL,
+        reserved: tuple[str, ...] = (),
+        letter_first: bool = False,
+    ) -> None:
+        #: start every name with a letter (Argo's depends expressions misread leading digits)
+        self.letter_first = letter_first
         self.max_length = max_length
         self._by_key: dict[Hashable, str] = {}
         self._taken: set[str] = set(reserved)
@@ -77,6 +85,8 @@ class UniqueNames:
         if found is not None:
             return found
         source = str(key) if text is None else text
+        if self.letter_first and _INVALID_RUN.sub("", source.lower())[:1].isdigit():
+            source = f"n-{source}"
         label = _readable(source, self.max_length)
         if not label or label in self._taken:
             label = dns_label(source, self.max_length)

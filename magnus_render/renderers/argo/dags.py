@@ -96,7 +96,7 @@ class DagBuilder:
         slot = len(self.dags)  # parents before their branches in the output
         self.dags.append({})
         mapped = MAP_PLACEHOLDER in graph.internal_name
-        names = UniqueNames()
+        names = UniqueNames(letter_first=True)
         nodes = reachable(graph)
         tasks: list[dict[str, Any]] = []
         handles: dict[str, _Task] = {}
