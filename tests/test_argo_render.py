@@ -394,3 +394,25 @@ def test_validate_without_schema_says_so(tmp_path: Path, monkeypatch: pytest.Mon
     renderer.warnings.clear()
     renderer.validate(result.text)
     assert renderer.warnings == []
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from magnus_render.cli import render_main; render_main()", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cli_kinds() -> None:
+    proc = _cli("samples/hello.yaml", "-t", "argo", "--image", IMAGE, "--kind", "CronWorkflow",
+                "--schedule", "0 3 * * *", "--timezone", "UTC")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = yaml.safe_load(proc.stdout)
+    assert doc["kind"] == "CronWorkflow" and doc["spec"]["schedules"] == ["0 3 * * *"]
+    assert doc["metadata"] == {"name": "hello"}
+    bad = _cli("samples/hello.yaml", "-t", "argo", "--kind", "CronWorkflow")
+    assert bad.returncode == 2 and "needs --schedule" in bad.stderr
+    assert "Traceback" not in bad.stderr
