@@ -126,8 +126,8 @@ class ArgoRenderer(Renderer):
             return profile_of(node).settings.parallelism
 
         builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.emit)
-        self._emitters = {kind: builder.leaf for kind in NodeKind if not kind.is_composite}
-        self._emitters.update({kind: builder.composite for kind in NodeKind if kind.is_composite})
+        self._emitters = {k: builder.leaf for k in NodeKind if not k.is_composite}
+        self._emitters.update({k: builder.composite for k in NodeKind if k.is_composite})
         builder.build(self.graph, root=True)
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
