@@ -118,3 +118,66 @@ def test_split_machine_runs_like_the_whole(aws: tuple[MotoServer, Path], tmp_pat
     assert described["status"] == "SUCCEEDED", described
     _, local = execute_in_process("map", tmp_path)
     assert normalize(s3_run_log(server, "sfn-split")) == normalize(local)
+
+
+BRANCH_FAILURE = """\
+dag:
+  description: A failing parallel branch routes the parallel step to its on_failure
+  start_at: both
+  steps:
+    both:
+      type: parallel
+      next: success
+      on_failure: recover
+      branches:
+        good:
+          start_at: fine
+          steps:
+            fine:
+              type: stub
+              next: success
+            success:
+              type: success
+            fail:
+              type: fail
+        bad:
+          start_at: broken
+          steps:
+            broken:
+              type: task
+              command: samples.functions.fail_always
+              next: success
+            success:
+              type: success
+            fail:
+              type: fail
+    recover:
+      type: stub
+      next: success
+    success:
+      type: success
+    fail:
+      type: fail
+"""
+
+
+def test_failing_branch_on_ecs_routes_like_local(
+    aws: tuple[MotoServer, Path], tmp_path: Path
+) -> None:
+    """ECS tasks; a branch fails: it still ends normally, `fan --mode in` exits 1 and the
+    Parallel's Catch-routed fan-in takes the step's on_failure, as the local run does."""
+    server, workdir = aws
+    (workdir / "branch_failure.yaml").write_text(BRANCH_FAILURE, encoding="utf-8")
+    name = "magnus-branch-failure"
+    config = write_config(server, workdir, name, "    launch: ecs\n")
+    machines = render_in(workdir, "branch_failure.yaml", config, name)
+    main = next(iter(machines.values()))
+    assert main["States"]["both.fan-out"]["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    described = run_execution(server, machines, "sfn-branch-failure")
+    assert described["status"] == "SUCCEEDED", described
+    (tmp_path / "branch_failure.yaml").write_text(BRANCH_FAILURE, encoding="utf-8")
+    _, local = execute_in_process("branch_failure.yaml", tmp_path)
+    through_sfn = s3_run_log(server, "sfn-branch-failure")
+    assert normalize(through_sfn) == normalize(local)
+    assert through_sfn.steps["both"].status.value == "FAIL"
+    assert through_sfn.steps["recover"].status.value == "SUCCESS"
