@@ -302,7 +302,7 @@ class _Builder:
             "internal_name": internal_name,
             "next_node": getattr(model, "next", None),
             "on_failure": getattr(model, "on_failure", None),
-            "overrides": MappingProxyType(dict(getattr(model, "overrides", None) or {})),
+            "overrides": freeze(getattr(model, "overrides", None) or {}),
             "source": source,
         }
         catalog = getattr(model, "catalog", None)
@@ -332,7 +332,7 @@ class _Builder:
                 )
             task = TaskSpec(
                 command=model.command,
-                command_type=CommandType(model.command_type),
+                command_type=_COMMAND_TYPES[model.command_type],
                 notebook_output_path=model.notebook_output_path,
                 optional_ploomber_args=freeze(model.optional_ploomber_args),
             )
@@ -531,6 +531,7 @@ class _Builder:
             self.diagnostics.append(Diagnostic(message, smap.file, line))
 
 
+_COMMAND_TYPES = {c.value: c for c in CommandType}
 _KINDS = {t: NodeKind.STUB if t == "as-is" else NodeKind(t) for t in spec.NODE_MODELS}
 
 
