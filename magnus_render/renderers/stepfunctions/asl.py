@@ -227,11 +227,11 @@ class AslBuilder:
     # -- routing ------------------------------------------------------------------------
     def _failure_route(self, node: Node, scope: Scope, extra: dict[str, Any]) -> str:
         """Where a failure of ``node`` goes; in the root graph, via a Pass naming the step."""
-        if node.on_failure is not None:
-            return self.entry(scope.graph, node.on_failure)
         fail = self._fail_nodes.get(id(scope.graph))
         if fail is None:  # Graph.fail_node scans the graph: once per graph, not per step
             fail = self._fail_nodes[id(scope.graph)] = scope.graph.fail_node
+        if node.on_failure is not None and node.on_failure != fail.name:
+            return self.entry(scope.graph, node.on_failure)
         fail_entry = self.entry(scope.graph, fail.name)
         if not scope.root:
             return fail_entry
