@@ -24,7 +24,6 @@ from typing import Any
 from magnus_render.errors import ConfigError, UnsupportedError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.base import (
-    PLACEHOLDER_IMAGE,
     RenderOptions,
     fan_argv,
     node_argv,
@@ -419,7 +418,3 @@ def _format_template(*parts: str) -> str:
         if part != "{}" and not literal(part).startswith("'"):
             raise ConfigError(f"cannot use {part!r} in an S3 key template")
     return "'" + "".join(parts) + "'"
-
-
-def image_of(settings: StepFunctionsSettings, options: RenderOptions) -> str:
-    return options.image or settings.image or PLACEHOLDER_IMAGE

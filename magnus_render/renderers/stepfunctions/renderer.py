@@ -82,6 +82,11 @@ class StepFunctionsRenderer(Renderer):
                     "so that --with-infra can create the job definitions that carry them"
                 )
             return RenderResult(dump(doc.body), self.warnings)
+        if self.options.image or settings.image:
+            self.warn(
+                "the image belongs to the Batch job definition / ECS task definition: it is "
+                "rendered only with --with-infra (Batch)"
+            )
         if self.options.extra.get("schedule"):
             self.warn("--schedule is only rendered with --with-infra (EventBridge Scheduler)")
         if self._any_secrets(settings):
