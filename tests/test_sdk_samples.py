@@ -89,7 +89,9 @@ def _targets() -> list[str]:
 
 @pytest.fixture
 def samples_copy(tmp_path: Path) -> Path:
-    shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("__pycache__", "golden")
+    )
     return tmp_path / "samples"
 
 
