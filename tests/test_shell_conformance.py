@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ from tests.helpers.runlog import (
 )
 from tests.test_shell_script import hostile_pipeline
 
-SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
+#: every runnable sample, relative to samples/ without .yaml (the notebook one included)
+SAMPLE_NAMES = sorted([p.stem for p in SAMPLES.glob("*.yaml")] + ["notebooks/notebook"])
 #: samples whose branches run two at a time through the script (the rest one by one)
 CONCURRENT = {"parallel", "nested"}
 
@@ -73,8 +75,33 @@ def run_script(workdir: Path, script: Path, *args: str) -> subprocess.CompletedP
     return result
 
 
+def own_workdir(path: Path) -> Path:
+    """A working directory with its own copy of samples/: runs write next to their inputs
+    (the notebook sample saves its executed copy beside the notebook), never into the repo."""
+    path.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("golden", "sdk", "__pycache__", "*_out.ipynb")
+    shutil.copytree(SAMPLES, path / "samples", ignore=ignore)
+    return prepare_workdir(path)
+
+
+def _unhash_notebooks(value: Any) -> Any:
+    """An executed notebook embeds execution times, so two local runs already differ in its
+    bytes: compare its catalog entry by name and stage only."""
+    if isinstance(value, dict):
+        return {k: _unhash_notebooks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [
+            (v[0], v[1], None)
+            if isinstance(v, tuple) and len(v) == 3 and str(v[0]).endswith(".ipynb")
+            else _unhash_notebooks(v)
+            for v in value
+        ]
+    return value
+
+
 def assert_same_run(local: Any, through_shell: Any) -> None:
-    expected, actual = normalize(local), normalize(through_shell)
+    expected = _unhash_notebooks(normalize(local))
+    actual = _unhash_notebooks(normalize(through_shell))
     assert actual == expected, (
         "run logs differ:\n"
         f"magnus execute: {json.dumps(expected, indent=1, sort_keys=True)}\n"
@@ -84,9 +111,10 @@ def assert_same_run(local: Any, through_shell: Any) -> None:
 
 @pytest.mark.parametrize("sample", SAMPLE_NAMES)
 def test_sample_through_shell_matches_magnus_execute(sample: str, tmp_path: Path) -> None:
-    local_code, local_log = execute_in_process(sample, tmp_path / "local", run_id="local-run")
+    local = own_workdir(tmp_path / "local")
+    local_code, local_log = execute_in_process(sample, local, run_id="local-run")
 
-    workdir = prepare_workdir(tmp_path / "shell")
+    workdir = own_workdir(tmp_path / "shell")
     script = render_script(
         workdir,
         SAMPLES / f"{sample}.yaml",
@@ -101,7 +129,7 @@ def test_sample_through_shell_matches_magnus_execute(sample: str, tmp_path: Path
 @pytest.mark.parametrize("sample", ["failing", pytest.param("map", marks=pytest.mark.slow)])
 def test_use_cached_rerun_matches(sample: str, tmp_path: Path) -> None:
     """A re-run reusing an earlier run's successes: same run log through both paths."""
-    workdir = tmp_path / "w"
+    workdir = own_workdir(tmp_path / "w")
     first_code, _ = execute_in_process(sample, workdir, run_id="original")
     local_code, local_log = execute_in_process(
         sample, workdir, run_id="local-rerun", use_cached="original"
@@ -152,8 +180,8 @@ def test_hostile_pipeline_runs_through_shell_and_creates_nothing(tmp_path: Path)
 def test_config_file_reaches_every_call(tmp_path: Path) -> None:
     """-c CONFIG: the script's settings come from it and every magnus call gets it, so the
     run lands in the store it names (chunked-fs here), with the same run log."""
-    _, local_log = execute_in_process("parallel", tmp_path / "local", run_id="local-run")
-    workdir = prepare_workdir(tmp_path / "shell")
+    _, local_log = execute_in_process("parallel", own_workdir(tmp_path / "l"), run_id="local-run")
+    workdir = own_workdir(tmp_path / "shell")
     config = workdir / "shell config.yaml"
     python = json.dumps(sys.executable)
     config.write_text(

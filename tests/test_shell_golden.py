@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,14 @@ from tests.conftest import SAMPLES
 from tests.golden import assert_golden
 
 GOLDEN = SAMPLES / "golden" / "shell"
-SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("*.yaml"))
+#: every sample pipeline, relative to samples/ (the notebook one and the included dag too)
+SAMPLE_FILES = sorted(
+    [p.name for p in SAMPLES.glob("*.yaml")] + ["notebooks/notebook.yaml", "included/training.yaml"]
+)
+
+
+def golden_path(sample: str) -> Path:
+    return GOLDEN / (Path(sample).stem + ".sh")
 
 
 def render_sample(name: str) -> str:
@@ -30,16 +38,17 @@ def render_sample(name: str) -> str:
 
 
 def test_every_sample_is_covered() -> None:
-    assert len(SAMPLE_FILES) >= 10, SAMPLE_FILES
+    assert len(SAMPLE_FILES) >= 12, SAMPLE_FILES
+    assert len({golden_path(s) for s in SAMPLE_FILES}) == len(SAMPLE_FILES)
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES)
 def test_shell_script_matches_golden(sample: str) -> None:
-    assert_golden(GOLDEN / sample.replace(".yaml", ".sh"), render_sample(sample))
+    assert_golden(golden_path(sample), render_sample(sample))
 
 
 def test_no_stale_golden_scripts() -> None:
-    expected = {s.replace(".yaml", ".sh") for s in SAMPLE_FILES}
+    expected = {golden_path(s).name for s in SAMPLE_FILES}
     assert {p.name for p in GOLDEN.glob("*.sh")} == expected
 
 
