@@ -5,10 +5,11 @@ its ``depends`` is fulfilled, runs if the expression holds and is *Omitted* othe
 ``withParam`` expands into one child per item (``{{item}}`` is the item itself when it
 is a string, its JSON otherwise); ``{{...}}`` expressions are substituted (an unknown one
 is an error, as in Argo); container templates run their command as a subprocess, with
-output parameters read from ``valueFrom.path``. A DAG's phase follows Argo's
+output parameters read from ``valueFrom.path``. With ``concurrent=True`` the iterations
+of a ``withParam`` run at once in threads, as pods would. A DAG's phase follows Argo's
 ``assessDAGPhase``: the phases of the leaf tasks, an omitted leaf inheriting the phase of
-the last completed task on its paths, Failed preferred. Tasks run one at a time, in a
-stable order, so a play is reproducible.
+the last completed task on its paths, Failed preferred. Otherwise tasks run one at a
+time, in a stable order, so a play is reproducible.
 
 Not modelled (not used by the conformance tests): retryStrategy, timeouts, parallelism,
 steps templates, artifacts, exit handlers. Each pod gets a private directory standing in
@@ -22,7 +23,9 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +103,7 @@ class Player:
         workflow_name: str = "argo-play",
         timeout: float = 120,
         library: Sequence[dict[str, Any]] = (),
+        concurrent: bool = False,
     ) -> None:
         if doc.get("kind") != "Workflow":
             raise PlayerError(f"the player runs Workflows, not {doc.get('kind')}")
@@ -115,6 +119,9 @@ class Player:
         self.workflow_name = workflow_name
         self.timeout = timeout
         self.play = Play()
+        #: run withParam iterations in threads (pods at once) instead of one by one
+        self.concurrent = concurrent
+        self._lock = threading.Lock()
 
     def run(self) -> Play:
         phase, _ = self._template(self.spec["entrypoint"], {}, self.templates)
@@ -162,7 +169,8 @@ class Player:
                 if "value" in var:
                     env[var["name"]] = substitute(var["value"], scope)
             code = self.run_container(argv, env)
-            self.play.pods.append(PodRun(template["name"], argv, code))
+            with self._lock:
+                self.play.pods.append(PodRun(template["name"], argv, code))
             phase = "Succeeded" if code == 0 else "Failed"
             values = {}
             if phase == "Succeeded":
@@ -225,14 +233,21 @@ class Player:
         items = json.loads(substitute(task["withParam"], scope))
         if not isinstance(items, list):
             raise PlayerError(f"withParam of {task['name']!r} is not a JSON list")
-        group = "Succeeded"
+        arg_sets = []
         for item in items:
             item_scope = dict(scope)
             item_scope["item"] = item if isinstance(item, str) else json.dumps(item)
-            args = {p["name"]: substitute(str(p.get("value", "")), item_scope) for p in params}
-            phase, _ = self._template(target, args, templates)
-            if phase != "Succeeded":
-                group = phase
+            arg_sets.append(
+                {p["name"]: substitute(str(p.get("value", "")), item_scope) for p in params}
+            )
+        if self.concurrent and len(arg_sets) > 1:
+            # like Argo, iterations run at once: their pods write the run log concurrently
+            with ThreadPoolExecutor(max_workers=len(arg_sets)) as pool:
+                futures = [pool.submit(self._template, target, a, templates) for a in arg_sets]
+                phases = [f.result()[0] for f in futures]
+        else:
+            phases = [self._template(target, a, templates)[0] for a in arg_sets]
+        group = next((p for p in phases if p != "Succeeded"), "Succeeded")
         return group, {}
 
     @staticmethod
@@ -282,6 +297,7 @@ def play_workflow(
     workdir: Path,
     env: Mapping[str, str] | None = None,
     workflow_name: str = "argo-play",
+    concurrent: bool = False,
 ) -> Play:
     """Play the Workflow among ``docs`` (one document, or a list whose others are its
     WorkflowTemplates) in ``workdir`` (``env`` defaults to this process's environment)."""
@@ -290,4 +306,7 @@ def play_workflow(
     workflow = next(d for d in docs if d.get("kind") == "Workflow")
     library = [d for d in docs if d.get("kind") == "WorkflowTemplate"]
     environ = env if env is not None else os.environ
-    return Player(workflow, workdir, environ, workflow_name, library=library).run()
+    player = Player(
+        workflow, workdir, environ, workflow_name, library=library, concurrent=concurrent
+    )
+    return player.run()

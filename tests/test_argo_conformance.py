@@ -42,17 +42,19 @@ def render_docs(sample: str) -> list[dict]:
     return list(yaml.safe_load_all(text))
 
 
-def play_sample(sample: str, tmp_path: Path):
+def play_sample(sample: str, tmp_path: Path, concurrent: bool = False):
     workdir = prepare_workdir(tmp_path / "argo")
     bin_dir = magnus_shim(tmp_path / "bin", sys.executable)
     env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
-    play = play_workflow(render_docs(sample), workdir, env, workflow_name="argo-play")
+    play = play_workflow(
+        render_docs(sample), workdir, env, workflow_name="argo-play", concurrent=concurrent
+    )
     return play, load_run_log(workdir, "argo-play")
 
 
-def check(sample: str, tmp_path: Path) -> None:
+def check(sample: str, tmp_path: Path, concurrent: bool = False) -> None:
     code, local = execute_in_process(sample, tmp_path / "local", "local-run")
-    play, played = play_sample(sample, tmp_path)
+    play, played = play_sample(sample, tmp_path, concurrent)
     assert play.phase == ("Succeeded" if code == 0 else "Failed"), play.pods
     assert normalize(played) == normalize(local)
 
@@ -66,6 +68,13 @@ def test_played_workflow_matches_local_run(sample: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("sample", SLOW)
 def test_played_workflow_matches_local_run_slow(sample: str, tmp_path: Path) -> None:
     check(sample, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", ["map", "nested"])
+def test_concurrent_iterations_match_local_run(sample: str, tmp_path: Path) -> None:
+    """Map iterations as simultaneous pods: concurrent run log writers lose nothing."""
+    check(sample, tmp_path, concurrent=True)
 
 
 ARGO_CONFIG = """
