@@ -156,12 +156,6 @@ class RunContext:
             return None
         return self.store.get_step_log(self.use_cached, name)
 
-    def original_branch_parameters(self, name: str) -> dict[str, Any]:
-        if not self.use_cached:
-            return {}
-        branch = self.store.get_branch_log(self.use_cached, name)
-        return dict(branch.parameters) if branch else {}
-
     # -- services ------------------------------------------------------------------------
     @property
     def executor_type(self) -> str:
@@ -178,8 +172,9 @@ class RunContext:
             tag=self.tag,
             use_cached=bool(self.use_cached),
             original_run_id=self.use_cached or "",
-            parameters=dict(original.parameters) if original else dict(initial_parameters),
+            parameters=_starting_parameters(original, initial_parameters),
             run_config={
+                "initial_parameters": _starting_parameters(original, initial_parameters),
                 "pipeline_file": str(self.pipeline.file),
                 "executor": self.config.executor.model_dump(),
                 "run_log_store": {"type": self.config.run_log_store.type},
@@ -191,6 +186,15 @@ class RunContext:
         if created and self.use_cached:
             self.catalog.copy_run(self.use_cached, self.run_id)
         return stored, created
+
+
+def _starting_parameters(original: RunLog | None, initial: dict[str, Any]) -> dict[str, Any]:
+    """A re-run starts from the original run's initial parameters (reused steps re-apply
+    their outputs); runs recorded without them fall back to the final parameters."""
+    if original is None:
+        return dict(initial)
+    recorded = original.run_config.get("initial_parameters")
+    return dict(recorded if isinstance(recorded, dict) else original.parameters)
 
 
 def build_services(config: MagnusConfig) -> tuple[RunLogStore, Catalog, Secrets]:

@@ -95,20 +95,31 @@ def graph_status(ctx: RunContext, graph_name: str) -> Status:
     return branch.status if branch is not None else Status.FAIL
 
 
-def cached_success(ctx: RunContext, node: Node, resolved: str) -> bool:
-    """Re-runs: a non-terminal node that succeeded in the original run is mocked."""
+def cached_success(ctx: RunContext, node: Node, resolved: str) -> StepLog | None:
+    """Re-runs: a non-terminal node that succeeded in the original run is reused (its step
+    log there is returned)."""
     if not ctx.use_cached or node.kind.is_terminal or node.kind.is_composite:
-        return False
+        return None
     old = ctx.original_step(resolved)
-    return old is not None and old.status is Status.SUCCESS
+    return old if old is not None and old.status is Status.SUCCESS else None
 
 
-def mock_success(ctx: RunContext, node: Node, resolved: str, why: str) -> Status:
+def mock_success(
+    ctx: RunContext,
+    node: Node,
+    resolved: str,
+    why: str,
+    outputs: Mapping[str, Any] | None = None,
+) -> Status:
+    """Record a step as succeeded without running it; re-apply its recorded outputs, so the
+    steps after it see what they saw in the original run."""
     step_log = _new_step_log(node, resolved)
     step_log.status = Status.SUCCESS
     step_log.mock = True
     step_log.message = why
+    step_log.output_parameters = dict(outputs or {})
     ctx.store.put_step_log(ctx.run_id, step_log)
+    parameters.write(ctx.store, ctx.run_id, resolved, step_log.output_parameters)
     _report(ctx, "mocked", name=resolved, why=why)
     return Status.SUCCESS
 
@@ -124,8 +135,11 @@ def execute_node(
         raise MagnusError(f"{node.internal_name} is a {node.kind.value} node: use fan out/in")
     map_variable = dict(map_variable or {})
     resolved = resolve_name(node.internal_name, map_variable)
-    if cached_success(ctx, node, resolved):
-        return mock_success(ctx, node, resolved, f"succeeded in run {ctx.use_cached}")
+    old = cached_success(ctx, node, resolved)
+    if old is not None:
+        return mock_success(
+            ctx, node, resolved, f"succeeded in run {ctx.use_cached}", old.output_parameters
+        )
     if mock and node.kind is NodeKind.TASK:
         return mock_success(ctx, node, resolved, "mocked by the executor")
 
@@ -230,14 +244,18 @@ def _execute_task(
             attempts=node.max_attempts,
         )
         if ok:
-            parameters.write(ctx.store, ctx.run_id, resolved, outcome.outputs if outcome else {})
             status = Status.SUCCESS
+            step_log.output_parameters = dict(outcome.outputs) if outcome else {}
             break
         if number < node.max_attempts:
             ctx.store.put_step_log(ctx.run_id, step_log)  # record the failed attempt now
     step_log.status = status
     step_log.message = "" if status is Status.SUCCESS else step_log.attempts[-1].message
+    # the SUCCESS (with its outputs) is recorded before the outputs are applied: see
+    # StepLog.output_parameters
     ctx.store.put_step_log(ctx.run_id, step_log)
+    if status is Status.SUCCESS:
+        parameters.write(ctx.store, ctx.run_id, resolved, step_log.output_parameters)
     return status
 
 
@@ -305,7 +323,6 @@ def fan_out(
             BranchLog(
                 internal_name=branch.name,
                 status=Status.PROCESSING,
-                parameters=ctx.original_branch_parameters(branch.name),
                 map_variable=branch.map_variable if node.kind is NodeKind.MAP else None,
             ),
         )

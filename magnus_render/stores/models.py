@@ -73,6 +73,10 @@ class StepLog(_Model):
     user_defined_metrics: dict[str, Any] = Field(default_factory=dict)
     branches: dict[str, BranchLog] = Field(default_factory=dict)
     data_catalog: list[DataCatalog] = Field(default_factory=list)
+    #: addition: the parameters this step set. Written with the SUCCESS status, before the
+    #: parameters themselves, so a re-run that reuses the step re-applies them and a crash
+    #: between the two writes can neither lose them nor apply them twice.
+    output_parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 BranchLog.model_rebuild()
