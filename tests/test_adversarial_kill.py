@@ -176,12 +176,8 @@ def check_rerun(work: Path, known_bug_ok: bool = False) -> None:
     [
         "after-step-log:s5",
         "after-step-log:last",
-        pytest.param(
-            "after-parameters:s5",
-            marks=pytest.mark.xfail(
-                strict=True, reason="runtime writes parameters before the SUCCESS step log"
-            ),
-        ),
+        # fixed in the runtime: the SUCCESS step log (with its outputs) is written first
+        "after-parameters:s5",
     ],
 )
 def test_crash_at_exact_points_then_use_cached(store: str, crash_at: str, tmp_path: Path) -> None:
