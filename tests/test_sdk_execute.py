@@ -110,3 +110,19 @@ def test_execute_with_a_render_only_executor_writes_the_yaml(tmp_path: Path, cap
     assert written.read_text() == pipeline.to_yaml(written)
     assert "magnus-render magnus-pipeline.yaml --target argo" in capsys.readouterr().err
     assert not (workdir / ".run_log_store").exists()
+
+
+def test_execute_with_magnus_05_empty_string_defaults(tmp_path: Path) -> None:
+    """magnus 0.5's execute() defaulted every option to "": callers passing them still run."""
+    workdir = prepare_workdir(tmp_path)
+    log = sdk_execute(
+        "hello",
+        workdir,
+        "",
+        configuration_file="",
+        tag="",
+        parameters_file="",
+        use_cached="",
+        log_level="WARNING",
+    )
+    assert log.status.value == "SUCCESS" and log.run_id and not log.use_cached
