@@ -12,6 +12,7 @@ EXECUTORS: dict[str, str] = {
     "local-subprocess": "magnus_render.runtime.executors.base:SubprocessExecutor",
     "k8s-job": "magnus_render.runtime.executors.k8s_job:K8sJobExecutor",
     "local-container": "magnus_render.runtime.executors.local_container:LocalContainerExecutor",
+    "aws-batch": "magnus_render.runtime.executors.aws_batch:AwsBatchExecutor",
 }
 ENTRY_POINT_GROUP = "magnus_render.executors"
 
