@@ -202,3 +202,25 @@ def test_script_error_names_the_python_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert f"{script}:2: step 'a': a python command must be 'module.function'" in result.stderr
+
+
+def test_step_made_in_another_module_names_that_module(tmp_path: Path) -> None:
+    (tmp_path / "helpers.py").write_text(
+        "from magnus_render.sdk import Task\n\n\ndef make():\n"
+        '    return Task(name="helper", command="bad", terminate_with_success=True)\n'
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        error = run_script(
+            tmp_path,
+            HEADER
+            + "import helpers\n"
+            + 'first = Stub(name="first", terminate_with_success=True)\n'
+            + "Pipeline(steps=[first, helpers.make()])\n",
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("helpers", None)
+    assert lines(error) == [
+        ("helpers.py", 5, "step 'helper': a python command must be 'module.function', got 'bad'")
+    ]

@@ -1,7 +1,10 @@
 """SDK objects -> the mapping a pipeline YAML would hold, plus a SourceMap of Python lines.
 
 The front end reads line numbers through :class:`SourceMap`; filling one with the lines
-where the user made each step lets the same checks report ``pipeline.py:12: ...``.
+where the user made each step lets the same checks report ``pipeline.py:12: ...``. A
+SourceMap names one file, so :class:`Numbering` can instead hand out one number per
+location: after a failed build those numbers map each error back to its own file and
+line, even for steps made in another module.
 """
 
 from __future__ import annotations
@@ -9,33 +12,68 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from magnus_render.errors import PipelineError
+from magnus_render.errors import Diagnostic, PipelineError
 from magnus_render.pipeline.yaml_source import SourceMap
+from magnus_render.sdk.source import Location
 from magnus_render.sdk.steps import Fail, Step, Success
 
 if TYPE_CHECKING:
     from magnus_render.sdk.pipeline import Pipeline
 
 
-def graph_data(pipeline: Pipeline, smap: SourceMap) -> dict[str, Any]:
+class Numbering:
+    """Line numbers for the SourceMap: the real lines, or one number per location."""
+
+    def __init__(self, exact: bool = False) -> None:
+        self.exact = exact
+        self.locations: list[Location] = []
+
+    def __call__(self, location: Location) -> int:
+        if not self.exact:
+            return location.line
+        self.locations.append(location)
+        return len(self.locations)
+
+    def relocate(self, diagnostics: list[Diagnostic], file: str) -> list[Diagnostic]:
+        """Diagnostics with each numbered line replaced by its real file and line."""
+        out = []
+        for d in diagnostics:
+            if self.exact and d.file == file and d.line and d.line <= len(self.locations):
+                where = self.locations[d.line - 1]
+                d = Diagnostic(d.message, where.file, where.line, d.severity)
+            out.append(d)
+        return out
+
+
+def root_data(pipeline: Pipeline, smap: SourceMap, lines: Numbering) -> dict[str, Any]:
+    """The whole document: ``{"dag": ...}``."""
+    root = {"dag": graph_data(pipeline, smap, lines)}
+    smap.record(root, lines(pipeline.location), {})
+    return root
+
+
+def graph_data(pipeline: Pipeline, smap: SourceMap, lines: Numbering) -> dict[str, Any]:
     """``{start_at, steps[, description]}`` of one pipeline, its lines recorded in ``smap``."""
-    line = pipeline.location.line
+    line = lines(pipeline.location)
     steps = _all_steps(pipeline)
     success = next((s.name for s in steps if isinstance(s, Success)), "success")
     fail = next((s.name for s in steps if isinstance(s, Fail)), "fail")
 
     raw_steps: dict[Any, Any] = {}
     step_lines: dict[Any, int] = {}
+    first: dict[Any, Location] = {}
     for step in steps:
-        if step.name in raw_steps:
+        if step.name in first:
+            where = first[step.name]
             raise PipelineError(
-                f"duplicate step name {step.name!r} (first defined on line "
-                f"{step_lines[step.name]})",
-                smap.file,
+                f"duplicate step name {step.name!r} (first defined on line {where.line}"
+                f"{'' if where.file == step.location.file else ' of ' + where.file})",
+                step.location.file,
                 step.location.line,
             )
-        raw_steps[step.name] = _step_data(step, success, fail, smap)
-        step_lines[step.name] = step.location.line
+        first[step.name] = step.location
+        raw_steps[step.name] = _step_data(step, success, fail, smap, lines)
+        step_lines[step.name] = lines(step.location)
     smap.record(raw_steps, line, step_lines)
 
     data: dict[str, Any] = {}
@@ -49,13 +87,6 @@ def graph_data(pipeline: Pipeline, smap: SourceMap) -> dict[str, Any]:
     data["steps"] = raw_steps
     smap.record(data, line, {})
     return data
-
-
-def root_data(pipeline: Pipeline, smap: SourceMap) -> dict[str, Any]:
-    """The whole document: ``{"dag": ...}``."""
-    root = {"dag": graph_data(pipeline, smap)}
-    smap.record(root, pipeline.location.line, {})
-    return root
 
 
 def _all_steps(pipeline: Pipeline) -> list[Step]:
@@ -76,31 +107,36 @@ def _all_steps(pipeline: Pipeline) -> list[Step]:
     return steps
 
 
-def _step_data(step: Step, success: str, fail: str, smap: SourceMap) -> dict[str, Any]:
+def _step_data(
+    step: Step, success: str, fail: str, smap: SourceMap, lines: Numbering
+) -> dict[str, Any]:
     out = step.to_dict(success, fail)
-    line = step.location.line
+    line = lines(step.location)
     for key, value in out.items():
         if key == "branches" and isinstance(value, dict):
-            branches = {name: _branch(b, smap) for name, b in value.items()}
-            smap.record(branches, line, {k: _line(v, line) for k, v in value.items()})
+            branches = {name: _branch(b, smap, lines) for name, b in value.items()}
+            smap.record(branches, line, {k: _line(v, line, lines) for k, v in value.items()})
             out[key] = branches
         elif key == "branch":
-            out[key] = _branch(value, smap)
+            out[key] = _branch(value, smap, lines)
         elif isinstance(value, dict):
             out[key] = copy.deepcopy(value)
             smap.record(out[key], line, {})
         elif isinstance(value, list):
             out[key] = copy.deepcopy(value)
-    smap.record(out, line, dict.fromkeys(out, line) | step.field_lines)
+    later = {key: lines(where) for key, where in step.field_locations.items()}
+    smap.record(out, line, dict.fromkeys(out, line) | later)
     return out
 
 
-def _branch(value: Any, smap: SourceMap) -> Any:
+def _branch(value: Any, smap: SourceMap, lines: Numbering) -> Any:
     from magnus_render.sdk.pipeline import Pipeline
 
-    return graph_data(value, smap) if isinstance(value, Pipeline) else copy.deepcopy(value)
+    if isinstance(value, Pipeline):
+        return graph_data(value, smap, lines)
+    return copy.deepcopy(value)
 
 
-def _line(value: Any, default: int) -> int:
+def _line(value: Any, default: int, lines: Numbering) -> int:
     location = getattr(value, "location", None)
-    return location.line if location is not None else default
+    return lines(location) if isinstance(location, Location) else default

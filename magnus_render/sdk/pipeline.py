@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from magnus_render.errors import PipelineError
 from magnus_render.pipeline.yaml_source import SourceMap
-from magnus_render.sdk.assemble import root_data
+from magnus_render.sdk.assemble import Numbering, root_data
 from magnus_render.sdk.source import Location, caller
 from magnus_render.sdk.steps import Step
 from magnus_render.sdk.yaml_out import dump_yaml
@@ -55,14 +55,25 @@ class Pipeline:
         step.location = self.location
         return step
 
-    def _assemble(self) -> tuple[dict[str, Any], SourceMap]:
+    def _assemble(self, lines: Numbering | None = None) -> tuple[dict[str, Any], SourceMap]:
         smap = SourceMap(self.location.file)
-        return root_data(self, smap), smap
+        return root_data(self, smap, lines or Numbering()), smap
 
     def _build(self) -> LoadedPipeline:
         from magnus_render.pipeline.build import build_pipeline
 
-        return build_pipeline(self._data, self._source_map, self._yaml)
+        try:
+            return build_pipeline(self._data, self._source_map, self._yaml)
+        except PipelineError as exc:
+            # again, numbering every location, to name each error's own file and line
+            lines = Numbering(exact=True)
+            data, smap = self._assemble(lines)
+            try:
+                build_pipeline(data, smap, self._yaml)
+            except PipelineError as again:
+                located = lines.relocate(again.diagnostics, smap.file)
+                raise PipelineError.from_diagnostics(located) from None
+            raise exc from None
 
     # -- the three things a pipeline does ----------------------------------------------
     @property

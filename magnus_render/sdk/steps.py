@@ -52,8 +52,8 @@ class Step:
     def __init__(self, name: str, fields: dict[str, Any]) -> None:
         self.name = name
         self.location: Location = caller()
-        #: lines of fields set after construction (``a >> b``), for messages
-        self.field_lines: dict[str, int] = {}
+        #: where fields set after construction were set (``a >> b``), for messages
+        self.field_locations: dict[str, Location] = {}
         self.fields = {k: v for k, v in fields.items() if v is not None}
 
     # -- wiring ---------------------------------------------------------------------------
@@ -82,7 +82,7 @@ class Step:
                 where.line,
             )
         self.fields["next"] = other.name
-        self.field_lines["next"] = where.line
+        self.field_locations["next"] = where
 
     def __rshift__(self, other: Step) -> Step:
         """``a >> b``: b runs after a. Returns b so chains read left to right."""
