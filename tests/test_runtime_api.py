@@ -200,3 +200,40 @@ def test_plain_progress_lines_and_no_git(tmp_path: Path) -> None:
     assert "✓ train" in proc.stderr and "run plain succeeded" in proc.stderr
     log = load_run_log(work, "plain")
     assert log.steps["train"].code_identities[0].code_identifier_type == "unknown"
+
+
+ENV_TASKS = """
+import json
+import os
+
+
+def py():
+    assert json.loads(os.environ["MAGNUS_PRM_n"]) == 2
+    os.environ["MAGNUS_PRM_via_env"] = "[1, 2]"
+    os.environ["MAGNUS_TRACK_py_metric"] = "0.5"
+"""
+ENV_PIPELINE = """
+dag:
+  start_at: sh
+  steps:
+    sh:
+      type: task
+      command_type: shell
+      command: "export MAGNUS_PRM_n=2 MAGNUS_TRACK_sh_metric=42"
+      next: py
+    py: {type: task, command: t_env.py, next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_magnus_05_environment_conventions(tmp_path: Path) -> None:
+    work = prepare_workdir(tmp_path)
+    (work / "t_env.py").write_text(ENV_TASKS)
+    (work / "p.yaml").write_text(ENV_PIPELINE)
+    code, log = execute_in_process("p.yaml", work, "env")
+    assert code == 0, log.steps["py"].message
+    assert log.parameters == {"n": 2, "via_env": [1, 2]}
+    assert log.steps["sh"].user_defined_metrics == {"sh_metric": 42}
+    assert log.steps["py"].user_defined_metrics == {"py_metric": 0.5}
+    assert "MAGNUS_PRM_via_env" not in os.environ and "MAGNUS_TRACK_py_metric" not in os.environ

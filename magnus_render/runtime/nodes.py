@@ -233,6 +233,8 @@ def _execute_task(
         )
         step_log.data_catalog.extend(scope.catalog_entries)
         step_log.user_defined_metrics.update(scope.metrics)
+        if outcome is not None:
+            step_log.user_defined_metrics.update(outcome.metrics)
         _report(
             ctx,
             "end",

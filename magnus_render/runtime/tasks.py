@@ -26,6 +26,31 @@ from typing import Any
 from magnus_render.pipeline.ir import CommandType, TaskSpec
 from magnus_render.runtime.parameters import ENV_PREFIX, decode_value, encode_env_value
 
+TRACK_PREFIX = "MAGNUS_TRACK_"
+
+
+def parameter_environment(params: Mapping[str, Any]) -> dict[str, str]:
+    """MAGNUS_PRM_<name> for every parameter in scope (as magnus 0.5 exported them)."""
+    return {ENV_PREFIX + name: encode_env_value(value) for name, value in params.items()}
+
+
+def exported_parameters(given: Mapping[str, str]) -> dict[str, Any]:
+    """MAGNUS_PRM_<name> a python task set in os.environ (differing from what it got)."""
+    return {
+        key[len(ENV_PREFIX) :]: decode_value(value)
+        for key, value in os.environ.items()
+        if key.startswith(ENV_PREFIX) and given.get(key) != value
+    }
+
+
+def tracked(environ: Mapping[str, str], before: Mapping[str, str]) -> dict[str, Any]:
+    """Metrics exported as MAGNUS_TRACK_<name> that were not there before the task."""
+    return {
+        key[len(TRACK_PREFIX) :]: decode_value(value)
+        for key, value in environ.items()
+        if key.startswith(TRACK_PREFIX) and before.get(key) != value
+    }
+
 
 @dataclass
 class TaskOutcome:
@@ -35,6 +60,8 @@ class TaskOutcome:
     log: str = ""
     #: extra files to keep in the catalog (e.g. the executed notebook): name -> bytes
     artifacts: dict[str, bytes] = field(default_factory=dict)
+    #: metrics a task exported as MAGNUS_TRACK_<name> (magnus 0.5)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 class _Tee(io.TextIOBase):
@@ -208,13 +235,17 @@ def run_python(
     lock = threading.Lock()
     out = _Tee(buffer, sys.stdout if echo else None, lock)
     err = _Tee(buffer, sys.stderr if echo else None, lock)
+    env = {**parameter_environment(params), **env}
+    before = {k: v for k, v in os.environ.items() if k.startswith((TRACK_PREFIX, ENV_PREFIX))}
+    metrics: dict[str, Any] = {}
     try:
         with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 func = import_function(command)
                 kwargs = bind_arguments(func, params)
                 result = func(**kwargs)
-                outputs = dict(collected or {})
+                outputs = exported_parameters(env)  # magnus 0.5: os.environ["MAGNUS_PRM_x"]
+                outputs.update(collected or {})
                 outputs.update(returned_parameters(result))
             except SystemExit as exc:  # a task calling sys.exit() must not end the run
                 if exc.code in (None, 0):
@@ -228,7 +259,11 @@ def run_python(
     finally:
         out.flush()
         err.flush()
-    return TaskOutcome(True, outputs=outputs, log=buffer.getvalue())
+        metrics = tracked(os.environ, before)
+        for key in list(os.environ):  # one step's exports must not leak into the next
+            if key.startswith((TRACK_PREFIX, ENV_PREFIX)) and key not in before:
+                del os.environ[key]
+    return TaskOutcome(True, outputs=outputs, log=buffer.getvalue(), metrics=metrics)
 
 
 # -- shell -----------------------------------------------------------------------------
@@ -254,16 +289,17 @@ def run_shell(
         if code == 0 and os.path.exists(dump):
             for entry in Path(dump).read_bytes().split(b"\0"):
                 key, sep, value = entry.decode("utf-8", "replace").partition("=")
-                if sep and key.startswith(ENV_PREFIX):
+                if sep and key.startswith((ENV_PREFIX, TRACK_PREFIX)):
                     exported[key] = value
     if code != 0:
         return TaskOutcome(False, f"shell command exited with code {code}", log=log)
     outputs = {
         key[len(ENV_PREFIX) :]: decode_value(value)
         for key, value in exported.items()
-        if environment.get(key) != value
+        if key.startswith(ENV_PREFIX) and environment.get(key) != value
     }
-    return TaskOutcome(True, outputs=outputs, log=log)
+    metrics = tracked(exported, environment)
+    return TaskOutcome(True, outputs=outputs, log=log, metrics=metrics)
 
 
 def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:

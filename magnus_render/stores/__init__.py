@@ -26,6 +26,7 @@ CATALOGS: dict[str, str] = {
 }
 SECRETS: dict[str, str] = {
     "env": "magnus_render.stores.secrets:EnvSecrets",
+    "env-secrets-manager": "magnus_render.stores.secrets:EnvSecrets",  # magnus 0.5's name
     "dotenv": "magnus_render.stores.secrets:DotEnvSecrets",
     "do-nothing": "magnus_render.stores.secrets:DoNothingSecrets",
     "aws-secrets-manager": "magnus_render.stores.aws_secrets:AwsSecretsManager",
