@@ -55,9 +55,10 @@ RENDER = [sys.executable, "-c", "from magnus_render.cli import render_main; rend
 ECHO = "echo '$(touch PWNED7) `touch PWNED8`' > echoed.txt"
 
 
-def hostile_pipeline(folder: Path, argo_names: bool = True) -> Path:
+def hostile_pipeline(folder: Path, argo_names: bool = True, non_ascii: bool = True) -> Path:
     """Stubs with hostile names, a hostile shell command, a map over hostile items."""
     names = [*NAMES, *([ARGO_EXPRESSION_NAME] if argo_names else [])]
+    names = [n for n in names if non_ascii or n.isascii()]
     steps: dict[str, Any] = {}
     for i, name in enumerate(names):
         steps[name] = {"type": "stub", "next": names[i + 1] if i + 1 < len(names) else "cmd"}
@@ -334,3 +335,42 @@ def _containers(node: Any) -> list[dict]:
         for value in node:
             found.extend(_containers(value))
     return found
+
+
+@pytest.mark.slow
+def test_hostile_pipeline_through_step_functions(tmp_path: Path) -> None:
+    """The ASL run by moto's interpreter, tasks as local processes, S3 on 127.0.0.1."""
+    from magnus_render.render import render_text
+    from tests.sfn_harness import moto_server, run_execution
+
+    box = Sandbox(tmp_path)
+    # non-ASCII names are left out: the renderer passes them through States.Base64Decode,
+    # which moto's interpreter (ported from LocalStack) decodes as ASCII and fails
+    pipeline = hostile_pipeline(box.run, non_ascii=False)
+    container_env = {"HOME": str(box.home), "TMPDIR": str(box.tmp)}
+    with moto_server(route_tasks=True, workdir=box.run, container_env=container_env) as server:
+        server.client("s3").create_bucket(Bucket="hostile")
+        s3 = f"{{bucket: hostile, endpoint_url: '{server.endpoint}'}}"
+        (box.run / "sfn.yaml").write_text(
+            "executor:\n  type: stepfunctions\n  config:\n    items_bucket: hostile\n"
+            "    state_machine_name: hostile\n"
+            "    state_machine_arn_prefix: 'arn:aws:states:us-east-1:123456789012:stateMachine:'\n"
+            f"run_log_store:\n  type: s3\n  config: {s3}\n"
+            f"catalog:\n  type: s3\n  config: {s3}\n",
+            encoding="utf-8",
+        )
+        cwd = os.getcwd()
+        os.chdir(box.run)
+        try:
+            text, _ = render_text(
+                Path(pipeline.name), "stepfunctions", Path("sfn.yaml"), Path("params.yaml")
+            )
+        finally:
+            os.chdir(cwd)
+        document = json.loads(text)
+        machines = document.get("StateMachines") or {"hostile": document}
+        described = run_execution(server, machines, "sfn-hostile", timeout=900)
+    assert described["status"] == "SUCCEEDED", described
+    assert_items_seen(box.run)
+    (box.run / "routed-tasks.jsonl").unlink(missing_ok=True)
+    box.assert_clean()
