@@ -703,10 +703,9 @@ def _handler(api: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
                 if drop:
                     api.drop_watches -= 1
             self._start_chunks("application/json")
-            for event in api.watch(kind, ns, query):
-                self._chunk(json.dumps(event).encode() + b"\n")
-                if drop:  # one event, then the connection goes away
-                    break
+            if not drop:  # a dropped watch goes away before its first event
+                for event in api.watch(kind, ns, query):
+                    self._chunk(json.dumps(event).encode() + b"\n")
             if drop and api.drop_mode == "cut":
                 self.wfile.write(b'40\r\n{"type":')  # a chunk cut off mid-way
                 self.wfile.flush()

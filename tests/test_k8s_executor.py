@@ -69,7 +69,7 @@ def test_sample_run_log_equals_local(kube: FakeKubernetes, sample: str) -> None:
     proc, remote = _through_k8s(kube, sample, _config(kube.workdir))
     assert proc.returncode == code, proc.stderr
     assert remote == local
-    # one Job per executed node, each run exactly once, each body strictly valid
+    # one Job per executed task, each run exactly once, each body strictly valid
     names = [body["metadata"]["name"] for body in kube.created_jobs]
     assert len(names) == len(set(names)) == kube.pod_count() > 0
     for body in kube.created_jobs:
@@ -97,6 +97,11 @@ dag:
       command: samples.functions.initialize
       next: two
     two:
+      type: task
+      command_type: shell
+      command: "while [ ! -f go ]; do sleep 0.1; done"
+      next: three
+    three:
       type: stub
       next: success
     success:
@@ -107,8 +112,10 @@ dag:
 
 
 def _tiny(api: FakeKubernetes) -> tuple[int, dict]:
-    """A three-Job pipeline for the fault tests, and its local run log."""
+    """A two-Job pipeline for the fault tests, and its local run log. Its second task runs
+    until the file ``go`` exists (present unless a test removes it to hold the Job)."""
     (api.workdir / "samples-tiny.yaml").write_text(TINY_PIPELINE)
+    (api.workdir / "go").touch()
     proc = run_magnus(["execute", "samples-tiny.yaml", "--run-id", "local-run"], api.workdir)
     assert proc.returncode == 0, proc.stderr
     return 0, normalize(load_run_log(api.workdir, "local-run"))
@@ -154,13 +161,34 @@ def test_transient_errors_are_retried_with_backoff(kube: FakeKubernetes) -> None
     assert proc.stdout.count("retrying in") >= 3
 
 
+def _start(api: FakeKubernetes, pipeline: str, run_id: str, config: Path) -> subprocess.Popen:
+    env = magnus_env({"KUBECONFIG": str(api.workdir.parent / "kubeconfig")})
+    argv = [*DRIVER, "--file", pipeline, "--config-file", str(config), "--run-id", run_id]
+    return subprocess.Popen(
+        argv, cwd=api.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _until(condition, process: subprocess.Popen, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, f"driver ended before {what}: {process.communicate()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("mode", ["clean", "cut"])
 def test_dropped_watches_are_re_established(kube: FakeKubernetes, mode: str) -> None:
     code, local = _tiny(kube)
+    (kube.workdir / "go").unlink()  # hold the second Job until every drop has happened
     kube.drop_watches, kube.drop_mode = 3, mode
-    proc, remote = _tiny_k8s(kube, _config(kube.workdir))
-    assert (proc.returncode, remote) == (code, local)
-    assert kube.drop_watches == 0, "the faults were not exercised"
+    config = _config(kube.workdir)
+    driver = _start(kube, "samples-tiny.yaml", "k8s-run", config)
+    _until(lambda: kube.drop_watches == 0, driver, "the watches to drop")
+    (kube.workdir / "go").touch()
+    out, err = driver.communicate(timeout=240)
+    assert driver.returncode == code, out + err
+    assert normalize(load_run_log(kube.workdir, "k8s-run", config)) == local
 
 
 def test_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
@@ -185,7 +213,7 @@ dag:
     slow:
       type: task
       command_type: shell
-      command: sleep 3; echo slept
+      command: "while [ ! -f go ]; do sleep 0.1; done; echo slept"
       next: last
     last:
       type: stub
@@ -209,15 +237,24 @@ def test_restarted_driver_resumes_without_rerunning(kube: FakeKubernetes) -> Non
     while not any(j["metadata"]["name"] == "r1-slow" for j in kube.jobs()):
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.05)
-    first.kill()  # the driver pod dies while the slow node's Job runs
+    first.kill()  # the driver pod dies while the slow node's Job runs (it waits for `go`)
     first.wait()
-    proc = _drive(kube, "slow.yaml", "r1", config)
+    second = subprocess.Popen(
+        argv, cwd=kube.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while [b["metadata"]["name"] for b in kube.created_jobs].count("r1-slow") < 2:
+        assert time.monotonic() < deadline and second.poll() is None, "no second create"
+        time.sleep(0.05)
+    (kube.workdir / "go").touch()  # the slow node may finish now that it was adopted
+    out, err = second.communicate(timeout=240)
+    proc = subprocess.CompletedProcess(argv, second.returncode, out, err)
     assert proc.returncode == 0, proc.stderr
     assert "resuming" in proc.stderr
     assert "Job r1-slow exists already; following it" in proc.stdout
     names = sorted(j["metadata"]["name"] for j in kube.jobs())
-    assert names == ["r1-first", "r1-last", "r1-slow", "r1-success"]
-    assert kube.pod_count() == 4  # every node ran exactly once
+    assert names == ["r1-first", "r1-slow"]  # tasks only: the driver records stubs, ends
+    assert kube.pod_count() == 2  # every task ran exactly once
     log = load_run_log(kube.workdir, "r1", config)
     assert log.status.value == "SUCCESS"
     assert [a.attempt_number for a in log.steps["slow"].attempts] == [1]
@@ -277,7 +314,7 @@ def test_jobs_cleaned_up_by_ttl_do_not_change_the_outcome(kube: FakeKubernetes) 
     assert all(b["spec"]["ttlSecondsAfterFinished"] == 0 for b in kube.created_jobs)
 
 
-PARALLEL_SLEEPS = """
+PARALLEL_WAITS = """
 dag:
   start_at: fan
   steps:
@@ -291,7 +328,7 @@ dag:
             nap:
               type: task
               command_type: shell
-              command: sleep 2
+              command: "while [ ! -f go ]; do sleep 0.1; done"
               next: success
             success:
               type: success
@@ -303,7 +340,7 @@ dag:
             nap:
               type: task
               command_type: shell
-              command: sleep 2
+              command: "while [ ! -f go ]; do sleep 0.1; done"
               next: success
             success:
               type: success
@@ -315,7 +352,7 @@ dag:
             nap:
               type: task
               command_type: shell
-              command: sleep 2
+              command: "while [ ! -f go ]; do sleep 0.1; done"
               next: success
             success:
               type: success
@@ -329,14 +366,20 @@ dag:
 
 
 def test_branches_run_as_concurrent_jobs_within_the_bound(kube: FakeKubernetes) -> None:
-    (kube.workdir / "naps.yaml").write_text(PARALLEL_SLEEPS)
-    proc = _drive(kube, "naps.yaml", "naps", _config(kube.workdir, parallelism=2))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert kube.max_running == 2  # three sleeping branches, at most two Jobs at once
+    (kube.workdir / "naps.yaml").write_text(PARALLEL_WAITS)
+    driver = _start(kube, "naps.yaml", "naps", _config(kube.workdir, parallelism=2))
+    _until(lambda: kube.running == 2, driver, "two branch Jobs to run")
+    time.sleep(1.0)
+    assert kube.running == 2 and len(kube.created_jobs) == 2  # the third branch waits
+    (kube.workdir / "go").touch()
+    out, err = driver.communicate(timeout=240)
+    assert driver.returncode == 0, out + err
+    assert len(kube.created_jobs) == 3 and kube.max_running == 2
 
 
 def test_resume_refuses_a_run_of_another_pipeline(kube: FakeKubernetes) -> None:
     (kube.workdir / "samples-tiny.yaml").write_text(TINY_PIPELINE)
+    (kube.workdir / "go").touch()
     config = _config(kube.workdir)
     assert _drive(kube, "samples-tiny.yaml", "r1", config).returncode == 0
     jobs = len(kube.created_jobs)

@@ -1,6 +1,7 @@
 """The ``k8s-job`` executor: traverse here (the driver pod), run each node as a Kubernetes Job.
 
-Each task/stub/terminal node becomes one Job running ``magnus execute_single_node``; the
+Each task node becomes one Job running ``magnus execute_single_node`` (stub, success and
+fail nodes have no user code: the driver records them itself, through the same code); the
 driver waits on a watch, copies the pod's log to its own output, then reads the node's
 outcome from the run log (which the Job wrote) and routes on it. Branches of parallel
 and map nodes are traversed concurrently; at most ``parallelism`` Jobs run at once.
@@ -21,7 +22,7 @@ from typing import Any
 
 from magnus_render import k8s_spec
 from magnus_render.errors import ConfigError, MagnusError, RunError
-from magnus_render.pipeline.ir import Node, resolve_name
+from magnus_render.pipeline.ir import Node, NodeKind, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import NodeTriggeringExecutor
 from magnus_render.runtime.executors.remote import (
@@ -32,6 +33,8 @@ from magnus_render.runtime.executors.remote import (
 from magnus_render.stores.models import BranchLog, Status
 
 FINISHED = (Status.SUCCESS, Status.FAIL)
+#: nodes the driver records itself (same code path as a container), not through a Job
+BOOKKEEPING = (NodeKind.STUB, NodeKind.SUCCESS, NodeKind.FAIL)
 #: annotations that tie a Job to its run and step (checked before adopting a Job)
 RUN_ANNOTATION = "magnus-render/run-id"
 STEP_ANNOTATION = "magnus-render/step"
@@ -85,6 +88,9 @@ class K8sJobExecutor(NodeTriggeringExecutor):
         done = self.ctx.store.get_step_log(self.ctx.run_id, resolved)
         if done is not None and done.status in FINISHED and done.attempts:
             return done.status  # finished before a driver restart: never run twice
+        if node.kind in BOOKKEEPING:
+            # no user code to run: a pod would only write the same run log entries
+            return nodes.execute_node(self.ctx, node, map_variable)
         return super().run_node(node, map_variable)
 
     def execute_composite(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
