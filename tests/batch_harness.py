@@ -23,13 +23,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.runlog import magnus_env
+import yaml
+
+from tests.helpers.runlog import magnus_env, normalize, run_magnus
 from tests.sfn_harness import FAKE_ENV
 
 QUEUE = "magnus-queue"
 JOB_DEFINITION = "magnus-node"
 BUCKET = "magnus-batch"
 ROLE_ARN = "arn:aws:iam::123456789012:role/magnus-batch"
+#: a job environment variable that makes the harness fail the job before it starts
+LAUNCH_FAILURE = "HARNESS_LAUNCH_FAILURE"
 
 
 @dataclass
@@ -76,6 +80,16 @@ def _run_job(job: Any) -> None:
         if job.stop or not command:
             job.exit_code = 137 if job.stop else 1
             job._mark_stopped(success=False)
+            return
+        overrides = {
+            e["name"]: e["value"] for e in job.container_overrides.get("environment") or []
+        }
+        if LAUNCH_FAILURE in overrides:  # the container never starts (e.g. a bad image)
+            job.exit_code = int(overrides[LAUNCH_FAILURE])
+            job.job_stopped_reason = "CannotPullContainerError: harness"
+            job._mark_stopped(success=False)
+            with server.lock:
+                server.runs.append({"name": job.job_name, "code": job.exit_code, "launch": True})
             return
         if command[0] == "magnus":
             command = [sys.executable, "-m", "magnus_render.cli", *command[1:]]
@@ -182,3 +196,72 @@ def batch_server(workdir: Path) -> Iterator[BatchServer]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def write_config(server: BatchServer, name: str = "batch-config.yaml", **settings: Any) -> Path:
+    executor = {
+        "job_queue": QUEUE,
+        "job_definition": JOB_DEFINITION,
+        "endpoint_url": server.endpoint,
+        "region": "us-east-1",
+        "parallelism": 2,
+        "poll_initial_seconds": 0.05,
+        "poll_max_seconds": 0.4,
+        **settings,
+    }
+    s3 = {"bucket": BUCKET, "endpoint_url": server.endpoint, "region": "us-east-1"}
+    config = {
+        "executor": {"type": "aws-batch", "config": executor},
+        "run_log_store": {"type": "s3", "config": {**s3, "prefix": "run-logs"}},
+        "catalog": {"type": "s3", "config": {**s3, "prefix": "catalog"}},
+    }
+    path = server.workdir / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def local_run(workdir: Path, pipeline: str) -> tuple[int, dict[str, Any]]:
+    from tests.helpers.runlog import load_run_log
+
+    proc = run_magnus(["execute", pipeline, "--run-id", "local-run"], workdir)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, normalize(load_run_log(workdir, "local-run"))
+
+
+class Driver:
+    """The driver in this process, in the work directory; its executor stays inspectable."""
+
+    def __init__(self, server: BatchServer, pipeline: str, config: Path, run_id: str) -> None:
+        self.server, self.pipeline, self.config, self.run_id = server, pipeline, config, run_id
+        self.requests: list[dict[str, Any]] = []
+        self.executor: Any = None
+
+    def run(self, hook: Any = None) -> int:
+        from magnus_render.runtime.executors import aws_batch
+        from magnus_render.runtime.executors.k8s_job import drive
+
+        original = aws_batch.AwsBatchExecutor.submit_request
+        driver = self
+
+        def recording(executor: Any, *args: Any) -> dict[str, Any]:
+            driver.executor = executor
+            if hook is not None and not getattr(executor, "_hooked", False):
+                executor._hooked = True
+                hook(executor)
+            request = original(executor, *args)
+            driver.requests.append(request)
+            return request
+
+        cwd = os.getcwd()
+        os.chdir(self.server.workdir)
+        aws_batch.AwsBatchExecutor.submit_request = recording  # type: ignore[method-assign]
+        try:
+            return drive(self.pipeline, str(self.config), None, self.run_id)
+        finally:
+            aws_batch.AwsBatchExecutor.submit_request = original  # type: ignore[method-assign]
+            os.chdir(cwd)
+
+    def run_log(self) -> dict[str, Any]:
+        from tests.helpers.runlog import load_run_log
+
+        return normalize(load_run_log(self.server.workdir, self.run_id, self.config))

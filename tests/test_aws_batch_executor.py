@@ -8,17 +8,15 @@ the local executor's, and every SubmitJob body must satisfy botocore's service m
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.batch_harness import BUCKET, JOB_DEFINITION, QUEUE, BatchServer, batch_server
+from tests.batch_harness import BatchServer, Driver, batch_server, local_run, write_config
 from tests.conftest import SAMPLES
-from tests.helpers.runlog import normalize, prepare_workdir, run_magnus
+from tests.helpers.runlog import prepare_workdir
 
 pytest.importorskip("moto")
 
@@ -40,75 +38,6 @@ def batch(shared_server: BatchServer, tmp_path: Path) -> BatchServer:
     shared_server.max_running = 0
     shared_server.hold.clear()
     return shared_server
-
-
-def write_config(server: BatchServer, name: str = "batch-config.yaml", **settings: Any) -> Path:
-    executor = {
-        "job_queue": QUEUE,
-        "job_definition": JOB_DEFINITION,
-        "endpoint_url": server.endpoint,
-        "region": "us-east-1",
-        "parallelism": 2,
-        "poll_initial_seconds": 0.05,
-        "poll_max_seconds": 0.4,
-        **settings,
-    }
-    s3 = {"bucket": BUCKET, "endpoint_url": server.endpoint, "region": "us-east-1"}
-    config = {
-        "executor": {"type": "aws-batch", "config": executor},
-        "run_log_store": {"type": "s3", "config": {**s3, "prefix": "run-logs"}},
-        "catalog": {"type": "s3", "config": {**s3, "prefix": "catalog"}},
-    }
-    path = server.workdir / name
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def local_run(workdir: Path, pipeline: str) -> tuple[int, dict[str, Any]]:
-    from tests.helpers.runlog import load_run_log
-
-    proc = run_magnus(["execute", pipeline, "--run-id", "local-run"], workdir)
-    assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, normalize(load_run_log(workdir, "local-run"))
-
-
-class Driver:
-    """The driver in this process, in the work directory; its executor stays inspectable."""
-
-    def __init__(self, server: BatchServer, pipeline: str, config: Path, run_id: str) -> None:
-        self.server, self.pipeline, self.config, self.run_id = server, pipeline, config, run_id
-        self.requests: list[dict[str, Any]] = []
-        self.executor: Any = None
-
-    def run(self, hook: Any = None) -> int:
-        from magnus_render.runtime.executors import aws_batch
-        from magnus_render.runtime.executors.k8s_job import drive
-
-        original = aws_batch.AwsBatchExecutor.submit_request
-        driver = self
-
-        def recording(executor: Any, *args: Any) -> dict[str, Any]:
-            driver.executor = executor
-            if hook is not None and not getattr(executor, "_hooked", False):
-                executor._hooked = True
-                hook(executor)
-            request = original(executor, *args)
-            driver.requests.append(request)
-            return request
-
-        cwd = os.getcwd()
-        os.chdir(self.server.workdir)
-        aws_batch.AwsBatchExecutor.submit_request = recording  # type: ignore[method-assign]
-        try:
-            return drive(self.pipeline, str(self.config), None, self.run_id)
-        finally:
-            aws_batch.AwsBatchExecutor.submit_request = original  # type: ignore[method-assign]
-            os.chdir(cwd)
-
-    def run_log(self) -> dict[str, Any]:
-        from tests.helpers.runlog import load_run_log
-
-        return normalize(load_run_log(self.server.workdir, self.run_id, self.config))
 
 
 def validate_submit(request: dict[str, Any]) -> None:

@@ -156,9 +156,10 @@ class AwsBatchExecutor(K8sJobExecutor):
         return JobSettings.model_validate({k: v for k, v in merged.items() if k in fields})
 
     def validate(self) -> None:
-        NodeTriggeringExecutor.validate(self)
         for node in self.ctx.pipeline.graph.walk():
             name = node.overrides.get(self.name)
+            if name is not None and name not in self.settings.overrides:
+                continue  # reported by the base check below
             try:
                 if name is not None:
                     unknown = set(self.settings.overrides[name]) - set(JobSettings.model_fields)
@@ -166,11 +167,17 @@ class AwsBatchExecutor(K8sJobExecutor):
                         raise ValueError(f"cannot be overridden per step: {sorted(unknown)}")
                 self.job_settings(node)
             except (ValueError, ValidationError) as exc:
-                text = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+                text = str(exc)
+                if isinstance(exc, ValidationError):
+                    err = exc.errors()[0]
+                    text = f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
                 raise self.ctx.config.error(
-                    "executor", f"override {name!r} (step {node.internal_name!r}): {text}"
+                    "executor",
+                    f"override {name!r} (step {node.internal_name!r}): {text}",
+                    "overrides",
                 ) from None
         self._check_reachable()
+        NodeTriggeringExecutor.validate(self)
 
     def _check_reachable(self) -> None:
         """Jobs run on other machines: the run log store and the catalog must be remote,
@@ -190,11 +197,16 @@ class AwsBatchExecutor(K8sJobExecutor):
                 )
             if kind in ("file-system", "chunked-fs") and self.settings.shared_filesystem:
                 continue
+            # an absent section (the default store) is reported at the executor's line
+            where = section if config.line_of(section) is not None else "executor"
+            what = f"the {kind!r} {section.replace('_', ' ')}"
+            if where == "executor":
+                what += f" (the default when no {section} is configured)"
             raise config.error(
-                section,
-                f"the {kind!r} {section.replace('_', ' ')} is on this machine, which AWS Batch"
-                " jobs cannot reach: use 's3', or set executor.config.shared_filesystem: true"
-                " if the job definition mounts the same path",
+                where,
+                f"{what} is on this machine, which AWS Batch jobs cannot reach: use 's3', or"
+                " set executor.config.shared_filesystem: true if the job definition mounts"
+                " the same path",
             )
 
     # -- AWS calls -----------------------------------------------------------------------
@@ -265,6 +277,17 @@ class AwsBatchExecutor(K8sJobExecutor):
             request["timeout"] = {"attemptDurationSeconds": s.timeout_seconds}
         return request
 
+    def _submit(self, request: dict[str, Any]) -> str:
+        try:
+            return str(self._call("submit_job", **request)["jobId"])
+        except MagnusError:
+            raise
+        except Exception as exc:  # botocore ClientError / connection errors
+            raise MagnusError(
+                f"AWS Batch SubmitJob {request['jobName']} (queue {request['jobQueue']!r}, "
+                f"job definition {request['jobDefinition']!r}) failed: {exc}"
+            ) from None
+
     def _existing_job(self, queue: str, name: str) -> dict[str, Any] | None:
         """A job of this run with this name, submitted before a driver restart."""
         token: str | None = None
@@ -297,7 +320,7 @@ class AwsBatchExecutor(K8sJobExecutor):
                 job_id = existing["jobId"]
                 print(f"[{resolved}] adopting Batch job {name} ({job_id})", file=sys.stderr)
             else:
-                job_id = self._call("submit_job", **request)["jobId"]
+                job_id = self._submit(request)
                 print(f"[{resolved}] submitted Batch job {name} ({job_id})", file=sys.stderr)
             with self._started_lock:
                 self._started[job_id] = name
@@ -410,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     except (MagnusError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
