@@ -100,14 +100,14 @@ class Throttle:
 
 def test_throttling_is_retried(batch: BatchServer) -> None:
     code, local = local_run(batch.workdir, "tiny.yaml")
-    # api_retries 1: botocore tries twice, so 5 throttles also exercise the driver's backoff
+    # api_retries 1: botocore tries twice, so 3 throttles also exercise the driver's backoff
     config = write_config(batch, api_retries=1, **_slow_override())
-    throttle = Throttle(5)
+    throttle = Throttle(3)
     driver = Driver(batch, "tiny.yaml", config, "throttled")
     code_batch = driver.run(
         hook=lambda ex: ex.client.meta.events.register("before-send.batch", throttle)
     )
-    assert throttle.left == 0 and len(throttle.seen) == 5, throttle.seen
+    assert throttle.left == 0 and len(throttle.seen) == 3, throttle.seen
     assert (code_batch, driver.run_log()) == (code, local)
     assert [r["name"] for r in batch.runs] == ["throttled-one", "throttled-two"]
 
@@ -116,8 +116,19 @@ def test_throttling_beyond_the_retries_is_a_clear_error(batch: BatchServer) -> N
     config = write_config(batch, api_retries=0, **_slow_override())
     throttle = Throttle(100)
     driver = Driver(batch, "tiny.yaml", config, "throttled-out")
-    with pytest.raises(Exception, match="Throttling"):
+    from magnus_render.errors import MagnusError
+
+    with pytest.raises(MagnusError, match=r"AWS Batch list_jobs failed: .*ThrottlingException"):
         driver.run(hook=lambda ex: ex.client.meta.events.register("before-send.batch", throttle))
+    assert not batch.runs
+
+
+def test_unknown_queue_is_a_clear_error(batch: BatchServer) -> None:
+    config = write_config(batch, job_queue="no-such-queue", **_slow_override())
+    proc = _start_driver(batch, config, "no-queue")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out
+    assert "no-such-queue" in out and "Traceback" not in out
     assert not batch.runs
 
 

@@ -129,7 +129,8 @@ def make_batch_client(endpoint_url: str | None, region: str | None, retries: int
         "batch",
         endpoint_url=endpoint_url,
         region_name=region,
-        config=Config(retries={"max_attempts": retries + 1, "mode": "standard"}),
+        # botocore's max_attempts counts retries (total attempts = retries + 1)
+        config=Config(retries={"max_attempts": retries, "mode": "standard"}),
     )
 
 
@@ -224,9 +225,9 @@ class AwsBatchExecutor(K8sJobExecutor):
         for attempt in range(self.settings.api_retries + 1):
             try:
                 return getattr(self.client, operation)(**kwargs)
-            except Exception as exc:
+            except Exception as exc:  # botocore ClientError, connection errors
                 if not is_throttling(exc) or attempt == self.settings.api_retries:
-                    raise
+                    raise MagnusError(f"AWS Batch {operation} failed: {exc}") from None
             self._pause(delay * (0.5 + random.random() / 2))
             delay = min(delay * 2, self.settings.poll_max_seconds)
         raise AssertionError("unreachable")
@@ -280,12 +281,10 @@ class AwsBatchExecutor(K8sJobExecutor):
     def _submit(self, request: dict[str, Any]) -> str:
         try:
             return str(self._call("submit_job", **request)["jobId"])
-        except MagnusError:
-            raise
-        except Exception as exc:  # botocore ClientError / connection errors
+        except MagnusError as exc:
             raise MagnusError(
-                f"AWS Batch SubmitJob {request['jobName']} (queue {request['jobQueue']!r}, "
-                f"job definition {request['jobDefinition']!r}) failed: {exc}"
+                f"{exc} (job {request['jobName']}, queue {request['jobQueue']!r}, "
+                f"job definition {request['jobDefinition']!r})"
             ) from None
 
     def _existing_job(self, queue: str, name: str) -> dict[str, Any] | None:
