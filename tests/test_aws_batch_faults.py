@@ -3,6 +3,7 @@ driver killed mid-run and restarted, Ctrl-C, and configurations jobs could not w
 
 from __future__ import annotations
 
+import itertools
 import queue
 import signal
 import subprocess
@@ -121,6 +122,32 @@ def test_throttling_beyond_the_retries_is_a_clear_error(batch: BatchServer) -> N
     with pytest.raises(MagnusError, match=r"AWS Batch list_jobs failed: .*ThrottlingException"):
         driver.run(hook=lambda ex: ex.client.meta.events.register("before-send.batch", throttle))
     assert not batch.runs
+
+
+def test_polling_backs_off_to_its_bound(batch: BatchServer) -> None:
+    """While a job runs, DescribeJobs pauses double from 0.05 s up to 0.4 s: no tight loop."""
+    (batch.workdir / "go").unlink()
+    config = write_config(batch, **_slow_override())
+    calls: list[tuple[float, bytes]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        calls.append((time.monotonic(), bytes(request.body or b"")))
+
+    timer = threading.Timer(4.0, (batch.workdir / "go").touch)
+    timer.start()
+    try:
+        driver = Driver(batch, "tiny.yaml", config, "polled")
+        code = driver.run(
+            hook=lambda ex: ex.client.meta.events.register("before-send.batch.DescribeJobs", record)
+        )
+    finally:
+        timer.cancel()
+    assert code == 0
+    job_two = [t for t, body in calls if b'"jobs"' in body][-12:]
+    gaps = [b - a for a, b in itertools.pairwise(job_two)]
+    assert len(calls) < 60, len(calls)  # ~4 s of job two at most every 0.4 s, plus job one
+    assert gaps and all(g >= 0.35 for g in gaps[-5:]), gaps
+    assert all(g < 2.0 for g in gaps), gaps
 
 
 def test_unknown_queue_is_a_clear_error(batch: BatchServer) -> None:
