@@ -212,7 +212,7 @@ def test_argo_refuses_names_it_would_substitute(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "{{" in result.stderr and "Traceback" not in result.stderr
-    assert f"{pipeline}:1" in result.stderr
+    assert f"{pipeline}:1: step " in result.stderr  # the usual file:line: form
     assert result.stdout == ""
 
 

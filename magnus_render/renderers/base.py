@@ -82,8 +82,15 @@ class Renderer:
         return emitter(node, *args, **kwargs)  # type: ignore[misc]
 
     def unsupported(self, node: Node | None, why: str) -> None:
-        where = f" (step {node.internal_name!r}, {node.source})" if node is not None else ""
-        raise UnsupportedError(f"target {self.name!r} cannot render this pipeline: {why}{where}")
+        """Refuse what this target cannot express, as ``file:line: step ...: why``."""
+        if node is None:
+            raise UnsupportedError(f"target {self.name!r} cannot render this pipeline: {why}")
+        source = node.source
+        raise UnsupportedError(
+            f"step {node.internal_name!r}: target {self.name!r} cannot render it: {why}",
+            source.file if source else None,
+            source.line if source else None,
+        )
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
