@@ -138,18 +138,38 @@ def _run_job(job: Any) -> None:
         job._mark_stopped(success=False)
 
 
+def _create(call: Any, **kwargs: Any) -> Any:
+    """Create a resource unless it exists: moto's state is per process, and a worker
+    process may start this server again (another test module) with the old state."""
+    try:
+        return call(**kwargs)
+    except Exception as exc:
+        response = getattr(exc, "response", {}) or {}
+        text = f"{response.get('Error', {}).get('Code', '')} {exc}"
+        if "lready" not in text:  # EntityAlreadyExists, BucketAlreadyOwnedByYou, "already exists"
+            raise
+        return None
+
+
 def _create_batch(server: BatchServer) -> None:
     iam = server.client("iam")
-    iam.create_role(RoleName="magnus-batch", AssumeRolePolicyDocument="{}")
+    _create(iam.create_role, RoleName="magnus-batch", AssumeRolePolicyDocument="{}")
     batch = server.client("batch")
-    env = batch.create_compute_environment(
-        computeEnvironmentName="magnus-ce", type="UNMANAGED", serviceRole=ROLE_ARN
+    _create(
+        batch.create_compute_environment,
+        computeEnvironmentName="magnus-ce",
+        type="UNMANAGED",
+        serviceRole=ROLE_ARN,
     )
-    batch.create_job_queue(
+    env_arn = batch.describe_compute_environments(computeEnvironments=["magnus-ce"])[
+        "computeEnvironments"
+    ][0]["computeEnvironmentArn"]
+    _create(
+        batch.create_job_queue,
         jobQueueName=QUEUE,
         state="ENABLED",
         priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}],
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env_arn}],
     )
     batch.register_job_definition(
         jobDefinitionName=JOB_DEFINITION,
@@ -162,7 +182,7 @@ def _create_batch(server: BatchServer) -> None:
             ],
         },
     )
-    server.client("s3").create_bucket(Bucket=BUCKET)
+    _create(server.client("s3").create_bucket, Bucket=BUCKET)
 
 
 @contextlib.contextmanager
