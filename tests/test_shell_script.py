@@ -370,7 +370,7 @@ def test_unknown_override_name_is_an_error(tmp_path: Path) -> None:
         "    success:\n      type: success\n    fail:\n      type: fail\n",
         encoding="utf-8",
     )
-    with pytest.raises(UnsupportedError, match=r"'missing'.*p\.yaml:4"):
+    with pytest.raises(UnsupportedError, match=r"p\.yaml:4: step 'a'.*'missing'"):
         render(pipeline, "p.yaml")
 
 
