@@ -265,6 +265,8 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap]:
             problem = f"{exc.context}: {exc.problem}"
         if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
             problem = "a tab character where YAML allows only spaces (indent with spaces)"
+        if "nesting depth" in problem:  # libyaml >= 0.2.6 (PyYAML 6.0.4 wheels) stops first
+            raise PipelineError(f"YAML nested too deeply ({problem})", file, line) from None
         raise PipelineError(f"YAML syntax error: {problem}", file, line) from None
     except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
         line = text.count("\n", 0, max(exc.position, 0)) + 1
