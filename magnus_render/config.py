@@ -54,6 +54,18 @@ class MagnusConfig(BaseModel):
         return ConfigError(f"{section}: {message}", self.source_file, self.line_of(section, key))
 
 
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``patch`` laid over it, nested mappings merged key by key: how a step's
+    ``overrides`` entry patches a target's or executor's settings."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_config(path: str | Path | None) -> MagnusConfig:
     """Read a config file; no path means the defaults (or ./magnus-config.yaml if present)."""
     if path is None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import MagnusConfig, deep_merge
 from magnus_render.errors import ConfigError, Diagnostic
 
 #: the executor type (and per-step override key) these settings belong to
@@ -173,18 +173,8 @@ class K8sJobSettings(PodSettings):
         if name not in self.overrides:
             known = ", ".join(sorted(self.overrides)) or "none defined"
             raise KeyError(f"override {name!r} is not in executor.config.overrides ({known})")
-        merged = _deep_merge(self.model_dump(), self.overrides[name])
+        merged = deep_merge(self.model_dump(), self.overrides[name])
         return K8sJobSettings.model_validate(merged)
-
-
-def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _dns_label(value: str) -> str:

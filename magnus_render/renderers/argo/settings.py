@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import MagnusConfig, deep_merge
 from magnus_render.errors import ConfigError, Diagnostic
 
 
@@ -185,18 +185,8 @@ def load_settings(config: MagnusConfig) -> ArgoSettings:
 def step_settings(settings: ArgoSettings, patch: dict[str, Any] | None) -> StepSettings:
     """The global step settings with one override deep-merged in."""
     base = settings.model_dump(exclude=set(WORKFLOW_ONLY) | {"parallelism"}, exclude_unset=True)
-    merged = _deep_merge(base, patch or {})
+    merged = deep_merge(base, patch or {})
     return StepSettings.model_validate(merged)
-
-
-def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 __all__ = [

@@ -17,7 +17,6 @@ driver's entry point. Ctrl-C terminates the jobs this driver started, then re-ra
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import re
@@ -29,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from magnus_render.errors import ConfigError, MagnusError
+from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, NodeTriggeringExecutor
@@ -416,25 +415,10 @@ def log_stream(job: Mapping[str, Any]) -> str | None:
 
 # -- the driver's entry point -------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    from magnus_render.runtime.executors.k8s_job import drive
+    """``python -m magnus_render.runtime.executors.aws_batch``: run or resume a run."""
+    from magnus_render.runtime.executors import k8s_job
 
-    parser = argparse.ArgumentParser(
-        prog="python -m magnus_render.runtime.executors.aws_batch",
-        description="The aws-batch driver: run or resume a pipeline run.",
-    )
-    parser.add_argument("--file", "-f", required=True)
-    parser.add_argument("--config-file", "-c")
-    parser.add_argument("--parameters-file", "-p")
-    parser.add_argument("--run-id", required=True)
-    args = parser.parse_args(argv)
-    try:
-        return drive(args.file, args.config_file, args.parameters_file, args.run_id)
-    except (MagnusError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return k8s_job.main(argv, "python -m magnus_render.runtime.executors.aws_batch", "aws-batch")
 
 
 if __name__ == "__main__":

@@ -203,10 +203,14 @@ def drive(
     return 0 if status is Status.SUCCESS else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    prog: str = "python -m magnus_render.runtime.executors.k8s_job",
+    what: str = "k8s-jobs",
+) -> int:
+    """A driver's command line (k8s-jobs, aws-batch): run or resume one pipeline run."""
     parser = argparse.ArgumentParser(
-        prog="python -m magnus_render.runtime.executors.k8s_job",
-        description="The k8s-jobs driver: run or resume a pipeline run.",
+        prog=prog, description=f"The {what} driver: run or resume a pipeline run."
     )
     parser.add_argument("--file", "-f", required=True)
     parser.add_argument("--config-file", "-c")
@@ -218,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except MagnusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
