@@ -59,12 +59,21 @@ def _print_warnings(pipeline: Any) -> None:
         typer.echo(str(warning), err=True)
 
 
-@app.callback()
-def _main(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-) -> None:
-    if debug:
+def _set_debug(value: bool) -> bool:
+    if value:
         _state["debug"] = True
+    return value
+
+
+#: ``--debug`` is accepted before the subcommand and after it (on every command)
+DebugOpt = typer.Option(
+    False, "--debug", help="Show tracebacks for errors.", callback=_set_debug, is_eager=True
+)
+
+
+@app.callback()
+def _main(debug: bool = DebugOpt) -> None:
+    """The flags every command shares (only --debug)."""
 
 
 PipelineArg = typer.Argument(None, help="The pipeline YAML file.", show_default=False)
@@ -80,6 +89,7 @@ LogLevelOpt = typer.Option(
 def validate(
     pipeline: Path | None = PipelineArg,
     file: Path | None = FileOpt,
+    debug: bool = DebugOpt,
 ) -> None:
     """Check a pipeline; print problems as file:line: message. Exit 0 when valid."""
 
@@ -99,6 +109,7 @@ def graph(
     pipeline: Path | None = PipelineArg,
     file: Path | None = FileOpt,
     format: str = typer.Option("mermaid", "--format", help="mermaid or dot."),
+    debug: bool = DebugOpt,
 ) -> None:
     """Print the pipeline as a Mermaid or Graphviz picture."""
 
@@ -120,7 +131,7 @@ def graph(
 
 
 @app.command()
-def schema() -> None:
+def schema(debug: bool = DebugOpt) -> None:
     """Print the JSON Schema of the pipeline format (for yaml-language-server)."""
 
     def body() -> int:
@@ -146,6 +157,7 @@ def execute(
         None, "--use-cached", help="Re-run: reuse the successful steps of this earlier run."
     ),
     log_level: str | None = LogLevelOpt,
+    debug: bool = DebugOpt,
 ) -> None:
     """Run a pipeline on this machine. Exit 0 on success, 1 when the run fails.
     Without a pipeline, ./pipeline.yaml (magnus 0.5's default)."""
@@ -179,6 +191,7 @@ def execute_single_node(
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
     log_level: str | None = LogLevelOpt,
+    debug: bool = DebugOpt,
 ) -> None:
     """Execute one node (the container entry point). Exit 0 success, 1 failed, 2 bad input."""
 
@@ -215,6 +228,7 @@ def fan(
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
     log_level: str | None = LogLevelOpt,
+    debug: bool = DebugOpt,
 ) -> None:
     """Open (out) or close (in) the branches of a parallel or map node."""
 
@@ -253,6 +267,7 @@ def execute_function(
     put_in_catalog: list[str] = JobPutOpt,
     tag: str = typer.Option("", "--tag"),
     run_id: str | None = typer.Option(None, "--run-id"),
+    debug: bool = DebugOpt,
 ) -> None:
     """Run one python function as a job (magnus 0.5). Exit 0 success, 1 failed."""
 
@@ -284,6 +299,7 @@ def execute_notebook(
     notebook_output_path: str = typer.Option("", "--notebook-output-path"),
     tag: str = typer.Option("", "--tag"),
     run_id: str | None = typer.Option(None, "--run-id"),
+    debug: bool = DebugOpt,
 ) -> None:
     """Run one notebook as a job (magnus 0.5). Exit 0 success, 1 failed."""
 
@@ -310,6 +326,7 @@ def show(
     run_id: str = typer.Argument(...),
     config_file: Path | None = ConfigOpt,
     as_json: bool = typer.Option(False, "--json", help="The full run log as JSON."),
+    debug: bool = DebugOpt,
 ) -> None:
     """Show a run: steps, branches, statuses, attempts, parameters, metrics, catalog."""
 
@@ -325,6 +342,7 @@ def show(
 def runs(
     config_file: Path | None = ConfigOpt,
     limit: int = typer.Option(20, "--limit", "-n"),
+    debug: bool = DebugOpt,
 ) -> None:
     """List recent runs."""
 
@@ -363,11 +381,9 @@ def render(
     timezone: str | None = typer.Option(None, "--timezone"),
     with_infra: bool = typer.Option(False, "--with-infra", help="stepfunctions: CloudFormation."),
     list_targets: bool = typer.Option(False, "--list-targets", help="List targets and exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    debug: bool = DebugOpt,
 ) -> None:
     """Render PIPELINE for --target and print it (or write --output)."""
-    if debug:
-        _state["debug"] = True
 
     def body() -> int:
         from magnus_render.render import render_command

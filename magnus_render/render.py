@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,7 @@ def render_text(
     renderer_cls = get_renderer(target)
     pipeline = load_pipeline(pipeline_file)
     config = load_config(config_file)
+    check_backend_types(config)
     options = RenderOptions(
         pipeline_file=str(pipeline_file),
         config_file=str(config_file) if config_file else None,
@@ -46,6 +48,28 @@ def render_text(
         check(result.text)
     warnings = [str(w) for w in pipeline.warnings] + result.warnings
     return result.text, warnings
+
+
+def check_backend_types(config: Any) -> None:
+    """Every section's ``type`` names a registered backend (the executor: an executor or a
+    render target), so a typo fails at render time, naming the file and line and the
+    choices, instead of in the first container of a submitted workflow."""
+    from magnus_render.errors import ConfigError
+    from magnus_render.renderers import list_targets
+    from magnus_render.runtime.executors import registered_executors
+    from magnus_render.stores import registered
+
+    sections = ("run_log_store", "catalog", "secrets")
+    choices = {section: set(registered(section)) for section in sections}
+    choices["executor"] = set(registered_executors()) | set(list_targets())
+    diagnostics = []
+    for section, known in choices.items():
+        name = getattr(config, section).type
+        if name not in known:
+            message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
+            diagnostics += config.error(section, message).diagnostics
+    if diagnostics:
+        raise ConfigError.from_diagnostics(diagnostics)
 
 
 def render_command(
@@ -108,13 +132,32 @@ def _check_drift(committed: Path, text: str) -> int:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write-then-rename so a failed render never leaves half a file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write-then-rename so a failed render never leaves half a file behind. The file gets
+    the mode ``> path`` would give: an existing file's, else 0666 less the umask (mkstemp's
+    private 0600 would hide a spec from the group that applies it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_current_umask()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise MagnusError(f"cannot write the output: {exc.strerror}", str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise MagnusError(f"cannot write the output: {exc.strerror}", str(path)) from None
         raise
+
+
+def _current_umask() -> int:
+    """The process umask (reading it means setting it; restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

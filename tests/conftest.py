@@ -9,7 +9,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
-SHARED = ROOT.parent / "shared"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

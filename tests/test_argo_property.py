@@ -23,13 +23,16 @@ from magnus_render.config import MagnusConfig
 from magnus_render.pipeline import load_pipeline
 from magnus_render.pipeline.ir import Graph, NodeKind
 from magnus_render.renderers.argo import ArgoRenderer
-from magnus_render.renderers.argo.validate import validate_documents
+from magnus_render.renderers.argo.validate import (
+    SHIPPED_SCHEMAS,
+    schema_files_in,
+    validate_documents,
+)
 from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player
-from tests.conftest import SHARED
 from tests.test_pipeline_roundtrip import Writer, graph_specs
 
-SCHEMAS = sorted((SHARED / "schemas" / "argo").glob("argo-*.schema.json"))
+SCHEMAS = schema_files_in(SHIPPED_SCHEMAS)
 
 
 class FakeContainers(Player):

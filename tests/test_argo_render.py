@@ -18,13 +18,18 @@ from magnus_render.config import MagnusConfig
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
-from magnus_render.renderers.argo.validate import reference_errors, validate_documents
+from magnus_render.renderers.argo.validate import (
+    SHIPPED_SCHEMAS,
+    reference_errors,
+    schema_files_in,
+    validate_documents,
+)
 from magnus_render.renderers.base import RenderOptions
 from magnus_render.renderers.naming import is_dns_label
-from tests.conftest import ROOT, SAMPLES, SHARED
+from tests.conftest import ROOT, SAMPLES
 from tests.golden import assert_golden
 
-SCHEMAS = sorted((SHARED / "schemas" / "argo").glob("argo-*.schema.json"))
+SCHEMAS = schema_files_in(SHIPPED_SCHEMAS)
 # a fixed list: a sample added later gets its golden file when its author adds it here
 SAMPLE_NAMES = [
     "catalog",
@@ -53,7 +58,8 @@ def docs_of(text: str) -> list[dict[str, Any]]:
 
 
 def test_both_schema_versions_present() -> None:
-    assert [p.name for p in SCHEMAS] == ["argo-v3.7.18.schema.json", "argo-v4.1.2.schema.json"]
+    names = ["argo-v3.7.18.schema.json.gz", "argo-v4.1.2.schema.json.gz"]
+    assert [p.name for p in SCHEMAS] == names
 
 
 @pytest.mark.parametrize("sample", SAMPLE_NAMES)
@@ -380,20 +386,6 @@ def test_validate_raises_on_a_broken_spec() -> None:
     text = renderer.render().text.replace("depends: chunk.Succeeded", "depends: chunk.Suceeded")
     with pytest.raises(MagnusError, match="unknown task result 'Suceeded'"):
         renderer.validate(text)
-
-
-def test_validate_without_schema_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MAGNUS_ARGO_SCHEMA_DIR", raising=False)
-    pipeline = load_pipeline(SAMPLES / "map.yaml")
-    renderer = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/map.yaml"))
-    result = renderer.render()
-    renderer.validate(result.text)
-    assert any("schema not found" in w for w in result.warnings)
-    monkeypatch.setenv("MAGNUS_ARGO_SCHEMA_DIR", str(SHARED / "schemas" / "argo"))
-    renderer.warnings.clear()
-    renderer.validate(result.text)
-    assert renderer.warnings == []
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

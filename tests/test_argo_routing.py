@@ -224,15 +224,17 @@ def split_docs(sample: str) -> list[dict[str, Any]]:
 
 def test_split_spec_is_valid_and_small() -> None:
     from magnus_render.renderers.argo.split import compact_size
-    from magnus_render.renderers.argo.validate import validate_documents
-    from tests.conftest import SHARED
+    from magnus_render.renderers.argo.validate import (
+        SHIPPED_SCHEMAS,
+        schema_files_in,
+        validate_documents,
+    )
 
     docs = split_docs("nested")
     kinds = [d["kind"] for d in docs]
     assert kinds[-1] == "Workflow" and set(kinds[:-1]) == {"WorkflowTemplate"}
     assert all(compact_size(d) <= SmallLimit.max_object_bytes for d in docs)
-    schemas = sorted((SHARED / "schemas" / "argo").glob("argo-*.schema.json"))
-    assert validate_documents(docs, schemas) == []
+    assert validate_documents(docs, schema_files_in(SHIPPED_SCHEMAS)) == []
     refs = [t for t in docs[-1]["spec"]["templates"][0]["dag"]["tasks"] if "templateRef" in t]
     library = {d["metadata"]["name"] for d in docs[:-1]}
     assert refs and all(r["templateRef"]["name"] in library for r in refs)

@@ -15,11 +15,15 @@ from magnus_render.config import load_config
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
-from magnus_render.renderers.argo.validate import validate_documents
+from magnus_render.renderers.argo.validate import (
+    SHIPPED_SCHEMAS,
+    schema_files_in,
+    validate_documents,
+)
 from magnus_render.renderers.base import RenderOptions
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT
 
-SCHEMAS = sorted((SHARED / "schemas" / "argo").glob("argo-*.schema.json"))
+SCHEMAS = schema_files_in(SHIPPED_SCHEMAS)
 
 PIPELINE = """
 dag:

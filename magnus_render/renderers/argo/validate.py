@@ -7,10 +7,10 @@ Two layers:
 - cross-reference checks no schema can express: templates, tasks and dependencies that
   exist, declared inputs and outputs, volumes for every mount, legal names, no cycles.
 
-The schema is not shipped in the package (1.2 MB of third-party data for a development
-check): ``--validate`` looks for it in ``$MAGNUS_ARGO_SCHEMA_DIR``, then in a
-``shared/schemas/argo`` folder next to the working directory or an ancestor of it (where
-this project keeps it), and otherwise runs the cross-reference checks alone and says so.
+The upstream schemas of the Argo versions we target ship in the package, gzipped and
+unchanged (``schemas/README.md``), so ``--validate`` works from an installed wheel and the
+tests check against the same copy. ``$MAGNUS_ARGO_SCHEMA_DIR`` replaces them (e.g. with a
+newer Argo's schema); the corrections are applied in code to either.
 """
 
 from __future__ import annotations
@@ -45,22 +45,44 @@ _EXPR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
 # -- schema ----------------------------------------------------------------------------
+SHIPPED_SCHEMAS = Path(__file__).with_name("schemas")
+_PATTERNS = ("argo-*.schema.json", "argo-*.schema.json.gz")
+
+
+def schema_files_in(folder: Path) -> list[Path]:
+    """The Argo schema files (plain or gzipped) in ``folder``, in a stable order."""
+    return sorted(path for pattern in _PATTERNS for path in folder.glob(pattern))
+
+
 def find_schema_files() -> list[Path]:
-    """Schema files to validate against (possibly none), in a stable order."""
-    candidates: list[Path] = []
+    """Schemas to validate against: ``$MAGNUS_ARGO_SCHEMA_DIR``'s when set, else the
+    shipped ones. None found is the user's error (or a broken install), never a skip."""
     env = os.environ.get(SCHEMA_ENV)
-    if env:
-        candidates.append(Path(env))
-    here = Path.cwd().resolve()
-    for base in (here, *here.parents):
-        candidates.append(base / "shared" / "schemas" / "argo")
-        candidates.append(base.parent / "shared" / "schemas" / "argo")
-    for folder in candidates:
-        if folder.is_dir():
-            found = sorted(folder.glob("argo-*.schema.json"))
-            if found:
-                return found
-    return []
+    folder = Path(env) if env else SHIPPED_SCHEMAS
+    found = schema_files_in(folder) if folder.is_dir() else []
+    if not found:
+        where = f"{SCHEMA_ENV}={env}" if env else f"the installed package ({folder})"
+        raise MagnusError(
+            f"no Argo JSON schema (argo-*.schema.json or .json.gz) in {where}: "
+            "cannot run --validate"
+        )
+    return found
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    """One schema file's JSON (gunzipped when it ends in .gz); errors name the file."""
+    import gzip
+
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        raw = json.loads(data)
+    except (OSError, EOFError, ValueError) as exc:
+        raise MagnusError(f"cannot read the Argo JSON schema: {exc}", str(path)) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("definitions"), dict):
+        raise MagnusError("not an Argo JSON schema (no 'definitions' mapping)", str(path))
+    return raw
 
 
 def corrected_schema(raw: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +106,7 @@ def corrected_schema(raw: dict[str, Any]) -> dict[str, Any]:
 def _validator(schema_file: str, kind: str) -> Any:
     from jsonschema import Draft202012Validator
 
-    raw = json.loads(Path(schema_file).read_text(encoding="utf-8"))
-    schema = corrected_schema(raw)
+    schema = corrected_schema(_read_schema(Path(schema_file)))
     root = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "definitions": schema["definitions"],
@@ -103,7 +124,7 @@ def schema_errors(doc: dict[str, Any], schema_file: Path) -> list[str]:
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.path))):
         where = ".".join(str(p) for p in err.absolute_path) or "(document)"
-        out.append(f"{schema_file.name}: {where}: {err.message}")
+        out.append(f"{schema_file.name.removesuffix('.gz')}: {where}: {err.message}")
     return out
 
 
@@ -300,7 +321,7 @@ def validate_documents(
 
 
 def validate_text(text: str, schema_files: list[Path] | None = None) -> list[str]:
-    """``--validate``: raise a MagnusError listing problems; return notes (e.g. no schema)."""
+    """``--validate``: raise a MagnusError listing problems; return notes for the user."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -310,9 +331,4 @@ def validate_text(text: str, schema_files: list[Path] | None = None) -> list[str
     if problems:
         diagnostics = [Diagnostic(f"rendered Argo spec: {p}") for p in problems]
         raise MagnusError.from_diagnostics(diagnostics)
-    if not files:
-        return [
-            "Argo JSON schema not found (set MAGNUS_ARGO_SCHEMA_DIR); "
-            "checked cross-references and names only"
-        ]
     return []

@@ -17,10 +17,16 @@ EXECUTORS: dict[str, str] = {
 ENTRY_POINT_GROUP = "magnus_render.executors"
 
 
-def executor_class(name: str, config: Any = None) -> type:
+def registered_executors() -> dict[str, str]:
+    """Name -> ``module:Class`` of every executor, built-ins first."""
     known = dict(EXECUTORS)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         known.setdefault(ep.name, ep.value)
+    return known
+
+
+def executor_class(name: str, config: Any = None) -> type:
+    known = registered_executors()
     path = known.get(name)
     if path is None:
         message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
