@@ -49,6 +49,20 @@ class MagnusConfig(BaseModel):
         line, keys = entry
         return keys.get(key, line) if key else line
 
+    def check_types(self, choices: dict[str, set[str]]) -> None:
+        """Each named section's ``type`` is one of its choices; else one ConfigError listing
+        every unknown type with its file, line and the valid choices."""
+        diagnostics: list[Diagnostic] = []
+        for section, known in choices.items():
+            name = getattr(self, section).type
+            if name not in known:
+                listed = ", ".join(sorted(known))
+                error = self.error(section, f"unknown type {name!r}; choose one of: {listed}")
+                diagnostics += error.diagnostics
+        if diagnostics:
+            diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
+            raise ConfigError.from_diagnostics(diagnostics)
+
     def error(self, section: str, message: str, key: str | None = None) -> ConfigError:
         """A ConfigError pointing at ``section`` (and ``key`` in its config) of the file."""
         return ConfigError(f"{section}: {message}", self.source_file, self.line_of(section, key))

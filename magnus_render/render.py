@@ -27,11 +27,12 @@ def render_text(
     from magnus_render.pipeline import load_pipeline
     from magnus_render.renderers import get_renderer
     from magnus_render.renderers.base import RenderOptions
+    from magnus_render.runtime.executors import check_config_types
 
     renderer_cls = get_renderer(target)
     pipeline = load_pipeline(pipeline_file)
     config = load_config(config_file)
-    check_backend_types(config)
+    check_config_types(config)  # a typo fails here, not in the first container
     options = RenderOptions(
         pipeline_file=str(pipeline_file),
         config_file=str(config_file) if config_file else None,
@@ -48,28 +49,6 @@ def render_text(
         check(result.text)
     warnings = [str(w) for w in pipeline.warnings] + result.warnings
     return result.text, warnings
-
-
-def check_backend_types(config: Any) -> None:
-    """Every section's ``type`` names a registered backend (the executor: an executor or a
-    render target), so a typo fails at render time, naming the file and line and the
-    choices, instead of in the first container of a submitted workflow."""
-    from magnus_render.errors import ConfigError
-    from magnus_render.renderers import list_targets
-    from magnus_render.runtime.executors import registered_executors
-    from magnus_render.stores import registered
-
-    sections = ("run_log_store", "catalog", "secrets")
-    choices = {section: set(registered(section)) for section in sections}
-    choices["executor"] = set(registered_executors()) | set(list_targets())
-    diagnostics = []
-    for section, known in choices.items():
-        name = getattr(config, section).type
-        if name not in known:
-            message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
-            diagnostics += config.error(section, message).diagnostics
-    if diagnostics:
-        raise ConfigError.from_diagnostics(diagnostics)
 
 
 def render_command(

@@ -27,8 +27,10 @@ def _context(
 ) -> RunContext:
     from magnus_render.config import load_config
     from magnus_render.pipeline import load_pipeline
+    from magnus_render.runtime.executors import check_config_types
 
     config = load_config(config_file)
+    check_config_types(config)
     pipeline = load_pipeline(pipeline_file)
     store, catalog, secrets = build_services(config)
     if use_cached:

@@ -37,3 +37,22 @@ def executor_class(name: str, config: Any = None) -> type:
         raise ConfigError(f"executor: {message}")
     module_name, _, attr = path.partition(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def node_executor_types() -> set[str]:
+    """Executor types a node or fan command accepts: every executor and every render
+    target, since a rendered spec hands its config to each container unchanged."""
+    from magnus_render.renderers import list_targets  # the registry of names, no renderer
+
+    return set(registered_executors()) | set(list_targets())
+
+
+def check_config_types(config: Any) -> None:
+    """Every ``type`` in the config names a registered backend, the executor an executor or
+    a render target: all typos at once, with file, line and choices, before anything runs
+    or renders (a container would otherwise ignore an executor type it never uses)."""
+    from magnus_render.stores import GROUPS, registered
+
+    choices = {section: set(registered(section)) for section in GROUPS}
+    choices["executor"] = node_executor_types()
+    config.check_types(choices)
