@@ -127,3 +127,19 @@ def test_cli_validate_outside_the_repository(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert f"{SCHEMA_ENV}={tmp_path / 'missing'}" in bad.stderr
     assert "Traceback" not in bad.stderr and bad.stdout == ""
+
+
+def test_validate_without_jsonschema_says_what_to_install(tmp_path: Path) -> None:
+    """A wheel installed without the dev extra: a clear message and exit 2, no traceback."""
+    code = (
+        "import sys; sys.modules['jsonschema'] = None\n"
+        "from magnus_render.cli import render_main; render_main()"
+    )
+    argv = [sys.executable, "-c", code, "--target", "argo", "--validate", "--image", IMAGE,
+            str(SAMPLES / "hello.yaml")]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != SCHEMA_ENV}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "jsonschema is not installed: pip install" in result.stderr
+    assert "Traceback" not in result.stderr

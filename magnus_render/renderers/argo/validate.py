@@ -104,7 +104,12 @@ def corrected_schema(raw: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=8)
 def _validator(schema_file: str, kind: str) -> Any:
-    from jsonschema import Draft202012Validator
+    try:
+        from jsonschema import Draft202012Validator
+    except ImportError:
+        raise MagnusError(
+            "jsonschema is not installed: pip install 'jsonschema>=4.21,<5'"
+        ) from None
 
     schema = corrected_schema(_read_schema(Path(schema_file)))
     root = {
