@@ -93,16 +93,15 @@ def test_render_cli_exits_2_and_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command",
+    "section,command",
     [
-        ["execute", "samples/hello.yaml"],
-        ["execute_single_node", "r1", "initialize", "--file", "samples/hello.yaml"],
-        ["fan", "r1", "each", "--mode", "out", "--file", "samples/map.yaml"],
+        ("run_log_store", ["execute", "samples/hello.yaml"]),
+        ("executor", ["execute_single_node", "r1", "initialize", "--file", "samples/hello.yaml"]),
+        ("executor", ["fan", "r1", "each", "--mode", "out", "--file", "samples/map.yaml"]),
     ],
 )
-@pytest.mark.parametrize("section", ["executor", "run_log_store"])
 def test_runtime_commands_refuse_an_unknown_type(
-    tmp_path: Path, command: list[str], section: str
+    tmp_path: Path, section: str, command: list[str]
 ) -> None:
     """Also a container's ``execute_single_node``, which never builds an executor and so
     used to run a node with any executor type."""
