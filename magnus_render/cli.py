@@ -383,7 +383,11 @@ def render(
     list_targets: bool = typer.Option(False, "--list-targets", help="List targets and exit."),
     debug: bool = DebugOpt,
 ) -> None:
-    """Render PIPELINE for --target and print it (or write --output)."""
+    """Render PIPELINE for --target and print it (or write --output).
+
+    `magnus-render --manifest render.yaml [--check]` renders (or checks) every output a
+    render manifest lists instead.
+    """
 
     def body() -> int:
         from magnus_render.render import render_command
@@ -413,8 +417,38 @@ def magnus_main() -> None:
     app()
 
 
+manifest_app = typer.Typer(
+    name="magnus-render",
+    help="Render or check every spec a render manifest lists.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@manifest_app.command()
+def render_manifest(
+    manifest: Path = typer.Option(..., "--manifest", help="The render manifest (render.yaml)."),
+    check: bool = typer.Option(
+        False, "--check", help="Exit 1 listing (with diffs) every file out of date."
+    ),
+    debug: bool = DebugOpt,
+) -> None:
+    """Render every pipeline the manifest lists into the tree (or --check the tree)."""
+
+    def body() -> int:
+        from magnus_render.gitops import run_manifest
+
+        return run_manifest(manifest, check)
+
+    _guard(body)
+
+
 def render_main() -> None:
-    render_app()
+    args = sys.argv[1:]
+    if any(a == "--manifest" or a.startswith("--manifest=") for a in args):
+        manifest_app()  # --check is a flag here, not a file to compare with
+    else:
+        render_app()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""The render manifest: which pipelines a repository renders, for which targets, to where.
+
+One YAML file (``render.yaml`` by convention) lists entries; each names a pipeline file or
+glob, a target and an output path pattern. Expanding it gives one :class:`RenderJob` per
+(pipeline, entry): the unit that is rendered, written or checked. Paths are relative to the
+manifest's folder, which is also where rendering happens, so the paths written into specs
+are the repository-relative ones a container image sees.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from magnus_render.errors import ConfigError, Diagnostic
+
+#: placeholders an output, config or parameters pattern may use
+PLACEHOLDERS = ("{name}", "{target}", "{stem}")
+
+
+class ManifestEntry(BaseModel):
+    """One line of the manifest: pipelines (a file or glob) rendered for one target."""
+
+    model_config = ConfigDict(extra="forbid")
+    pipelines: StrictStr
+    target: StrictStr
+    output: StrictStr
+    config: StrictStr | None = None
+    parameters: StrictStr | None = None
+    image: StrictStr | None = None
+    kind: Literal["Workflow", "WorkflowTemplate", "CronWorkflow"] | None = None
+    schedule: StrictStr | None = None
+    timezone: StrictStr | None = None
+    with_infra: StrictBool = False
+    kustomization: StrictBool = False
+
+
+class Manifest(BaseModel):
+    """The whole manifest file."""
+
+    model_config = ConfigDict(extra="forbid")
+    renders: list[ManifestEntry] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One pipeline rendered for one entry; paths relative to the manifest's folder."""
+
+    pipeline: str
+    target: str
+    output: str
+    config: str | None
+    parameters: str | None
+    image: str | None
+    extra: tuple[tuple[str, Any], ...]
+    kustomization: bool
+    #: manifest file and line of the entry, for messages
+    origin: str
+
+
+def _fill(pattern: str, pipeline: Path, target: str) -> str:
+    return (
+        pattern.replace("{name}", pipeline.stem)
+        .replace("{stem}", pipeline.stem)
+        .replace("{target}", target)
+    )
+
+
+def load_manifest(path: Path) -> tuple[Manifest, list[int | None]]:
+    """Read and validate the manifest; errors name the file, the line and the field."""
+    from magnus_render.pipeline.yaml_source import load_yaml_file
+
+    try:
+        data, smap = load_yaml_file(path)
+    except Exception as exc:
+        if hasattr(exc, "diagnostics"):
+            raise ConfigError.from_diagnostics(exc.diagnostics) from None
+        raise
+    if not isinstance(data, dict):
+        raise ConfigError("a manifest must be a mapping with a 'renders' list", str(path), 1)
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        diagnostics = []
+        for err in exc.errors():
+            node: Any = data
+            line = smap.line_of(data)
+            for part in err["loc"]:
+                if isinstance(node, dict):
+                    line = smap.line_of(node, part)
+                    node = node.get(part)
+                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                    node = node[part]
+                    line = smap.line_of(node) or line
+            where = ".".join(str(p) for p in err["loc"])
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].lower()
+            diagnostics.append(Diagnostic(f"{where}: {msg}", str(path), line))
+        raise ConfigError.from_diagnostics(diagnostics) from None
+    lines = [smap.line_of(entry) for entry in data["renders"]]
+    return manifest, lines
+
+
+def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> list[RenderJob]:
+    """Every (pipeline, entry) pair, sorted by output path; cwd is the manifest's folder.
+
+    A glob that matches nothing, and two jobs writing one output, are errors: both mean the
+    manifest no longer says what the tree holds.
+    """
+    jobs: list[RenderJob] = []
+    diagnostics: list[Diagnostic] = []
+    for entry, line in zip(manifest.renders, lines, strict=True):
+        origin = f"{manifest_file}:{line}" if line else manifest_file
+        matches = sorted(glob.glob(entry.pipelines, recursive=True))
+        if not glob.has_magic(entry.pipelines):
+            matches = [entry.pipelines]  # a missing file is reported by its render
+        if not matches:
+            diagnostics.append(
+                Diagnostic(f"pipelines: {entry.pipelines!r} matches no file", manifest_file, line)
+            )
+        extra = {
+            "kind": entry.kind,
+            "schedule": entry.schedule,
+            "timezone": entry.timezone,
+            "with_infra": entry.with_infra,
+        }
+        for match in matches:
+            pipeline = Path(match)
+            jobs.append(
+                RenderJob(
+                    pipeline=pipeline.as_posix(),
+                    target=entry.target,
+                    output=_fill(entry.output, pipeline, entry.target),
+                    config=_fill(entry.config, pipeline, entry.target) if entry.config else None,
+                    parameters=(
+                        _fill(entry.parameters, pipeline, entry.target)
+                        if entry.parameters
+                        else None
+                    ),
+                    image=entry.image,
+                    extra=tuple(sorted((k, v) for k, v in extra.items() if v not in (None, False))),
+                    kustomization=entry.kustomization,
+                    origin=origin,
+                )
+            )
+    seen: dict[str, RenderJob] = {}
+    for job in jobs:
+        first = seen.setdefault(job.output, job)
+        if first is not job:
+            diagnostics.append(
+                Diagnostic(
+                    f"output {job.output!r} is written twice: by {first.pipeline} "
+                    f"({first.origin}) and {job.pipeline} ({job.origin}); "
+                    "use {name} in the output pattern",
+                    manifest_file,
+                    None,
+                )
+            )
+    if diagnostics:
+        raise ConfigError.from_diagnostics(diagnostics)
+    return sorted(jobs, key=lambda j: j.output)
