@@ -47,10 +47,11 @@ def split_definition(
     arn_of: Callable[[str], str],
 ) -> list[Machine]:
     """``[main, *parts]``; just ``[main]`` when the definition fits ``budget`` bytes."""
-    if size_of(definition) <= budget:
+    size = size_of(definition)
+    if size <= budget:
         return [Machine(name, definition)]
     splitter = Splitter(name, budget, arn_of)
-    main = splitter.fit(definition, in_map=False)
+    main = splitter.fit(definition, in_map=False, size=size)
     return [Machine(name, main), *splitter.parts]
 
 
@@ -90,13 +91,18 @@ class Splitter:
         return data
 
     # -- move 1: branches out -----------------------------------------------------------
-    def fit(self, graph: dict[str, Any], in_map: bool) -> dict[str, Any]:
+    def fit(self, graph: dict[str, Any], in_map: bool, size: int | None = None) -> dict[str, Any]:
+        """``graph`` within the budget; ``size``, when known, spares measuring it again."""
         graph = dict(graph)
         states = {}
+        changed = False
         for state_name, state in graph["States"].items():
             states[state_name] = self._shrink_composite(state, in_map)
+            changed = changed or states[state_name] is not state
         graph["States"] = states
-        if self.measure(graph) <= self.budget:
+        if size is None or changed:
+            size = self.measure(graph)
+        if size <= self.budget:
             return graph
         return self._chunk(graph, in_map)
 
