@@ -183,3 +183,34 @@ def test_failing_branch_on_ecs_routes_like_local(
     assert normalize(through_sfn) == normalize(local)
     assert through_sfn.steps["both"].status.value == "FAIL"
     assert through_sfn.steps["recover"].status.value == "SUCCESS"
+
+
+def many_branches(path: Path, branches: int) -> None:
+    lines = ["dag:", "  start_at: par", "  steps:", "    par:", "      type: parallel"]
+    lines += ["      next: success", "      branches:"]
+    for i in range(branches):
+        lines += [f"        b{i}:", "          start_at: say", "          steps:"]
+        lines += ["            say: {type: task, command_type: shell, command: 'echo b"]
+        lines[-1] += f"{i}', next: success}}"
+        lines += ["            success: {type: success}", "            fail: {type: fail}"]
+    lines += ["    success: {type: success}", "    fail: {type: fail}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_parallel_split_into_groups_runs_like_the_whole(
+    aws: tuple[MotoServer, Path], tmp_path: Path
+) -> None:
+    """A Parallel too big for one machine: its branches are packed into group machines
+    (each a Parallel started with startExecution.sync:2) and the run log is unchanged."""
+    server, workdir = aws
+    many_branches(workdir / "many.yaml", 12)
+    name = "magnus-groups"
+    config = write_config(server, workdir, name, "    max_definition_bytes: 10000\n")
+    machines = render_in(workdir, "many.yaml", config, name)
+    assert len(machines) > 2 and any("magnus.group" in json.dumps(m) for m in machines.values())
+    described = run_execution(server, machines, "sfn-groups", timeout=600)
+    assert described["status"] == "SUCCEEDED", described
+    many_branches(tmp_path / "many.yaml", 12)
+    _, local = execute_in_process("many.yaml", tmp_path)
+    assert normalize(s3_run_log(server, "sfn-groups")) == normalize(local)
