@@ -39,7 +39,19 @@ DATA = st.recursive(
 def test_same_objects_as_safe_load(data: Any, flow: bool | None, style: str | None) -> None:
     text = yaml.safe_dump(data, default_flow_style=flow, default_style=style, allow_unicode=True)
     ours, _ = load_yaml_text(text, "random.yaml")
-    assert ours == yaml.safe_load(text)
+    assert ours == _dates_as_text(yaml.safe_load(text))
+
+
+def _dates_as_text(value: Any) -> Any:
+    """safe_load's result with each date as the text written: how our loader keeps an
+    unquoted date (JSON cannot hold a date; YAML 1.2 has no timestamp type)."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    return value
 
 
 def test_quoted_and_plain_scalars_keep_their_types_in_any_order() -> None:
@@ -77,7 +89,7 @@ p: "2001-12-14"
         "l": 7,
         "m": "null",
         "n": None,
-        "o": datetime.date(2001, 12, 14),
+        "o": "2001-12-14",  # an unquoted date stays its text
         "p": "2001-12-14",
     }
     expected = yaml.safe_load(text)

@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.pipeline.ir import CommandType, TaskSpec
-from magnus_render.runtime.parameters import ENV_PREFIX, decode_value, encode_env_value
+from magnus_render.runtime.parameters import (
+    ENV_PREFIX,
+    decode_value,
+    encode_env_value,
+    parameter_problem,
+)
 
 TRACK_PREFIX = "MAGNUS_TRACK_"
 
@@ -112,10 +117,27 @@ def run_task(
 ) -> TaskOutcome:
     """Run one attempt of a task. ``collected`` receives set_parameter() values."""
     if task.command_type is CommandType.SHELL:
-        return run_shell(task.command, params, env, echo)
-    if task.command_type is CommandType.NOTEBOOK:
-        return run_notebook(task, params, env, echo, collected)
-    return run_python(task.command, params, env, echo, collected)
+        outcome = run_shell(task.command, params, env, echo)
+    elif task.command_type is CommandType.NOTEBOOK:
+        outcome = run_notebook(task, params, env, echo, collected)
+    else:
+        outcome = run_python(task.command, params, env, echo, collected)
+    return _checked(outcome, echo)
+
+
+def _checked(outcome: TaskOutcome, echo: bool) -> TaskOutcome:
+    """A task that returned or exported a parameter the run log cannot carry fails."""
+    for name, value in outcome.outputs.items() if outcome.ok else ():
+        problem = parameter_problem(name, value)
+        if problem:
+            message = f"invalid task output: {problem}"
+            if echo:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"error: {message}", file=sys.stderr, flush=True)
+            outcome.ok, outcome.message, outcome.outputs = False, message, {}
+            outcome.log += f"error: {message}\n"
+            break
+    return outcome
 
 
 # -- python ----------------------------------------------------------------------------
