@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import io
 import os
 import shlex
@@ -24,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.pipeline.ir import CommandType, TaskSpec
+from magnus_render.runtime.arguments import bind_arguments
 from magnus_render.runtime.parameters import (
     ENV_PREFIX,
     decode_value,
     encode_env_value,
     parameter_problem,
 )
+from magnus_render.runtime.user_errors import ArgumentError, describe, shown_path, user_traceback
 
 TRACK_PREFIX = "MAGNUS_TRACK_"
 
@@ -149,69 +150,10 @@ def import_function(command: str) -> Callable[..., Any]:
     module = importlib.import_module(module_name)
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise ImportError(f"{module_name!r} has no function {func_name!r}")
+        where = getattr(module, "__file__", None)
+        shown = f" ({shown_path(where)})" if where else ""
+        raise ImportError(f"module {module_name!r}{shown} has no function {func_name!r}")
     return func
-
-
-def bind_arguments(func: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Arguments by name; annotated ones cast with pydantic. ValueError when unbindable."""
-    signature, hints = _signature(func)
-    kwargs: dict[str, Any] = {}
-    takes_kwargs = False
-    for name, p in signature.parameters.items():
-        if p.kind is p.VAR_KEYWORD:
-            takes_kwargs = True
-            continue
-        if p.kind is p.VAR_POSITIONAL:
-            continue
-        if name in params:
-            kwargs[name] = _cast(params[name], hints.get(name), name)
-        elif p.default is p.empty:
-            raise ValueError(f"missing required parameter {name!r} for {func.__qualname__}")
-    if takes_kwargs:
-        for name, value in params.items():
-            kwargs.setdefault(name, value)
-    return kwargs
-
-
-_SIGNATURES: dict[Any, tuple[inspect.Signature, dict[str, Any]]] = {}
-_ADAPTERS: dict[Any, Any] = {}
-_PLAIN = (int, str, float, bool, dict, list)
-
-
-def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
-    """Signature and resolved type hints, computed once per function."""
-    cached = _SIGNATURES.get(func)
-    if cached is None:
-        import typing
-
-        try:
-            hints = typing.get_type_hints(func)
-        except Exception:
-            hints = {}
-        cached = _SIGNATURES[func] = (inspect.signature(func), hints)
-    return cached
-
-
-def _cast(value: Any, annotation: Any, name: str) -> Any:
-    if annotation is None or annotation is inspect.Parameter.empty or annotation is Any:
-        return value
-    if annotation in _PLAIN and type(value) is annotation:
-        return value  # already the right type: skip pydantic
-    from pydantic import TypeAdapter, ValidationError
-
-    try:
-        adapter = _ADAPTERS.get(annotation)
-        if adapter is None:
-            adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)
-    except TypeError:  # unhashable annotation
-        adapter = TypeAdapter(annotation)
-    except Exception:
-        return value  # an annotation pydantic cannot handle: pass the value as it is
-    try:
-        return adapter.validate_python(value)
-    except ValidationError as exc:
-        raise ValueError(f"parameter {name!r} does not fit {annotation!r}: {exc}") from None
 
 
 def returned_parameters(result: Any) -> dict[str, Any]:
@@ -260,24 +202,39 @@ def run_python(
     env = {**parameter_environment(params), **env}
     before = {k: v for k, v in os.environ.items() if k.startswith((TRACK_PREFIX, ENV_PREFIX))}
     metrics: dict[str, Any] = {}
+    module = command.rpartition(".")[0]
+
+    def failed(message: str, exc: BaseException | None = None) -> TaskOutcome:
+        """The user's traceback (their frames only) and the message, in the step's log."""
+        if exc is not None:
+            err.write(user_traceback(exc))
+        err.write(f"error: {message}\n")
+        return TaskOutcome(False, message, log=buffer.getvalue())
+
     try:
         with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 func = import_function(command)
+            except Exception as exc:  # missing module, syntax error, error at import time
+                return failed(describe(exc, f"cannot import {module!r}: "), exc)
+            try:
                 kwargs = bind_arguments(func, params)
+            except ArgumentError as exc:
+                return failed(str(exc))
+            try:
                 result = func(**kwargs)
                 outputs = exported_parameters(env)  # magnus 0.5: os.environ["MAGNUS_PRM_x"]
                 outputs.update(collected or {})
-                outputs.update(returned_parameters(result))
             except SystemExit as exc:  # a task calling sys.exit() must not end the run
-                if exc.code in (None, 0):
-                    outputs = dict(collected or {})
-                else:
-                    msg = f"the task called sys.exit({exc.code!r})"
-                    return TaskOutcome(False, msg, log=buffer.getvalue())
+                if exc.code not in (None, 0):
+                    return failed(f"the task called sys.exit({exc.code!r})")
+                outputs, result = dict(collected or {}), None
             except Exception as exc:
-                traceback.print_exc()
-                return TaskOutcome(False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue())
+                return failed(describe(exc), exc)
+            try:
+                outputs.update(returned_parameters(result))
+            except TypeError as exc:  # what it returned cannot be a parameter
+                return failed(f"invalid task output: {exc}")
     finally:
         out.flush()
         err.flush()
