@@ -262,3 +262,25 @@ def test_a_malformed_dotenv_line_is_named_never_shown(
     for text in (proc.stdout, proc.stderr, written.decode("utf-8", "replace")):
         assert SECRET not in text
         assert SECRET[:7] not in text
+
+
+def test_a_parameter_too_large_for_the_environment_fails_the_shell_step(tmp_path: Path) -> None:
+    """bash cannot start with a 200 kB environment variable (E2BIG): the step fails naming
+    the parameter, instead of the run dying PROCESSING."""
+    work = prepare_workdir(tmp_path)
+    _pipeline(work, "echo never")
+    (work / "params.yaml").write_text("big: " + "a" * 200_000 + "\n")
+    proc = run_magnus(["execute", "p.yaml", "-p", "params.yaml", "--run-id", "r"], work)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    message = "parameter 'big' is too large for a shell task"
+    assert message in proc.stderr
+    log = load_run_log(work, "r")
+    assert log.status.value == "FAIL" and message in log.steps["produce"].message
+    assert list((work / ".catalog" / "r").rglob("produce.attempt-1.execution.log"))
+
+    (work / "in_tasks.py").write_text("def ok(big: str):\n    print(len(big))\n")
+    _pipeline(work, "in_tasks.ok", "python")
+    again = run_magnus(["execute", "p.yaml", "--run-id", "r2", "--use-cached", "r"], work)
+    assert again.returncode == 1  # the re-run runs the fixed step; consume is a shell step
+    assert load_run_log(work, "r2").steps["produce"].status.value == "SUCCESS"

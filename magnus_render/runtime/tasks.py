@@ -8,6 +8,7 @@ Python runs in-process because a process per step would cost more than most step
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import io
 import os
@@ -263,7 +264,12 @@ def run_shell(
         dump = os.path.join(tmp, "env")
         trap = f"env -0 > {shlex.quote(dump)}"
         script = f"trap {shlex.quote(trap)} EXIT\n{command}"
-        code, log = run_captured(["bash", "-e", "-o", "pipefail", "-c", script], environment, echo)
+        try:
+            code, log = run_captured(
+                ["bash", "-e", "-o", "pipefail", "-c", script], environment, echo
+            )
+        except OSError as exc:  # bash did not start: the step fails, the run goes on
+            return TaskOutcome(False, _start_failure(exc, environment))
         exported: dict[str, str] = {}
         if code == 0 and os.path.exists(dump):
             for entry in Path(dump).read_bytes().split(b"\0"):
@@ -279,6 +285,25 @@ def run_shell(
     }
     metrics = tracked(exported, environment)
     return TaskOutcome(True, outputs=outputs, log=log, metrics=metrics)
+
+
+#: Linux's limit on one environment variable (MAX_ARG_STRLEN), name and '=' included
+MAX_ENV_ENTRY = 131072
+
+
+def _start_failure(exc: OSError, environment: Mapping[str, str]) -> str:
+    """Why bash could not start, naming the parameter when one is too large for it."""
+    if exc.errno == errno.E2BIG:
+        sizes = {k: len(k) + 1 + len(v.encode()) for k, v in environment.items()}
+        key = max(sizes, key=sizes.__getitem__)
+        if key.startswith(ENV_PREFIX) and sizes[key] > MAX_ENV_ENTRY:
+            return (
+                f"parameter {key[len(ENV_PREFIX) :]!r} is too large for a shell task: "
+                f"{sizes[key]:,} bytes as {key}, and an environment variable holds at most "
+                f"{MAX_ENV_ENTRY:,} (pass it through the catalog instead)"
+            )
+        return f"the environment is too large for a shell task ({sum(sizes.values()):,} bytes)"
+    return f"cannot start bash: {exc.strerror or exc}"
 
 
 def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:
