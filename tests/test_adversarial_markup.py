@@ -5,11 +5,16 @@ through a pipe (plain lines). The run log, the step logs in the catalog and a re
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.runlog import load_run_log, prepare_workdir, run_magnus
+from tests.helpers.runlog import load_run_log, magnus_env, prepare_workdir, run_magnus
 from tests.test_runtime_tty import run_on_tty
 
 GREET = "[bold]greet"
@@ -100,3 +105,55 @@ def test_markup_in_user_text_never_ends_a_run(tmp_path: Path, terminal: bool) ->
     assert again.status.value == "SUCCESS"
     assert again.steps[GREET].mock is True
     assert again.parameters["done"] == "[/]yes"
+
+
+HANGUP_PIPELINE = """\
+dag:
+  start_at: wait
+  steps:
+    wait:
+      type: task
+      command_type: shell
+      command: >-
+        echo waiting; for i in $(seq 1 600); do [ -e go ] && break; sleep 0.05; done;
+        echo "[/bold] done waiting"
+      next: after
+    after: {type: task, command_type: shell, command: 'echo "[/] after"', next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_a_terminal_gone_mid_run_does_not_end_the_run(tmp_path: Path) -> None:
+    """The terminal closes while a step runs (writes to it fail with EIO): the live view
+    gives way to plain lines that go nowhere and the run finishes; before, rich raised
+    and the run died with the step PROCESSING."""
+    work = prepare_workdir(tmp_path)
+    (work / "p.yaml").write_text(HANGUP_PIPELINE, encoding="utf-8")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "magnus_render.cli", "execute", "p.yaml", "--run-id", "h"],
+        cwd=work,
+        env={**magnus_env(), "TERM": "xterm"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while b"waiting" not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, seen
+            seen += os.read(master, 65536)
+    finally:
+        os.close(master)  # the terminal goes away
+    (work / "go").write_text("1")
+    proc.wait(60)
+    log = load_run_log(work, "h")
+    assert log.status.value == "SUCCESS"
+    assert [log.steps[s].status.value for s in ("wait", "after")] == ["SUCCESS", "SUCCESS"]
+    kept = {p.name: p.read_text() for p in (work / ".catalog" / "h").rglob("*.execution.log")}
+    assert "[/bold] done waiting" in kept["wait.attempt-1.execution.log"]
+    assert "[/] after" in kept["after.attempt-1.execution.log"]
