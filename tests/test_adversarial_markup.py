@@ -157,3 +157,15 @@ def test_a_terminal_gone_mid_run_does_not_end_the_run(tmp_path: Path) -> None:
     kept = {p.name: p.read_text() for p in (work / ".catalog" / "h").rglob("*.execution.log")}
     assert "[/bold] done waiting" in kept["wait.attempt-1.execution.log"]
     assert "[/] after" in kept["after.attempt-1.execution.log"]
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["pty", "pipe"])
+def test_markup_in_an_input_error_is_printed_as_written(tmp_path: Path, terminal: bool) -> None:
+    """The CLI's error lines (exit 2) carry user text too: a file name, a YAML value."""
+    work = prepare_workdir(tmp_path)
+    (work / "[red]p.yaml").write_text('dag:\n  start_at: "[/bold]"\n  steps: {}\n')
+    code, output = _run(["execute", "[red]p.yaml"], work, terminal)
+    assert code == 2, output
+    assert "[red]p.yaml:" in output and "Traceback" not in output
+    code, output = _run(["execute", "[/bold]missing.yaml"], work, terminal)
+    assert code == 2 and "[/bold]missing.yaml" in output and "Traceback" not in output
