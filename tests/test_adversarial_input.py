@@ -277,7 +277,8 @@ def test_a_parameter_too_large_for_the_environment_fails_the_shell_step(tmp_path
     assert message in proc.stderr
     log = load_run_log(work, "r")
     assert log.status.value == "FAIL" and message in log.steps["produce"].message
-    assert list((work / ".catalog" / "r").rglob("produce.attempt-1.execution.log"))
+    (kept,) = (work / ".catalog" / "r").rglob("produce.attempt-1.execution.log")
+    assert message in kept.read_text()
 
     (work / "in_tasks.py").write_text("def ok(big: str):\n    print(len(big))\n")
     _pipeline(work, "in_tasks.ok", "python")

@@ -255,38 +255,6 @@ def shell_environment(params: Mapping[str, Any], env: Mapping[str, str]) -> dict
     return full
 
 
-def run_shell(
-    command: str, params: dict[str, Any], env: dict[str, str], echo: bool = True
-) -> TaskOutcome:
-    """bash -e -o pipefail; MAGNUS_PRM_* exported by the command become parameters."""
-    environment = shell_environment(params, env)
-    with tempfile.TemporaryDirectory(prefix="magnus-shell-") as tmp:
-        dump = os.path.join(tmp, "env")
-        trap = f"env -0 > {shlex.quote(dump)}"
-        script = f"trap {shlex.quote(trap)} EXIT\n{command}"
-        try:
-            code, log = run_captured(
-                ["bash", "-e", "-o", "pipefail", "-c", script], environment, echo
-            )
-        except OSError as exc:  # bash did not start: the step fails, the run goes on
-            return TaskOutcome(False, _start_failure(exc, environment))
-        exported: dict[str, str] = {}
-        if code == 0 and os.path.exists(dump):
-            for entry in Path(dump).read_bytes().split(b"\0"):
-                key, sep, value = entry.decode("utf-8", "replace").partition("=")
-                if sep and key.startswith((ENV_PREFIX, TRACK_PREFIX)):
-                    exported[key] = value
-    if code != 0:
-        return TaskOutcome(False, f"shell command exited with code {code}", log=log)
-    outputs = {
-        key[len(ENV_PREFIX) :]: decode_value(value)
-        for key, value in exported.items()
-        if key.startswith(ENV_PREFIX) and environment.get(key) != value
-    }
-    metrics = tracked(exported, environment)
-    return TaskOutcome(True, outputs=outputs, log=log, metrics=metrics)
-
-
 #: Linux's limit on one environment variable (MAX_ARG_STRLEN), name and '=' included
 MAX_ENV_ENTRY = 131072
 
@@ -304,6 +272,39 @@ def _start_failure(exc: OSError, environment: Mapping[str, str]) -> str:
             )
         return f"the environment is too large for a shell task ({sum(sizes.values()):,} bytes)"
     return f"cannot start bash: {exc.strerror or exc}"
+
+
+def run_shell(
+    command: str, params: dict[str, Any], env: dict[str, str], echo: bool = True
+) -> TaskOutcome:
+    """bash -e -o pipefail; MAGNUS_PRM_* exported by the command become parameters."""
+    environment = shell_environment(params, env)
+    with tempfile.TemporaryDirectory(prefix="magnus-shell-") as tmp:
+        dump = os.path.join(tmp, "env")
+        trap = f"env -0 > {shlex.quote(dump)}"
+        script = f"trap {shlex.quote(trap)} EXIT\n{command}"
+        try:
+            code, log = run_captured(
+                ["bash", "-e", "-o", "pipefail", "-c", script], environment, echo
+            )
+        except OSError as exc:  # bash did not start: the step fails, the run goes on
+            message = _start_failure(exc, environment)
+            return TaskOutcome(False, message, log=f"error: {message}\n")
+        exported: dict[str, str] = {}
+        if code == 0 and os.path.exists(dump):
+            for entry in Path(dump).read_bytes().split(b"\0"):
+                key, sep, value = entry.decode("utf-8", "replace").partition("=")
+                if sep and key.startswith((ENV_PREFIX, TRACK_PREFIX)):
+                    exported[key] = value
+    if code != 0:
+        return TaskOutcome(False, f"shell command exited with code {code}", log=log)
+    outputs = {
+        key[len(ENV_PREFIX) :]: decode_value(value)
+        for key, value in exported.items()
+        if key.startswith(ENV_PREFIX) and environment.get(key) != value
+    }
+    metrics = tracked(exported, environment)
+    return TaskOutcome(True, outputs=outputs, log=log, metrics=metrics)
 
 
 def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:
