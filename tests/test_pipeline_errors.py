@@ -492,7 +492,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     ),
     "unsafe_tag": (
         "dag: !!python/object:os.system {}\n",
-        [(1, "unsupported YAML tag 'tag:yaml.org,2002:python/object:os.system'")],
+        [(1, "unsupported YAML tag '!!python/object:os.system'")],
     ),
     "two_documents": ("dag: {}\n---\ndag: {}\n", [(2, "expected one YAML document")]),
     "deep_nesting": (
@@ -799,7 +799,7 @@ def test_validate_command_on_a_missing_file(tmp_path: Path) -> None:
 BAD_SCALARS = {
     "!!bool maybe": "invalid bool value 'maybe'",
     "9" * 5000: "invalid int value '999",
-    "!!timestamp 2001-99-99": "invalid timestamp value '2001-99-99': month must be in 1..12",
+    "!!timestamp 2001-99-99": "unsupported YAML tag '!!timestamp'",
     "!!int zz": "invalid int value 'zz'",
     "!!float abc": "invalid float value 'abc'",
     "0x" + "f" * 5000: "input should be less than or equal to 1000 (got an integer of 20000 bits)",

@@ -3,6 +3,11 @@
 PyYAML's C parser is used when present; our constructor records the line of each mapping
 and of each of its keys, rejects duplicate keys (PyYAML keeps the last one silently) and
 refuses aliases that expand into huge documents. Line numbers are 1-based.
+
+Every value loaded can be encoded as JSON (parameters travel in the run log as JSON):
+explicit tags other than !!str, !!int, !!float, !!bool and !!null are refused with their
+line, and an unquoted date or time (``2024-01-01``, which YAML 1.1 resolves to a timestamp)
+stays the string as written, as YAML 1.2 reads it.
 """
 
 from __future__ import annotations
@@ -49,7 +54,20 @@ class SourceMap:
 _MERGE = object()
 _NO_KEY = object()
 _STR_TAG = "tag:yaml.org,2002:str"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+#: the only scalar tags kept: each is a JSON type (!!timestamp, !!binary, !!set, !!omap,
+#: !!python/... and local !tags are refused)
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str")
+)
+_PLAIN_TYPES = "only strings, numbers, booleans, null, lists and mappings are allowed"
+
+
+def _short_tag(tag: str) -> str:
+    """A tag as it is written in YAML: ``!!binary``, not ``tag:yaml.org,2002:binary``."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
 class _Frame:
@@ -111,12 +129,14 @@ class _EventConstructor:
                 return value
             if tag == "tag:yaml.org,2002:merge":
                 return _MERGE
+            if tag == _TIMESTAMP_TAG:
+                return value  # an unquoted date stays the text written (see module docstring)
         if tag == _STR_TAG:
             return value
-        make = self.safe.yaml_constructors.get(tag)
-        if make is None or tag in _COLLECTION_TAGS:
+        make = self.safe.yaml_constructors.get(tag) if tag in _SCALAR_TAGS else None
+        if make is None:
             raise self.error(
-                f"unsupported YAML tag {tag!r} (only plain YAML types are allowed)",
+                f"unsupported YAML tag {_short_tag(tag)!r} ({_PLAIN_TYPES})",
                 event.start_mark.line + 1,
             )
         node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
@@ -151,7 +171,8 @@ class _EventConstructor:
                 is_map = kind is yaml.MappingStartEvent
                 if event.tag not in (None, "!", _COLLECTION_TAGS[0 if is_map else 1]):
                     raise self.error(
-                        f"unsupported YAML tag {event.tag!r}", event.start_mark.line + 1
+                        f"unsupported YAML tag {_short_tag(event.tag)!r} ({_PLAIN_TYPES})",
+                        event.start_mark.line + 1,
                     )
                 frame = _Frame(
                     {} if is_map else [], is_map, event.start_mark.line + 1, event.anchor

@@ -5,6 +5,7 @@ rich is imported only when stderr is a terminal, so containers and CI never pay 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import Any
@@ -52,53 +53,75 @@ class PlainReporter:
 
 
 class RichReporter(PlainReporter):
-    """Done/failed lines printed above a live line showing the running step."""
+    """Done/failed lines printed above a live line showing the running step.
+
+    Everything user-written (step names, messages, task output) reaches rich as Text, never
+    as markup: a name like ``[/bold]`` is shown as written. Should rich fail anyway, the view
+    stops and progress goes on as plain lines: a display never ends a run.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         from rich.console import Console
         from rich.live import Live
         from rich.spinner import Spinner
+        from rich.text import Text
 
         self._spinner_cls = Spinner
+        self._text = Text
         # the real stream, captured before Live redirects sys.stdout/sys.stderr (a console
         # writing to the redirected stream would feed itself forever)
         self.console = Console(file=sys.stderr)
         self.live = Live(
-            Spinner("dots", "starting"),
+            Spinner("dots", Text("starting")),
             console=self.console,
             auto_refresh=False,
             redirect_stdout=True,
             redirect_stderr=True,
             transient=True,
         )
+        self._plain = False
         self.live.start()
 
     def __call__(self, event: str, **info: Any) -> None:
+        if self._plain:
+            super().__call__(event, **info)
+            return
+        try:
+            self._show(event, info)
+        except Exception as exc:  # a display problem must not fail the run: go plain
+            self._plain = True
+            self.close()
+            super().__call__("run", text=f"(live progress stopped: {type(exc).__name__})")
+            super().__call__(event, **info)
+
+    def _show(self, event: str, info: dict[str, Any]) -> None:
+        text = self._text
         elapsed = time.monotonic() - self.started
-        name = info.get("name", "")
+        name = str(info.get("name", ""))
         if event == "start":
             attempts = info.get("attempts") or 1
             extra = f" attempt {info['attempt']}/{attempts}" if attempts > 1 else ""
-            self.live.update(
-                self._spinner_cls("dots", f"{name}{extra}  [{elapsed:.1f}s]"), refresh=True
-            )
+            label = text(f"{name}{extra}  [{elapsed:.1f}s]")
+            self.live.update(self._spinner_cls("dots", label), refresh=True)
         elif event == "end":
             ok = info["status"] is Status.SUCCESS
-            mark = "[green]✓[/]" if ok else "[red]✗[/]"
-            msg = f" [dim]{info['message']}[/]" if info.get("message") and not ok else ""
-            self.console.print(
-                f"{mark} {name} [dim]{info.get('seconds', 0):.2f}s[/]{msg}",
-                markup=True,
-                highlight=False,
+            line = text.assemble(
+                ("✓", "green") if ok else ("✗", "red"),
+                f" {name} ",
+                (f"{info.get('seconds', 0):.2f}s", "dim"),
             )
+            if info.get("message") and not ok:
+                line.append(f" {info['message']}", style="dim")
+            self.console.print(line, highlight=False)
         elif event == "mocked":
-            self.console.print(f"[dim]↷ {name} reused[/]", highlight=False)
+            self.console.print(text(f"↷ {name} reused", style="dim"), highlight=False)
         elif event == "run":
-            self.console.print(info["text"], highlight=False, markup=False)
+            self.console.print(text(str(info["text"])), highlight=False)
 
     def close(self) -> None:
-        self.live.stop()
+        with contextlib.suppress(Exception):
+            self.live.stop()
 
 
 def make_reporter(quiet: bool = False) -> Any:

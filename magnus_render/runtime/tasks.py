@@ -8,8 +8,8 @@ Python runs in-process because a process per step would cost more than most step
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
-import inspect
 import io
 import os
 import shlex
@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.pipeline.ir import CommandType, TaskSpec
-from magnus_render.runtime.parameters import ENV_PREFIX, decode_value, encode_env_value
+from magnus_render.runtime.arguments import bind_arguments
+from magnus_render.runtime.parameters import (
+    ENV_PREFIX,
+    decode_value,
+    encode_env_value,
+    parameter_problem,
+)
+from magnus_render.runtime.user_errors import ArgumentError, describe, shown_path, user_traceback
 
 TRACK_PREFIX = "MAGNUS_TRACK_"
 
@@ -112,10 +119,27 @@ def run_task(
 ) -> TaskOutcome:
     """Run one attempt of a task. ``collected`` receives set_parameter() values."""
     if task.command_type is CommandType.SHELL:
-        return run_shell(task.command, params, env, echo)
-    if task.command_type is CommandType.NOTEBOOK:
-        return run_notebook(task, params, env, echo, collected)
-    return run_python(task.command, params, env, echo, collected)
+        outcome = run_shell(task.command, params, env, echo)
+    elif task.command_type is CommandType.NOTEBOOK:
+        outcome = run_notebook(task, params, env, echo, collected)
+    else:
+        outcome = run_python(task.command, params, env, echo, collected)
+    return _checked(outcome, echo)
+
+
+def _checked(outcome: TaskOutcome, echo: bool) -> TaskOutcome:
+    """A task that returned or exported a parameter the run log cannot carry fails."""
+    for name, value in outcome.outputs.items() if outcome.ok else ():
+        problem = parameter_problem(name, value)
+        if problem:
+            message = f"invalid task output: {problem}"
+            if echo:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"error: {message}", file=sys.stderr, flush=True)
+            outcome.ok, outcome.message, outcome.outputs = False, message, {}
+            outcome.log += f"error: {message}\n"
+            break
+    return outcome
 
 
 # -- python ----------------------------------------------------------------------------
@@ -127,69 +151,10 @@ def import_function(command: str) -> Callable[..., Any]:
     module = importlib.import_module(module_name)
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise ImportError(f"{module_name!r} has no function {func_name!r}")
+        where = getattr(module, "__file__", None)
+        shown = f" ({shown_path(where)})" if where else ""
+        raise ImportError(f"module {module_name!r}{shown} has no function {func_name!r}")
     return func
-
-
-def bind_arguments(func: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Arguments by name; annotated ones cast with pydantic. ValueError when unbindable."""
-    signature, hints = _signature(func)
-    kwargs: dict[str, Any] = {}
-    takes_kwargs = False
-    for name, p in signature.parameters.items():
-        if p.kind is p.VAR_KEYWORD:
-            takes_kwargs = True
-            continue
-        if p.kind is p.VAR_POSITIONAL:
-            continue
-        if name in params:
-            kwargs[name] = _cast(params[name], hints.get(name), name)
-        elif p.default is p.empty:
-            raise ValueError(f"missing required parameter {name!r} for {func.__qualname__}")
-    if takes_kwargs:
-        for name, value in params.items():
-            kwargs.setdefault(name, value)
-    return kwargs
-
-
-_SIGNATURES: dict[Any, tuple[inspect.Signature, dict[str, Any]]] = {}
-_ADAPTERS: dict[Any, Any] = {}
-_PLAIN = (int, str, float, bool, dict, list)
-
-
-def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
-    """Signature and resolved type hints, computed once per function."""
-    cached = _SIGNATURES.get(func)
-    if cached is None:
-        import typing
-
-        try:
-            hints = typing.get_type_hints(func)
-        except Exception:
-            hints = {}
-        cached = _SIGNATURES[func] = (inspect.signature(func), hints)
-    return cached
-
-
-def _cast(value: Any, annotation: Any, name: str) -> Any:
-    if annotation is None or annotation is inspect.Parameter.empty or annotation is Any:
-        return value
-    if annotation in _PLAIN and type(value) is annotation:
-        return value  # already the right type: skip pydantic
-    from pydantic import TypeAdapter, ValidationError
-
-    try:
-        adapter = _ADAPTERS.get(annotation)
-        if adapter is None:
-            adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)
-    except TypeError:  # unhashable annotation
-        adapter = TypeAdapter(annotation)
-    except Exception:
-        return value  # an annotation pydantic cannot handle: pass the value as it is
-    try:
-        return adapter.validate_python(value)
-    except ValidationError as exc:
-        raise ValueError(f"parameter {name!r} does not fit {annotation!r}: {exc}") from None
 
 
 def returned_parameters(result: Any) -> dict[str, Any]:
@@ -238,24 +203,39 @@ def run_python(
     env = {**parameter_environment(params), **env}
     before = {k: v for k, v in os.environ.items() if k.startswith((TRACK_PREFIX, ENV_PREFIX))}
     metrics: dict[str, Any] = {}
+    module = command.rpartition(".")[0]
+
+    def failed(message: str, exc: BaseException | None = None) -> TaskOutcome:
+        """The user's traceback (their frames only) and the message, in the step's log."""
+        if exc is not None:
+            err.write(user_traceback(exc))
+        err.write(f"error: {message}\n")
+        return TaskOutcome(False, message, log=buffer.getvalue())
+
     try:
         with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 func = import_function(command)
+            except Exception as exc:  # missing module, syntax error, error at import time
+                return failed(describe(exc, f"cannot import {module!r}: "), exc)
+            try:
                 kwargs = bind_arguments(func, params)
+            except ArgumentError as exc:
+                return failed(str(exc))
+            try:
                 result = func(**kwargs)
                 outputs = exported_parameters(env)  # magnus 0.5: os.environ["MAGNUS_PRM_x"]
                 outputs.update(collected or {})
-                outputs.update(returned_parameters(result))
             except SystemExit as exc:  # a task calling sys.exit() must not end the run
-                if exc.code in (None, 0):
-                    outputs = dict(collected or {})
-                else:
-                    msg = f"the task called sys.exit({exc.code!r})"
-                    return TaskOutcome(False, msg, log=buffer.getvalue())
+                if exc.code not in (None, 0):
+                    return failed(f"the task called sys.exit({exc.code!r})")
+                outputs, result = dict(collected or {}), None
             except Exception as exc:
-                traceback.print_exc()
-                return TaskOutcome(False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue())
+                return failed(describe(exc), exc)
+            try:
+                outputs.update(returned_parameters(result))
+            except TypeError as exc:  # what it returned cannot be a parameter
+                return failed(f"invalid task output: {exc}")
     finally:
         out.flush()
         err.flush()
@@ -275,6 +255,25 @@ def shell_environment(params: Mapping[str, Any], env: Mapping[str, str]) -> dict
     return full
 
 
+#: Linux's limit on one environment variable (MAX_ARG_STRLEN), name and '=' included
+MAX_ENV_ENTRY = 131072
+
+
+def _start_failure(exc: OSError, environment: Mapping[str, str]) -> str:
+    """Why bash could not start, naming the parameter when one is too large for it."""
+    if exc.errno == errno.E2BIG:
+        sizes = {k: len(k) + 1 + len(v.encode()) for k, v in environment.items()}
+        key = max(sizes, key=sizes.__getitem__)
+        if key.startswith(ENV_PREFIX) and sizes[key] > MAX_ENV_ENTRY:
+            return (
+                f"parameter {key[len(ENV_PREFIX) :]!r} is too large for a shell task: "
+                f"{sizes[key]:,} bytes as {key}, and an environment variable holds at most "
+                f"{MAX_ENV_ENTRY:,} (pass it through the catalog instead)"
+            )
+        return f"the environment is too large for a shell task ({sum(sizes.values()):,} bytes)"
+    return f"cannot start bash: {exc.strerror or exc}"
+
+
 def run_shell(
     command: str, params: dict[str, Any], env: dict[str, str], echo: bool = True
 ) -> TaskOutcome:
@@ -284,7 +283,13 @@ def run_shell(
         dump = os.path.join(tmp, "env")
         trap = f"env -0 > {shlex.quote(dump)}"
         script = f"trap {shlex.quote(trap)} EXIT\n{command}"
-        code, log = run_captured(["bash", "-e", "-o", "pipefail", "-c", script], environment, echo)
+        try:
+            code, log = run_captured(
+                ["bash", "-e", "-o", "pipefail", "-c", script], environment, echo
+            )
+        except OSError as exc:  # bash did not start: the step fails, the run goes on
+            message = _start_failure(exc, environment)
+            return TaskOutcome(False, message, log=f"error: {message}\n")
         exported: dict[str, str] = {}
         if code == 0 and os.path.exists(dump):
             for entry in Path(dump).read_bytes().split(b"\0"):

@@ -71,7 +71,12 @@ class DotEnvSecrets(Secrets):
             path = Path(self.settings.location)
             if not path.is_file():
                 raise SecretNotFound(f"dotenv secrets file {path} does not exist")
-            self._values = parse_dotenv(path.read_text(encoding="utf-8"), str(path))
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:  # its reason names no byte; the text is not shown
+                line = exc.object[: exc.start].count(b"\n") + 1
+                raise MagnusError("not UTF-8 text", str(path), line) from None
+            self._values = parse_dotenv(text, str(path))
         return self._values
 
     def get(self, name: str) -> str:
@@ -82,6 +87,8 @@ class DotEnvSecrets(Secrets):
 
 
 def parse_dotenv(text: str, file: str = ".env") -> dict[str, str]:
+    """KEY=VALUE lines. A malformed line is named by file and line only: its text may hold
+    a secret, so it is never put in the message (nor in a traceback: no exception chain)."""
     values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -91,12 +98,27 @@ def parse_dotenv(text: str, file: str = ".env") -> dict[str, str]:
             line = line[7:].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not key.isidentifier():
-            raise MagnusError(f"not a KEY=VALUE line: {raw!r}", file, number)
+        problem = ""
+        if not sep:
+            problem = "no '=' in the line"
+        elif not key.isidentifier():
+            problem = "the name before '=' is not a valid variable name"
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        if value[:1] in ("'", '"'):
+            end = value.find(value[0], 1)
+            rest = value[end + 1 :].strip() if end > 0 else ""
+            if end < 0:
+                problem = problem or "a quoted value without its closing quote"
+            elif rest and not rest.startswith("#"):
+                problem = problem or "text after the closing quote"
+            value = value[1:end]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
+        if problem:
+            raise MagnusError(
+                f"not a KEY=VALUE line: {problem} (the line is not shown: it may hold a secret)",
+                file,
+                number,
+            )
         values[key] = value
     return values

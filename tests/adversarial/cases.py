@@ -401,8 +401,8 @@ def config_cases() -> Iterator[Case]:
             doc = Doc(BASE_CONFIG).set_value(section, value)
             yield Case(f"{section}={label}", doc.text(), doc.line(section), kind="config")
         for label, value in NOT_A_STRING.items():
-            if label == "huge_int":
-                continue
+            if label in ("huge_int", "date"):
+                continue  # an unquoted date loads as its text: an unknown backend name
             doc = Doc(BASE_CONFIG).set_value(f"{section}.type", value)
             yield Case(
                 f"{section}.type={label}",
