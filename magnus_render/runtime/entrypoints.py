@@ -89,7 +89,7 @@ def execute_pipeline(
     try:
         _, created = ctx.create_run_log(params)
     except (OSError, RunError) as exc:  # nothing ran yet: bad environment, exit 2
-        from magnus_render.runtime.nodes import bookkeeping_message
+        from magnus_render.runtime.bookkeeping import bookkeeping_message
 
         raise RunError(bookkeeping_message(f"starting run {ctx.run_id}", exc)) from None
     if not created:
@@ -168,7 +168,7 @@ def execute_single_node(
 def run_guarded(ctx: RunContext, body: Callable[[], Status]) -> Status:
     """Run ``body``; when magnus's own files fail it (an OSError, a run log that cannot be
     written), mark the run FAIL if the store still takes a write and report on stderr."""
-    from magnus_render.runtime.nodes import bookkeeping_message
+    from magnus_render.runtime.bookkeeping import bookkeeping_message
     from magnus_render.stores.run_log_base import RunLogWriteError
 
     try:

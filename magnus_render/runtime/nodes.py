@@ -9,7 +9,6 @@ them in containers, so a run log made through any target equals the local one.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +24,11 @@ from magnus_render.pipeline.ir import (
     resolve_name,
 )
 from magnus_render.runtime import parameters, task_api
+from magnus_render.runtime.bookkeeping import (
+    bookkeeping_message,
+    execution_log_name,
+    record_failure,
+)
 from magnus_render.runtime.context import RunContext, code_identity
 from magnus_render.runtime.tasks import run_task
 from magnus_render.stores.catalog_base import CatalogError
@@ -54,19 +58,6 @@ def namespace(map_variable: Mapping[str, Any] | None) -> tuple[str, ...]:
     if not map_variable:
         return ()
     return tuple(f"{k}={encode_map_value(v)}" for k, v in map_variable.items())
-
-
-def _short_name(resolved: str, limit: int = 180) -> str:
-    """A file-name-safe stand-in for a resolved name: one path component ('/' in a step
-    name is percent-encoded, so no name reaches outside the catalog), hashed when long
-    (deep nesting, long map values)."""
-    resolved = resolved.replace("/", "%2F")
-    if len(resolved.encode()) <= limit:
-        return resolved
-    import hashlib
-
-    digest = hashlib.sha256(resolved.encode()).hexdigest()[:16]
-    return f"{resolved.encode()[:100].decode('utf-8', 'ignore')}~{digest}"
 
 
 def _report(ctx: RunContext, event: str, **info: Any) -> None:
@@ -154,7 +145,7 @@ def execute_node(
         try:
             return _execute_task(ctx, node, resolved, map_variable, step_log)
         except (OSError, RunLogWriteError) as exc:
-            return _bookkeeping_failed(ctx, resolved, step_log, exc)
+            return record_failure(ctx, resolved, step_log, exc)
 
     start, started = time.monotonic(), now_iso()
     _report(ctx, "start", name=resolved, attempt=1)
@@ -175,36 +166,6 @@ def execute_node(
     ctx.store.put_step_log(ctx.run_id, step_log)
     _report(ctx, "end", name=resolved, status=Status.SUCCESS, seconds=time.monotonic() - start)
     return Status.SUCCESS
-
-
-def bookkeeping_message(what: str, exc: BaseException) -> str:
-    """One line for a failure of magnus's own files (disk full, permission denied)."""
-    if isinstance(exc, OSError):
-        where = f": {exc.filename}" if exc.filename else ""
-        return f"{what} failed: {exc.strerror or exc}{where}"
-    return f"{what} failed: {exc}"
-
-
-def _bookkeeping_failed(
-    ctx: RunContext, resolved: str, step_log: StepLog, exc: BaseException
-) -> Status:
-    """Record a step FAIL when magnus could not do its own part (run log or catalog
-    write); if even that cannot be written, raise so the run ends FAIL with the message."""
-    message = bookkeeping_message(f"magnus bookkeeping of step {resolved!r}", exc)
-    print(f"error: {message}", file=sys.stderr)
-    step_log.status = Status.FAIL
-    step_log.message = message
-    if not step_log.attempts:
-        step_log.attempts = [StepAttempt(attempt_number=1, start_time=now_iso())]
-    attempt = step_log.attempts[-1]
-    attempt.status, attempt.message, attempt.end_time = Status.FAIL, message, now_iso()
-    step_log.output_parameters = {}
-    _report(ctx, "end", name=resolved, status=Status.FAIL, seconds=0.0, message=message)
-    try:
-        ctx.store.put_step_log(ctx.run_id, step_log)
-    except (OSError, RunLogWriteError) as again:
-        raise RunLogWriteError(f"{message}; {bookkeeping_message('recording it', again)}") from None
-    return Status.FAIL
 
 
 def _execute_task(
@@ -257,7 +218,7 @@ def _execute_task(
                 for name, data in outcome.artifacts.items():
                     entry = ctx.catalog.put_object(ctx.run_id, ns, name, data)
                     scope.catalog_entries.append(entry)
-            log_name = f"{_short_name(resolved)}.attempt-{number}.execution.log"
+            log_name = execution_log_name(resolved, number)
             scope.catalog_entries.append(
                 ctx.catalog.put_object(ctx.run_id, LOG_NAMESPACE + ns, log_name, log.encode())
             )
