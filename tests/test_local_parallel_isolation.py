@@ -61,6 +61,7 @@ def write(item: int):
 
 def check(item: int):
     assert (FOLDER / "out.txt").read_text() == f"item {item}"
+    Path(f"result-{item}.txt").write_text(str(item))  # an output outside the catalog
 """
 
 
@@ -82,6 +83,8 @@ def test_parallel_map_catalog_equals_sequential(tmp_path: Path, folder: str) -> 
     env = {"ISO_DATA": folder, "TMPDIR": str(tmp_path / "tmp")}
     seq = run_magnus(["execute", "p.yaml", "-c", "seq.yaml", "--run-id", "seq"], tmp_path, env)
     assert seq.returncode == 0, seq.stderr
+    for result in tmp_path.glob("result-*.txt"):
+        result.unlink()
     par = run_magnus(["execute", "p.yaml", "-c", "par.yaml", "--run-id", "par"], tmp_path, env)
     assert par.returncode == 0, par.stderr[-3000:]
     catalog = tmp_path / ".catalog"
@@ -97,3 +100,6 @@ def test_parallel_map_catalog_equals_sequential(tmp_path: Path, folder: str) -> 
     run_log = load_run_log(tmp_path, "par", tmp_path / "par.yaml")
     assert run_log.status == "SUCCESS"
     assert list((tmp_path / "tmp").iterdir()) == [], "private folders are removed"
+    kept = sorted(int(p.read_text()) for p in tmp_path.glob("result-*.txt"))
+    assert kept == list(range(ITEMS)), "files written by branches are moved back"
+    assert (tmp_path / folder / "out.txt").read_text().startswith("item ")

@@ -13,9 +13,11 @@ with its cwd in a fresh temporary folder that mirrors the working directory:
   a catalog ``get`` replaces a link by a private file or folder, but a task that writes
   into an existing sub-folder writes the shared one.
 
-An absolute data folder, or one outside the working directory, is not isolated. The
-folder is removed when the branch ends (files the branch left in it are not kept: the
-catalog is how branches hand data on).
+When the branch ends, every regular file it created or changed in its private folder
+is moved to the same place in the working directory (so nothing a task wrote is lost;
+when branches write the same name, the last to finish wins, as the last iteration does
+in a sequential run) and the private folder is removed. An absolute data folder, or one
+outside the working directory, is not isolated.
 """
 
 from __future__ import annotations
@@ -44,8 +46,17 @@ def link_entries(source: Path, target: Path, skip: str | None = None) -> None:
                 os.symlink(os.path.join(source, entry.name), target / entry.name)
 
 
-def build(origin: Path, private: Path, parts: tuple[str, ...]) -> None:
-    """Fill ``private`` as the mirror of ``origin`` described in the module docstring."""
+Stamps = dict[str, tuple[int, int]]
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def build(origin: Path, private: Path, parts: tuple[str, ...]) -> Stamps:
+    """Fill ``private`` as the mirror of ``origin`` described in the module docstring;
+    returns (size, mtime) of every copied file, to tell later which ones changed."""
     source, target = origin, private
     for part in parts:
         if source.is_dir():
@@ -55,13 +66,38 @@ def build(origin: Path, private: Path, parts: tuple[str, ...]) -> None:
     if parts:
         if source.is_dir():
             shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        return
-    with os.scandir(origin) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False):
-                shutil.copy2(entry.path, private / entry.name)
-            else:
-                os.symlink(os.path.join(origin, entry.name), private / entry.name)
+    else:
+        with os.scandir(origin) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    shutil.copy2(entry.path, private / entry.name)
+                else:
+                    os.symlink(os.path.join(origin, entry.name), private / entry.name)
+    return {rel: _stamp(str(private / rel)) for rel in _files(private)}
+
+
+def _files(root: Path) -> list[str]:
+    """Regular files below ``root`` (links, and folders behind links, are not entered)."""
+    found = []
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                found.append(os.path.relpath(path, root))
+    return found
+
+
+def sync_back(private: Path, origin: Path, copied: Stamps) -> None:
+    """Move the files the branch created or changed into the working directory."""
+    for rel in sorted(_files(private)):
+        source = private / rel
+        if copied.get(rel) == _stamp(str(source)):
+            continue
+        target = origin / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            target.unlink()
+        shutil.move(source, target)
 
 
 class PrivateWorkdir:
@@ -71,6 +107,7 @@ class PrivateWorkdir:
         self.catalog = catalog
         self.origin = Path.cwd()
         self.private: Path | None = None
+        self.copied: Stamps = {}
 
     def __enter__(self) -> PrivateWorkdir:
         parts = data_parts(str(self.catalog.settings.compute_data_folder))
@@ -78,7 +115,7 @@ class PrivateWorkdir:
             return self
         self.private = Path(tempfile.mkdtemp(prefix="magnus-branch-"))
         try:
-            build(self.origin, self.private, parts)
+            self.copied = build(self.origin, self.private, parts)
         except BaseException:
             shutil.rmtree(self.private, ignore_errors=True)
             raise
@@ -94,4 +131,7 @@ class PrivateWorkdir:
         os.chdir(self.origin)
         self.catalog.mirror_of = []
         sys.path[:] = [p for p in sys.path if p != str(self.private)]
-        shutil.rmtree(self.private, ignore_errors=True)
+        try:
+            sync_back(self.private, self.origin, self.copied)
+        finally:
+            shutil.rmtree(self.private, ignore_errors=True)
