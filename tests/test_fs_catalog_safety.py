@@ -223,3 +223,25 @@ dag:
         json.loads(run_magnus(["show", "r2", "--json", "-c", "c.yaml"], tmp_path).stdout)["status"]
         == "SUCCESS"
     )
+
+
+def test_get_in_a_parallel_mirror_makes_the_linked_folder_private(tmp_path: Path) -> None:
+    """In a parallel worker's mirror of the working directory (data folder '.'), a folder
+    is a link to the shared one; a get below it makes that folder private (links to its
+    entries) and writes there, so the shared folder is untouched."""
+    shared = tmp_path / "work"
+    (shared / "sub").mkdir(parents=True)
+    (shared / "sub" / "keep.txt").write_text("shared")
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "sub").symlink_to(shared / "sub", target_is_directory=True)
+    cat = FileSystemCatalog(
+        {"catalog_location": str(tmp_path / "cat"), "compute_data_folder": str(private)}
+    )
+    cat.mirror_of = [str(shared)]
+    cat.put_object("run", (), "sub/a.txt", b"from the catalog")
+    cat.get("run", "sub/*", ())
+    assert sorted(p.name for p in (shared / "sub").iterdir()) == ["keep.txt"]
+    assert not (private / "sub").is_symlink()
+    assert (private / "sub" / "a.txt").read_text() == "from the catalog"
+    assert (private / "sub" / "keep.txt").read_text() == "shared"
