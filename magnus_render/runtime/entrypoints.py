@@ -232,12 +232,21 @@ def fan(
     variables = parse_map_variable(map_variable, node)
     _ensure_run_log(ctx)
     if mode == "in":
-        return 0 if nodes.fan_in(ctx, node, variables) is Status.SUCCESS else 1
+        status = run_guarded(ctx, lambda: nodes.fan_in(ctx, node, variables))
+        return 0 if status is Status.SUCCESS else 1
+    opened: list[Any] = []
+
+    def open_branches() -> Status:
+        opened.extend(nodes.fan_out(ctx, node, variables))
+        return Status.SUCCESS
+
     try:
-        branches = nodes.fan_out(ctx, node, variables)
+        if run_guarded(ctx, open_branches) is not Status.SUCCESS:
+            return 1
     except nodes.FanOutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    branches = opened
     if items_file is not None:
         items = [json.dumps(b.map_variable, ensure_ascii=False) for b in branches]
         write_items(str(items_file), items)
