@@ -245,3 +245,33 @@ def test_get_in_a_parallel_mirror_makes_the_linked_folder_private(tmp_path: Path
     assert not (private / "sub").is_symlink()
     assert (private / "sub" / "a.txt").read_text() == "from the catalog"
     assert (private / "sub" / "keep.txt").read_text() == "shared"
+
+
+def test_execute_single_node_with_an_unusable_catalog_exits_1_with_the_step_failed(
+    tmp_path: Path,
+) -> None:
+    pipeline = """
+dag:
+  start_at: w
+  steps:
+    w:
+      type: task
+      command_type: shell
+      command: echo hi
+      next: success
+    success: {type: success}
+    fail: {type: fail}
+"""
+    _write(
+        tmp_path,
+        pipeline,
+        config="catalog:\n  type: file-system\n  config:\n    catalog_location: blocker/cat\n",
+    )
+    (tmp_path / "blocker").write_text("a file where the catalog folder should be")
+    done = run_magnus(
+        ["execute_single_node", "r1", "w", "--file", "p.yaml", "-c", "c.yaml"], tmp_path
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback (most recent call last)" not in done.stderr
+    step = load_run_log(tmp_path, "r1", tmp_path / "c.yaml").steps["w"]
+    assert step.status == "FAIL" and "blocker" in step.message

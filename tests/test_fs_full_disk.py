@@ -185,3 +185,18 @@ def test_short_write_to_the_journal_leaves_no_partial_record(tmp_path: Path) -> 
     assert "refused:" in done.stdout and "File too large" in done.stdout
     lines = (tmp_path / "r.jsonl").read_bytes().splitlines(keepends=True)
     assert len(lines) == 1 and lines[0].endswith(b"\n")
+
+
+def test_chunked_store_write_failure_is_a_run_log_write_error(tmp_path: Path) -> None:
+    import shutil
+
+    from magnus_render.stores.models import RunLog, StepLog
+    from magnus_render.stores.run_log_base import RunLogWriteError
+    from magnus_render.stores.run_log_chunked import ChunkedFsRunLogStore
+
+    store = ChunkedFsRunLogStore({"log_folder": str(tmp_path)})
+    store.create_run_log(RunLog(run_id="r"))
+    shutil.rmtree(tmp_path / "r" / "steps")
+    (tmp_path / "r" / "steps").write_text("not a folder")
+    with pytest.raises(RunLogWriteError, match="cannot write the run log"):
+        store.put_step_log("r", StepLog(name="s", internal_name="s"))
