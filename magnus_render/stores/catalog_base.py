@@ -8,6 +8,7 @@ to implement four primitives; globbing, hashing and safety checks live in the ba
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -240,7 +241,8 @@ def write_in_folder(folder: Path, rel: str, data: bytes, mirrors: Sequence[str] 
             fh.write(data)
         os.replace(tmp, target)  # replaces a link itself, never its target
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise
     return target
 

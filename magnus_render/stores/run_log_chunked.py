@@ -9,6 +9,7 @@ fails when the header exists: the first of several racing containers wins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -60,7 +61,8 @@ class ChunkedFsRunLogStore(RunLogStore):
             tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
             os.replace(tmp, target)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             raise RunLogWriteError(f"cannot write the run log {target}: {exc.strerror}") from None
 
     def _read(self, path: Path) -> dict[str, Any] | None:
