@@ -231,8 +231,8 @@ def write_in_folder(folder: Path, rel: str, data: bytes, mirrors: Sequence[str] 
             _materialise(current)
         elif current.is_symlink():
             raise CatalogError(
-                f"catalog get {rel!r}: {current} is a symbolic link; magnus does not write "
-                "through links in the data folder (remove it or change the catalog glob)"
+                f"catalog: cannot write {rel!r}: {current} is a symbolic link and magnus "
+                "does not write through links (remove it or change the catalog glob)"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{os.getpid()}.{next(_counter)}.magnus.tmp"
