@@ -113,6 +113,9 @@ class PrivateWorkdir:
         parts = data_parts(str(self.catalog.settings.compute_data_folder))
         if parts is None:
             return self
+        root = getattr(self.catalog, "root", None)  # a relative catalog folder must be
+        if isinstance(root, Path) and not root.is_absolute():  # linked, so it must exist
+            (self.origin / root).mkdir(parents=True, exist_ok=True)
         self.private = Path(tempfile.mkdtemp(prefix="magnus-branch-"))
         try:
             self.copied = build(self.origin, self.private, parts)
