@@ -127,9 +127,9 @@ import time
 from pathlib import Path
 
 def meet(me: str, other: str):
-    Path(f"here-{me}").write_text("")
+    Path(f"meet/here-{me}").write_text("")  # meet/ exists: shared by parallel branches
     deadline = time.time() + 20
-    while not Path(f"here-{other}").exists():
+    while not Path(f"meet/here-{other}").exists():
         if time.time() > deadline:
             raise RuntimeError("branches did not run at the same time")
         time.sleep(0.02)
@@ -170,6 +170,7 @@ def test_parallel_executor_really_runs_branches_at_once(tmp_path: Path) -> None:
         "\ndef meet_a():\n    return meet('a', 'b')\n\ndef meet_b():\n    return meet('b', 'a')\n"
     )
     (work / "t_meet.py").write_text(tasks)
+    (work / "meet").mkdir()
     (work / "p.yaml").write_text(RENDEZVOUS_PIPELINE)
     config = "executor:\n  type: local\n  config:\n    enable_parallel: true\n    max_workers: 2\n"
     code, log = execute_in_process("p.yaml", work, "par", config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +88,19 @@ def execute_pipeline(
         print(str(warning), file=sys.stderr)
     executor = make_executor(ctx)
     params = initial_parameters(parameters_file)
-    _, created = ctx.create_run_log(params)
+    try:
+        _, created = ctx.create_run_log(params)
+    except (OSError, RunError) as exc:  # nothing ran yet: bad environment, exit 2
+        from magnus_render.runtime.bookkeeping import bookkeeping_message
+
+        raise RunError(bookkeeping_message(f"starting run {ctx.run_id}", exc)) from None
     if not created:
         raise RunError(f"run id {ctx.run_id!r} already exists; choose another --run-id")
     ctx.reporter = make_reporter(quiet)
     try:
         if ctx.reporter:
             ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
-        status = executor.execute_graph(ctx.pipeline.graph, None)
+        status = run_guarded(ctx, lambda: executor.execute_graph(ctx.pipeline.graph, None))
         if status is Status.PROCESSING:  # the graph ended without a terminal node
             status = Status.FAIL
             ctx.store.update_run(ctx.run_id, status=status)
@@ -154,10 +160,32 @@ def execute_single_node(
     variables = parse_map_variable(map_variable, node)
     _ensure_run_log(ctx)
     if node.kind.is_composite:
-        status = make_executor(ctx).execute_composite(node, variables)
+        executor = make_executor(ctx)
+        status = run_guarded(ctx, lambda: executor.execute_composite(node, variables))
     else:
-        status = nodes.execute_node(ctx, node, variables)
+        status = run_guarded(ctx, lambda: nodes.execute_node(ctx, node, variables))
     return 0 if status is Status.SUCCESS else 1
+
+
+def run_guarded(ctx: RunContext, body: Callable[[], Status]) -> Status:
+    """Run ``body``; when magnus's own files fail it (an OSError, a run log that cannot be
+    written), mark the run FAIL if the store still takes a write and report on stderr."""
+    from magnus_render.runtime.bookkeeping import bookkeeping_message
+    from magnus_render.stores.run_log_base import RunLogWriteError
+
+    try:
+        return body()
+    except (OSError, RunLogWriteError) as exc:
+        message = bookkeeping_message(f"run {ctx.run_id}: magnus bookkeeping", exc)
+    print(f"error: {message}", file=sys.stderr)
+    try:
+        ctx.store.update_run(ctx.run_id, status=Status.FAIL)
+    except (OSError, MagnusError) as exc:
+        print(
+            f"error: {bookkeeping_message('marking the run FAIL in the run log', exc)}",
+            file=sys.stderr,
+        )
+    return Status.FAIL
 
 
 def write_items(items_file: str, items: list[str]) -> None:
@@ -206,12 +234,21 @@ def fan(
     variables = parse_map_variable(map_variable, node)
     _ensure_run_log(ctx)
     if mode == "in":
-        return 0 if nodes.fan_in(ctx, node, variables) is Status.SUCCESS else 1
+        status = run_guarded(ctx, lambda: nodes.fan_in(ctx, node, variables))
+        return 0 if status is Status.SUCCESS else 1
+    opened: list[Any] = []
+
+    def open_branches() -> Status:
+        opened.extend(nodes.fan_out(ctx, node, variables))
+        return Status.SUCCESS
+
     try:
-        branches = nodes.fan_out(ctx, node, variables)
+        if run_guarded(ctx, open_branches) is not Status.SUCCESS:
+            return 1
     except nodes.FanOutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    branches = opened
     if items_file is not None:
         items = [json.dumps(b.map_variable, ensure_ascii=False) for b in branches]
         write_items(str(items_file), items)

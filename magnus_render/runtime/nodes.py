@@ -24,10 +24,16 @@ from magnus_render.pipeline.ir import (
     resolve_name,
 )
 from magnus_render.runtime import parameters, task_api
+from magnus_render.runtime.bookkeeping import (
+    bookkeeping_message,
+    execution_log_name,
+    record_failure,
+)
 from magnus_render.runtime.context import RunContext, code_identity
 from magnus_render.runtime.tasks import run_task
 from magnus_render.stores.catalog_base import CatalogError
 from magnus_render.stores.models import BranchLog, Status, StepAttempt, StepLog, now_iso
+from magnus_render.stores.run_log_base import RunLogWriteError
 
 LOG_NAMESPACE = ("logs",)
 
@@ -52,16 +58,6 @@ def namespace(map_variable: Mapping[str, Any] | None) -> tuple[str, ...]:
     if not map_variable:
         return ()
     return tuple(f"{k}={encode_map_value(v)}" for k, v in map_variable.items())
-
-
-def _short_name(resolved: str, limit: int = 180) -> str:
-    """A file-name-safe stand-in for a long resolved name (deep nesting, long map values)."""
-    if len(resolved.encode()) <= limit:
-        return resolved
-    import hashlib
-
-    digest = hashlib.sha256(resolved.encode()).hexdigest()[:16]
-    return f"{resolved.encode()[:100].decode('utf-8', 'ignore')}~{digest}"
 
 
 def _report(ctx: RunContext, event: str, **info: Any) -> None:
@@ -146,7 +142,10 @@ def execute_node(
     step_log = _new_step_log(node, resolved)
     step_log.code_identities = [code_identity()]
     if node.kind is NodeKind.TASK:
-        return _execute_task(ctx, node, resolved, map_variable, step_log)
+        try:
+            return _execute_task(ctx, node, resolved, map_variable, step_log)
+        except (OSError, RunLogWriteError) as exc:
+            return record_failure(ctx, resolved, step_log, exc)
 
     start, started = time.monotonic(), now_iso()
     _report(ctx, "start", name=resolved, attempt=1)
@@ -210,15 +209,22 @@ def _execute_task(
                     scope.catalog_entries.extend(ctx.catalog.put(ctx.run_id, pattern, ns, fetched))
         except CatalogError as exc:
             ok, message = False, str(exc)
+        except OSError as exc:
+            ok, message = False, bookkeeping_message("catalog", exc)
         finally:
             task_api._current.pop()
-        if outcome is not None:
-            for name, data in outcome.artifacts.items():
-                scope.catalog_entries.append(ctx.catalog.put_object(ctx.run_id, ns, name, data))
-        log_name = f"{_short_name(resolved)}.attempt-{number}.execution.log"
-        scope.catalog_entries.append(
-            ctx.catalog.put_object(ctx.run_id, LOG_NAMESPACE + ns, log_name, log.encode())
-        )
+        try:
+            if outcome is not None:
+                for name, data in outcome.artifacts.items():
+                    entry = ctx.catalog.put_object(ctx.run_id, ns, name, data)
+                    scope.catalog_entries.append(entry)
+            log_name = execution_log_name(resolved, number)
+            scope.catalog_entries.append(
+                ctx.catalog.put_object(ctx.run_id, LOG_NAMESPACE + ns, log_name, log.encode())
+            )
+        except (OSError, CatalogError) as exc:
+            failed = bookkeeping_message("catalog", exc) if isinstance(exc, OSError) else str(exc)
+            ok, message = False, f"{message}; {failed}" if message else failed
         attempt_status = Status.SUCCESS if ok else Status.FAIL
         step_log.attempts.append(
             StepAttempt(

@@ -8,7 +8,10 @@ to implement four primitives; globbing, hashing and safety checks live in the ba
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -44,12 +47,46 @@ def check_glob(pattern: str) -> None:
         raise CatalogError(f"catalog glob {pattern!r} escapes the data folder")
 
 
+def check_rel(rel: str) -> str:
+    """Refuse an entry name that is not a plain relative path (absolute, ``..``, empty):
+    an entry is always written below its run's folder, never beside or above it."""
+    pure = PurePosixPath(rel)
+    if not rel or pure.is_absolute() or ".." in pure.parts or "\0" in rel:
+        raise CatalogError(f"catalog entry name {rel!r} must be a relative path without '..'")
+    return rel
+
+
+#: longest namespace folder name kept as it is (file systems allow 255 bytes per name)
+MAX_SEGMENT_BYTES = 200
+
+
+def ns_segment(ns: str) -> str:
+    """The folder (or key segment) of one map-iteration namespace: ``@name=value``.
+
+    A long value would exceed the 255-byte limit of a file name, so a segment over
+    MAX_SEGMENT_BYTES becomes a prefix of it plus a hash of the whole: deterministic, and
+    recoverable from the run log (the branch log holds the map variable and every catalog
+    entry's ``catalog_relative_path`` names the folder used)."""
+    segment = NS_PREFIX + ns
+    raw = segment.encode("utf-8", "surrogatepass")
+    if len(raw) <= MAX_SEGMENT_BYTES:
+        return segment
+    digest = hashlib.sha256(raw).hexdigest()[:24]
+    return raw[:120].decode("utf-8", "ignore") + "~" + digest
+
+
+NS_PREFIX = "@"
+
+
 class Catalog(ABC):
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[CatalogSettings]] = CatalogSettings
 
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         self.settings = build_settings(self.settings_model, settings or {}, config, "catalog")
+        #: data folders this one mirrors (a parallel worker's private copy links back to
+        #: the working directory's entries; a link there counts as inside)
+        self.mirror_of: list[str] = []
 
     @property
     def data_folder(self) -> Path:
@@ -88,17 +125,16 @@ class Catalog(ABC):
                     found[rel] = (scope, rel)
         entries = []
         for rel, (scope, _) in sorted(found.items()):
+            check_rel(rel)
             data = self.get_bytes(run_id, scope, rel)
             if data is None:
                 continue
-            target = self.data_folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            write_in_folder(self.data_folder, rel, data, self.mirror_of)
             entries.append(
                 DataCatalog(
                     name=rel,
                     data_hash=hashlib.sha256(data).hexdigest(),
-                    catalog_relative_path=_join(run_id, scope, rel),
+                    catalog_relative_path=_join(run_id, [ns_segment(n) for n in scope], rel),
                     catalog_handler_location=self.location(),
                     stage="get",
                 )
@@ -119,12 +155,15 @@ class Catalog(ABC):
         entries = []
         if not folder.is_dir():
             return entries
-        root = folder.resolve()
+        roots = [folder.resolve(), *(Path(m).resolve() for m in self.mirror_of)]
         for path in sorted(folder.glob(pattern)):
             if not path.is_file():
                 continue
-            if not path.resolve().is_relative_to(root):
-                raise CatalogError(f"catalog glob {pattern!r} reaches {path} outside {folder}")
+            if not any(path.resolve().is_relative_to(root) for root in roots):
+                raise CatalogError(
+                    f"catalog put {pattern!r}: {path} is a symbolic link (or inside one) that "
+                    f"points outside the data folder {folder}; copy the file into it instead"
+                )
             rel = path.relative_to(folder).as_posix()
             digest = file_hash(path)
             if fetched and fetched.get(rel) == digest:
@@ -144,6 +183,7 @@ class Catalog(ABC):
     def put_object(
         self, run_id: str, namespace: Sequence[str], rel: str, data: bytes
     ) -> DataCatalog:
+        check_rel(rel)
         where = self.put_bytes(run_id, namespace, rel, data)
         return DataCatalog(
             name=rel,
@@ -159,6 +199,55 @@ class Catalog(ABC):
             if data is not None:
                 return data
         raise CatalogError(f"no catalog entry {rel!r} in run {run_id!r}")
+
+
+def _inside(path: Path, roots: Sequence[str]) -> bool:
+    return any(path.is_relative_to(Path(root).resolve()) for root in roots)
+
+
+def _materialise(link: Path) -> None:
+    """Turn a mirror link to a folder into a private folder of links to its entries, so a
+    file can be written there without touching the folder it mirrors."""
+    source = link.resolve()
+    link.unlink()
+    link.mkdir()
+    for entry in sorted(os.listdir(source)):
+        os.symlink(source / entry, link / entry)
+
+
+def write_in_folder(folder: Path, rel: str, data: bytes, mirrors: Sequence[str] = ()) -> Path:
+    """Write ``folder/rel`` atomically without following a symbolic link inside the folder.
+
+    A link already at ``rel`` is replaced by the file (its target is never written); a
+    link among the parent directories is refused, since writing below it would land
+    outside the folder, unless it is a link of a parallel worker's mirror (``mirrors``),
+    which becomes a private folder first. The data goes to a temporary file first, so a
+    full disk leaves the old file (or none) and never a truncated one."""
+    target = folder / rel
+    current = folder
+    for part in PurePosixPath(rel).parts[:-1]:
+        current = current / part
+        if current.is_symlink() and _inside(current.resolve(), mirrors):
+            _materialise(current)
+        elif current.is_symlink():
+            raise CatalogError(
+                f"catalog: cannot write {rel!r}: {current} is a symbolic link and magnus "
+                "does not write through links (remove it or change the catalog glob)"
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{os.getpid()}.{next(_counter)}.magnus.tmp"
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)  # replaces a link itself, never its target
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return target
+
+
+_counter = itertools.count()
 
 
 def _join(run_id: str, namespace: Sequence[str], rel: str) -> str:

@@ -1,22 +1,31 @@
 """file-system catalog: entries under ``<catalog_location>/<run_id>/<namespace...>/<path>``.
 
 Map iteration namespaces are directories whose names start with ``@`` so they can never
-collide with a user's relative path (globs are matched against files only).
+collide with a user's relative path (globs are matched against files only); a long one is
+shortened with a hash (:func:`ns_segment`). Entry names are checked to stay below the
+run's folder, and files are written through a temporary file and a rename, so a full disk
+never leaves a truncated entry.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from magnus_render.stores.catalog_base import Catalog, CatalogSettings, _join
+from magnus_render.stores.catalog_base import (
+    NS_PREFIX,
+    Catalog,
+    CatalogSettings,
+    _join,
+    check_rel,
+    ns_segment,
+    write_in_folder,
+)
 
-_counter = itertools.count()
-NS_PREFIX = "@"
+__all__ = ["NS_PREFIX", "FileSystemCatalog"]
 
 
 class FileSystemCatalogSettings(CatalogSettings):
@@ -30,27 +39,20 @@ class FileSystemCatalog(Catalog):
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         super().__init__(settings, config)
         self.root = Path(self.settings.catalog_location)
-        self._made: set[Path] = set()
 
     def location(self) -> str:
         return str(self.root)
 
     def _dir(self, run_id: str, namespace: Sequence[str]) -> Path:
-        return self.root.joinpath(run_id, *(NS_PREFIX + ns for ns in namespace))
+        return self.root.joinpath(run_id, *(ns_segment(ns) for ns in namespace))
 
     def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
-        target = self._dir(run_id, namespace) / rel
-        if target.parent not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(target.parent)
-        tmp = target.parent / f".{target.name}.{os.getpid()}.{next(_counter)}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        return _join(run_id, [NS_PREFIX + ns for ns in namespace], rel)
+        write_in_folder(self._dir(run_id, namespace), check_rel(rel), data)
+        return _join(run_id, [ns_segment(ns) for ns in namespace], rel)
 
     def get_bytes(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes | None:
         try:
-            return (self._dir(run_id, namespace) / rel).read_bytes()
+            return (self._dir(run_id, namespace) / check_rel(rel)).read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
 

@@ -27,6 +27,12 @@ class RunLogNotFound(RunError):
     """The run id has no run log in this store."""
 
 
+class RunLogWriteError(RunError):
+    """The store could not record a log (disk full, permission denied): the run fails."""
+
+    exit_code = 1
+
+
 class StoreSettings(BaseModel):
     """Settings shared by all stores; backends extend it (unknown keys are errors)."""
 

@@ -9,6 +9,7 @@ fails when the header exists: the first of several racing containers wins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -19,7 +20,12 @@ from typing import Any
 from urllib.parse import quote
 
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
-from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore, StoreSettings
+from magnus_render.stores.run_log_base import (
+    RunLogNotFound,
+    RunLogStore,
+    RunLogWriteError,
+    StoreSettings,
+)
 
 HEADER = "run.json"
 _counter = itertools.count()
@@ -50,9 +56,14 @@ class ChunkedFsRunLogStore(RunLogStore):
         return self.folder / run_id
 
     def _write(self, target: Path, data: dict[str, Any]) -> None:
-        tmp = target.parent / f".{target.name}.{os.getpid()}.{next(_counter)}.tmp"
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, target)
+        tmp = target.parent / f".{os.getpid()}.{next(_counter)}.tmp"
+        try:
+            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise RunLogWriteError(f"cannot write the run log {target}: {exc.strerror}") from None
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:

@@ -6,7 +6,9 @@ record per write keeps each write O(1); readers replay the journal (later record
 tail it incrementally, so a long-lived process reads each record once. Writers hold an
 exclusive ``flock`` while appending, so concurrent processes never interleave records; a
 record torn by a killed writer has no trailing newline and is skipped by readers (the next
-writer starts on a fresh line), so a kill -9 leaves a readable run log.
+writer starts on a fresh line), so a kill -9 leaves a readable run log. A write that fails
+(disk full, file too large) is cut back to the last whole record and raised as
+RunLogWriteError, so the journal is never torn silently.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
-from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore, StoreSettings
+from magnus_render.stores.run_log_base import (
+    RunLogNotFound,
+    RunLogStore,
+    RunLogWriteError,
+    StoreSettings,
+)
 
 SUFFIX = ".jsonl"
 
@@ -62,14 +69,16 @@ class FileSystemRunLogStore(RunLogStore):
         """Append one record under the lock. With ``create``, only if the run is new."""
         path = self.path(run_id)
         flags = os.O_RDWR | os.O_APPEND
-        if create:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            flags |= os.O_CREAT
         line = json.dumps({"k": kind, "v": value}, separators=(",", ":")) + "\n"
         try:
+            if create:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                flags |= os.O_CREAT
             fd = os.open(path, flags, 0o644)
         except FileNotFoundError:
             raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}") from None
+        except OSError as exc:
+            raise RunLogWriteError(f"cannot write the run log {path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
@@ -77,7 +86,7 @@ class FileSystemRunLogStore(RunLogStore):
                 return False
             if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
                 line = "\n" + line  # a writer was killed mid-record: start afresh
-            os.write(fd, line.encode())
+            _write_record(fd, path, size, line.encode())
             return True
         finally:
             os.close(fd)  # closing releases the lock
@@ -144,6 +153,28 @@ class FileSystemRunLogStore(RunLogStore):
             return []
         files = sorted(self.folder.glob(f"*{SUFFIX}"), key=_mtime, reverse=True)
         return [f.name[: -len(SUFFIX)] for f in files]
+
+
+def _write_record(fd: int, path: str, size: int, data: bytes) -> None:
+    """Append all of ``data`` or nothing: a short or failed write is cut back to ``size``
+    (the last whole record) and reported, never left as a torn record."""
+    done = 0
+    try:
+        while done < len(data):
+            written = os.write(fd, data[done:])
+            if written <= 0:
+                raise OSError(28, "No space left on device")
+            done += written
+    except OSError as exc:
+        cut = ""
+        try:
+            os.ftruncate(fd, size)
+        except OSError:  # the torn tail has no newline: readers skip it
+            cut = "; the partial record could not be removed (readers skip it)"
+        raise RunLogWriteError(
+            f"cannot write the run log {path}: {exc.strerror or exc} "
+            f"({len(data)} bytes, {done} written){cut}"
+        ) from None
 
 
 def _apply(state: _Replay, record: dict[str, Any]) -> None:

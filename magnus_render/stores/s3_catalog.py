@@ -10,8 +10,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from magnus_render.stores.catalog_base import Catalog, CatalogSettings, _join
-from magnus_render.stores.catalog_fs import NS_PREFIX
+from magnus_render.stores.catalog_base import NS_PREFIX, Catalog, CatalogSettings, _join, ns_segment
 from magnus_render.stores.s3_client import (
     S3Settings,
     client_error,
@@ -46,7 +45,7 @@ class S3Catalog(Catalog):
         return f"s3://{self.settings.bucket}/{self.settings.key('')}".rstrip("/")
 
     def _dir(self, run_id: str, namespace: Sequence[str]) -> str:
-        return self.settings.key(run_id, *(NS_PREFIX + ns for ns in namespace))
+        return self.settings.key(run_id, *(ns_segment(ns) for ns in namespace))
 
     def _call(self, what: str, method: str, **kwargs: Any) -> Any:
         try:
@@ -59,7 +58,7 @@ class S3Catalog(Catalog):
     def put_bytes(self, run_id: str, namespace: Sequence[str], rel: str, data: bytes) -> str:
         key = f"{self._dir(run_id, namespace)}/{rel}"
         self._call(f"putting catalog entry {key}", "put_object", Key=key, Body=data)
-        return _join(run_id, [NS_PREFIX + ns for ns in namespace], rel)
+        return _join(run_id, [ns_segment(ns) for ns in namespace], rel)
 
     def get_bytes(self, run_id: str, namespace: Sequence[str], rel: str) -> bytes | None:
         key = f"{self._dir(run_id, namespace)}/{rel}"

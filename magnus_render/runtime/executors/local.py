@@ -4,6 +4,8 @@ worker processes with ``enable_parallel: true`` (at most ``max_workers`` at a ti
 Workers are forked so they inherit the loaded pipeline and services (nothing to re-import
 or re-parse); only the outermost composite fans out to the pool, nested ones run
 sequentially inside their worker, which bounds the process count by ``max_workers``.
+Each branch runs in a private working directory (:mod:`.workdir`), so branches running
+at once never see or put each other's files.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import Field
 
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
+from magnus_render.runtime.executors.workdir import PrivateWorkdir
 
 
 class LocalSettings(ExecutorSettings):
@@ -33,7 +36,8 @@ def _run_branch(index: int) -> str:
     executor: LocalExecutor = _WORKER["executor"]
     executor.in_worker = True
     branch = _WORKER["branches"][index]
-    return executor.execute_graph(branch.graph, branch.map_variable).value
+    with PrivateWorkdir(executor.ctx.catalog):
+        return executor.execute_graph(branch.graph, branch.map_variable).value
 
 
 class LocalExecutor(LocalNodeExecutor):
