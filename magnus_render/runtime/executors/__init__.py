@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
+
+from magnus_render.errors import MagnusError
+from magnus_render.registry import load, registered
 
 EXECUTORS: dict[str, str] = {
     "local": "magnus_render.runtime.executors.local:LocalExecutor",
@@ -18,9 +19,7 @@ ENTRY_POINT_GROUP = "magnus_render.executors"
 
 
 def executor_class(name: str, config: Any = None) -> type:
-    known = dict(EXECUTORS)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        known.setdefault(ep.name, ep.value)
+    known, origins = registered(EXECUTORS, ENTRY_POINT_GROUP)
     path = known.get(name)
     if path is None:
         message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
@@ -29,5 +28,15 @@ def executor_class(name: str, config: Any = None) -> type:
         if config is not None:
             raise config.error("executor", message)
         raise ConfigError(f"executor: {message}")
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        return load(path, f"executor {name!r}", origins.get(name), _executor_base)
+    except MagnusError as exc:
+        if config is not None:
+            raise config.error("executor", str(exc)) from None
+        raise
+
+
+def _executor_base() -> type:
+    from magnus_render.runtime.executors.base import Executor
+
+    return Executor
