@@ -133,3 +133,26 @@ def test_rendering_is_deterministic(tmp_path: Path) -> None:
     second = render(workdir, "--target", "make", "samples/nested.yaml")
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
+
+
+def test_make_n_is_a_dry_run(tmp_path: Path) -> None:
+    """Sub-makes are not `$(MAKE)` recipe lines, so `make -n` prints and runs nothing."""
+    workdir = own_workdir(tmp_path / "w")
+    config = make_config(workdir)
+    rendered = render(workdir, "--target", "make", "samples/hello.yaml", "-c", config)
+    (workdir / "wf.mk").write_text(rendered.stdout, encoding="utf-8")
+    result = run_make(workdir, "wf.mk", "-n", "RUN_ID=dry")
+    assert result.returncode == 0, result.stderr
+    assert "MK_ROUTE=" in result.stdout
+    assert not (workdir / ".run_log_store").exists()
+
+
+def test_a_line_break_in_a_path_is_refused(tmp_path: Path) -> None:
+    """A recipe cannot hold a line break: exit 2 with a message, nothing written."""
+    workdir = own_workdir(tmp_path / "w")
+    name = "two\nlines.yaml"
+    shutil.copy(workdir / "samples" / "hello.yaml", workdir / name)
+    result = render(workdir, "--target", "make", name, "-o", "wf.mk")
+    assert result.returncode == 2
+    assert "line break" in result.stderr and "Traceback" not in result.stderr
+    assert not (workdir / "wf.mk").exists()
