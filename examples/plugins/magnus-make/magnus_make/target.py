@@ -53,7 +53,7 @@ _SPLIT_ITEMS = (
 class MakeSettings(TargetSettings):
     """``executor: {type: make, config: {...}}``."""
 
-    #: branches of one parallel or dag step made at once (``make -j``)
+    #: branches of one parallel or dag step (``make -j``) or map iterations run at once
     max_parallel: int = Field(default=1, ge=1, le=1024)
     #: how the Makefile starts magnus, e.g. ["python3", "-m", "magnus_render.cli"]
     magnus_command: list[str] = Field(default_factory=lambda: ["magnus"], min_length=1)
@@ -241,9 +241,15 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
             self._fan_call(node, "out", in_map, items=True),
             "if ((rc == 0)); then",
             f'  $(PYTHON) -c {word(_SPLIT_ITEMS)} "$$items" >"$$items.0" || exit 2',
-            "  while IFS= read -r -d '' item; do",
-            f'    MK_MV="$$item" $(SUBMAKE) {driver} || exit 2',
+            # iterations max_parallel at a time; a stopped one starts no more, ends the run
+            "  n=0; stop=0",
+            "  while ((stop == 0)) && IFS= read -r -d '' item; do",
+            f'    MK_MV="$$item" $(SUBMAKE) {driver} &',
+            "    n=$$((n + 1))",
+            "    if ((n >= $(MAX_PARALLEL))); then wait -n || stop=1; n=$$((n - 1)); fi",
             '  done <"$$items.0"',
+            "  while ((n > 0)); do wait -n || stop=1; n=$$((n - 1)); done",
+            "  ((stop == 0)) || exit 2",
             "  " + self._fan_call(node, "in", in_map),
             "fi",
             self._route(graph, node, ok, failed),

@@ -73,7 +73,7 @@ def test_sample_through_make_matches_magnus_execute(sample: str, tmp_path: Path)
     local_code, local_log = execute_in_process(sample, own_workdir(tmp_path / "local"))
 
     workdir = own_workdir(tmp_path / "make")
-    config = make_config(workdir, max_parallel=2 if sample in ("parallel", "nested") else 1)
+    config = make_config(workdir, max_parallel=2 if sample in ("parallel", "nested", "map") else 1)
     rendered = render(
         workdir, "--target", "make", f"samples/{sample}.yaml", "-c", config, "-o", "wf.mk"
     )
