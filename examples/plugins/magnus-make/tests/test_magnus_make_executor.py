@@ -4,16 +4,14 @@ process and leaves the run log ``magnus execute`` with the local executor leaves
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
+from conftest import console_script
 
 from tests.helpers.runlog import execute_in_process, load_run_log, magnus_env
 from tests.test_shell_conformance import SAMPLE_NAMES, assert_same_run, own_workdir
-
-BIN = Path(sys.executable).parent
 
 
 def magnus(workdir: Path, *args: str):
@@ -21,7 +19,7 @@ def magnus(workdir: Path, *args: str):
     import subprocess
 
     return subprocess.run(
-        [str(BIN / "magnus"), *args],
+        [*console_script("magnus"), *args],
         cwd=workdir,
         env=magnus_env(),
         capture_output=True,

@@ -12,18 +12,18 @@ from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
+from conftest import console_script
 
 from tests.helpers.runlog import execute_in_process, load_run_log, magnus_env
 from tests.test_shell_conformance import SAMPLE_NAMES, assert_same_run, own_workdir
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
 
 def render(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``magnus-render ARGS``: the console script pip installed, as a real process."""
     return subprocess.run(
-        [str(BIN / "magnus-render"), *args],
+        [*console_script("magnus-render"), *args],
         cwd=workdir,
         env=magnus_env(),
         capture_output=True,
