@@ -74,3 +74,9 @@ def test_example_plugins_import_only_the_public_api() -> None:
             for module in modules:
                 if module.split(".")[0] == "magnus_render":
                     assert module == "magnus_render.plugin", f"{path}: imports {module}"
+
+
+def test_the_extension_guide_documents_every_public_name() -> None:
+    guide = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+    missing = [name for name in api.__all__ if f"`{name}`" not in guide]
+    assert missing == [], f"docs/extending.md does not mention: {missing}"

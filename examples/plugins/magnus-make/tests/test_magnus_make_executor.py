@@ -80,3 +80,15 @@ def test_unknown_setting_exits_2_naming_the_config(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "pool.yaml" in result.stderr and "wrokers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_store_other_processes_cannot_share_is_refused(tmp_path: Path) -> None:
+    """Nodes run in other processes, so the in-memory store is refused before any run."""
+    workdir = own_workdir(tmp_path / "w")
+    (workdir / "pool.yaml").write_text(
+        "executor:\n  type: subprocess-pool\nrun_log_store:\n  type: buffered\n", encoding="utf-8"
+    )
+    result = magnus(workdir, "execute", "samples/hello.yaml", "-c", "pool.yaml")
+    assert result.returncode == 2
+    assert "pool.yaml:3:" in result.stderr and "buffered" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
