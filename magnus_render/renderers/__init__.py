@@ -7,11 +7,11 @@ parties add targets through the ``magnus_render.targets`` entry point group.
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
+import importlib.util
 from typing import TYPE_CHECKING
 
 from magnus_render.errors import MagnusError
+from magnus_render.registry import load, registered
 
 if TYPE_CHECKING:
     from magnus_render.renderers.base import Renderer
@@ -28,26 +28,30 @@ BUILTIN_TARGETS: dict[str, str] = {
 ENTRY_POINT_GROUP = "magnus_render.targets"
 
 
-def _available() -> dict[str, str]:
-    targets = {}
+def _available() -> tuple[dict[str, str], dict[str, str]]:
+    """(name -> ``module:Class``, name -> the plugin it comes from)."""
+    builtins = {}
     for name, path in BUILTIN_TARGETS.items():
         module = path.partition(":")[0]
         if importlib.util.find_spec(module) is not None:
-            targets[name] = path
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        targets.setdefault(ep.name, ep.value)
-    return targets
+            builtins[name] = path
+    return registered(builtins, ENTRY_POINT_GROUP)
+
+
+def _renderer_base() -> type:
+    from magnus_render.renderers.base import Renderer
+
+    return Renderer
 
 
 def list_targets() -> list[str]:
-    return sorted(_available())
+    return sorted(_available()[0])
 
 
 def get_renderer(name: str) -> type[Renderer]:
     """The renderer class registered under ``name``; MagnusError naming the choices if none."""
-    targets = _available()
+    targets, origins = _available()
     path = targets.get(name)
     if path is None:
         raise MagnusError(f"unknown target {name!r}; choose one of: {', '.join(sorted(targets))}")
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return load(path, f"target {name!r}", origins.get(name), _renderer_base)

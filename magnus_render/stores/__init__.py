@@ -7,11 +7,11 @@ a local run). Third parties add backends through the entry point groups below.
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
-from magnus_render.errors import ConfigError
+from magnus_render.errors import ConfigError, MagnusError
+from magnus_render.registry import load
+from magnus_render.registry import registered as _registered
 
 RUN_LOG_STORES: dict[str, str] = {
     "buffered": "magnus_render.stores.run_log_buffered:BufferedRunLogStore",
@@ -42,20 +42,47 @@ GROUPS = {
 def registered(section: str) -> dict[str, str]:
     """Name -> ``module:Class`` for one kind of backend, built-ins first."""
     group, builtins = GROUPS[section]
-    found = dict(builtins)
-    for ep in entry_points(group=group):
-        found.setdefault(ep.name, ep.value)
-    return found
+    return _registered(builtins, group)[0]
 
 
 def backend_class(section: str, name: str, config: Any = None) -> type:
     """The class registered under ``name``; a ConfigError naming the choices otherwise."""
-    known = registered(section)
+    group, builtins = GROUPS[section]
+    known, origins = _registered(builtins, group)
     path = known.get(name)
     if path is None:
         message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
         if config is not None:
             raise config.error(section, message)
         raise ConfigError(f"{section}: {message}")
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        return load(path, f"{section} {name!r}", origins.get(name), _BASES[section])
+    except MagnusError as exc:
+        if config is not None:
+            raise config.error(section, str(exc)) from None
+        raise
+
+
+def _run_log_store_base() -> type:
+    from magnus_render.stores.run_log_base import RunLogStore
+
+    return RunLogStore
+
+
+def _catalog_base() -> type:
+    from magnus_render.stores.catalog_base import Catalog
+
+    return Catalog
+
+
+def _secrets_base() -> type:
+    from magnus_render.stores.secrets import Secrets
+
+    return Secrets
+
+
+_BASES = {
+    "run_log_store": _run_log_store_base,
+    "catalog": _catalog_base,
+    "secrets": _secrets_base,
+}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
+
+from magnus_render.errors import MagnusError
+from magnus_render.registry import load, registered
 
 EXECUTORS: dict[str, str] = {
     "local": "magnus_render.runtime.executors.local:LocalExecutor",
@@ -19,14 +20,11 @@ ENTRY_POINT_GROUP = "magnus_render.executors"
 
 def registered_executors() -> dict[str, str]:
     """Name -> ``module:Class`` of every executor, built-ins first."""
-    known = dict(EXECUTORS)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        known.setdefault(ep.name, ep.value)
-    return known
+    return registered(EXECUTORS, ENTRY_POINT_GROUP)[0]
 
 
 def executor_class(name: str, config: Any = None) -> type:
-    known = registered_executors()
+    known, origins = registered(EXECUTORS, ENTRY_POINT_GROUP)
     path = known.get(name)
     if path is None:
         message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
@@ -35,8 +33,18 @@ def executor_class(name: str, config: Any = None) -> type:
         if config is not None:
             raise config.error("executor", message)
         raise ConfigError(f"executor: {message}")
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        return load(path, f"executor {name!r}", origins.get(name), _executor_base)
+    except MagnusError as exc:
+        if config is not None:
+            raise config.error("executor", str(exc)) from None
+        raise
+
+
+def _executor_base() -> type:
+    from magnus_render.runtime.executors.base import Executor
+
+    return Executor
 
 
 def node_executor_types() -> set[str]:
@@ -51,8 +59,9 @@ def check_config_types(config: Any) -> None:
     """Every ``type`` in the config names a registered backend, the executor an executor or
     a render target: all typos at once, with file, line and choices, before anything runs
     or renders (a container would otherwise ignore an executor type it never uses)."""
-    from magnus_render.stores import GROUPS, registered
+    from magnus_render.stores import GROUPS
+    from magnus_render.stores import registered as backends
 
-    choices = {section: set(registered(section)) for section in GROUPS}
+    choices = {section: set(backends(section)) for section in GROUPS}
     choices["executor"] = node_executor_types()
     config.check_types(choices)
