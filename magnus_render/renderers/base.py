@@ -95,6 +95,18 @@ class Renderer:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
+    def as_is_text(self, node: Node) -> str | None:
+        """The text this target runs in place of an as-is node; None (with a warning) when
+        its render_string names neither this target nor a ``default``: a stub success."""
+        text = node.as_is.text_for(self.name) if node.as_is is not None else None
+        if text is None:
+            where = f"{node.source}: " if node.source else ""
+            self.warn(
+                f"{where}as-is step {node.internal_name!r} has no render_string for target "
+                f"{self.name!r} (nor a 'default'): rendered as a stub that succeeds"
+            )
+        return text
+
     def settings(self) -> TargetSettings:
         """This target's settings: the config's executor section when its type names this
         target, else the defaults. Bad keys are errors naming the config file and line."""
