@@ -96,10 +96,10 @@ class Renderer:
         self.warnings.append(message)
 
     def as_is_text(self, node: Node) -> str | None:
-        """The text this target runs in place of an as-is node; None (with a warning) when
-        its render_string names neither this target nor a ``default``: a stub success."""
+        """The text this target runs in place of an as-is node; None when it has none: a
+        stub success (with a warning when a render_string names other targets only)."""
         text = node.as_is.text_for(self.name) if node.as_is is not None else None
-        if text is None:
+        if text is None and node.as_is is not None and node.as_is.texts:
             where = f"{node.source}: " if node.source else ""
             self.warn(
                 f"{where}as-is step {node.internal_name!r} has no render_string for target "
