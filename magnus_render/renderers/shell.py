@@ -222,7 +222,7 @@ class ShellRenderer(Renderer):
             local.insert(0, 'mv="$1"')
         if any(node.kind is NodeKind.MAP for node in graph):
             local.append("items=''")
-        if any(node.kind is NodeKind.AS_IS for node in graph):
+        if any(n.as_is is not None and n.as_is.text_for(self.name) is not None for n in graph):
             local += ["asis=''", "text=''", "kv=''", "rc=0"]
         title = graph.internal_name or "(root)"
         return {
