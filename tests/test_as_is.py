@@ -143,6 +143,8 @@ def test_local_run_records_as_is_as_rendered_nowhere(executor: str, tmp_path: Pa
         step = run_log.steps[name]
         assert step.mock and step.status.value == "SUCCESS" and step.step_type == "as-is"
         assert "rendered nowhere" in step.message
+    shown = run_magnus(["show", "local", "-c", "c.yaml"], tmp_path)
+    assert "inject [as-is] SUCCESS (rendered nowhere)" in shown.stdout, shown.stdout
 
 
 # -- the SDK ----------------------------------------------------------------------------
