@@ -281,3 +281,16 @@ def test_target_without_text_renders_a_stub_and_warns(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     step = load_run_log(tmp_path, "r", tmp_path / config).steps["a"]
     assert step.mock and step.status.value == "SUCCESS"
+
+
+def test_render_string_naming_no_target_warns_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(
+        _one_step("      render_string: {agro: x, default: 'true'}\n      next: success\n"),
+        encoding="utf-8",
+    )
+    proc = render_cli(tmp_path, "shell", "p.yaml", "-c", _shell_config(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "p.yaml:4: as-is step 'a': render_string names 'agro', which is no target" in (
+        proc.stderr
+    )
+    assert "(did you mean 'argo'?)" in proc.stderr
