@@ -294,3 +294,37 @@ def test_render_string_naming_no_target_warns_with_a_suggestion(tmp_path: Path) 
         proc.stderr
     )
     assert "(did you mean 'argo'?)" in proc.stderr
+
+
+def test_shell_rerun_reuses_succeeded_as_is_steps_without_running_them(tmp_path: Path) -> None:
+    copy_pipeline(tmp_path)
+    config = _shell_config(tmp_path)
+    assert render_cli(tmp_path, "shell", "as_is.yaml", "-c", config, "-o", "wf.sh").returncode == 0
+    first = subprocess.run(
+        ["bash", "wf.sh", "first"],
+        cwd=tmp_path,
+        env=magnus_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    (tmp_path / MARKER).unlink()
+    (tmp_path / "before-failure").unlink()
+    again = subprocess.run(
+        ["bash", "wf.sh", "--use-cached", "first", "again"],
+        cwd=tmp_path,
+        env=magnus_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert not (tmp_path / MARKER).exists()  # succeeded before: reused, not run again
+    assert (tmp_path / "before-failure").exists()  # failed before: runs again
+    steps = load_run_log(tmp_path, "again", tmp_path / config).steps
+    assert steps["inject"].mock and steps["inject"].status.value == "SUCCESS"
+    assert not steps["broken"].mock and steps["broken"].status.value == "FAIL"
+    assert steps["recovered"].mock  # succeeded before, reached again through on_failure
