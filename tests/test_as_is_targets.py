@@ -25,7 +25,7 @@ from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player, magnus_shim
 from tests.helpers import kubelet
 from tests.helpers.runlog import load_run_log, magnus_env
-from tests.test_as_is import _one_step, check_rendered, copy_pipeline
+from tests.test_as_is import PIPELINE, _one_step, check_rendered, copy_pipeline
 
 ARGO_MARKER = "hello $(x) $$\n"
 
@@ -87,24 +87,15 @@ def test_argo_as_is_step_keeps_its_override_settings() -> None:
 
 
 # -- Kubernetes Jobs ----------------------------------------------------------------------
-def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
-    pytest.importorskip("kubernetes_validate")
+def _drive_k8s(tmp_path: Path, *extra: str) -> tuple[Path, Path, dict[str, dict]]:
+    """Run tests/as_is/as_is.yaml with the k8s-job executor against the fake API (which
+    expands commands like a kubelet); (workdir, config, Job bodies by step)."""
     import subprocess
 
-    from magnus_render.renderers.k8s_jobs import K8sJobsRenderer
     from tests.k8s_fake_api import FakeKubernetes
 
     workdir = tmp_path / "work"
     copy_pipeline(workdir)
-    rendered = K8sJobsRenderer(
-        load_pipeline(workdir / "as_is.yaml"),
-        MagnusConfig(),
-        RenderOptions(pipeline_file="as_is.yaml", image="magnus:test"),
-    ).render()
-    driver = list(yaml.safe_load_all(rendered.text))[-1]
-    command = driver["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[-2:] == ["--as-is-target", "k8s-jobs"]
     config = workdir / "k8s.yaml"
     config.write_text(
         "executor:\n  type: k8s-job\n  config: {image: 'local/magnus:test', api_retries: 3}\n",
@@ -116,7 +107,7 @@ def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
         argv = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]
         argv += ["--file", "as_is.yaml", "--config-file", str(config), "--run-id", "k8s-as-is"]
         proc = subprocess.run(
-            [*argv, *command[-2:]],
+            [*argv, *extra],
             cwd=workdir,
             env=env,
             capture_output=True,
@@ -126,6 +117,34 @@ def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         bodies = {b["metadata"]["annotations"]["magnus-render/step"]: b for b in api.created_jobs}
+    return workdir, config, bodies
+
+
+def test_k8s_job_executor_alone_records_as_is_as_rendered_nowhere(tmp_path: Path) -> None:
+    """Used directly (not as the k8s-jobs target's driver) the executor is interactive."""
+    pytest.importorskip("kubernetes")
+    pytest.importorskip("kubernetes_validate")
+    workdir, config, bodies = _drive_k8s(tmp_path)
+    assert sorted(bodies) == ["setup"]  # no Job for an as-is step
+    assert not (workdir / "as-is-marker.txt").exists()
+    steps = load_run_log(workdir, "k8s-as-is", config).steps
+    assert steps["inject"].mock and "rendered nowhere" in steps["inject"].message
+
+
+def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
+    pytest.importorskip("kubernetes")
+    pytest.importorskip("kubernetes_validate")
+    from magnus_render.renderers.k8s_jobs import K8sJobsRenderer
+
+    rendered = K8sJobsRenderer(
+        load_pipeline(PIPELINE),
+        MagnusConfig(),
+        RenderOptions(pipeline_file="as_is.yaml", image="magnus:test"),
+    ).render()
+    driver = list(yaml.safe_load_all(rendered.text))[-1]
+    command = driver["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[-2:] == ["--as-is-target", "k8s-jobs"]
+    workdir, config, bodies = _drive_k8s(tmp_path, *command[-2:])
     inject = bodies["inject"]["spec"]["template"]["spec"]["containers"][0]["command"]
     assert inject[-2] == "--as-is" and "$$(x) $$$$ {{y}}" in inject[-1]  # `$` escaped
     check_rendered(load_run_log(workdir, "k8s-as-is", config), workdir)
