@@ -56,7 +56,8 @@ def leaf_fields(draw: st.DrawFn) -> tuple[NodeKind, dict[str, Any]]:
         return NodeKind.STUB, {"type": choice}
     if choice == "as-is":
         text = draw(
-            st.sampled_from(["echo 'a: b' # $(x) {{y}}", {"shell": "true", "default": "x"}])
+            # Argo refuses '{{' (it would substitute it): only other targets' text holds it
+            st.sampled_from(["echo 'a: b' # $(x)", {"argo": "true", "default": "echo {{y}}"}])
         )
         return NodeKind.AS_IS, {"type": choice, "render_string": text}
     fields: dict[str, Any] = {"type": "task"}
