@@ -190,6 +190,15 @@ def execute_single_node(
     ),
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
+    as_is: str | None = typer.Option(
+        None, "--as-is", help="as-is step: record it while `sh -c TEXT` runs (rendered specs)."
+    ),
+    as_is_begin: str | None = typer.Option(
+        None, "--as-is-begin", help="as-is step: record its start, write its env to this file."
+    ),
+    as_is_end: int | None = typer.Option(
+        None, "--as-is-end", help="as-is step: record its end with this exit code."
+    ),
     log_level: str | None = LogLevelOpt,
     debug: bool = DebugOpt,
 ) -> None:
@@ -207,6 +216,9 @@ def execute_single_node(
             map_variable=map_variable,
             tag=tag,
             use_cached=use_cached,
+            as_is=as_is,
+            as_is_begin=as_is_begin,
+            as_is_end=as_is_end,
         )
 
     _guard(body)

@@ -233,9 +233,15 @@ class FakeKubernetes:
     """State, kubelet and fault injection; :attr:`url` is where the client connects."""
 
     def __init__(
-        self, workdir: Path, env: dict[str, str] | None = None, fork_server: bool = True
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        fork_server: bool = True,
+        expand_commands: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
+        #: expand $(VAR) and $$ in commands as the kubelet does (tests/helpers/kubelet.py)
+        self.expand_commands = expand_commands
         self.logdir = self.workdir / ".fake-kube-logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.env = dict(env or {})
@@ -407,6 +413,13 @@ class FakeKubernetes:
                 elif value is not None:
                     env[item["name"]] = value
         argv = list(container.get("command") or []) + list(container.get("args") or [])
+        if self.expand_commands:
+            from tests.helpers.kubelet import expand
+
+            declared = {
+                i["name"]: env[i["name"]] for i in container.get("env") or [] if i["name"] in env
+            }
+            argv = [expand(word, declared) for word in argv]
         forked = bool(argv) and argv[0] == "magnus" and self._zygote is not None
         if argv and argv[0] == "magnus" and not forked:
             argv = [sys.executable, "-m", "magnus_render.cli", *argv[1:]]

@@ -52,8 +52,14 @@ class GraphSpec:
 @st.composite
 def leaf_fields(draw: st.DrawFn) -> tuple[NodeKind, dict[str, Any]]:
     choice = draw(st.sampled_from(["python", "shell", "notebook", "stub", "as-is", "default"]))
-    if choice in ("stub", "as-is"):
+    if choice == "stub":
         return NodeKind.STUB, {"type": choice}
+    if choice == "as-is":
+        text = draw(
+            # Argo refuses '{{' (it would substitute it): only other targets' text holds it
+            st.sampled_from(["echo 'a: b' # $(x)", {"argo": "true", "default": "echo {{y}}"}])
+        )
+        return NodeKind.AS_IS, {"type": choice, "render_string": text}
     fields: dict[str, Any] = {"type": "task"}
     if choice == "python":
         fields.update(command_type="python", command="pkg.mod.func")

@@ -115,8 +115,39 @@ def test_invalid_documents_are_refused(validator: Draft202012Validator, case: st
 
 
 def test_stub_allows_extra_keys_like_magnus(validator: Draft202012Validator) -> None:
-    doc = pipeline({"a": step(type="as-is", next="success", anything={"x": 1}), **TERMINALS})
+    doc = pipeline({"a": step(type="stub", next="success", anything={"x": 1}), **TERMINALS})
     assert errors(validator, doc) == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"render_string": "echo hi", "command": "never run"},
+        {"render_string": {"shell": "echo hi", "default": "true"}},
+        {"command_config": {"render_string": "echo hi"}},
+        {},
+    ],
+)
+def test_as_is_spellings_validate(validator: Draft202012Validator, fields: dict) -> None:
+    doc = pipeline({"a": step(type="as-is", next="success", **fields), **TERMINALS})
+    assert errors(validator, doc) == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"render_string": "echo hi", "anything": 1},
+        {"render_string": ""},
+        {"render_string": {}},
+        {"render_string": {"shell": 3}},
+        {"command_config": {"render_string": "x", "other": 1}},
+    ],
+)
+def test_as_is_refuses_unknown_keys_and_empty_text(
+    validator: Draft202012Validator, fields: dict
+) -> None:
+    doc = pipeline({"a": step(type="as-is", next="success", **fields), **TERMINALS})
+    assert errors(validator, doc)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -160,7 +160,8 @@ def test_not_a_step(tmp_path: Path) -> None:
         (
             "pipeline.py",
             2,
-            "steps[0] is not a step (Task, Stub, Parallel, Map, Dag, Success or Fail): got str",
+            "steps[0] is not a step (Task, Stub, AsIs, Parallel, Map, Dag, Success or Fail): "
+            "got str",
         )
     ]
 

@@ -15,7 +15,18 @@ from hypothesis import HealthCheck, given, settings
 
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.pipeline.ir import NodeKind
-from magnus_render.sdk import Catalog, Dag, Fail, Map, Parallel, Pipeline, Stub, Success, Task
+from magnus_render.sdk import (
+    AsIs,
+    Catalog,
+    Dag,
+    Fail,
+    Map,
+    Parallel,
+    Pipeline,
+    Stub,
+    Success,
+    Task,
+)
 from tests.test_pipeline_roundtrip import GraphSpec, StepSpec, Writer, graph_specs
 from tests.test_sdk_samples import shape
 
@@ -29,6 +40,8 @@ def sdk_step(spec: StepSpec, writer: Writer):
         return Fail(name=spec.name)
     if spec.kind is NodeKind.STUB:
         return Stub(name=spec.name, **wiring)
+    if spec.kind is NodeKind.AS_IS:
+        return AsIs(name=spec.name, render_string=fields["render_string"], **wiring)
     if spec.kind is NodeKind.TASK:
         catalog = fields.get("catalog")
         return Task(

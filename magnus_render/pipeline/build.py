@@ -26,6 +26,7 @@ from magnus_render.pipeline.checks import MISSING, check_graph, name_problem, su
 from magnus_render.pipeline.ir import (
     DAG_BRANCH_NAME,
     MAP_PLACEHOLDER,
+    AsIsSpec,
     CatalogSpec,
     CommandType,
     Graph,
@@ -337,6 +338,16 @@ class _Builder:
                 optional_ploomber_args=freeze(model.optional_ploomber_args),
             )
             return Node(NodeKind.TASK, task=task, max_attempts=model.max_attempts, **common)
+        if isinstance(model, spec.AsIsModel):
+            if model.render_string is not None and model.command_config is not None:
+                self.error(
+                    f"as-is step {step_name!r}: give render_string either on the step or "
+                    "under command_config, not both",
+                    smap,
+                    smap.line_of(raw, "command_config"),
+                )
+            as_is = AsIsSpec(freeze(model.texts()), model.command)
+            return Node(NodeKind.AS_IS, as_is=as_is, **common)
         if isinstance(model, spec.StubModel):
             self._warn_stub_typos(model, step_name, raw, smap)
             return Node(NodeKind.STUB, extras=freeze(model.model_extra or {}), **common)
@@ -526,13 +537,13 @@ class _Builder:
                 shown = _shorten(err.get("input"))
                 message = (
                     f"{node_type} step {step_name!r}: field {field_path!r}: "
-                    f"{err['msg'].lower()} (got {shown})"
+                    f"{err['msg'].removeprefix('Value error, ').lower()} (got {shown})"
                 )
             self.diagnostics.append(Diagnostic(message, smap.file, line))
 
 
 _COMMAND_TYPES = {c.value: c for c in CommandType}
-_KINDS = {t: NodeKind.STUB if t == "as-is" else NodeKind(t) for t in spec.NODE_MODELS}
+_KINDS = {t: NodeKind(t) for t in spec.NODE_MODELS}
 
 
 def _in_order(

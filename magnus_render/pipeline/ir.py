@@ -33,6 +33,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 class NodeKind(str, Enum):
     TASK = "task"
     STUB = "stub"
+    AS_IS = "as-is"
     SUCCESS = "success"
     FAIL = "fail"
     PARALLEL = "parallel"
@@ -79,6 +80,23 @@ class TaskSpec:
     optional_ploomber_args: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
 
+#: the key of an as-is node's text for every target its mapping does not name
+AS_IS_DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class AsIsSpec:
+    """An as-is node's ``render_string`` per target (``default``: any other target) and its
+    ``command``, which magnus accepts and never runs."""
+
+    texts: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    command: str | None = None
+
+    def text_for(self, target: str) -> str | None:
+        """The text a rendered ``target`` runs, or None: that target renders a stub."""
+        return self.texts.get(target, self.texts.get(AS_IS_DEFAULT))
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     """One step. Composite nodes (parallel, map, dag) own their branch graphs."""
@@ -89,6 +107,7 @@ class Node:
     next_node: str | None = None
     on_failure: str | None = None
     task: TaskSpec | None = None
+    as_is: AsIsSpec | None = None
     catalog: CatalogSpec | None = None
     max_attempts: int = 1
     overrides: Mapping[str, str] = field(default_factory=lambda: _EMPTY)

@@ -13,9 +13,7 @@ def pipeline_json_schema() -> dict[str, Any]:
     """A Draft 2020-12 schema: a ``dag`` whose steps are any node type, nested branches too."""
     defs: dict[str, Any] = {}
     node_refs = []
-    for node_type, model in sorted(spec.NODE_MODELS.items()):
-        if node_type == "as-is":
-            continue
+    for _node_type, model in sorted(spec.NODE_MODELS.items()):
         name = f"{model.__name__}"
         schema = model.model_json_schema(ref_template="#/$defs/{model}")
         for key, value in schema.pop("$defs", {}).items():

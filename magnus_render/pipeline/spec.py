@@ -7,9 +7,16 @@ JSON Schema (``magnus schema``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+)
 
 
 class _Strict(BaseModel):
@@ -48,11 +55,65 @@ class StubModel(BaseModel):
     """A step that always succeeds; any extra keys are accepted and ignored (as magnus)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    type: Literal["stub", "as-is"]
+    type: Literal["stub"]
     next: StrictStr | None = None
     on_failure: StrictStr | None = None
     catalog: CatalogModel | None = None
     overrides: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+
+#: the text an as-is node runs: one string for every target, or target name -> text (with
+#: an optional ``default`` entry for the targets not named)
+RenderString = Annotated[str, StringConstraints(strict=True, min_length=1)]
+RenderStrings = RenderString | Annotated[dict[StrictStr, RenderString], Field(min_length=1)]
+
+
+def _check_render_string(value: Any) -> Any:
+    """One clear message for a bad render_string (instead of one per union member)."""
+    if value is None or (isinstance(value, str) and value):
+        return value
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(k, str) and k for k in value)
+        and all(isinstance(v, str) and v for v in value.values())
+    ):
+        return value
+    raise ValueError(
+        "must be a non-empty string, or a mapping of target name (or 'default') to non-empty text"
+    )
+
+
+class CommandConfigModel(_Strict):
+    """magnus's second spelling: ``command_config: {render_string: ...}``."""
+
+    render_string: RenderStrings
+
+    _check = field_validator("render_string", mode="before")(_check_render_string)
+
+
+class AsIsModel(_Strict):
+    """magnus's fourth mode: the rendered spec runs ``render_string`` in place of the node;
+    interactive executors record it as a stub. ``command`` is accepted and never run."""
+
+    type: Literal["as-is"]
+    command: StrictStr | None = None
+    render_string: RenderStrings | None = None
+    command_config: CommandConfigModel | None = None
+    next: StrictStr | None = None
+    on_failure: StrictStr | None = None
+    overrides: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+    _check = field_validator("render_string", mode="before")(_check_render_string)
+
+    def texts(self) -> dict[str, str]:
+        """Target name -> text (a plain string is the ``default`` for every target)."""
+        value = self.render_string
+        if value is None and self.command_config is not None:
+            value = self.command_config.render_string
+        if value is None:
+            return {}
+        return {"default": value} if isinstance(value, str) else dict(value)
 
 
 class SuccessModel(_Strict):
@@ -92,7 +153,7 @@ class DagModel(_Strict):
 NODE_MODELS: dict[str, type[BaseModel]] = {
     "task": TaskModel,
     "stub": StubModel,
-    "as-is": StubModel,
+    "as-is": AsIsModel,
     "success": SuccessModel,
     "fail": FailModel,
     "parallel": ParallelModel,

@@ -95,6 +95,39 @@ class Renderer:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
+    def as_is_text(self, node: Node) -> str | None:
+        """The text this target runs in place of an as-is node; None when it has none: a
+        stub success (with a warning when a render_string names other targets only)."""
+        text = node.as_is.text_for(self.name) if node.as_is is not None else None
+        if node.as_is is not None:
+            self._check_as_is_targets(node)
+        if text is None and node.as_is is not None and node.as_is.texts:
+            where = f"{node.source}: " if node.source else ""
+            self.warn(
+                f"{where}as-is step {node.internal_name!r} has no render_string for target "
+                f"{self.name!r} (nor a 'default'): rendered as a stub that succeeds"
+            )
+        return text
+
+    def _check_as_is_targets(self, node: Node) -> None:
+        """A render_string entry for a target that does not exist is a typo nobody would
+        notice (that target never renders it): warn, with the closest target name."""
+        from magnus_render.pipeline.checks import suggest
+        from magnus_render.pipeline.ir import AS_IS_DEFAULT
+        from magnus_render.renderers import list_targets
+
+        assert node.as_is is not None
+        known = getattr(self, "_known_targets", None)
+        if known is None:
+            known = self._known_targets = [*list_targets(), AS_IS_DEFAULT]
+        for key in node.as_is.texts:
+            if key not in known:
+                where = f"{node.source}: " if node.source else ""
+                self.warn(
+                    f"{where}as-is step {node.internal_name!r}: render_string names "
+                    f"{key!r}, which is no target{suggest(key, known)}"
+                )
+
     def settings(self) -> TargetSettings:
         """This target's settings: the config's executor section when its type names this
         target, else the defaults. Bad keys are errors naming the config file and line."""

@@ -11,6 +11,7 @@ from magnus_render.renderers.base import Renderer, RenderResult
 _MERMAID_SHAPES = {
     NodeKind.TASK: ('["', '"]'),
     NodeKind.STUB: ('["', '"]'),
+    NodeKind.AS_IS: ('["', '"]'),
     NodeKind.SUCCESS: ('(["', '"])'),
     NodeKind.FAIL: ('(["', '"])'),
     NodeKind.PARALLEL: ('{{"', '"}}'),
@@ -20,6 +21,7 @@ _MERMAID_SHAPES = {
 _DOT_SHAPES = {
     NodeKind.TASK: "box",
     NodeKind.STUB: "box",
+    NodeKind.AS_IS: "box",
     NodeKind.SUCCESS: "doublecircle",
     NodeKind.FAIL: "doubleoctagon",
     NodeKind.PARALLEL: "hexagon",

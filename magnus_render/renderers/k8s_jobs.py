@@ -131,7 +131,7 @@ class K8sJobsRenderer(Renderer):
                     where.file if where else self.pipeline.file,
                     where.line if where else None,
                 ) from None
-            if node.kind not in (NodeKind.TASK, NodeKind.STUB):
+            if node.kind not in (NodeKind.TASK, NodeKind.STUB, NodeKind.AS_IS):
                 self.warn(f"step {node.internal_name!r}: overrides apply to task steps only")
 
     def _read(self, path: Path) -> str:
@@ -223,6 +223,10 @@ class K8sJobsRenderer(Renderer):
             "--run-id",
             "$(MAGNUS_RUN_ID)",
         ]
+        as_is = [n for n in self.graph.walk() if n.kind is NodeKind.AS_IS]
+        if any([self.as_is_text(n) is not None for n in as_is]):  # warns for each without
+            # the driver's k8s-job executor then runs as-is steps' text in their own Jobs
+            command += ["--as-is-target", self.name]
         run_id_env = {
             "name": "MAGNUS_RUN_ID",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}},

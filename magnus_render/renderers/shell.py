@@ -12,6 +12,7 @@ warning.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import re
@@ -39,7 +40,16 @@ _MAP_VAR = "\0map-variable\0"
 _ITEMS = "\0items-file\0"
 _NAME = "\0name\0"  # kept as is, then split on: the node's quoted name goes there
 _FAIL = "\0fail\0"  # key of the fail node's index in a graph's index table
-_EXPANSIONS = {_RUN_ID: '"$RUN_ID"', _MAP_VAR: '"$mv"', _ITEMS: '"$items"', _NAME: _NAME}
+_AS_IS_ENV = "\0as-is-env\0"
+_AS_IS_RC = "\0as-is-rc\0"
+_EXPANSIONS = {
+    _RUN_ID: '"$RUN_ID"',
+    _MAP_VAR: '"$mv"',
+    _ITEMS: '"$items"',
+    _NAME: _NAME,
+    _AS_IS_ENV: '"$asis"',
+    _AS_IS_RC: '"$rc"',
+}
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -151,6 +161,7 @@ class ShellRenderer(Renderer):
         return {
             NodeKind.TASK: self._task,
             NodeKind.STUB: self._task,
+            NodeKind.AS_IS: self._as_is,
             NodeKind.SUCCESS: self._success,
             NodeKind.FAIL: self._fail,
             NodeKind.PARALLEL: self._composite,
@@ -214,6 +225,8 @@ class ShellRenderer(Renderer):
             local.insert(0, 'mv="$1"')
         if any(node.kind is NodeKind.MAP for node in graph):
             local.append("items=''")
+        if any(n.as_is is not None and n.as_is.text_for(self.name) is not None for n in graph):
+            local += ["asis=''", "text=''", "kv=''", "rc=0"]
         title = graph.internal_name or "(root)"
         return {
             "name": self._functions[graph.internal_name],
@@ -272,6 +285,49 @@ class ShellRenderer(Renderer):
     # -- emitters (node kind -> the body of its block) -------------------------------------
     def _task(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
         return f"    if {self._node_call(node, in_map)}; {self._routes(node, index)}"
+
+    def _as_is(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
+        """The render_string as this block's own lines, in a subshell under ``set -e -o
+        pipefail`` with the parameters in scope exported, between ``--as-is-begin`` (the
+        start, and the environment file: empty when a re-run reuses the step) and
+        ``--as-is-end`` (the end and exit code, which routes like a task's)."""
+        text = self.as_is_text(node)
+        if text is None:
+            return self._task(node, graph, index, in_map)
+        call = self._node_call(node, in_map)
+        begin, end = (
+            f"{call} {_words(['', flag, word])}"
+            for flag, word in (
+                ("--as-is-begin", _AS_IS_ENV),
+                ("--as-is-end", _AS_IS_RC),
+            )
+        )
+        fail = index[node.on_failure] if node.on_failure else index[_FAIL]
+        lines = text if text.endswith("\n") else text + "\n"
+        # a quoted here-document keeps the lines literal; its delimiter carries a hash of
+        # the text, so no line of the text can end it early
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        delimiter = f"MAGNUS_AS_IS_{digest}"
+        return (
+            '    asis=$(mktemp "$WORK/as-is.XXXXXX") || exit 2\n'
+            f"    if ! {begin}; then\n"
+            f"      step={fail}\n"
+            "    elif [[ ! -s $asis ]]; then\n"
+            f"      step={index[node.next_node or '']}\n"
+            "    else\n"
+            f"      # render_string of as-is step {_comment(node.internal_name)}, run by its own\n"
+            "      # bash -e -o pipefail (here set -e would be ignored: we run inside `if`)\n"
+            f"      IFS= read -r -d '' text <<'{delimiter}' || true\n"
+            f"{lines}"
+            f"{delimiter}\n"
+            "      rc=0\n"
+            "      (\n"
+            '        while IFS= read -r -d \'\' kv; do export "${kv?}"; done <"$asis"\n'
+            '        exec bash -e -o pipefail -c "$text" magnus-as-is\n'
+            "      ) || rc=$?\n"
+            f"      if {end}; {self._routes(node, index)}\n"
+            "    fi"
+        )
 
     def _success(self, node: Node, graph: Graph, index: dict[str, int], in_map: bool) -> str:
         return f"    {self._node_call(node, in_map)}\n    return"

@@ -149,6 +149,9 @@ class RunContext:
     _original: dict[str, Any] = field(default_factory=dict)
     #: progress reporter (plain lines or rich); set by the entry point
     reporter: Any = None
+    #: the rendered target whose render_string as-is steps run (the k8s-jobs driver);
+    #: None: interactive, as-is steps are recorded as rendered nowhere
+    as_is_target: str | None = None
 
     # -- re-runs ------------------------------------------------------------------------
     def original_step(self, name: str) -> StepLog | None:

@@ -76,14 +76,17 @@ def execute_pipeline(
     tag: str = "",
     use_cached: str | None = None,
     quiet: bool = False,
+    as_is_target: str | None = None,
 ) -> int:
-    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure."""
+    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure.
+    ``as_is_target``: see RunContext (set only by a rendered target's driver)."""
     from magnus_render.runtime.parameters import initial_parameters
     from magnus_render.runtime.progress import make_reporter
 
     ctx = _context(
         pipeline_file, config_file, parameters_file, run_id or generate_run_id(), tag, use_cached
     )
+    ctx.as_is_target = as_is_target
     for warning in ctx.pipeline.warnings:
         print(str(warning), file=sys.stderr)
     executor = make_executor(ctx)
@@ -151,13 +154,46 @@ def execute_single_node(
     map_variable: str | None = None,
     tag: str = "",
     use_cached: str | None = None,
+    as_is: str | None = None,
+    as_is_begin: str | None = None,
+    as_is_end: int | None = None,
 ) -> int:
-    """Run one node (a container's job). Composites run with their branches, locally."""
+    """Run one node (a container's job). Composites run with their branches, locally.
+
+    ``as_is`` (the text to run), ``as_is_begin`` (a file for the environment) and
+    ``as_is_end`` (the inserted lines' exit code) run an as-is node on a rendered target;
+    see :mod:`magnus_render.runtime.as_is`."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
     node = _find(ctx, internal_name)
     variables = parse_map_variable(map_variable, node)
+    given = [
+        flag
+        for flag, value in (
+            ("--as-is", as_is),
+            ("--as-is-begin", as_is_begin),
+            ("--as-is-end", as_is_end),
+        )
+        if value is not None
+    ]
+    if given:
+        from magnus_render.runtime import as_is as as_is_node
+
+        if len(given) > 1:
+            raise MagnusError(f"give one of {', '.join(given)}, not several")
+        as_is_node.check_node(node, given[0])
+        _ensure_run_log(ctx)
+        if as_is is not None:
+            status = as_is_node.run(ctx, node, variables, as_is)
+        elif as_is_begin is not None:
+            env = as_is_node.begin(ctx, node, variables)
+            as_is_node.write_environment(as_is_begin, env)
+            return 0
+        else:
+            assert as_is_end is not None
+            status = as_is_node.end(ctx, node, variables, as_is_end)
+        return 0 if status is Status.SUCCESS else 1
     _ensure_run_log(ctx)
     if node.kind.is_composite:
         executor = make_executor(ctx)

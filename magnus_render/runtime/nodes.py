@@ -36,6 +36,11 @@ from magnus_render.stores.models import BranchLog, Status, StepAttempt, StepLog,
 from magnus_render.stores.run_log_base import RunLogWriteError
 
 LOG_NAMESPACE = ("logs",)
+#: what the run log says of an as-is step that an interactive executor (or a target its
+#: render_string names no text for) recorded without running anything
+RENDERED_NOWHERE = (
+    "as-is step: rendered nowhere, nothing ran (render_string runs only in a rendered spec)"
+)
 
 
 class FanOutError(MagnusError):
@@ -138,6 +143,8 @@ def execute_node(
         )
     if mock and node.kind is NodeKind.TASK:
         return mock_success(ctx, node, resolved, "mocked by the executor")
+    if node.kind is NodeKind.AS_IS:
+        return mock_success(ctx, node, resolved, RENDERED_NOWHERE)
 
     step_log = _new_step_log(node, resolved)
     step_log.code_identities = [code_identity()]

@@ -6,9 +6,21 @@
 """
 
 from magnus_render.sdk.pipeline import Pipeline
-from magnus_render.sdk.steps import Catalog, Dag, Fail, Map, Parallel, Step, Stub, Success, Task
+from magnus_render.sdk.steps import (
+    AsIs,
+    Catalog,
+    Dag,
+    Fail,
+    Map,
+    Parallel,
+    Step,
+    Stub,
+    Success,
+    Task,
+)
 
 __all__ = [
+    "AsIs",
     "Catalog",
     "Dag",
     "Fail",

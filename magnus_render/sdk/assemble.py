@@ -93,7 +93,7 @@ def _all_steps(pipeline: Pipeline) -> list[Step]:
     for index, step in enumerate(pipeline.steps):
         if not isinstance(step, Step):
             raise PipelineError(
-                f"steps[{index}] is not a step (Task, Stub, Parallel, Map, Dag, Success or "
+                f"steps[{index}] is not a step (Task, Stub, AsIs, Parallel, Map, Dag, Success or "
                 f"Fail): got {type(step).__name__}",
                 pipeline.location.file,
                 pipeline.location.line,

@@ -203,6 +203,44 @@ class Stub(Step):
         )
 
 
+class AsIs(Step):
+    """magnus's as-is step: rendered targets run ``render_string`` (one text, or target
+    name -> text with an optional ``default``) in place of the step; ``magnus execute``
+    records it as a stub. ``command`` is kept and never run."""
+
+    node_type = "as-is"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        render_string: str | Mapping[str, str] | None = None,
+        command: str | None = None,
+        command_config: Mapping[str, Any] | None = None,
+        next: str | Step | None = None,
+        on_failure: str | Step | None = None,
+        overrides: Mapping[str, str] | None = None,
+        terminate_with_success: bool = False,
+        terminate_with_failure: bool = False,
+        **unknown: Any,
+    ) -> None:
+        text = dict(render_string) if isinstance(render_string, Mapping) else render_string
+        super().__init__(
+            name,
+            {
+                "command": command,
+                "render_string": text,
+                "command_config": _copy(command_config),
+                "overrides": _copy(overrides),
+                "next": next,
+                "on_failure": on_failure,
+                "terminate_with_success": terminate_with_success or None,
+                "terminate_with_failure": terminate_with_failure or None,
+                **unknown,
+            },
+        )
+
+
 class Success(Step):
     """The graph's success end. Usually added for you (``add_terminal_nodes``)."""
 

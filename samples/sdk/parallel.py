@@ -1,10 +1,10 @@
 """samples/parallel.yaml written with the SDK: two branches side by side."""
 
-from magnus_render.sdk import Parallel, Pipeline, Stub, Task
+from magnus_render.sdk import AsIs, Parallel, Pipeline, Task
 
 double = Task(name="double", command="samples.functions.double", terminate_with_success=True)
 echo = Task(name="echo", command_type="shell", command='echo "x is $MAGNUS_PRM_x"')
-wait = Stub(name="wait", terminate_with_success=True)
+wait = AsIs(name="wait", terminate_with_success=True)
 echo >> wait
 
 initialize = Task(name="initialize", command="samples.functions.initialize")

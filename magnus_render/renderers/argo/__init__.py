@@ -128,6 +128,14 @@ class ArgoRenderer(Renderer):
         builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.emit)
         self._emitters = {k: builder.leaf for k in NodeKind if not k.is_composite}
         self._emitters.update({k: builder.composite for k in NodeKind if k.is_composite})
+
+        def as_is(node: Node, *args: Any) -> Any:
+            text = self.as_is_text(node)
+            return builder.leaf(
+                node, *args, as_is=None if text is None else self._as_is(node, text)
+            )
+
+        self._emitters[NodeKind.AS_IS] = as_is
         builder.build(self.graph, root=True)
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
@@ -190,6 +198,18 @@ class ArgoRenderer(Renderer):
         for node in self.graph.walk():
             if "{{" in node.internal_name:
                 self.unsupported(node, "the step name contains '{{', which Argo would substitute")
+
+    def _as_is(self, node: Node, text: str) -> str:
+        """The render_string as the as-is template's input: Argo would substitute ``{{``
+        (it has no escape for it), and Kubernetes expands ``$(VAR)`` in a container's
+        command unless ``$`` is written ``$$``."""
+        if "{{" in text:
+            self.unsupported(
+                node,
+                "its render_string contains '{{', which Argo would substitute and cannot "
+                "escape; write it another way (e.g. with a variable: b='{'; echo \"$b$b\")",
+            )
+        return text.replace("$", "$$")
 
 
 def _base_name(pipeline_file: str) -> str:

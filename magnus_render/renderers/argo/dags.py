@@ -131,25 +131,37 @@ class DagBuilder:
         return name
 
     # -- one node ----------------------------------------------------------------------
-    def _args(self, internal_name: str | None, map_value: str | None) -> dict[str, Any]:
+    def _args(
+        self, internal_name: str | None, map_value: str | None, as_is: str | None = None
+    ) -> dict[str, Any]:
         params = []
         if internal_name is not None:
             params.append({"name": "name", "value": internal_name})
         if map_value is not None:
             params.append({"name": "map-variable", "value": map_value})
+        if as_is is not None:
+            params.append({"name": "as-is", "value": as_is})
         return {"parameters": params}
 
     def leaf(
-        self, node: Node, names: UniqueNames, mapped: bool, tasks: list[dict[str, Any]]
+        self,
+        node: Node,
+        names: UniqueNames,
+        mapped: bool,
+        tasks: list[dict[str, Any]],
+        as_is: str | None = None,
     ) -> _Task:
-        """A task, stub, success or fail node: one task on a shared container template."""
+        """A task, stub, success or fail node: one task on a shared container template;
+        an as-is node with text (``as_is``, escaped) on the profile's as-is template."""
         own = names.name(("node", node.name), node.name)
         kind = "fail" if node.kind is NodeKind.FAIL else "node"
+        if as_is is not None:
+            kind = "as-is"
         tasks.append(
             {
                 "name": own,
                 "template": self.factory.get(self.profile_of(node), kind, mapped),
-                "arguments": self._args(node.internal_name, MAP_INPUT if mapped else None),
+                "arguments": self._args(node.internal_name, MAP_INPUT if mapped else None, as_is),
             }
         )
         return _Task(own, own)

@@ -19,10 +19,12 @@ from magnus_render.renderers.naming import UniqueNames, dns_label
 RUN_ID = "{{workflow.name}}"
 NAME_INPUT = "{{inputs.parameters.name}}"
 MAP_INPUT = "{{inputs.parameters.map-variable}}"
+#: an as-is step's render_string, ``$`` doubled (Kubernetes expands ``$(VAR)`` in commands)
+AS_IS_INPUT = "{{inputs.parameters.as-is}}"
 ITEMS_FILE = "/tmp/magnus-items.json"
 ITEMS_OUTPUT = "items"
 #: kinds of container template; ``fail`` runs the fail node and then exits 1 (see argo/__init__)
-KINDS = ("node", "fail", "fan-out", "fan-out-items", "fan-in")
+KINDS = ("node", "fail", "fan-out", "fan-out-items", "fan-in", "as-is")
 #: ``sh -c SCRIPT ARG0 ARGS...``: run ARGS as one command (no string building), then fail
 FAIL_WRAPPER = ["sh", "-c", '"$@"; exit 1', "magnus-fail"]
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -71,8 +73,10 @@ class TemplateFactory:
 
     def _argv(self, settings: StepSettings, kind: str, mapped: bool) -> list[str]:
         map_variable = MAP_INPUT if mapped else None
-        if kind in ("node", "fail"):
+        if kind in ("node", "fail", "as-is"):
             argv = node_argv(self.options, RUN_ID, NAME_INPUT, map_variable)
+            if kind == "as-is":  # execute_single_node records it while `sh -c TEXT` runs
+                argv += ["--as-is", AS_IS_INPUT]
         else:
             mode = "in" if kind == "fan-in" else "out"
             items = ITEMS_FILE if kind == "fan-out-items" else None
@@ -84,6 +88,8 @@ class TemplateFactory:
         self, name: str, settings: StepSettings, kind: str, mapped: bool
     ) -> dict[str, Any]:
         inputs = [{"name": "name"}] + ([{"name": "map-variable"}] if mapped else [])
+        if kind == "as-is":
+            inputs.append({"name": "as-is"})
         template: dict[str, Any] = {"name": name, "inputs": {"parameters": inputs}}
         meta = {}
         if settings.labels:

@@ -78,6 +78,10 @@ class AslBuilder:
         self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
         self._fail_nodes: dict[int, Node] = {}
+        #: an as-is node's text for this target (the renderer's, which warns when None)
+        self.as_is_text: Callable[[Node], str | None] = lambda node: (
+            node.as_is.text_for("stepfunctions") if node.as_is is not None else None
+        )
 
     # -- graphs -------------------------------------------------------------------------
     def definition(self, comment: str) -> dict[str, Any]:
@@ -117,6 +121,7 @@ class AslBuilder:
         return {
             NodeKind.TASK: self.task,
             NodeKind.STUB: self.task,
+            NodeKind.AS_IS: self.task,
             NodeKind.SUCCESS: self.success,
             NodeKind.FAIL: self.fail,
             NodeKind.PARALLEL: self.composite,
@@ -261,6 +266,9 @@ class AslBuilder:
         map_var = _MAP_VARIABLE if scope.in_map else None
         if mode is None:
             argv = node_argv(self.options, _RUN_ID, node.internal_name, map_var)
+            text = self.as_is_text(node) if node.kind is NodeKind.AS_IS else None
+            if text is not None:  # execute_single_node records it while `sh -c TEXT` runs
+                argv += ["--as-is", text]
         else:
             items_file = _ITEMS_FILE if items else None
             argv = fan_argv(self.options, _RUN_ID, node.internal_name, mode, map_var, items_file)

@@ -46,6 +46,7 @@ class StepFunctionsRenderer(Renderer):
             settings_for(settings, node)  # an unknown override name fails early, with its line
         bucket = self._items_bucket(settings)
         builder = AslBuilder(self.graph, settings, self.options, bucket)
+        builder.as_is_text = self.as_is_text
         with_infra = bool(self.options.extra.get("with_infra"))
         builder.define_jobs = with_infra and settings.launch == "batch"
         comment = self.graph.description or f"magnus pipeline {self.pipeline.file}"

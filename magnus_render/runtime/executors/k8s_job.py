@@ -123,6 +123,10 @@ class K8sJobExecutor(NodeTriggeringExecutor):
         workers = min(len(branches), self.settings.parallelism)
         run_concurrently(branches, self.execute_graph, workers)
 
+    def as_is_word(self, text: str) -> str:
+        """Kubernetes expands ``$(VAR)`` in a container's command; ``$$`` is a literal ``$``."""
+        return text.replace("$", "$$")
+
     # -- one node, one Job -------------------------------------------------------------
     def node_body(
         self, node: Node, map_variable: Mapping[str, Any], argv: list[str]
@@ -173,14 +177,19 @@ def drive(
     config_file: str | None,
     parameters_file: str | None,
     run_id: str,
+    as_is_target: str | None = None,
 ) -> int:
-    """Run the pipeline with the configured executor, or resume ``run_id`` if it exists."""
+    """Run the pipeline with the configured executor, or resume ``run_id`` if it exists.
+    ``as_is_target``: the rendered target whose render_string as-is steps run."""
     from magnus_render.runtime.entrypoints import _context, execute_pipeline, make_executor
     from magnus_render.runtime.progress import make_reporter
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id)
+    ctx.as_is_target = as_is_target
     if not ctx.store.exists(run_id):
-        return execute_pipeline(pipeline_file, config_file, parameters_file, run_id)
+        return execute_pipeline(
+            pipeline_file, config_file, parameters_file, run_id, as_is_target=as_is_target
+        )
     header = ctx.store.get_run_header(run_id)
     if header.dag_hash and header.dag_hash != ctx.pipeline.dag_hash:
         raise RunError(
@@ -216,9 +225,15 @@ def main(
     parser.add_argument("--config-file", "-c")
     parser.add_argument("--parameters-file", "-p")
     parser.add_argument("--run-id", required=True)
+    parser.add_argument(
+        "--as-is-target",
+        help="run as-is steps with their render_string for this target (a rendered driver)",
+    )
     args = parser.parse_args(argv)
     try:
-        return drive(args.file, args.config_file, args.parameters_file, args.run_id)
+        return drive(
+            args.file, args.config_file, args.parameters_file, args.run_id, args.as_is_target
+        )
     except MagnusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
