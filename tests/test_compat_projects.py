@@ -246,14 +246,15 @@ def test_catalog_by_config_and_api(tmp_path: Path) -> None:
             if not e.name.endswith(".execution.log")
         }
 
-    assert entries("create") == {("hello.txt", "put"), ("sub/nested.csv", "put")}
+    assert entries("create") == {("data/hello.txt", "put"), ("data/sub/nested.csv", "put")}
     assert entries("copy") >= {
-        ("hello.txt", "get"),
-        ("sub/nested.csv", "get"),
-        ("world.txt", "put"),
+        ("data/hello.txt", "get"),
+        ("data/sub/nested.csv", "get"),
+        ("data/world.txt", "put"),
     }
-    assert ("api.txt", "put") in entries("use_api") and ("world.txt", "get") in entries("use_api")
-    stored = workdir / ".catalog" / "cat-run"
+    use_api = entries("use_api")
+    assert ("data/api.txt", "put") in use_api and ("data/world.txt", "get") in use_api
+    stored = workdir / ".catalog" / "cat-run" / "data"
     assert (stored / "api.txt").read_text() == "put through the API\n"
     assert (stored / "sub" / "nested.csv").is_file()
 

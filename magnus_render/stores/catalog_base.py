@@ -9,6 +9,7 @@ to implement four primitives; globbing, hashing and safety checks live in the ba
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -26,7 +27,8 @@ class CatalogError(MagnusError):
 
 
 class CatalogSettings(StoreSettings):
-    compute_data_folder: str = "data"
+    #: globs are relative to this folder; magnus 0.5's default is the working directory
+    compute_data_folder: str = "."
 
 
 def file_hash(path: Path) -> str:
@@ -78,7 +80,8 @@ class Catalog(ABC):
     # -- built on the primitives ------------------------------------------------------
     def get(self, run_id: str, pattern: str, namespace: Sequence[str]) -> list[DataCatalog]:
         """Fetch entries matching ``pattern`` into the data folder. An iteration sees its own
-        namespace first, then each enclosing one, then the run's root."""
+        namespace first, then each enclosing one, then the run's root. A pattern that
+        matches nothing is an error (as in magnus 0.5): the step needed those files."""
         check_glob(pattern)
         found: dict[str, tuple[Sequence[str], str]] = {}
         for depth in range(len(namespace), -1, -1):
@@ -103,6 +106,12 @@ class Catalog(ABC):
                     stage="get",
                 )
             )
+        if not entries:
+            where = self.location() or self.name
+            raise CatalogError(
+                f"catalog get {pattern!r}: nothing in the catalog of run {run_id!r} ({where}) "
+                "matches it"
+            )
         return entries
 
     def put(
@@ -113,16 +122,20 @@ class Catalog(ABC):
         fetched: dict[str, str] | None = None,
     ) -> list[DataCatalog]:
         """Store files of the data folder matching ``pattern``. Files this step fetched and
-        did not change (same hash) are not put back."""
+        did not change (same hash) are not put back. A pattern that matches no file is an
+        error (as in magnus 0.5): the step did not make what it promised."""
         check_glob(pattern)
         folder = self.data_folder
         entries = []
-        if not folder.is_dir():
-            return entries
+        found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        matched = [p for p in found if p.is_file()]
+        if not matched:
+            raise CatalogError(
+                f"catalog put {pattern!r}: no file matches it in the data folder "
+                f"{str(folder)!r} (compute_data_folder; working directory {os.getcwd()})"
+            )
         root = folder.resolve()
-        for path in sorted(folder.glob(pattern)):
-            if not path.is_file():
-                continue
+        for path in matched:
             if not path.resolve().is_relative_to(root):
                 raise CatalogError(f"catalog glob {pattern!r} reaches {path} outside {folder}")
             rel = path.relative_to(folder).as_posix()
