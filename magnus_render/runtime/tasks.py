@@ -90,17 +90,23 @@ class _Tee(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
+def task_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """os.environ for one in-process task: the MAGNUS_PRM_* of its scope only, plus
+    ``values``; afterwards exactly as before, whether the task succeeded, failed or
+    raised, so nothing a task sets or removes there leaks into the next step (magnus 0.5
+    left such changes in place)."""
+    saved = dict(os.environ)
+    for key in [k for k in saved if k.startswith(ENV_PREFIX) and k not in values]:
+        del os.environ[key]
     os.environ.update(values)
     try:
         yield
     finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+        for key in [k for k in os.environ if k not in saved]:
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 def run_task(
@@ -236,10 +242,14 @@ def run_python(
     out = _Tee(buffer, sys.stdout if echo else None, lock)
     err = _Tee(buffer, sys.stderr if echo else None, lock)
     env = {**parameter_environment(params), **env}
-    before = {k: v for k, v in os.environ.items() if k.startswith((TRACK_PREFIX, ENV_PREFIX))}
+    before = dict(os.environ)
     metrics: dict[str, Any] = {}
     try:
-        with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            task_environment(env),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 func = import_function(command)
                 kwargs = bind_arguments(func, params)
@@ -247,9 +257,11 @@ def run_python(
                 outputs = exported_parameters(env)  # magnus 0.5: os.environ["MAGNUS_PRM_x"]
                 outputs.update(collected or {})
                 outputs.update(returned_parameters(result))
+                metrics = tracked(os.environ, before)
             except SystemExit as exc:  # a task calling sys.exit() must not end the run
                 if exc.code in (None, 0):
                     outputs = dict(collected or {})
+                    metrics = tracked(os.environ, before)
                 else:
                     msg = f"the task called sys.exit({exc.code!r})"
                     return TaskOutcome(False, msg, log=buffer.getvalue())
@@ -259,10 +271,6 @@ def run_python(
     finally:
         out.flush()
         err.flush()
-        metrics = tracked(os.environ, before)
-        for key in list(os.environ):  # one step's exports must not leak into the next
-            if key.startswith((TRACK_PREFIX, ENV_PREFIX)) and key not in before:
-                del os.environ[key]
     return TaskOutcome(True, outputs=outputs, log=buffer.getvalue(), metrics=metrics)
 
 
@@ -366,11 +374,19 @@ def run_notebook(
     output_path = notebook_output_path(task)
     with tempfile.TemporaryDirectory(prefix="magnus-nb-") as tmp:
         target = os.path.join(tmp, os.path.basename(output_path))
+        env = {**parameter_environment(params), **env}
+        before = dict(os.environ)
         try:
-            with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            with (
+                task_environment(env),
+                contextlib.redirect_stdout(out),
+                contextlib.redirect_stderr(out),
+            ):
                 options = {"log_output": True, "progress_bar": False}
                 options.update(task.optional_ploomber_args)
                 execute_notebook(task.command, target, parameters=dict(params), **options)
+                outputs = exported_parameters(env)  # the notebook set os.environ[...]
+                metrics = tracked(os.environ, before)
         except Exception as exc:
             traceback.print_exc(file=out)
             artifacts = {}
@@ -380,6 +396,7 @@ def run_notebook(
                 False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue(), artifacts=artifacts
             )
         artifacts = {output_path: Path(target).read_bytes()}
+    outputs.update(collected or {})
     return TaskOutcome(
-        True, outputs=dict(collected or {}), log=buffer.getvalue(), artifacts=artifacts
+        True, outputs=outputs, log=buffer.getvalue(), artifacts=artifacts, metrics=metrics
     )
