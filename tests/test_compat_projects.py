@@ -174,7 +174,10 @@ def test_traversal_on_failure(tmp_path: Path) -> None:
 def test_traversal_sdk_custom_terminals(tmp_path: Path) -> None:
     workdir = project("traversal", tmp_path)
     proc = python(workdir, "pipeline.py")
-    assert proc.returncode == 0, proc.stderr  # magnus 0.5's execute() returns; no exit code
+    # magnus 0.5's SDK returned the failed log (exit 0); here execute() raises
+    # ExecutionFailedError, as magnus 0.5's `magnus execute` did: the script exits 1
+    assert proc.returncode == 1, proc.stderr
+    assert "ExecutionFailedError" in proc.stderr and "'step_3'" in proc.stderr
     log = only_run(workdir)
     assert log.status.value == "FAIL"
     assert statuses(log) == {

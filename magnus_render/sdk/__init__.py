@@ -5,12 +5,14 @@
 >>> pipeline = Pipeline(steps=[hello], start_at=hello)
 """
 
+from magnus_render.errors import ExecutionFailedError
 from magnus_render.sdk.pipeline import Pipeline
 from magnus_render.sdk.steps import Catalog, Dag, Fail, Map, Parallel, Step, Stub, Success, Task
 
 __all__ = [
     "Catalog",
     "Dag",
+    "ExecutionFailedError",
     "Fail",
     "Map",
     "Parallel",

@@ -76,6 +76,10 @@ def execute_job(
             [Diagnostic(d.message, None, None) for d in exc.diagnostics]
         ) from None
     log = pipeline.execute(
-        configuration_file=config_file, run_id=run_id, tag=tag, parameters_file=parameters_file
+        configuration_file=config_file,
+        run_id=run_id,
+        tag=tag,
+        parameters_file=parameters_file,
+        raise_on_failure=False,
     )
     return 0 if log is not None and log.status.value == "SUCCESS" else 1
