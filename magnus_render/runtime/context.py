@@ -149,6 +149,8 @@ class RunContext:
     _original: dict[str, Any] = field(default_factory=dict)
     #: progress reporter (plain lines or rich); set by the entry point
     reporter: Any = None
+    #: the experiment tracker (runtime/tracking.py); None for magnus's do-nothing
+    tracker: Any = None
 
     # -- re-runs ------------------------------------------------------------------------
     def original_step(self, name: str) -> StepLog | None:
