@@ -170,3 +170,19 @@ def test_launch_time_parameters_reach_tasks_json_encoded(
     code, log = execute_in_process("p.yaml", tmp_path, run_id="launch")
     assert code == 0, log.steps["sh"].message
     assert json.dumps(log.parameters["label"]) == '"not json"'
+
+
+def test_a_magnus_output_cell_must_print_a_dict() -> None:
+    from magnus_render.runtime.notebook_task import output_cell_parameters
+
+    def executed(text: str) -> bytes:
+        cell = {
+            "cell_type": "code",
+            "metadata": {"tags": ["magnus_output"]},
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": [text]}],
+        }
+        return json.dumps({"cells": [{"metadata": {}, "outputs": []}, cell]}).encode()
+
+    assert output_cell_parameters(executed("{'a': 1, 'b': [2]}\n")) == {"a": 1, "b": [2]}
+    with pytest.raises(ValueError, match=r"cell 2 .*must print a dict"):
+        output_cell_parameters(executed("not a dict\n"))

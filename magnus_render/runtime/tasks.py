@@ -27,6 +27,7 @@ from magnus_render.pipeline.ir import CommandType, TaskSpec
 from magnus_render.runtime.parameters import ENV_PREFIX, decode_value, encode_env_value
 
 TRACK_PREFIX = "MAGNUS_TRACK_"
+STEP_INDICATOR = "_STEP_"
 
 
 def parameter_environment(params: Mapping[str, Any]) -> dict[str, str]:
@@ -44,12 +45,25 @@ def exported_parameters(given: Mapping[str, str]) -> dict[str, Any]:
 
 
 def tracked(environ: Mapping[str, str], before: Mapping[str, str]) -> dict[str, Any]:
-    """Metrics exported as MAGNUS_TRACK_<name> that were not there before the task."""
-    return {
-        key[len(TRACK_PREFIX) :]: decode_value(value)
-        for key, value in environ.items()
-        if key.startswith(TRACK_PREFIX) and before.get(key) != value
-    }
+    """Metrics exported as MAGNUS_TRACK_<name> that were not there before the task.
+    ``MAGNUS_TRACK_<name>_STEP_<n>`` is step n of a series (magnus 0.5), as
+    ``track_this(step=n, name=...)`` records it; a plain ``<name>`` beside it is step 0."""
+    found: dict[str, Any] = {}
+    series: dict[str, dict[str, Any]] = {}
+    for key, value in environ.items():
+        if not key.startswith(TRACK_PREFIX) or before.get(key) == value:
+            continue
+        name = key[len(TRACK_PREFIX) :]
+        base, sep, step = name.rpartition(STEP_INDICATOR)
+        if sep and base and step.isdigit():
+            series.setdefault(base, {})[str(int(step))] = decode_value(value)
+        else:
+            found[name] = decode_value(value)
+    for base, steps in series.items():
+        if base in found:
+            steps.setdefault("0", found[base])
+        found[base] = dict(sorted(steps.items(), key=lambda kv: int(kv[0])))
+    return found
 
 
 @dataclass
@@ -120,6 +134,8 @@ def run_task(
     if task.command_type is CommandType.SHELL:
         return run_shell(task.command, params, env, echo)
     if task.command_type is CommandType.NOTEBOOK:
+        from magnus_render.runtime.notebook_task import run_notebook
+
         return run_notebook(task, params, env, echo, collected)
     return run_python(task.command, params, env, echo, collected)
 
@@ -344,59 +360,3 @@ def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tup
     for t in threads:
         t.join()
     return code, b"".join(chunks).decode("utf-8", "replace")
-
-
-# -- notebook --------------------------------------------------------------------------
-def notebook_output_path(task: TaskSpec) -> str:
-    if task.notebook_output_path:
-        return task.notebook_output_path
-    base, _, _ = task.command.rpartition(".ipynb")
-    return f"{base or task.command}_out.ipynb"
-
-
-def run_notebook(
-    task: TaskSpec,
-    params: dict[str, Any],
-    env: dict[str, str],
-    echo: bool = True,
-    collected: dict[str, Any] | None = None,
-) -> TaskOutcome:
-    """Execute in-process with ploomber-engine, parameters injected; keep the output."""
-    try:
-        from ploomber_engine import execute_notebook
-    except ImportError:
-        return TaskOutcome(
-            False, "notebook tasks need ploomber-engine: pip install 'magnus-render[notebook]'"
-        )
-    buffer = io.StringIO()
-    lock = threading.Lock()
-    out = _Tee(buffer, sys.stdout if echo else None, lock)
-    output_path = notebook_output_path(task)
-    with tempfile.TemporaryDirectory(prefix="magnus-nb-") as tmp:
-        target = os.path.join(tmp, os.path.basename(output_path))
-        env = {**parameter_environment(params), **env}
-        before = dict(os.environ)
-        try:
-            with (
-                task_environment(env),
-                contextlib.redirect_stdout(out),
-                contextlib.redirect_stderr(out),
-            ):
-                options = {"log_output": True, "progress_bar": False}
-                options.update(task.optional_ploomber_args)
-                execute_notebook(task.command, target, parameters=dict(params), **options)
-                outputs = exported_parameters(env)  # the notebook set os.environ[...]
-                metrics = tracked(os.environ, before)
-        except Exception as exc:
-            traceback.print_exc(file=out)
-            artifacts = {}
-            if os.path.exists(target):
-                artifacts[output_path] = Path(target).read_bytes()
-            return TaskOutcome(
-                False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue(), artifacts=artifacts
-            )
-        artifacts = {output_path: Path(target).read_bytes()}
-    outputs.update(collected or {})
-    return TaskOutcome(
-        True, outputs=outputs, log=buffer.getvalue(), artifacts=artifacts, metrics=metrics
-    )
