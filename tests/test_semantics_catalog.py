@@ -105,3 +105,18 @@ def test_pipeline_get_of_a_missing_name_fails_the_step(tmp_path: Path) -> None:
     assert code == 1
     step = log.steps["use"]
     assert step.status.value == "FAIL" and "'other.txt'" in step.message
+
+
+def test_a_put_of_everything_skips_the_catalog_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the working directory as data folder, ``**/*`` also matches ``.catalog/``:
+    the catalog's own files are not put into the catalog again."""
+    monkeypatch.chdir(tmp_path)
+    catalog = FileSystemCatalog({})
+    Path("a.txt").write_text("a")
+    catalog.put("r1", "a.txt", ())
+    Path("sub").mkdir()
+    Path("sub/b.txt").write_text("b")
+    names = [e.name for e in catalog.put("r2", "**/*", ())]
+    assert names == ["a.txt", "sub/b.txt"]

@@ -77,6 +77,11 @@ class Catalog(ABC):
     def location(self) -> str:
         return ""
 
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` is one of this catalog's own files (a local catalog inside the
+        data folder, which is the working directory by default): never put back."""
+        return False
+
     # -- built on the primitives ------------------------------------------------------
     def get(self, run_id: str, pattern: str, namespace: Sequence[str]) -> list[DataCatalog]:
         """Fetch entries matching ``pattern`` into the data folder. An iteration sees its own
@@ -128,7 +133,7 @@ class Catalog(ABC):
         folder = self.data_folder
         entries = []
         found = sorted(folder.glob(pattern)) if folder.is_dir() else []
-        matched = [p for p in found if p.is_file()]
+        matched = [p for p in found if p.is_file() and not self.holds(p)]
         if not matched:
             raise CatalogError(
                 f"catalog put {pattern!r}: no file matches it in the data folder "
