@@ -103,13 +103,12 @@ def get_tag() -> str:
 
 
 def get_experiment_tracker_context() -> contextlib.AbstractContextManager[Any]:
-    """The tracker's client context. Only magnus's default ``do-nothing`` tracker exists
-    here: metrics go to the run log through :func:`track_this`."""
-    config = task_api._scope().ctx.config
-    tracker = config.experiment_tracker.type
-    if tracker != "do-nothing":
-        raise config.error("experiment_tracker", f"experiment tracker {tracker!r} is not supported")
-    return _nothing()
+    """The tracker's client context: with ``mlflow``, this run's mlflow run, active (so
+    ``mlflow.log_*`` work inside it); with ``do-nothing``, an empty context."""
+    ctx = task_api._scope().ctx
+    if ctx.tracker is None:
+        return _nothing()
+    return ctx.tracker.client_context(ctx.run_id, ctx.tag)
 
 
 @contextlib.contextmanager

@@ -265,7 +265,9 @@ def fan(
     _guard(body)
 
 
-JobDataOpt = typer.Option(None, "--data-folder", "-d", help="magnus 0.5: only 'data/' here.")
+JobDataOpt = typer.Option(
+    None, "--data-folder", "-d", help="The -put globs are relative to it (default data/)."
+)
 JobPutOpt = typer.Option([], "--put-in-catalog", "-put", help="Put these globs after the job.")
 
 

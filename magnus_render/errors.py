@@ -7,6 +7,7 @@ Any other exception is a bug in magnus-render and keeps its traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,23 @@ class RunError(MagnusError):
 
 class UnsupportedError(MagnusError):
     """A target cannot express a node or a setting."""
+
+
+class ExecutionFailedError(MagnusError):
+    """A run ended FAIL (magnus 0.5's ``magnus execute`` raised this same exception).
+    ``run_log`` is the failed run's log, for callers that want to look at it."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        file: str | None = None,
+        line: int | None = None,
+        *,
+        run_id: str = "",
+        run_log: Any = None,
+    ) -> None:
+        super().__init__(message, file, line)
+        self.run_id = run_id
+        self.run_log = run_log

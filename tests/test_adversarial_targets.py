@@ -129,8 +129,9 @@ class Sandbox:
 def assert_items_seen(run: Path) -> None:
     """Each map item reached its task verbatim (base64 per line: newlines survive)."""
     lines = (run / "items.b64").read_text().split()
-    seen = sorted(base64.b64decode(line).decode() for line in lines)
-    assert seen == sorted(item + "\n" for item in ITEMS)
+    # MAGNUS_PRM_* values are JSON-encoded, strings included (as in magnus 0.5)
+    seen = sorted(json.loads(base64.b64decode(line).decode()) for line in lines)
+    assert seen == sorted(ITEMS)
     assert (run / "echoed.txt").read_text() == "$(touch PWNED7) `touch PWNED8`\n"
 
 

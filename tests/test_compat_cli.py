@@ -36,7 +36,8 @@ def test_execute_function_job(tmp_path: Path) -> None:
     assert list(log.steps) == ["executing job", "success"]
     step = log.steps["executing job"]
     assert step.status.value == "SUCCESS" and log.tag == "job"
-    assert ("hello.txt", "put") in {(e.name, e.stage) for e in step.data_catalog}
+    # magnus 0.5: -put globs are relative to --data-folder, default data/
+    assert ("data/hello.txt", "put") in {(e.name, e.stage) for e in step.data_catalog}
 
 
 def test_execute_function_failure_exits_1(tmp_path: Path) -> None:
@@ -53,9 +54,27 @@ def test_execute_function_bad_command_is_exit_2(tmp_path: Path) -> None:
     assert "cli.py" not in result.stderr
 
 
-def test_execute_function_other_data_folder_is_refused(tmp_path: Path) -> None:
-    result = magnus(tmp_path, "execute_function", "functions.hello", "-d", "elsewhere/")
+def test_execute_function_data_folder_outside_the_compute_folder_is_refused(
+    tmp_path: Path,
+) -> None:
+    result = magnus(
+        tmp_path, "execute_function", "functions.hello", "-d", "../elsewhere/", "-put", "x"
+    )
     assert result.returncode == 2 and "compute_data_folder" in result.stderr
+
+
+def test_execute_function_put_relative_to_its_data_folder(tmp_path: Path) -> None:
+    """magnus 0.5: ``-d sub/ -put GLOB`` puts ``sub/GLOB`` (names relative to the
+    catalog's compute_data_folder, the working directory by default)."""
+    workdir = project("catalog", tmp_path)
+    (workdir / "funcs2.py").write_text(
+        "from pathlib import Path\n\n\ndef make():\n"
+        "    Path('out').mkdir()\n    Path('out/a.txt').write_text('a')\n"
+    )
+    result = magnus(workdir, "execute_function", "funcs2.make", "-d", "out/", "-put", "*.txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    step = only_run(workdir).steps["executing job"]
+    assert ("out/a.txt", "put") in {(e.name, e.stage) for e in step.data_catalog}
 
 
 def test_execute_notebook_job(tmp_path: Path) -> None:

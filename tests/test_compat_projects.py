@@ -174,7 +174,10 @@ def test_traversal_on_failure(tmp_path: Path) -> None:
 def test_traversal_sdk_custom_terminals(tmp_path: Path) -> None:
     workdir = project("traversal", tmp_path)
     proc = python(workdir, "pipeline.py")
-    assert proc.returncode == 0, proc.stderr  # magnus 0.5's execute() returns; no exit code
+    # magnus 0.5's SDK returned the failed log (exit 0); here execute() raises
+    # ExecutionFailedError, as magnus 0.5's `magnus execute` did: the script exits 1
+    assert proc.returncode == 1, proc.stderr
+    assert "ExecutionFailedError" in proc.stderr and "'step_3'" in proc.stderr
     log = only_run(workdir)
     assert log.status.value == "FAIL"
     assert statuses(log) == {
@@ -246,14 +249,15 @@ def test_catalog_by_config_and_api(tmp_path: Path) -> None:
             if not e.name.endswith(".execution.log")
         }
 
-    assert entries("create") == {("hello.txt", "put"), ("sub/nested.csv", "put")}
+    assert entries("create") == {("data/hello.txt", "put"), ("data/sub/nested.csv", "put")}
     assert entries("copy") >= {
-        ("hello.txt", "get"),
-        ("sub/nested.csv", "get"),
-        ("world.txt", "put"),
+        ("data/hello.txt", "get"),
+        ("data/sub/nested.csv", "get"),
+        ("data/world.txt", "put"),
     }
-    assert ("api.txt", "put") in entries("use_api") and ("world.txt", "get") in entries("use_api")
-    stored = workdir / ".catalog" / "cat-run"
+    use_api = entries("use_api")
+    assert ("data/api.txt", "put") in use_api and ("data/world.txt", "get") in use_api
+    stored = workdir / ".catalog" / "cat-run" / "data"
     assert (stored / "api.txt").read_text() == "put through the API\n"
     assert (stored / "sub" / "nested.csv").is_file()
 

@@ -38,7 +38,7 @@ def produce(start: int, label: str):
     put_object({"run": get_run_id()}, "meta")
     Path("data").mkdir(exist_ok=True)
     Path("data/made.txt").write_text("made")
-    put_in_catalog("made.txt")
+    put_in_catalog("data/made.txt")
     assert get_run_log().steps["produce"].status.value == "PROCESSING"
     return Out(total=start + 1)
 
@@ -46,7 +46,7 @@ def produce(start: int, label: str):
 def consume(total: int, extra: dict):
     assert get_object("meta") == {"run": get_run_id()}
     Path("data/made.txt").unlink()
-    paths = get_from_catalog("made.txt")
+    paths = get_from_catalog("data/made.txt")
     assert Path(paths[0]).read_text() == "made"
     return {"seen": [total, extra["nested"]]}
 """
@@ -78,9 +78,9 @@ def test_task_api_and_initial_parameters(tmp_path: Path) -> None:
     assert log.parameters["total"] == 42 and log.parameters["seen"] == [42, [1, 2]]
     produce = log.steps["produce"]
     assert produce.user_defined_metrics == {"loss": 0.5, "acc": {"1": 0.1, "2": 0.2}}
-    assert {"meta.json", "made.txt"} <= {e.name for e in produce.data_catalog}
+    assert {"meta.json", "data/made.txt"} <= {e.name for e in produce.data_catalog}
     consume = log.steps["consume"]
-    assert ("made.txt", "get") in {(e.name, e.stage) for e in consume.data_catalog}
+    assert ("data/made.txt", "get") in {(e.name, e.stage) for e in consume.data_catalog}
     identity = produce.code_identities[0]
     assert identity.code_identifier_type in ("git", "unknown")
 

@@ -239,7 +239,7 @@ def test_rerun_copies_the_catalog(tmp_path: Path) -> None:
     assert code == 0
     code, new = execute_in_process("catalog", tmp_path, "new", use_cached="old")
     assert code == 0 and all(s.mock for n, s in new.steps.items() if n != "success")
-    assert (tmp_path / ".catalog" / "new" / "raw.txt").read_text() == "one\ntwo\nthree\n"
+    assert (tmp_path / ".catalog" / "new" / "data" / "raw.txt").read_text() == "one\ntwo\nthree\n"
 
 
 @pytest.mark.parametrize("parallel", [False, True])

@@ -114,11 +114,11 @@ def check_retry(code: int, log: Any) -> None:
 def check_catalog(code: int, log: Any) -> None:
     assert code == 0
     write = {(e.name, e.stage) for e in log.steps["write"].data_catalog}
-    assert {("raw.txt", "put"), ("meta.json", "put")} <= write
+    assert {("data/raw.txt", "put"), ("data/meta.json", "put")} <= write
     read = {(e.name, e.stage) for e in log.steps["read"].data_catalog}
-    assert {("raw.txt", "get"), ("meta.json", "get"), ("result.txt", "put")} <= read
+    assert {("data/raw.txt", "get"), ("data/meta.json", "get"), ("data/result.txt", "put")} <= read
     # files just fetched and unchanged are not put back
-    assert ("raw.txt", "put") not in read
+    assert ("data/raw.txt", "put") not in read
     assert log.parameters == {"rows": 3}
 
 

@@ -51,7 +51,7 @@ def write_config(server: MotoServer, workdir: Path, name: str, extra: str = "") 
         f"run_log_store:\n  type: s3\n  config: {{bucket: {BUCKET}, endpoint_url: "
         f"'{server.endpoint}', prefix: runs}}\n"
         f"catalog:\n  type: s3\n  config: {{bucket: {BUCKET}, endpoint_url: "
-        f"'{server.endpoint}', compute_data_folder: data}}\n",
+        f"'{server.endpoint}'}}\n",
         encoding="utf-8",
     )
     return config.name

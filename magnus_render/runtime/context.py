@@ -152,6 +152,8 @@ class RunContext:
     #: the rendered target whose render_string as-is steps run (the k8s-jobs driver);
     #: None: interactive, as-is steps are recorded as rendered nowhere
     as_is_target: str | None = None
+    #: the experiment tracker (runtime/tracking.py); None for magnus's do-nothing
+    tracker: Any = None
 
     # -- re-runs ------------------------------------------------------------------------
     def original_step(self, name: str) -> StepLog | None:

@@ -29,11 +29,13 @@ def _context(
     from magnus_render.config import load_config
     from magnus_render.pipeline import load_pipeline
     from magnus_render.runtime.executors import check_config_types
+    from magnus_render.runtime.tracking import build_tracker
 
     config = load_config(config_file)
     check_config_types(config)
     pipeline = load_pipeline(pipeline_file)
     store, catalog, secrets = build_services(config)
+    tracker = build_tracker(config)
     if use_cached:
         check_run_id(use_cached)
         if not store.exists(use_cached):
@@ -49,6 +51,7 @@ def _context(
         config_file=str(config_file) if config_file else None,
         tag=tag,
         use_cached=use_cached,
+        tracker=tracker,
     )
 
 
@@ -103,16 +106,36 @@ def execute_pipeline(
     try:
         if ctx.reporter:
             ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
+        _start_tracking(ctx)
         status = run_guarded(ctx, lambda: executor.execute_graph(ctx.pipeline.graph, None))
         if status is Status.PROCESSING:  # the graph ended without a terminal node
             status = Status.FAIL
             ctx.store.update_run(ctx.run_id, status=status)
+        _finish_tracking(ctx, status)
     finally:
         if ctx.reporter:
             ctx.reporter.close()
     done = "succeeded" if status is Status.SUCCESS else "FAILED"
     print(f"run {ctx.run_id} {done}", file=sys.stderr)
     return 0 if status is Status.SUCCESS else 1
+
+
+def _start_tracking(ctx: RunContext) -> None:
+    """Make the tracker's run before any step, so parallel workers find one run. If the
+    tracker cannot be reached, each step that tracks something fails with the reason."""
+    if ctx.tracker is not None:
+        try:
+            ctx.tracker.mlflow_run_id(ctx.run_id, ctx.tag)
+        except Exception as exc:
+            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _finish_tracking(ctx: RunContext, status: Status) -> None:
+    if ctx.tracker is not None:
+        try:
+            ctx.tracker.finish(ctx.run_id, status is Status.SUCCESS)
+        except Exception as exc:
+            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def parse_map_variable(text: str | None, node: Node) -> dict[str, Any]:

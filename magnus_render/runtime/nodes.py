@@ -266,6 +266,14 @@ def _execute_task(
             ctx.store.put_step_log(ctx.run_id, step_log)  # record the failed attempt now
     step_log.status = status
     step_log.message = "" if status is Status.SUCCESS else step_log.attempts[-1].message
+    if ctx.tracker is not None and step_log.user_defined_metrics:
+        try:
+            ctx.tracker.publish(ctx.run_id, ctx.tag, step_log.user_defined_metrics)
+        except Exception as exc:  # bookkeeping failed: the step fails, with the reason
+            status = step_log.status = Status.FAIL
+            step_log.message = f"experiment tracker: {type(exc).__name__}: {exc}"
+            step_log.attempts[-1].status = Status.FAIL
+            step_log.attempts[-1].message = step_log.message
     # the SUCCESS (with its outputs) is recorded before the outputs are applied: see
     # StepLog.output_parameters
     ctx.store.put_step_log(ctx.run_id, step_log)

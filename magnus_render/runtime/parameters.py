@@ -94,8 +94,9 @@ def check_parameters(
 
 
 def encode_env_value(value: Any) -> str:
-    """How a parameter is put in a shell task's environment: strings raw, the rest JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
+    """How a parameter is put in a task's environment: JSON, strings included (magnus 0.5
+    set ``MAGNUS_PRM_spam='"Hello"'``), so every value reads back as what it was."""
+    return json.dumps(value)
 
 
 def initial_parameters(

@@ -60,12 +60,21 @@ def track_this(step: int = 0, **metrics: Any) -> None:
     scope = _scope()
     for key, value in metrics.items():
         value = json_ready(value, key)
-        if step:
-            series = scope.metrics.setdefault(key, {})
-            if isinstance(series, dict):
-                series[str(step)] = value
+        known = scope.metrics.get(key)
+        if _is_series(known):
+            known[str(step)] = value  # a series goes on, step 0 included
+        elif step:  # a series starts; a value tracked without a step is its step 0
+            scope.metrics[key] = {
+                **({"0": known} if key in scope.metrics else {}),
+                str(step): value,
+            }
         else:
             scope.metrics[key] = value
+
+
+def _is_series(value: Any) -> bool:
+    """How a series is kept (as magnus 0.5): ``{"<step>": value, ...}``."""
+    return isinstance(value, dict) and bool(value) and all(str(k).isdigit() for k in value)
 
 
 def get_secret(name: str) -> str:

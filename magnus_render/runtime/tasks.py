@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from magnus_render.runtime.parameters import (
 from magnus_render.runtime.user_errors import ArgumentError, describe, shown_path, user_traceback
 
 TRACK_PREFIX = "MAGNUS_TRACK_"
+STEP_INDICATOR = "_STEP_"
 
 
 def parameter_environment(params: Mapping[str, Any]) -> dict[str, str]:
@@ -51,12 +51,25 @@ def exported_parameters(given: Mapping[str, str]) -> dict[str, Any]:
 
 
 def tracked(environ: Mapping[str, str], before: Mapping[str, str]) -> dict[str, Any]:
-    """Metrics exported as MAGNUS_TRACK_<name> that were not there before the task."""
-    return {
-        key[len(TRACK_PREFIX) :]: decode_value(value)
-        for key, value in environ.items()
-        if key.startswith(TRACK_PREFIX) and before.get(key) != value
-    }
+    """Metrics exported as MAGNUS_TRACK_<name> that were not there before the task.
+    ``MAGNUS_TRACK_<name>_STEP_<n>`` is step n of a series (magnus 0.5), as
+    ``track_this(step=n, name=...)`` records it; a plain ``<name>`` beside it is step 0."""
+    found: dict[str, Any] = {}
+    series: dict[str, dict[str, Any]] = {}
+    for key, value in environ.items():
+        if not key.startswith(TRACK_PREFIX) or before.get(key) == value:
+            continue
+        name = key[len(TRACK_PREFIX) :]
+        base, sep, step = name.rpartition(STEP_INDICATOR)
+        if sep and base and step.isdigit():
+            series.setdefault(base, {})[str(int(step))] = decode_value(value)
+        else:
+            found[name] = decode_value(value)
+    for base, steps in series.items():
+        if base in found:
+            steps.setdefault("0", found[base])
+        found[base] = dict(sorted(steps.items(), key=lambda kv: int(kv[0])))
+    return found
 
 
 @dataclass
@@ -97,17 +110,23 @@ class _Tee(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
+def task_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """os.environ for one in-process task: the MAGNUS_PRM_* of its scope only, plus
+    ``values``; afterwards exactly as before, whether the task succeeded, failed or
+    raised, so nothing a task sets or removes there leaks into the next step (magnus 0.5
+    left such changes in place)."""
+    saved = dict(os.environ)
+    for key in [k for k in saved if k.startswith(ENV_PREFIX) and k not in values]:
+        del os.environ[key]
     os.environ.update(values)
     try:
         yield
     finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+        for key in [k for k in os.environ if k not in saved]:
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 def run_task(
@@ -121,6 +140,8 @@ def run_task(
     if task.command_type is CommandType.SHELL:
         outcome = run_shell(task.command, params, env, echo)
     elif task.command_type is CommandType.NOTEBOOK:
+        from magnus_render.runtime.notebook_task import run_notebook
+
         outcome = run_notebook(task, params, env, echo, collected)
     else:
         outcome = run_python(task.command, params, env, echo, collected)
@@ -201,7 +222,7 @@ def run_python(
     out = _Tee(buffer, sys.stdout if echo else None, lock)
     err = _Tee(buffer, sys.stderr if echo else None, lock)
     env = {**parameter_environment(params), **env}
-    before = {k: v for k, v in os.environ.items() if k.startswith((TRACK_PREFIX, ENV_PREFIX))}
+    before = dict(os.environ)
     metrics: dict[str, Any] = {}
     module = command.rpartition(".")[0]
 
@@ -213,7 +234,11 @@ def run_python(
         return TaskOutcome(False, message, log=buffer.getvalue())
 
     try:
-        with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            task_environment(env),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 func = import_function(command)
             except Exception as exc:  # missing module, syntax error, error at import time
@@ -226,10 +251,12 @@ def run_python(
                 result = func(**kwargs)
                 outputs = exported_parameters(env)  # magnus 0.5: os.environ["MAGNUS_PRM_x"]
                 outputs.update(collected or {})
+                metrics = tracked(os.environ, before)
             except SystemExit as exc:  # a task calling sys.exit() must not end the run
                 if exc.code not in (None, 0):
                     return failed(f"the task called sys.exit({exc.code!r})")
                 outputs, result = dict(collected or {}), None
+                metrics = tracked(os.environ, before)
             except Exception as exc:
                 return failed(describe(exc), exc)
             try:
@@ -239,10 +266,6 @@ def run_python(
     finally:
         out.flush()
         err.flush()
-        metrics = tracked(os.environ, before)
-        for key in list(os.environ):  # one step's exports must not leak into the next
-            if key.startswith((TRACK_PREFIX, ENV_PREFIX)) and key not in before:
-                del os.environ[key]
     return TaskOutcome(True, outputs=outputs, log=buffer.getvalue(), metrics=metrics)
 
 
@@ -341,50 +364,3 @@ def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tup
     for t in threads:
         t.join()
     return code, b"".join(chunks).decode("utf-8", "replace")
-
-
-# -- notebook --------------------------------------------------------------------------
-def notebook_output_path(task: TaskSpec) -> str:
-    if task.notebook_output_path:
-        return task.notebook_output_path
-    base, _, _ = task.command.rpartition(".ipynb")
-    return f"{base or task.command}_out.ipynb"
-
-
-def run_notebook(
-    task: TaskSpec,
-    params: dict[str, Any],
-    env: dict[str, str],
-    echo: bool = True,
-    collected: dict[str, Any] | None = None,
-) -> TaskOutcome:
-    """Execute in-process with ploomber-engine, parameters injected; keep the output."""
-    try:
-        from ploomber_engine import execute_notebook
-    except ImportError:
-        return TaskOutcome(
-            False, "notebook tasks need ploomber-engine: pip install 'magnus-render[notebook]'"
-        )
-    buffer = io.StringIO()
-    lock = threading.Lock()
-    out = _Tee(buffer, sys.stdout if echo else None, lock)
-    output_path = notebook_output_path(task)
-    with tempfile.TemporaryDirectory(prefix="magnus-nb-") as tmp:
-        target = os.path.join(tmp, os.path.basename(output_path))
-        try:
-            with _environ(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                options = {"log_output": True, "progress_bar": False}
-                options.update(task.optional_ploomber_args)
-                execute_notebook(task.command, target, parameters=dict(params), **options)
-        except Exception as exc:
-            traceback.print_exc(file=out)
-            artifacts = {}
-            if os.path.exists(target):
-                artifacts[output_path] = Path(target).read_bytes()
-            return TaskOutcome(
-                False, f"{type(exc).__name__}: {exc}", log=buffer.getvalue(), artifacts=artifacts
-            )
-        artifacts = {output_path: Path(target).read_bytes()}
-    return TaskOutcome(
-        True, outputs=dict(collected or {}), log=buffer.getvalue(), artifacts=artifacts
-    )

@@ -5,6 +5,7 @@
 >>> pipeline = Pipeline(steps=[hello], start_at=hello)
 """
 
+from magnus_render.errors import ExecutionFailedError
 from magnus_render.sdk.pipeline import Pipeline
 from magnus_render.sdk.steps import (
     AsIs,
@@ -23,6 +24,7 @@ __all__ = [
     "AsIs",
     "Catalog",
     "Dag",
+    "ExecutionFailedError",
     "Fail",
     "Map",
     "Parallel",

@@ -14,6 +14,31 @@ from magnus_render.errors import Diagnostic, MagnusError, PipelineError
 
 #: the step name magnus 0.5 gave a job
 JOB_STEP = "executing job"
+#: magnus 0.5's ``--data-folder`` default for jobs (pipelines default to the working dir)
+JOB_DATA_FOLDER = "data/"
+
+
+def job_globs(globs: Sequence[str], data_folder: str, config_file: Path | str | None) -> list[str]:
+    """``-put`` globs are relative to the job's ``--data-folder`` (magnus 0.5: ``data/``);
+    the catalog matches globs from its ``compute_data_folder``, so each glob is rewritten
+    to be relative to that. A data folder outside it cannot be expressed: an error."""
+    import os
+    import posixpath
+
+    from magnus_render.config import load_config
+
+    if not globs:
+        return []
+    config = load_config(config_file)
+    compute = str(config.catalog.config.get("compute_data_folder", "."))
+    rel = os.path.relpath(os.path.normpath(data_folder), os.path.normpath(compute))
+    if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
+        raise MagnusError(
+            f"--data-folder {data_folder!r} is outside the catalog's compute_data_folder "
+            f"{compute!r}: set catalog.config.compute_data_folder in the config file instead"
+        )
+    prefix = "" if rel == "." else rel.replace(os.sep, "/")
+    return [posixpath.join(prefix, g) if prefix else g for g in globs]
 
 
 def execute_job(
@@ -30,11 +55,7 @@ def execute_job(
     """Run ``command`` as a one-step pipeline; 0 when it succeeded, 1 when it failed."""
     from magnus_render.sdk import Catalog, Pipeline, Task
 
-    if data_folder and data_folder.rstrip("/") != "data":
-        raise MagnusError(
-            f"--data-folder {data_folder!r}: set catalog.config.compute_data_folder in the "
-            "config file instead (the data folder is the catalog's setting here)"
-        )
+    put_in_catalog = job_globs(put_in_catalog, data_folder or JOB_DATA_FOLDER, config_file)
     if command_type == "notebook" and not command.endswith(".ipynb"):
         raise MagnusError("a notebook must have the .ipynb extension", command)
     try:
@@ -55,6 +76,10 @@ def execute_job(
             [Diagnostic(d.message, None, None) for d in exc.diagnostics]
         ) from None
     log = pipeline.execute(
-        configuration_file=config_file, run_id=run_id, tag=tag, parameters_file=parameters_file
+        configuration_file=config_file,
+        run_id=run_id,
+        tag=tag,
+        parameters_file=parameters_file,
+        raise_on_failure=False,
     )
     return 0 if log is not None and log.status.value == "SUCCESS" else 1

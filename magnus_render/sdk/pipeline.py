@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from magnus_render.errors import PipelineError
+from magnus_render.errors import ExecutionFailedError, PipelineError
 from magnus_render.pipeline.yaml_source import SourceMap
 from magnus_render.sdk.assemble import Numbering, root_data
 from magnus_render.sdk.source import Location, caller
@@ -158,10 +158,15 @@ class Pipeline:
         *,
         config_file: str | os.PathLike[str] | None = None,
         quiet: bool = False,
+        raise_on_failure: bool = True,
     ) -> Any:
-        """Run with ``magnus execute``'s options; returns the run log, whose status says
-        whether the run succeeded. As in magnus 0.5, an executor that only renders (argo)
-        runs nothing: the YAML is written for ``magnus-render`` and None is returned.
+        """Run with ``magnus execute``'s options; returns the run log of a successful run.
+        A failed run raises ExecutionFailedError (with ``.run_log``), the exception magnus
+        0.5's ``magnus execute`` raised, so a script whose pipeline fails exits non-zero;
+        ``raise_on_failure=False`` returns the failed run log instead (magnus 0.5's SDK
+        did that, and the script then exited 0). As in magnus 0.5, an executor that only
+        renders (argo) runs nothing: the YAML is written for ``magnus-render`` and None is
+        returned.
 
         The pipeline is written as YAML first (to ``output_pipeline_definition``, or to a
         temporary file) so that a re-run, or a container, loads exactly what ran here.
@@ -195,7 +200,10 @@ class Pipeline:
                 use_cached=use_cached,
                 quiet=quiet,
             )
-        return _run_log(run_id, Path(config) if config else None)
+        log = _run_log(run_id, Path(config) if config else None)
+        if raise_on_failure and log.status.value != "SUCCESS":
+            raise ExecutionFailedError(_failure_message(log), run_id=run_id, run_log=log)
+        return log
 
     def __repr__(self) -> str:
         where = f"{self.location.file}:{self.location.line}"
@@ -216,6 +224,17 @@ def _render_only_executor(config_file: Path | None) -> str | None:
         if kind in list_targets():
             return kind
     return None
+
+
+def _failure_message(log: Any) -> str:
+    """``run X failed``, with the failed steps and their messages."""
+    failed = [
+        f"{name!r}" + (f" ({step.message})" if step.message else "")
+        for name, step in log.steps.items()
+        if step.status.value == "FAIL" and step.step_type not in ("fail",)
+    ]
+    where = f" at step {', '.join(failed)}" if failed else ""
+    return f"run {log.run_id!r} failed{where}; see `magnus show {log.run_id}`"
 
 
 def _new_run_id() -> str:
@@ -253,4 +272,4 @@ def _relocated(data: dict[str, Any], source_dir: Path, target_dir: Path) -> dict
     return fix(data)
 
 
-__all__ = ["DEFAULT_PIPELINE_FILE", "Pipeline", "PipelineError"]
+__all__ = ["DEFAULT_PIPELINE_FILE", "ExecutionFailedError", "Pipeline", "PipelineError"]

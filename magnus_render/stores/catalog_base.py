@@ -29,7 +29,8 @@ class CatalogError(MagnusError):
 
 
 class CatalogSettings(StoreSettings):
-    compute_data_folder: str = "data"
+    #: globs are relative to this folder; magnus 0.5's default is the working directory
+    compute_data_folder: str = "."
 
 
 def file_hash(path: Path) -> str:
@@ -112,10 +113,16 @@ class Catalog(ABC):
     def location(self) -> str:
         return ""
 
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` is one of this catalog's own files (a local catalog inside the
+        data folder, which is the working directory by default): never put back."""
+        return False
+
     # -- built on the primitives ------------------------------------------------------
     def get(self, run_id: str, pattern: str, namespace: Sequence[str]) -> list[DataCatalog]:
         """Fetch entries matching ``pattern`` into the data folder. An iteration sees its own
-        namespace first, then each enclosing one, then the run's root."""
+        namespace first, then each enclosing one, then the run's root. A pattern that
+        matches nothing is an error (as in magnus 0.5): the step needed those files."""
         check_glob(pattern)
         found: dict[str, tuple[Sequence[str], str]] = {}
         for depth in range(len(namespace), -1, -1):
@@ -139,6 +146,12 @@ class Catalog(ABC):
                     stage="get",
                 )
             )
+        if not entries:
+            where = self.location() or self.name
+            raise CatalogError(
+                f"catalog get {pattern!r}: nothing in the catalog of run {run_id!r} ({where}) "
+                "matches it"
+            )
         return entries
 
     def put(
@@ -149,16 +162,20 @@ class Catalog(ABC):
         fetched: dict[str, str] | None = None,
     ) -> list[DataCatalog]:
         """Store files of the data folder matching ``pattern``. Files this step fetched and
-        did not change (same hash) are not put back."""
+        did not change (same hash) are not put back. A pattern that matches no file is an
+        error (as in magnus 0.5): the step did not make what it promised."""
         check_glob(pattern)
         folder = self.data_folder
         entries = []
-        if not folder.is_dir():
-            return entries
+        found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        matched = [p for p in found if p.is_file() and not self.holds(p)]
+        if not matched:
+            raise CatalogError(
+                f"catalog put {pattern!r}: no file matches it in the data folder "
+                f"{str(folder)!r} (compute_data_folder; working directory {os.getcwd()})"
+            )
         roots = [folder.resolve(), *(Path(m).resolve() for m in self.mirror_of)]
-        for path in sorted(folder.glob(pattern)):
-            if not path.is_file():
-                continue
+        for path in matched:
             if not any(path.resolve().is_relative_to(root) for root in roots):
                 raise CatalogError(
                     f"catalog put {pattern!r}: {path} is a symbolic link (or inside one) that "

@@ -43,6 +43,9 @@ class FileSystemCatalog(Catalog):
     def location(self) -> str:
         return str(self.root)
 
+    def holds(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.root.resolve())
+
     def _dir(self, run_id: str, namespace: Sequence[str]) -> Path:
         return self.root.joinpath(run_id, *(ns_segment(ns) for ns in namespace))
 

@@ -5,12 +5,12 @@ from magnus_render.sdk import Catalog, Pipeline, Task
 write = Task(
     name="write",
     command="samples.functions.write_data",
-    catalog=Catalog(put=["raw.txt", "*.json"]),
+    catalog=Catalog(put=["data/raw.txt", "data/*.json"]),
 )
 read = Task(
     name="read",
     command="samples.functions.read_data",
-    catalog=Catalog(get=["raw.txt", "meta.json"], put=["result.txt"]),
+    catalog=Catalog(get=["data/raw.txt", "data/meta.json"], put=["data/result.txt"]),
     terminate_with_success=True,
 )
 write >> read

@@ -23,7 +23,7 @@ def check_shell_output():
 
 def use_api():
     shutil.rmtree("data")
-    get_from_catalog("world.txt")
+    get_from_catalog("data/world.txt")
     assert Path("data/world.txt").read_text() == "Hello from magnus\n"
     Path("data/api.txt").write_text("put through the API\n")
-    put_in_catalog("api.txt")
+    put_in_catalog("data/api.txt")

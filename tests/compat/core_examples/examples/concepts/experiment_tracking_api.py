@@ -1,0 +1,31 @@
+"""Metrics through the API (magnus-core examples/concepts/experiment_tracking_api.py).
+
+Run it as: python examples/concepts/experiment_tracking_api.py
+"""
+
+from pydantic import BaseModel
+
+from magnus import Pipeline, Task, track_this
+
+
+class EggsModel(BaseModel):
+    ham: str
+
+
+def emit_metrics():
+    track_this(spam="hello", eggs=EggsModel(ham="world"))
+    track_this(answer=42.0)
+    track_this(is_it_true=False)
+
+
+def main():
+    metrics = Task(
+        name="Emit Metrics",
+        command="examples.concepts.experiment_tracking_api.emit_metrics",
+        terminate_with_success=True,
+    )
+    Pipeline(steps=[metrics], start_at=metrics, add_terminal_nodes=True).execute()
+
+
+if __name__ == "__main__":
+    main()
