@@ -221,7 +221,7 @@ class K8sJobsRenderer(Renderer):
             f"{mount}/pipeline.yaml",
             *args_files,
             "--run-id",
-            "$(MAGNUS_RUN_ID)",
+            k8s_spec.EnvRef("MAGNUS_RUN_ID"),
         ]
         run_id_env = {
             "name": "MAGNUS_RUN_ID",

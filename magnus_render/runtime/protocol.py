@@ -74,4 +74,13 @@ def encode_map_variable(map_variable: Mapping[str, Any] | None) -> str | None:
     """The --map-variable word for a concrete iteration (stable key order: outer first)."""
     if not map_variable:
         return None
-    return json.dumps(dict(map_variable), separators=(",", ":"), ensure_ascii=False)
+    return inert_json(json.dumps(dict(map_variable), separators=(",", ":"), ensure_ascii=False))
+
+
+def inert_json(text: str) -> str:
+    """JSON ``text`` with every ``$`` and every ``{{`` spelled as a ``\\u`` escape: the same
+    value to any JSON reader, but nothing an orchestrator rewrites on its way into a
+    container (Kubernetes expands ``$(VAR)`` and ``$$`` in commands and env values; Argo
+    substitutes ``{{...}}`` in parameter values, map items included). Outside strings
+    JSON has no ``$`` and never two ``{`` in a row, so only string contents change."""
+    return text.replace("$", "\\u0024").replace("{{", "{\\u007b")

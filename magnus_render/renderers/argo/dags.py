@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from magnus_render.k8s_spec import literal
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Graph, Node, NodeKind
 from magnus_render.renderers.argo.templates import (
     ITEMS_OUTPUT,
@@ -134,7 +135,8 @@ class DagBuilder:
     def _args(self, internal_name: str | None, map_value: str | None) -> dict[str, Any]:
         params = []
         if internal_name is not None:
-            params.append({"name": "name", "value": internal_name})
+            # the value lands in a container command (templates.py): $ doubled, see literal
+            params.append({"name": "name", "value": literal(internal_name)})
         if map_value is not None:
             params.append({"name": "map-variable", "value": map_value})
         return {"parameters": params}
