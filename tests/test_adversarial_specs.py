@@ -78,7 +78,7 @@ def hostile(folder: Path, names: list[str] = NAMES) -> Path:
     return path
 
 
-def local_log(folder: Path, pipeline: Path) -> dict[str, Any]:
+def local_log(folder: Path, pipeline: Path, names: list[str] = NAMES) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "magnus_render.cli", "execute", pipeline.name]
     cmd += ["--parameters-file", "params.yaml", "--run-id", "local"]
     env = magnus_env({"HOSTILE_ENV": ENV_VALUE})
@@ -87,7 +87,7 @@ def local_log(folder: Path, pipeline: Path) -> dict[str, Any]:
     log = normalize(load_run_log(folder, "local"))
     assert log["parameters"]["seen"] == ENV_VALUE
     assert sorted(log["parameters"]["got"]) == sorted(f"[{item}]" for item in ITEMS)
-    assert set(NAMES) <= set(log["steps"])
+    assert set(names) <= set(log["steps"])
     return log
 
 
@@ -231,3 +231,39 @@ def test_hostile_pipeline_through_k8s_jobs_matches_local(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ["--", "k8s-run", literal(f"each.{{map}}.{INNER}")] in [c[-3:] for c in commands]
     assert normalize(load_run_log(work, "k8s-run", config)) == local_log(work, pipeline)
+
+
+@pytest.mark.slow  # a moto server and ~30 task processes
+def test_hostile_pipeline_through_step_functions_matches_local(tmp_path: Path) -> None:
+    """ASL run by moto's interpreter (tasks as local processes, S3 on 127.0.0.1)."""
+    from magnus_render.render import render_text
+    from tests.sfn_harness import moto_server, run_execution
+
+    work = tmp_path / "work"
+    # moto's interpreter decodes States.Base64Decode as ASCII: non-ASCII names left out
+    names = [n for n in NAMES if n.isascii()] + ["x $(HOME) $$ [bold] 'q' \\"]
+    pipeline = hostile(work, names)
+    container_env = {"HOSTILE_ENV": ENV_VALUE}
+    with moto_server(route_tasks=True, workdir=work, container_env=container_env) as server:
+        server.client("s3").create_bucket(Bucket="hostile")
+        s3 = f"{{bucket: hostile, endpoint_url: '{server.endpoint}'}}"
+        (work / "sfn.yaml").write_text(
+            "executor:\n  type: stepfunctions\n  config:\n    items_bucket: hostile\n"
+            "    state_machine_name: hostile\n"
+            f"run_log_store:\n  type: s3\n  config: {s3}\n"
+            f"catalog:\n  type: s3\n  config: {s3}\n",
+            encoding="utf-8",
+        )
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            text, _ = render_text(
+                Path(pipeline.name), "stepfunctions", Path("sfn.yaml"), Path("params.yaml")
+            )
+        finally:
+            os.chdir(cwd)
+        described = run_execution(server, {"hostile": json.loads(text)}, "sfn-run", timeout=900)
+        assert described["status"] == "SUCCEEDED", described
+        remote = normalize(load_run_log(work, "sfn-run", work / "sfn.yaml"))
+    (work / "routed-tasks.jsonl").unlink(missing_ok=True)
+    assert remote == local_log(work, pipeline, names)
