@@ -267,3 +267,39 @@ def test_hostile_pipeline_through_step_functions_matches_local(tmp_path: Path) -
         remote = normalize(load_run_log(work, "sfn-run", work / "sfn.yaml"))
     (work / "routed-tasks.jsonl").unlink(missing_ok=True)
     assert remote == local_log(work, pipeline, names)
+
+
+def test_rich_progress_prints_markup_like_names_as_written(tmp_path: Path) -> None:
+    """On a terminal the live view prints step names: ``[/]`` and ``[bold]`` are text."""
+    import pty
+
+    name = "a [/] [bold]b [red"
+    steps = {
+        name: {"type": "stub", "next": "success"},
+        "success": {"type": "success"},
+        "fail": {"type": "fail"},
+    }
+    (tmp_path / "rich.yaml").write_text(json.dumps({"dag": {"start_at": name, "steps": steps}}))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "magnus_render.cli", "execute", "rich.yaml", "--run-id", "tty"],
+        cwd=tmp_path,
+        env=magnus_env({"TERM": "xterm", "COLUMNS": "200"}),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, output.decode(errors="replace")
+    assert name in output.decode(errors="replace")
+    assert load_run_log(tmp_path, "tty").status.value == "SUCCESS"

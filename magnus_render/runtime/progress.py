@@ -75,8 +75,11 @@ class RichReporter(PlainReporter):
         self.live.start()
 
     def __call__(self, event: str, **info: Any) -> None:
+        from rich.markup import escape
+
         elapsed = time.monotonic() - self.started
-        name = info.get("name", "")
+        # names and messages are user text, not rich markup: "[bold]" or "[/]" stay as written
+        name = escape(str(info.get("name", "")))
         if event == "start":
             attempts = info.get("attempts") or 1
             extra = f" attempt {info['attempt']}/{attempts}" if attempts > 1 else ""
@@ -86,7 +89,7 @@ class RichReporter(PlainReporter):
         elif event == "end":
             ok = info["status"] is Status.SUCCESS
             mark = "[green]✓[/]" if ok else "[red]✗[/]"
-            msg = f" [dim]{info['message']}[/]" if info.get("message") and not ok else ""
+            msg = f" [dim]{escape(info['message'])}[/]" if info.get("message") and not ok else ""
             self.console.print(
                 f"{mark} {name} [dim]{info.get('seconds', 0):.2f}s[/]{msg}",
                 markup=True,
