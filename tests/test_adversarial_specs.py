@@ -303,3 +303,26 @@ def test_rich_progress_prints_markup_like_names_as_written(tmp_path: Path) -> No
     assert proc.wait(timeout=120) == 0, output.decode(errors="replace")
     assert name in output.decode(errors="replace")
     assert load_run_log(tmp_path, "tty").status.value == "SUCCESS"
+
+
+def test_k8s_jobs_driver_escapes_values_but_expands_its_run_id(tmp_path: Path) -> None:
+    pipeline = hostile(tmp_path)
+    settings = {"image": "i:1", "env": {"HOSTILE_ENV": ENV_VALUE}}
+    (tmp_path / "k8s.yaml").write_text(
+        yaml.safe_dump({"executor": {"type": "k8s-job", "config": settings}})
+    )
+    out = tmp_path / "k8s-out.yaml"
+    proc = subprocess.run(
+        [*RENDER, "--target", "k8s-jobs", pipeline.name, "-c", "k8s.yaml", "-o", out.name],
+        cwd=tmp_path,
+        env=magnus_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    job = next(d for d in yaml.safe_load_all(out.read_text()) if d and d["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    variables = container_env(container["env"], {"MAGNUS_RUN_ID": "driver-1"})
+    assert variables["HOSTILE_ENV"] == ENV_VALUE
+    assert expand(container["command"][-1], variables) == "driver-1"
