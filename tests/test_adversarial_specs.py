@@ -27,18 +27,20 @@ from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
 from magnus_render.runtime.protocol import encode_map_variable
-from tests.argo_player import magnus_shim, play_workflow, substitute_globals
+from tests.argo_player import Player, magnus_shim, play_workflow, substitute_globals
 from tests.helpers.kubernetes import container_env, expand
 from tests.helpers.runlog import load_run_log, magnus_env, normalize
 
 NAMES = ["-lead", "--help", "x $(HOME) $$ [bold] 'q' \"d\" \\ ü"]
 ITEMS = ["$(HOME)", "$$", "{{workflow.name}}", "-lead", "[bold]", "ü ✓", "a\\b", "{{=1+1}}"]
+#: the same hostility in fewer items, for the runs kept out of the slow set
+FEW_ITEMS = ["$(HOME) $$ -lead", "{{workflow.name}} {{=1+1}} [bold]", "ü ✓ a\\b $é"]
 ENV_VALUE = "$(HOME) $$ {x} $é"
 INNER = "-in $(HOME) $$"  # the task in the map: a Job of its own on k8s-jobs
 RENDER = [sys.executable, "-c", "from magnus_render.cli import render_main; render_main()"]
 
 
-def hostile(folder: Path, names: list[str] = NAMES) -> Path:
+def hostile(folder: Path, names: list[str] = NAMES, items: list[str] = ITEMS) -> Path:
     steps: dict[str, Any] = {}
     for i, name in enumerate(names):
         steps[name] = {"type": "stub", "next": names[i + 1] if i + 1 < len(names) else "env"}
@@ -74,11 +76,13 @@ def hostile(folder: Path, names: list[str] = NAMES) -> Path:
     path = folder / "hostile.yaml"
     doc = {"dag": {"start_at": names[0], "steps": steps}}
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    (folder / "params.yaml").write_text(json.dumps({"values": ITEMS}), encoding="utf-8")
+    (folder / "params.yaml").write_text(json.dumps({"values": items}), encoding="utf-8")
     return path
 
 
-def local_log(folder: Path, pipeline: Path, names: list[str] = NAMES) -> dict[str, Any]:
+def local_log(
+    folder: Path, pipeline: Path, names: list[str] = NAMES, items: list[str] = ITEMS
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "magnus_render.cli", "execute", pipeline.name]
     cmd += ["--parameters-file", "params.yaml", "--run-id", "local"]
     env = magnus_env({"HOSTILE_ENV": ENV_VALUE})
@@ -86,7 +90,7 @@ def local_log(folder: Path, pipeline: Path, names: list[str] = NAMES) -> dict[st
     assert proc.returncode == 0, proc.stderr
     log = normalize(load_run_log(folder, "local"))
     assert log["parameters"]["seen"] == ENV_VALUE
-    assert sorted(log["parameters"]["got"]) == sorted(f"[{item}]" for item in ITEMS)
+    assert sorted(log["parameters"]["got"]) == sorted(f"[{item}]" for item in items)
     assert set(names) <= set(log["steps"])
     return log
 
@@ -158,6 +162,39 @@ def test_argo_spec_escapes_dollars_in_commands_and_env(tmp_path: Path) -> None:
 
 
 # -- whole runs ---------------------------------------------------------------------------
+class RecordingPods(Player):
+    """Plays the Workflow without running magnus: records what each container receives
+    (after Argo's substitution and the kubelet's expansion) and writes the map items as
+    ``magnus fan --mode out`` does."""
+
+    def __init__(self, doc: dict[str, Any], workdir: Path) -> None:
+        super().__init__(doc, workdir, {}, workflow_name="argo-play")
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def run_container(self, argv: list[str], env: dict[str, str]) -> int:
+        self.calls.append((argv, env))
+        if "--items-file" in argv:
+            items = [encode_map_variable({"value": item}) for item in ITEMS]
+            Path(argv[argv.index("--items-file") + 1]).write_text(json.dumps(items), "utf-8")
+        return 0
+
+
+def test_argo_containers_receive_names_items_and_env_as_written(tmp_path: Path) -> None:
+    pipeline = hostile(tmp_path)
+    player = RecordingPods(argo_doc(tmp_path, pipeline), tmp_path)
+    assert player.run().phase == "Succeeded"
+    names, items = set(), []
+    for argv, env in player.calls:
+        assert env["HOSTILE_ENV"] == ENV_VALUE
+        assert argv[argv.index("magnus") + 1] in ("execute_single_node", "fan")
+        assert argv[-3:-1] == ["--", "argo-play"], argv  # the name is never an option
+        names.add(argv[-1])
+        if "--map-variable" in argv and argv[-1].endswith(INNER):
+            items.append(json.loads(argv[argv.index("--map-variable") + 1])["value"])
+    assert {*NAMES, "env", "each", f"each.{{map}}.{INNER}"} <= names
+    assert sorted(items) == sorted(ITEMS)
+
+
 def argo_doc(folder: Path, pipeline: Path) -> dict[str, Any]:
     config = folder / "argo.yaml"
     config.write_text(
@@ -171,6 +208,7 @@ def argo_doc(folder: Path, pipeline: Path) -> dict[str, Any]:
     return yaml.safe_load(renderer.render().text)
 
 
+@pytest.mark.slow  # ~30 magnus processes; the recorded play below runs in CI
 def test_hostile_pipeline_through_argo_matches_local(tmp_path: Path) -> None:
     pipeline = hostile(tmp_path)
     doc = argo_doc(tmp_path, pipeline)
@@ -181,6 +219,7 @@ def test_hostile_pipeline_through_argo_matches_local(tmp_path: Path) -> None:
     assert normalize(load_run_log(tmp_path, "argo-play")) == local_log(tmp_path, pipeline)
 
 
+@pytest.mark.slow  # ~30 magnus processes; the k8s-jobs run and the recorded play run in CI
 def test_hostile_pipeline_through_the_shell_script_matches_local(tmp_path: Path) -> None:
     pipeline = hostile(tmp_path)
     script = tmp_path / "wf.sh"
@@ -212,7 +251,7 @@ def test_hostile_pipeline_through_k8s_jobs_matches_local(tmp_path: Path) -> None
     from tests.k8s_fake_api import FakeKubernetes
 
     work = tmp_path / "work"
-    pipeline = hostile(work)
+    pipeline = hostile(work, items=FEW_ITEMS)
     config = work / "k8s.yaml"
     settings = {"image": "i:1", "parallelism": 2, "env": {"HOSTILE_ENV": ENV_VALUE}}
     config.write_text(yaml.safe_dump({"executor": {"type": "k8s-job", "config": settings}}))
@@ -230,7 +269,9 @@ def test_hostile_pipeline_through_k8s_jobs_matches_local(tmp_path: Path) -> None
         ]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ["--", "k8s-run", literal(f"each.{{map}}.{INNER}")] in [c[-3:] for c in commands]
-    assert normalize(load_run_log(work, "k8s-run", config)) == local_log(work, pipeline)
+    assert normalize(load_run_log(work, "k8s-run", config)) == local_log(
+        work, pipeline, items=FEW_ITEMS
+    )
 
 
 @pytest.mark.slow  # a moto server and ~30 task processes
