@@ -26,6 +26,26 @@ _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGT
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
+def literal(text: str) -> str:
+    """``text`` as a container ``command``/``args`` word or env ``value`` that Kubernetes
+    passes through unchanged: it expands ``$(VAR)`` there and turns ``$$`` into ``$``, so
+    every ``$`` is doubled (a step named ``a $(HOME)`` must reach magnus as written)."""
+    return text.replace("$", "$$")
+
+
+class EnvRef(str):
+    """A command word Kubernetes should expand: ``EnvRef("RUN")`` is ``$(RUN)``, never
+    escaped by :func:`pod_spec` (every other word is a :func:`literal`)."""
+
+    def __new__(cls, name: str) -> EnvRef:
+        return super().__new__(cls, f"$({name})")
+
+
+def literal_command(command: list[str]) -> list[str]:
+    """Each word a :func:`literal`, except :class:`EnvRef` words (meant to expand)."""
+    return [str(w) if isinstance(w, EnvRef) else literal(w) for w in command]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -218,7 +238,7 @@ def dns_name(text: str, max_length: int = 63) -> str:
 
 def _env(settings: PodSettings, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     env = list(extra)
-    env += [{"name": k, "value": v} for k, v in sorted(settings.env.items())]
+    env += [{"name": k, "value": literal(v)} for k, v in sorted(settings.env.items())]
     for ref in sorted(settings.secret_env, key=lambda r: r.name):
         key_ref: dict[str, Any] = {"name": ref.secret_name, "key": ref.key}
         if ref.optional:
@@ -236,7 +256,8 @@ def pod_spec(
     service_account: str | None,
     extra_env: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A pod spec running ``command`` once, with the spec ConfigMap and PVCs mounted."""
+    """A pod spec running ``command`` once, with the spec ConfigMap and PVCs mounted.
+    ``command`` holds the words the process should get (see :func:`literal_command`)."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     if settings.config_map:
@@ -261,7 +282,7 @@ def pod_spec(
         if pvc.read_only:
             mount["readOnly"] = True
         mounts.append(mount)
-    body: dict[str, Any] = {"name": container, "image": image, "command": list(command)}
+    body: dict[str, Any] = {"name": container, "image": image, "command": literal_command(command)}
     env = _env(settings, extra_env or [])
     if env:
         body["env"] = env

@@ -4,8 +4,11 @@ It walks DAG templates as the controller does: a task starts when every task nam
 its ``depends`` is fulfilled, runs if the expression holds and is *Omitted* otherwise;
 ``withParam`` expands into one child per item (``{{item}}`` is the item itself when it
 is a string, its JSON otherwise); ``{{...}}`` expressions are substituted (an unknown one
-is an error, as in Argo); container templates run their command as a subprocess, with
-output parameters read from ``valueFrom.path``. With ``concurrent=True`` the iterations
+is an error, as in Argo), and, as Argo's ``substituteParams`` does, global tags inside an
+input parameter's value are substituted too (a map item ``{{workflow.name}}`` becomes the
+workflow's name); container templates run their command as a subprocess after the
+kubelet's ``$(VAR)``/``$$`` expansion (``tests/helpers/kubernetes.py``), with output
+parameters read from ``valueFrom.path``. With ``concurrent=True`` the iterations
 of a ``withParam`` run at once in threads, as pods would. A DAG's phase follows Argo's
 ``assessDAGPhase``: the phases of the leaf tasks, an omitted leaf inheriting the phase of
 the last completed task on its paths, Failed preferred. Otherwise tasks run one at a
@@ -29,6 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.helpers.kubernetes import container_env, expand_command
 
 _EXPR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _TOKEN = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_]*)(?:\.([A-Za-z]+))?")
@@ -62,6 +67,21 @@ def substitute(text: str, scope: Mapping[str, str]) -> str:
         return scope[key]
 
     return _EXPR.sub(one, text)
+
+
+def substitute_globals(value: str, scope: Mapping[str, str]) -> str:
+    """What Argo's ``substituteParams`` does to an input parameter's *value* before the
+    template uses it: its first pass replaces global (``workflow.*``) tags in the whole
+    template, values included, keeping tags it does not know; ``{{=...}}`` would be
+    evaluated as an expression, which no magnus value may ask for."""
+
+    def one(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key.startswith("="):
+            raise PlayerError(f"a parameter value holds an Argo expression: {value!r}")
+        return scope.get(key, match.group(0))
+
+    return _EXPR.sub(one, value)
 
 
 def evaluate_depends(expression: str, phases: Mapping[str, str]) -> bool:
@@ -144,6 +164,7 @@ class Player:
             else:
                 raise PlayerError(f"template {name!r}: input {param['name']!r} not given")
         scope = {"workflow.name": self.workflow_name}
+        inputs = {k: substitute_globals(v, scope) for k, v in inputs.items()}
         scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
         if "dag" in template:
             return self._dag(template, scope, templates), {}
@@ -164,10 +185,14 @@ class Player:
                 private = str(Path(pod) / Path(path).name)
                 argv = [private if word == path else word for word in argv]
                 outputs[param["name"]] = private
-            env = dict(self.env)
-            for var in container.get("env") or []:
-                if "value" in var:
-                    env[var["name"]] = substitute(var["value"], scope)
+            # then the kubelet: $(VAR) of the container's own variables and $$ expanded
+            entries = [
+                {**var, "value": substitute(var["value"], scope)} if "value" in var else var
+                for var in container.get("env") or []
+            ]
+            variables = container_env(entries, {})
+            argv = expand_command(argv, variables)
+            env = {**self.env, **variables}
             code = self.run_container(argv, env)
             with self._lock:
                 self.play.pods.append(PodRun(template["name"], argv, code))

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.helpers.kubernetes import container_env, expand_command
+
 VALIDATE_VERSIONS = ("1.30.0", "1.34.0")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _JOBS = re.compile(r"^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$")
@@ -237,11 +239,8 @@ class FakeKubernetes:
         workdir: Path,
         env: dict[str, str] | None = None,
         fork_server: bool = True,
-        expand_commands: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
-        #: expand $(VAR) and $$ in commands as the kubelet does (tests/helpers/kubelet.py)
-        self.expand_commands = expand_commands
         self.logdir = self.workdir / ".fake-kube-logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.env = dict(env or {})
@@ -397,29 +396,26 @@ class FakeKubernetes:
         env = dict(os.environ)
         env.update(self.env)
         problem = None
+        resolved: dict[str, str] = {}
         for item in container.get("env") or []:
             if "value" in item:
-                env[item["name"]] = item["value"]
                 continue
             ref = item.get("valueFrom", {})
             field_ref = _FIELD_REF.match(ref.get("fieldRef", {}).get("fieldPath", ""))
             secret = ref.get("secretKeyRef")
             if field_ref:
-                env[item["name"]] = labels.get(field_ref.group(1), "")
+                resolved[item["name"]] = labels.get(field_ref.group(1), "")
             elif secret:
                 value = self.secrets.get((secret["name"], secret["key"]))
                 if value is None and not secret.get("optional"):
                     problem = f"secret {secret['name']!r} key {secret['key']!r} not found"
                 elif value is not None:
-                    env[item["name"]] = value
+                    resolved[item["name"]] = value
+        # the kubelet expands $(VAR) and $$ in env values, command and args
+        variables = container_env(container.get("env") or [], resolved)
+        env.update(variables)
         argv = list(container.get("command") or []) + list(container.get("args") or [])
-        if self.expand_commands:
-            from tests.helpers.kubelet import expand
-
-            declared = {
-                i["name"]: env[i["name"]] for i in container.get("env") or [] if i["name"] in env
-            }
-            argv = [expand(word, declared) for word in argv]
+        argv = expand_command(argv, variables)
         forked = bool(argv) and argv[0] == "magnus" and self._zygote is not None
         if argv and argv[0] == "magnus" and not forked:
             argv = [sys.executable, "-m", "magnus_render.cli", *argv[1:]]

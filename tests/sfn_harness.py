@@ -221,7 +221,7 @@ def _install_routing(workdir: Path, log: Path, port: int) -> None:
         }
         with lock, open(log, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        env.stack.append({"JobName": command[3] if len(command) > 3 else "", **record})
+        env.stack.append({"JobName": command[-1] if "--" in command else "", **record})
 
     def build_sync_resolver(
         self, env, resource_runtime_part, normalised_parameters, state_credentials

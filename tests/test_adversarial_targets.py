@@ -293,7 +293,7 @@ def test_stepfunctions_passes_each_hostile_name_as_one_argv_word(tmp_path: Path)
     asl = json.loads(render_cli("stepfunctions", pipeline, tmp_path))
     words = [intrinsic_args(c) for c in _commands(asl)]
     assert words, "no container commands found"
-    internal = [w[w.index("execute_single_node") + 2] for w in words if "execute_single_node" in w]
+    internal = [w[-1] for w in words if "execute_single_node" in w]  # after --
     for name in [*NAMES, ARGO_EXPRESSION_NAME, "cmd"]:
         assert name in internal, (name, internal)
     for argv in words:

@@ -47,8 +47,9 @@ class FakeContainers(Player):
     def run_container(self, argv: list[str], env: dict[str, str]) -> int:
         wrapped = argv[:2] == ["sh", "-c"]
         args = argv[argv.index("magnus") + 1 :]
-        name = args[2]
-        key = name if args[0] == "execute_single_node" else f"{args[4]}:{name}"
+        name = args[-1]  # positionals last, after --
+        mode = args[args.index("--mode") + 1] if "--mode" in args else ""
+        key = name if args[0] == "execute_single_node" else f"{mode}:{name}"
         self.calls.append(key)
         if "--items-file" in args:
             count = self.items.get(name, 0)

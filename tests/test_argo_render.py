@@ -333,10 +333,11 @@ def test_map_fan_out_and_in_shape() -> None:
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
     fan_out = templates["magnus-fan-out-items"]
     assert fan_out["outputs"]["parameters"][0]["valueFrom"]["path"] == "/tmp/magnus-items.json"
-    assert fan_out["container"]["command"][-2:] == ["--items-file", "/tmp/magnus-items.json"]
+    assert fan_out["container"]["command"][-5:-3] == ["--items-file", "/tmp/magnus-items.json"]
     node = templates["magnus-node-map"]["container"]["command"]
-    assert node[-2:] == ["--map-variable", "{{inputs.parameters.map-variable}}"]
-    assert node[2] == "{{workflow.name}}"
+    assert node[-5:-3] == ["--map-variable", "{{inputs.parameters.map-variable}}"]
+    # positionals last, after "--": a step named "-x" is never read as an option
+    assert node[-3:] == ["--", "{{workflow.name}}", "{{inputs.parameters.name}}"]
     # a handful of shared templates, not one per step
     assert len(templates) <= 8
 

@@ -29,12 +29,13 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["REC_LOG"], "a", encoding="utf-8") as log:
     log.write(json.dumps(args) + "\\n")
-name = args[2]
+name = args[-1]  # positionals last, after --
 if args[0] == "fan" and "--items-file" in args:
     items = json.loads(os.environ.get("REC_ITEMS", "{{}}")).get(name, [])
     with open(args[args.index("--items-file") + 1], "w", encoding="utf-8") as out:
         json.dump(items, out)
-key = name if args[0] == "execute_single_node" else args[4] + ":" + name
+mode = args[args.index("--mode") + 1] if "--mode" in args else ""
+key = name if args[0] == "execute_single_node" else mode + ":" + name
 sys.exit(json.loads(os.environ.get("REC_CODES", "{{}}")).get(key, 0))
 """
 
@@ -75,7 +76,10 @@ def play(
 
 
 def names(calls: list[list[str]]) -> list[str]:
-    return [c[2] if c[0] == "execute_single_node" else f"{c[4]}:{c[2]}" for c in calls]
+    return [
+        c[-1] if c[0] == "execute_single_node" else f"{c[c.index('--mode') + 1]}:{c[-1]}"
+        for c in calls
+    ]
 
 
 def test_linear_success(tmp_path: Path) -> None:
@@ -83,7 +87,7 @@ def test_linear_success(tmp_path: Path) -> None:
     assert result.phase == "Succeeded"
     assert names(calls) == ["initialize", "double", "train", "report", "success"]
     assert calls[0] == [
-        "execute_single_node", "wf-1", "initialize", "--file", "samples/hello.yaml",
+        "execute_single_node", "--file", "samples/hello.yaml", "--", "wf-1", "initialize",
     ]  # fmt: skip
 
 
@@ -132,8 +136,8 @@ def test_map_items_passed_verbatim_and_fan_in_after_all(tmp_path: Path) -> None:
         "summarize",
         "success",
     ]
-    assert calls[2][-2:] == ["--map-variable", '{"chunk": "a"}']
-    assert calls[4][-2:] == ["--map-variable", '{"chunk": "b"}']
+    assert calls[2][-5:-3] == ["--map-variable", '{"chunk": "a"}']
+    assert calls[4][-5:-3] == ["--map-variable", '{"chunk": "b"}']
 
 
 def test_failing_iteration_still_fans_in_and_fan_in_decides(tmp_path: Path) -> None:
@@ -180,10 +184,10 @@ def test_nested_map_variables_flow_inwards(tmp_path: Path) -> None:
     }
     result, calls = play(tmp_path, doc_of("nested"), items=items)
     assert result.phase == "Succeeded"
-    fit = next(c for c in calls if c[2].endswith(".fit"))
-    assert fit[-2:] == ["--map-variable", '{"region": "eu", "seed": 1}']
-    inner_out = next(c for c in calls if c[2] == "regions.{map}.work.fitting.seeds")
-    assert inner_out[-4:-2] == ["--map-variable", '{"region": "eu"}']
+    fit = next(c for c in calls if c[-1].endswith(".fit"))
+    assert fit[-5:-3] == ["--map-variable", '{"region": "eu", "seed": 1}']
+    inner_out = next(c for c in calls if c[-1] == "regions.{map}.work.fitting.seeds")
+    assert inner_out[-7:-5] == ["--map-variable", '{"region": "eu"}']
 
 
 @pytest.mark.parametrize(
@@ -255,6 +259,6 @@ def test_split_spec_plays_like_the_single_document(tmp_path: Path) -> None:
     assert parts.phase == whole.phase == "Failed"
 
     def words(calls: list[list[str]]) -> list[list[str]]:  # pod directories differ
-        return [c[:-1] if "--items-file" in c else c for c in calls]
+        return [[w for i, w in enumerate(c) if i == 0 or c[i - 1] != "--items-file"] for c in calls]
 
     assert words(part_calls) == words(whole_calls)

@@ -23,7 +23,6 @@ from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player, magnus_shim
-from tests.helpers import kubelet
 from tests.helpers.runlog import load_run_log, magnus_env
 from tests.test_as_is import PIPELINE, _one_step, check_rendered, copy_pipeline
 
@@ -31,13 +30,6 @@ ARGO_MARKER = "hello $(x) $$\n"
 
 
 # -- Argo -------------------------------------------------------------------------------
-class KubeletPlayer(Player):
-    """The player, with the kubelet's $(VAR) / $$ expansion of each container command."""
-
-    def run_container(self, argv: list[str], env: dict[str, str]) -> int:
-        return super().run_container([kubelet.expand(w, {}) for w in argv], env)
-
-
 def _argo_docs(pipeline: Path, word: str) -> list[dict]:
     options = RenderOptions(pipeline_file=word, image="magnus:test")
     text = ArgoRenderer(load_pipeline(pipeline), MagnusConfig(), options).render().text
@@ -53,7 +45,7 @@ def test_argo_runs_the_text_in_the_step_container(tmp_path: Path) -> None:
     assert command[-2:] == ["--as-is", "{{inputs.parameters.as-is}}"]
     bin_dir = magnus_shim(tmp_path / "bin", sys.executable)
     env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
-    play = KubeletPlayer(doc, workdir, env, "argo-as-is").run()
+    play = Player(doc, workdir, env, "argo-as-is").run()
     assert play.phase == "Succeeded", play.pods
     check_rendered(load_run_log(workdir, "argo-as-is"), workdir, ARGO_MARKER)
 
@@ -101,7 +93,7 @@ def _drive_k8s(tmp_path: Path, *extra: str) -> tuple[Path, Path, dict[str, dict]
         "executor:\n  type: k8s-job\n  config: {image: 'local/magnus:test', api_retries: 3}\n",
         encoding="utf-8",
     )
-    with FakeKubernetes(workdir, env=magnus_env(), expand_commands=True) as api:
+    with FakeKubernetes(workdir, env=magnus_env()) as api:
         api.kubeconfig(tmp_path / "kubeconfig")
         env = magnus_env({"KUBECONFIG": str(tmp_path / "kubeconfig")})
         argv = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]

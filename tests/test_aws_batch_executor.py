@@ -60,11 +60,9 @@ def test_sample_run_log_equals_local(batch: BatchServer, sample: str) -> None:
     assert len(names) == len(set(names)) == len(batch.runs) > 0
     for request in driver.requests:
         validate_submit(request)
-        assert request["containerOverrides"]["command"][:3] == [
-            "magnus",
-            "execute_single_node",
-            run_id,
-        ]
+        command = request["containerOverrides"]["command"]
+        assert command[:2] == ["magnus", "execute_single_node"]
+        assert command[-3:-1] == ["--", run_id]  # positionals last, after --
     assert batch.max_running <= 2  # the parallelism bound holds
     if sample in ("parallel", "map"):  # and branches really run side by side
         assert batch.max_running == 2

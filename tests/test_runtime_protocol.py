@@ -81,9 +81,9 @@ def test_exit_codes_as_processes(tmp_path: Path) -> None:
 
 HOSTILE = """
 dag:
-  start_at: make
+  start_at: --help
   steps:
-    make:
+    --help:  # names that look like options reach the CLI after "--"
       type: task
       command: tasks.make
       next: each
@@ -93,9 +93,9 @@ dag:
       iterate_as: item
       next: success
       branch:
-        start_at: echo
+        start_at: -x $$
         steps:
-          echo:
+          -x $$:
             type: task
             command: tasks.echo
             next: success
@@ -110,7 +110,7 @@ dag:
 """
 TASKS = """
 ITEMS = ["it\\'s \\"quoted\\"", "sp ace; $(touch PWNED) `x`", "new\\nline", "dot.ted/slash%",
-         3, 2.5, True, {"k": [1, "two"]}, [1, 2], "ünïcødé", "{map}"]
+         3, 2.5, True, {"k": [1, "two"]}, [1, 2], "ünïcødé", "{map}", "-x", "$(HOME) $$ {{a}}"]
 
 def make():
     return {"items": ITEMS}

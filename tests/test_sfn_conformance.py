@@ -103,7 +103,7 @@ def test_sample_through_step_functions_equals_local_run(
     local_code, local = execute_in_process(name, tmp_path)
     assert local_code == (0 if status == "SUCCEEDED" else 1)
     assert normalize(through_sfn) == normalize(local)
-    ran = [t for t in server.tasks() if t["command"][2] == run_id]
+    ran = [t for t in server.tasks() if t["command"][-2] == run_id]  # "--" RUN_ID NAME
     assert ran and all(t["exit"] in (0, 1) for t in ran), ran
 
 

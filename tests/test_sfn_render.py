@@ -145,8 +145,8 @@ def test_task_state_shape() -> None:
     params = train["Parameters"]
     assert params["JobQueue"] == "magnus-queue" and params["JobDefinition"] == "magnus-job"
     assert params["ContainerOverrides"]["Command.$"] == (
-        "States.Array('magnus', 'execute_single_node', $.run_id, 'train', '--file', "
-        f"'samples/hello.yaml', '--config-file', '{CONFIG}')"
+        "States.Array('magnus', 'execute_single_node', '--file', "
+        f"'samples/hello.yaml', '--config-file', '{CONFIG}', '--', $.run_id, 'train')"
     )
     assert params["ContainerOverrides"]["Environment"] == [{"Name": "LOG_LEVEL", "Value": "info"}]
     assert train["ResultPath"] is None  # the payload never grows
@@ -198,7 +198,10 @@ def test_map_is_a_distributed_map_over_the_fan_out_items() -> None:
     command = process["Parameters"]["ContainerOverrides"]["Command.$"]
     # '{map}' needs escaping in a literal: it travels base64-encoded instead
     assert "States.Base64Decode('ZWFjaC57bWFwfS5wcm9jZXNz')" in command
-    assert command.endswith("'--map-variable', $.map_variable)")
+    assert command.endswith(
+        "'--map-variable', $.map_variable, '--', $.run_id, "
+        "States.Base64Decode('ZWFjaC57bWFwfS5wcm9jZXNz'))"
+    )
     assert "each.{map}.process" in process["Comment"]
 
 

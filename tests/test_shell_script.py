@@ -31,7 +31,7 @@ import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["REC_LOG"], "a", encoding="utf-8") as log:
     log.write(json.dumps(args) + "\\n")
-name = args[2]
+name = args[-1]  # positionals last, after --
 if args[0] == "fan" and "--items-file" in args:
     items = json.loads(os.environ.get("REC_ITEMS", "{}")).get(name, [])
     with open(args[args.index("--items-file") + 1], "w", encoding="utf-8") as out:
@@ -40,7 +40,8 @@ if name == os.environ.get("REC_BLOCK"):  # hold this node until the test release
     import time
     while not os.path.exists(os.environ["REC_RELEASE"]):
         time.sleep(0.05)
-key = name if args[0] == "execute_single_node" else args[0] + "-" + args[4] + ":" + name
+mode = args[args.index("--mode") + 1] if "--mode" in args else ""
+key = name if args[0] == "execute_single_node" else args[0] + "-" + mode + ":" + name
 sys.exit(json.loads(os.environ.get("REC_CODES", "{}")).get(key, 0))
 """
 
@@ -79,7 +80,10 @@ class Recorded:
 
     def names(self) -> list[str]:
         """Each call as 'NAME' (a node) or 'out:NAME' / 'in:NAME' (a fan)."""
-        return [c[2] if c[0] == "execute_single_node" else f"{c[4]}:{c[2]}" for c in self.calls]
+        return [
+            c[-1] if c[0] == "execute_single_node" else f"{c[c.index('--mode') + 1]}:{c[-1]}"
+            for c in self.calls
+        ]
 
 
 def run_script(
@@ -124,7 +128,7 @@ def test_linear_run_calls_every_node_with_exact_words(tmp_path: Path) -> None:
     rec = run_script(tmp_path, SAMPLES / "hello.yaml", "samples/hello.yaml")
     assert rec.code == 0, rec.stderr
     assert rec.calls == [
-        ["execute_single_node", "run-1", step, "--file", "samples/hello.yaml"]
+        ["execute_single_node", "--file", "samples/hello.yaml", "--", "run-1", step]
         for step in ("initialize", "double", "train", "report", "success")
     ]
 
@@ -136,14 +140,14 @@ def test_run_options_are_passed_to_every_call(tmp_path: Path) -> None:
     assert rec.code == 0, rec.stderr
     assert len(rec.calls) == 5
     for call in rec.calls:
-        assert call[1] == "r2"
-        assert call[-4:] == ["--use-cached", "old-run", "--tag", "t 1"]
+        assert call[-2] == "r2"
+        assert call[1:5] == ["--use-cached", "old-run", "--tag", "t 1"]
 
 
 def test_default_run_id_is_generated(tmp_path: Path) -> None:
     rec = run_script(tmp_path, SAMPLES / "hello.yaml", args=())
     assert rec.code == 0, rec.stderr
-    run_ids = {call[1] for call in rec.calls}
+    run_ids = {call[-2] for call in rec.calls}
     assert len(run_ids) == 1 and run_ids.pop()
 
 
@@ -224,7 +228,7 @@ def test_nested_map_parallel_map(tmp_path: Path) -> None:
     assert names[-2:] == ["in:regions", "success"]
     assert names.count("regions.{map}.work.fitting.seeds.{map}.fit") == 2 * 4
     assert names.count("out:regions.{map}.work") == 2
-    fits = [c for c in rec.calls if c[2].endswith(".fit")]
+    fits = [c for c in rec.calls if c[-1].endswith(".fit")]
     assert {c[c.index("--map-variable") + 1] for c in fits} == seeds
 
 
@@ -319,7 +323,7 @@ def test_hostile_names_and_items_pass_through_as_single_words(tmp_path: Path) ->
     files = {c[c.index("--file") + 1] for c in rec.calls}
     assert files == {str(pipeline)}
     assert rec.names()[: len(HOSTILE_NAMES)] == HOSTILE_NAMES
-    inner = [c for c in rec.calls if c[2] == "each $(touch PWNED9).{map}.`touch PWNED10`"]
+    inner = [c for c in rec.calls if c[-1] == "each $(touch PWNED9).{map}.`touch PWNED10`"]
     assert sorted(c[c.index("--map-variable") + 1] for c in inner) == sorted(items)
     assert [p for p in tmp_path.rglob("PWNED*")] == []
 

@@ -221,7 +221,7 @@ class K8sJobsRenderer(Renderer):
             f"{mount}/pipeline.yaml",
             *args_files,
             "--run-id",
-            "$(MAGNUS_RUN_ID)",
+            k8s_spec.EnvRef("MAGNUS_RUN_ID"),
         ]
         as_is = [n for n in self.graph.walk() if n.kind is NodeKind.AS_IS]
         if any([self.as_is_text(n) is not None for n in as_is]):  # warns for each without

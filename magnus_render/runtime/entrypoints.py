@@ -309,7 +309,10 @@ def fan(
         return 1
     branches = opened
     if items_file is not None:
-        items = [json.dumps(b.map_variable, ensure_ascii=False) for b in branches]
+        from magnus_render.runtime.protocol import inert_json
+
+        # each item becomes a --map-variable word inside a container: see inert_json
+        items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]
         write_items(str(items_file), items)
     return 0
 

@@ -2,6 +2,9 @@
 
 Renderers place these argv words in their specs and executors that run nodes elsewhere
 (k8s-job, local-container) launch them; both import from here so there is one builder.
+
+Options come first and the positional RUN_ID and NAME last, after ``--``: a step named
+``-x`` or ``--help`` (any name the loader accepts) is then never read as an option.
 """
 
 from __future__ import annotations
@@ -36,16 +39,16 @@ def node_argv(
     map_variable: str | None = None,
     **services: Any,
 ) -> list[str]:
-    """``magnus execute_single_node RUN_ID NAME --file F [...] [--map-variable JSON]``.
+    """``magnus execute_single_node --file F [...] [--map-variable JSON] -- RUN_ID NAME``.
 
     ``run_id`` and ``map_variable`` may be a target's own expressions (``{{workflow.name}}``,
     ``"$RUN_ID"``); the map variable is the complete JSON object of the iteration.
     """
-    argv = ["magnus", "execute_single_node", run_id, internal_name, "--file", pipeline_file]
+    argv = ["magnus", "execute_single_node", "--file", pipeline_file]
     argv += service_args(**services)
     if map_variable is not None:
         argv += ["--map-variable", map_variable]
-    return argv
+    return [*argv, "--", run_id, internal_name]
 
 
 def fan_argv(
@@ -57,18 +60,27 @@ def fan_argv(
     items_file: str | None = None,
     **services: Any,
 ) -> list[str]:
-    """``magnus fan RUN_ID NAME --mode out|in --file F [...]`` as argv words."""
-    argv = ["magnus", "fan", run_id, internal_name, "--mode", mode, "--file", pipeline_file]
+    """``magnus fan --mode out|in --file F [...] -- RUN_ID NAME`` as argv words."""
+    argv = ["magnus", "fan", "--mode", mode, "--file", pipeline_file]
     argv += service_args(**services)
     if map_variable is not None:
         argv += ["--map-variable", map_variable]
     if items_file is not None:
         argv += ["--items-file", items_file]
-    return argv
+    return [*argv, "--", run_id, internal_name]
 
 
 def encode_map_variable(map_variable: Mapping[str, Any] | None) -> str | None:
     """The --map-variable word for a concrete iteration (stable key order: outer first)."""
     if not map_variable:
         return None
-    return json.dumps(dict(map_variable), separators=(",", ":"), ensure_ascii=False)
+    return inert_json(json.dumps(dict(map_variable), separators=(",", ":"), ensure_ascii=False))
+
+
+def inert_json(text: str) -> str:
+    """JSON ``text`` with every ``$`` and every ``{{`` spelled as a ``\\u`` escape: the same
+    value to any JSON reader, but nothing an orchestrator rewrites on its way into a
+    container (Kubernetes expands ``$(VAR)`` and ``$$`` in commands and env values; Argo
+    substitutes ``{{...}}`` in parameter values, map items included). Outside strings
+    JSON has no ``$`` and never two ``{`` in a row, so only string contents change."""
+    return text.replace("$", "\\u0024").replace("{{", "{\\u007b")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from magnus_render.runtime.protocol import fan_argv, node_argv
 from tests.helpers.runlog import run_magnus
 
 
@@ -66,9 +67,6 @@ def drive(
             raise AssertionError(f"magnus {args} exited {code}")
         return code
 
-    def mv_args(mv: str | None) -> list[str]:
-        return ["--map-variable", mv] if mv else []
-
     def run_graph(g: Any, mv: str | None) -> None:
         current = g.start_at
         while True:
@@ -76,25 +74,21 @@ def drive(
             if node.kind.is_composite:
                 code = run_composite(node, mv)
             else:
-                code = call(
-                    [
-                        "execute_single_node",
-                        run_id,
-                        node.internal_name,
-                        "--file",
-                        pipeline_file,
-                        *mv_args(mv),
-                        *extra,
-                    ]
-                )
+                # the words a spec holds (protocol.node_argv), "magnus" left out
+                argv = node_argv(run_id, node.internal_name, pipeline_file, mv)[1:]
+                code = call([argv[0], *extra, *argv[1:]])
             if node.kind.is_terminal:
                 return
             current = node.next_node if code == 0 else (node.on_failure or g.fail_node.name)
 
     def run_composite(node: Any, mv: str | None) -> int:
-        base = ["fan", run_id, node.internal_name, "--file", pipeline_file, *mv_args(mv), *extra]
         items_file = Path(workdir) / f".items-{len(calls)}.json"
-        out = call([*base, "--mode", "out", "--items-file", str(items_file)])
+
+        def fan(mode: str, items: str | None = None) -> list[str]:
+            argv = fan_argv(run_id, node.internal_name, mode, pipeline_file, mv, items)[1:]
+            return [argv[0], *extra, *argv[1:]]
+
+        out = call(fan("out", str(items_file)))
         if out == 0:
             if node.kind.value == "map":
                 for item in json.loads(items_file.read_text(encoding="utf-8")):
@@ -102,7 +96,7 @@ def drive(
             else:
                 for branch in node.branches:
                     run_graph(branch, mv)
-        return call([*base, "--mode", "in"])
+        return call(fan("in"))
 
     run_graph(graph, None)
     status = _final_status(workdir, run_id, extra)

@@ -32,7 +32,7 @@ Retries: ``max_attempts`` retries happen inside ``execute_single_node``; the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -198,6 +198,28 @@ class ArgoRenderer(Renderer):
         for node in self.graph.walk():
             if "{{" in node.internal_name:
                 self.unsupported(node, "the step name contains '{{', which Argo would substitute")
+        if self.config.executor.type == self.name:
+            for where, value in _strings(self.config.executor.config, ()):
+                if "{{" in value:
+                    raise self.config.error(
+                        "executor",
+                        f"config.{'.'.join(where)}: {value!r} contains '{{{{', which Argo "
+                        "would substitute (it has no escape for it)",
+                        where[0],
+                    )
+
+
+def _strings(value: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string in a settings tree (keys included) with its path of keys."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(str(key), (*where, str(key)))
+            yield from _strings(item, (*where, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*where, str(index)))
 
     def _as_is(self, node: Node, text: str) -> str:
         """The render_string as the as-is template's input: Argo would substitute ``{{``

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from magnus_render.k8s_spec import literal
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Graph, Node, NodeKind
 from magnus_render.renderers.argo.templates import (
     ITEMS_OUTPUT,
@@ -136,7 +137,8 @@ class DagBuilder:
     ) -> dict[str, Any]:
         params = []
         if internal_name is not None:
-            params.append({"name": "name", "value": internal_name})
+            # the value lands in a container command (templates.py): $ doubled, see literal
+            params.append({"name": "name", "value": literal(internal_name)})
         if map_value is not None:
             params.append({"name": "map-variable", "value": map_value})
         if as_is is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from magnus_render.k8s_spec import literal
 from magnus_render.renderers.argo.settings import StepSettings
 from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv
 from magnus_render.renderers.naming import UniqueNames, dns_label
@@ -82,7 +83,9 @@ class TemplateFactory:
             items = ITEMS_FILE if kind == "fan-out-items" else None
             argv = fan_argv(self.options, RUN_ID, NAME_INPUT, mode, map_variable, items)
         argv = [*settings.command_prefix, *argv]
-        return [*FAIL_WRAPPER, *argv] if kind == "fail" else argv
+        argv = [*FAIL_WRAPPER, *argv] if kind == "fail" else argv
+        # Kubernetes expands $(VAR) and $$ in commands: every word must arrive as written
+        return [literal(word) for word in argv]
 
     def _template(
         self, name: str, settings: StepSettings, kind: str, mapped: bool
@@ -133,7 +136,7 @@ class TemplateFactory:
         if settings.image_pull_policy:
             container["imagePullPolicy"] = settings.image_pull_policy
         env: list[dict[str, Any]] = [
-            {"name": key, "value": value} for key, value in sorted(settings.env.items())
+            {"name": key, "value": literal(value)} for key, value in sorted(settings.env.items())
         ]
         env += [
             {"name": s.env, "valueFrom": {"secretKeyRef": {"name": s.name, "key": s.key}}}

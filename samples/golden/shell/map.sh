@@ -69,12 +69,13 @@ trap '_stop 143' TERM
 
 # One magnus command. Returns 0 when the node (or fan) succeeded and 1 when it failed;
 # any other code (2: bad input, or a crash) is not a pipeline outcome, so the whole
-# script stops with it instead of routing it like a step failure.
+# script stops with it instead of routing it like a step failure. The run options go
+# right after the subcommand: the step name is the last word, after "--".
 _magnus() {
   local rc=0
-  "${MAGNUS[@]}" "$@" "${RUN_OPTS[@]}" || rc=$?
+  "${MAGNUS[@]}" "$1" "${RUN_OPTS[@]}" "${@:2}" || rc=$?
   if ((rc > 1)); then
-    echo "error: magnus $1 for step $3 exited $rc; stopping" >&2
+    echo "error: magnus $1 for step ${!#} exited $rc; stopping" >&2
     exit "$rc"
   fi
   return "$rc"
@@ -151,23 +152,23 @@ _map() {
 g0() {
   local step=0 items=''
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" chunk --file samples/map.yaml; then step=1; else step=4; fi
+    if _magnus execute_single_node --file samples/map.yaml -- "$RUN_ID" chunk; then step=1; else step=4; fi
   fi
   if ((step == 1)); then
     items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-    if _magnus fan "$RUN_ID" each --mode out --file samples/map.yaml --items-file "$items" \
+    if _magnus fan --mode out --file samples/map.yaml --items-file "$items" -- "$RUN_ID" each \
       && _map g1 "$items" \
-      && _magnus fan "$RUN_ID" each --mode 'in' --file samples/map.yaml; then step=2; else step=4; fi
+      && _magnus fan --mode 'in' --file samples/map.yaml -- "$RUN_ID" each; then step=2; else step=4; fi
   fi
   if ((step == 2)); then
-    if _magnus execute_single_node "$RUN_ID" summarize --file samples/map.yaml; then step=3; else step=4; fi
+    if _magnus execute_single_node --file samples/map.yaml -- "$RUN_ID" summarize; then step=3; else step=4; fi
   fi
   if ((step == 3)); then
-    _magnus execute_single_node "$RUN_ID" success --file samples/map.yaml
+    _magnus execute_single_node --file samples/map.yaml -- "$RUN_ID" success
     return
   fi
   if ((step == 4)); then
-    _magnus execute_single_node "$RUN_ID" fail --file samples/map.yaml
+    _magnus execute_single_node --file samples/map.yaml -- "$RUN_ID" fail
     return 1
   fi
   echo "error: no route from step $step in g0" >&2
@@ -180,14 +181,14 @@ g0() {
 g1() {
   local mv="$1" step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" 'each.{map}.process' --file samples/map.yaml --map-variable "$mv"; then step=1; else step=2; fi
+    if _magnus execute_single_node --file samples/map.yaml --map-variable "$mv" -- "$RUN_ID" 'each.{map}.process'; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" 'each.{map}.success' --file samples/map.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/map.yaml --map-variable "$mv" -- "$RUN_ID" 'each.{map}.success'
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" 'each.{map}.fail' --file samples/map.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/map.yaml --map-variable "$mv" -- "$RUN_ID" 'each.{map}.fail'
     return 1
   fi
   echo "error: no route from step $step in g1" >&2

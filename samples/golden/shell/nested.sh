@@ -69,12 +69,13 @@ trap '_stop 143' TERM
 
 # One magnus command. Returns 0 when the node (or fan) succeeded and 1 when it failed;
 # any other code (2: bad input, or a crash) is not a pipeline outcome, so the whole
-# script stops with it instead of routing it like a step failure.
+# script stops with it instead of routing it like a step failure. The run options go
+# right after the subcommand: the step name is the last word, after "--".
 _magnus() {
   local rc=0
-  "${MAGNUS[@]}" "$@" "${RUN_OPTS[@]}" || rc=$?
+  "${MAGNUS[@]}" "$1" "${RUN_OPTS[@]}" "${@:2}" || rc=$?
   if ((rc > 1)); then
-    echo "error: magnus $1 for step $3 exited $rc; stopping" >&2
+    echo "error: magnus $1 for step ${!#} exited $rc; stopping" >&2
     exit "$rc"
   fi
   return "$rc"
@@ -151,20 +152,20 @@ _map() {
 g0() {
   local step=0 items=''
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" grid --file samples/nested.yaml; then step=1; else step=3; fi
+    if _magnus execute_single_node --file samples/nested.yaml -- "$RUN_ID" grid; then step=1; else step=3; fi
   fi
   if ((step == 1)); then
     items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-    if _magnus fan "$RUN_ID" regions --mode out --file samples/nested.yaml --items-file "$items" \
+    if _magnus fan --mode out --file samples/nested.yaml --items-file "$items" -- "$RUN_ID" regions \
       && _map g1 "$items" \
-      && _magnus fan "$RUN_ID" regions --mode 'in' --file samples/nested.yaml; then step=2; else step=3; fi
+      && _magnus fan --mode 'in' --file samples/nested.yaml -- "$RUN_ID" regions; then step=2; else step=3; fi
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" success --file samples/nested.yaml
+    _magnus execute_single_node --file samples/nested.yaml -- "$RUN_ID" success
     return
   fi
   if ((step == 3)); then
-    _magnus execute_single_node "$RUN_ID" fail --file samples/nested.yaml
+    _magnus execute_single_node --file samples/nested.yaml -- "$RUN_ID" fail
     return 1
   fi
   echo "error: no route from step $step in g0" >&2
@@ -177,16 +178,16 @@ g0() {
 g1() {
   local mv="$1" step=0
   if ((step == 0)); then
-    if _magnus fan "$RUN_ID" 'regions.{map}.work' --mode out --file samples/nested.yaml --map-variable "$mv" \
+    if _magnus fan --mode out --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work' \
       && _pool g2 "$mv" g4 "$mv" \
-      && _magnus fan "$RUN_ID" 'regions.{map}.work' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+      && _magnus fan --mode 'in' --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work'; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.success' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.success'
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.fail'
     return 1
   fi
   echo "error: no route from step $step in g1" >&2
@@ -200,16 +201,16 @@ g2() {
   local mv="$1" step=0 items=''
   if ((step == 0)); then
     items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-    if _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
+    if _magnus fan --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" -- "$RUN_ID" 'regions.{map}.work.fitting.seeds' \
       && _map g3 "$items" \
-      && _magnus fan "$RUN_ID" 'regions.{map}.work.fitting.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+      && _magnus fan --mode 'in' --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.fitting.seeds'; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.success' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.fitting.success'
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.fail' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.fitting.fail'
     return 1
   fi
   echo "error: no route from step $step in g2" >&2
@@ -222,14 +223,14 @@ g2() {
 g3() {
   local mv="$1" step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fit' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+    if _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fit'; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.success'
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.fitting.seeds.{map}.fail'
     return 1
   fi
   echo "error: no route from step $step in g3" >&2
@@ -243,16 +244,16 @@ g4() {
   local mv="$1" step=0 items=''
   if ((step == 0)); then
     items=$(mktemp "$WORK/items.XXXXXX") || exit 2
-    if _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" \
+    if _magnus fan --mode out --file samples/nested.yaml --map-variable "$mv" --items-file "$items" -- "$RUN_ID" 'regions.{map}.work.evaluation.seeds' \
       && _map g5 "$items" \
-      && _magnus fan "$RUN_ID" 'regions.{map}.work.evaluation.seeds' --mode 'in' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+      && _magnus fan --mode 'in' --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.evaluation.seeds'; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.success' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.evaluation.success'
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.fail' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.evaluation.fail'
     return 1
   fi
   echo "error: no route from step $step in g4" >&2
@@ -265,14 +266,14 @@ g4() {
 g5() {
   local mv="$1" step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.evaluate' --file samples/nested.yaml --map-variable "$mv"; then step=1; else step=2; fi
+    if _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.evaluate'; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.success' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.success'
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.fail' --file samples/nested.yaml --map-variable "$mv"
+    _magnus execute_single_node --file samples/nested.yaml --map-variable "$mv" -- "$RUN_ID" 'regions.{map}.work.evaluation.seeds.{map}.fail'
     return 1
   fi
   echo "error: no route from step $step in g5" >&2

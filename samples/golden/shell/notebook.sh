@@ -69,12 +69,13 @@ trap '_stop 143' TERM
 
 # One magnus command. Returns 0 when the node (or fan) succeeded and 1 when it failed;
 # any other code (2: bad input, or a crash) is not a pipeline outcome, so the whole
-# script stops with it instead of routing it like a step failure.
+# script stops with it instead of routing it like a step failure. The run options go
+# right after the subcommand: the step name is the last word, after "--".
 _magnus() {
   local rc=0
-  "${MAGNUS[@]}" "$@" "${RUN_OPTS[@]}" || rc=$?
+  "${MAGNUS[@]}" "$1" "${RUN_OPTS[@]}" "${@:2}" || rc=$?
   if ((rc > 1)); then
-    echo "error: magnus $1 for step $3 exited $rc; stopping" >&2
+    echo "error: magnus $1 for step ${!#} exited $rc; stopping" >&2
     exit "$rc"
   fi
   return "$rc"
@@ -151,17 +152,17 @@ _map() {
 g0() {
   local step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" initialize --file samples/notebooks/notebook.yaml; then step=1; else step=3; fi
+    if _magnus execute_single_node --file samples/notebooks/notebook.yaml -- "$RUN_ID" initialize; then step=1; else step=3; fi
   fi
   if ((step == 1)); then
-    if _magnus execute_single_node "$RUN_ID" notebook --file samples/notebooks/notebook.yaml; then step=2; else step=3; fi
+    if _magnus execute_single_node --file samples/notebooks/notebook.yaml -- "$RUN_ID" notebook; then step=2; else step=3; fi
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" success --file samples/notebooks/notebook.yaml
+    _magnus execute_single_node --file samples/notebooks/notebook.yaml -- "$RUN_ID" success
     return
   fi
   if ((step == 3)); then
-    _magnus execute_single_node "$RUN_ID" fail --file samples/notebooks/notebook.yaml
+    _magnus execute_single_node --file samples/notebooks/notebook.yaml -- "$RUN_ID" fail
     return 1
   fi
   echo "error: no route from step $step in g0" >&2

@@ -69,12 +69,13 @@ trap '_stop 143' TERM
 
 # One magnus command. Returns 0 when the node (or fan) succeeded and 1 when it failed;
 # any other code (2: bad input, or a crash) is not a pipeline outcome, so the whole
-# script stops with it instead of routing it like a step failure.
+# script stops with it instead of routing it like a step failure. The run options go
+# right after the subcommand: the step name is the last word, after "--".
 _magnus() {
   local rc=0
-  "${MAGNUS[@]}" "$@" "${RUN_OPTS[@]}" || rc=$?
+  "${MAGNUS[@]}" "$1" "${RUN_OPTS[@]}" "${@:2}" || rc=$?
   if ((rc > 1)); then
-    echo "error: magnus $1 for step $3 exited $rc; stopping" >&2
+    echo "error: magnus $1 for step ${!#} exited $rc; stopping" >&2
     exit "$rc"
   fi
   return "$rc"
@@ -151,22 +152,22 @@ _map() {
 g0() {
   local step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" initialize --file samples/parallel.yaml; then step=1; else step=4; fi
+    if _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" initialize; then step=1; else step=4; fi
   fi
   if ((step == 1)); then
-    if _magnus fan "$RUN_ID" both --mode out --file samples/parallel.yaml \
+    if _magnus fan --mode out --file samples/parallel.yaml -- "$RUN_ID" both \
       && _pool g1 '' g2 '' \
-      && _magnus fan "$RUN_ID" both --mode 'in' --file samples/parallel.yaml; then step=2; else step=4; fi
+      && _magnus fan --mode 'in' --file samples/parallel.yaml -- "$RUN_ID" both; then step=2; else step=4; fi
   fi
   if ((step == 2)); then
-    if _magnus execute_single_node "$RUN_ID" report --file samples/parallel.yaml; then step=3; else step=4; fi
+    if _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" report; then step=3; else step=4; fi
   fi
   if ((step == 3)); then
-    _magnus execute_single_node "$RUN_ID" success --file samples/parallel.yaml
+    _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" success
     return
   fi
   if ((step == 4)); then
-    _magnus execute_single_node "$RUN_ID" fail --file samples/parallel.yaml
+    _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" fail
     return 1
   fi
   echo "error: no route from step $step in g0" >&2
@@ -179,14 +180,14 @@ g0() {
 g1() {
   local step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" both.python_branch.double --file samples/parallel.yaml; then step=1; else step=2; fi
+    if _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.python_branch.double; then step=1; else step=2; fi
   fi
   if ((step == 1)); then
-    _magnus execute_single_node "$RUN_ID" both.python_branch.success --file samples/parallel.yaml
+    _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.python_branch.success
     return
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" both.python_branch.fail --file samples/parallel.yaml
+    _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.python_branch.fail
     return 1
   fi
   echo "error: no route from step $step in g1" >&2
@@ -199,17 +200,17 @@ g1() {
 g2() {
   local step=0
   if ((step == 0)); then
-    if _magnus execute_single_node "$RUN_ID" both.shell_branch.echo --file samples/parallel.yaml; then step=1; else step=3; fi
+    if _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.shell_branch.echo; then step=1; else step=3; fi
   fi
   if ((step == 1)); then
-    if _magnus execute_single_node "$RUN_ID" both.shell_branch.wait --file samples/parallel.yaml; then step=2; else step=3; fi
+    if _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.shell_branch.wait; then step=2; else step=3; fi
   fi
   if ((step == 2)); then
-    _magnus execute_single_node "$RUN_ID" both.shell_branch.success --file samples/parallel.yaml
+    _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.shell_branch.success
     return
   fi
   if ((step == 3)); then
-    _magnus execute_single_node "$RUN_ID" both.shell_branch.fail --file samples/parallel.yaml
+    _magnus execute_single_node --file samples/parallel.yaml -- "$RUN_ID" both.shell_branch.fail
     return 1
   fi
   echo "error: no route from step $step in g2" >&2
