@@ -62,7 +62,7 @@ def hostile(folder: Path, names: list[str] = NAMES, items: list[str] = ITEMS) ->
                 inner: {
                     "type": "task",
                     "command_type": "shell",
-                    "command": 'export MAGNUS_PRM_got="[$MAGNUS_PRM_value]"',
+                    "command": 'export MAGNUS_PRM_got="<$MAGNUS_PRM_value>"',
                     "next": "success",
                 },
                 "success": {"type": "success"},
@@ -90,7 +90,8 @@ def local_log(
     assert proc.returncode == 0, proc.stderr
     log = normalize(load_run_log(folder, "local"))
     assert log["parameters"]["seen"] == ENV_VALUE
-    assert sorted(log["parameters"]["got"]) == sorted(f"[{item}]" for item in items)
+    # shell tasks see parameters JSON-encoded (magnus 0.5), so each item arrives quoted
+    assert sorted(log["parameters"]["got"]) == sorted(f"<{json.dumps(i)}>" for i in items)
     assert set(names) <= set(log["steps"])
     return log
 

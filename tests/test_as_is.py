@@ -29,7 +29,7 @@ def copy_pipeline(workdir: Path) -> Path:
     return Path(shutil.copy(PIPELINE, workdir / "as_is.yaml"))
 
 
-def check_rendered(run_log, workdir: Path, marker: str = "hello $(x) $$ {{y}}\n") -> None:
+def check_rendered(run_log, workdir: Path, marker: str = '"hello" $(x) $$ {{y}}\n') -> None:
     """What a rendered run of tests/as_is/as_is.yaml must leave: the text ran (with the
     parameters in scope, `$(`, `$$` and `{{` literal), `command` never ran, the failing
     text routed to on_failure, and each as-is step is a recorded step with an attempt."""

@@ -205,3 +205,10 @@ def fan_argv(
         config_file=options.config_file,
         parameters_file=options.parameters_file,
     )
+
+
+def with_options(argv: list[str], *options: str) -> list[str]:
+    """A node or fan command line with more options, placed before its ``-- RUN_ID NAME``."""
+    from magnus_render.runtime import protocol
+
+    return protocol.with_options(argv, *options)

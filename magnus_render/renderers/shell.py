@@ -32,6 +32,7 @@ from magnus_render.renderers.base import (
     TargetSettings,
     fan_argv,
     node_argv,
+    with_options,
 )
 
 #: stand-ins handed to node_argv/fan_argv, replaced by shell expansions after quoting
@@ -294,9 +295,9 @@ class ShellRenderer(Renderer):
         text = self.as_is_text(node)
         if text is None:
             return self._task(node, graph, index, in_map)
-        call = self._node_call(node, in_map)
+        argv = node_argv(self.options, _RUN_ID, node.internal_name, _MAP_VAR if in_map else None)
         begin, end = (
-            f"{call} {_words(['', flag, word])}"
+            f"{self._env(node)}_magnus {_words(with_options(argv, flag, word))}"
             for flag, word in (
                 ("--as-is-begin", _AS_IS_ENV),
                 ("--as-is-end", _AS_IS_RC),

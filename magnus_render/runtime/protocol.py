@@ -70,6 +70,15 @@ def fan_argv(
     return [*argv, "--", run_id, internal_name]
 
 
+def with_options(argv: list[str], *options: str) -> list[str]:
+    """``argv`` of :func:`node_argv` or :func:`fan_argv` with more options, placed before
+    its ``--`` so that the run id and the step name stay the last two words."""
+    at = len(argv) - 3
+    if at < 0 or argv[at] != "--":
+        raise ValueError("not a node or fan command line (no `-- RUN_ID NAME` at its end)")
+    return [*argv[:at], *options, *argv[at:]]
+
+
 def encode_map_variable(map_variable: Mapping[str, Any] | None) -> str | None:
     """The --map-variable word for a concrete iteration (stable key order: outer first)."""
     if not map_variable:

@@ -208,6 +208,18 @@ class ArgoRenderer(Renderer):
                         where[0],
                     )
 
+    def _as_is(self, node: Node, text: str) -> str:
+        """The render_string as the as-is template's input: Argo would substitute ``{{``
+        (it has no escape for it), and Kubernetes expands ``$(VAR)`` in a container's
+        command unless ``$`` is written ``$$``."""
+        if "{{" in text:
+            self.unsupported(
+                node,
+                "its render_string contains '{{', which Argo would substitute and cannot "
+                "escape; write it another way (e.g. with a variable: b='{'; echo \"$b$b\")",
+            )
+        return text.replace("$", "$$")
+
 
 def _strings(value: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
     """Every string in a settings tree (keys included) with its path of keys."""
@@ -220,18 +232,6 @@ def _strings(value: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ..
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, (*where, str(index)))
-
-    def _as_is(self, node: Node, text: str) -> str:
-        """The render_string as the as-is template's input: Argo would substitute ``{{``
-        (it has no escape for it), and Kubernetes expands ``$(VAR)`` in a container's
-        command unless ``$`` is written ``$$``."""
-        if "{{" in text:
-            self.unsupported(
-                node,
-                "its render_string contains '{{', which Argo would substitute and cannot "
-                "escape; write it another way (e.g. with a variable: b='{'; echo \"$b$b\")",
-            )
-        return text.replace("$", "$$")
 
 
 def _base_name(pipeline_file: str) -> str:

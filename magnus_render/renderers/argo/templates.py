@@ -14,7 +14,7 @@ from typing import Any
 
 from magnus_render.k8s_spec import literal
 from magnus_render.renderers.argo.settings import StepSettings
-from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv
+from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv, with_options
 from magnus_render.renderers.naming import UniqueNames, dns_label
 
 RUN_ID = "{{workflow.name}}"
@@ -77,7 +77,7 @@ class TemplateFactory:
         if kind in ("node", "fail", "as-is"):
             argv = node_argv(self.options, RUN_ID, NAME_INPUT, map_variable)
             if kind == "as-is":  # execute_single_node records it while `sh -c TEXT` runs
-                argv += ["--as-is", AS_IS_INPUT]
+                argv = with_options(argv, "--as-is", AS_IS_INPUT)
         else:
             mode = "in" if kind == "fan-in" else "out"
             items = ITEMS_FILE if kind == "fan-out-items" else None

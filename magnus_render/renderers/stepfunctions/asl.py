@@ -27,6 +27,7 @@ from magnus_render.renderers.base import (
     RenderOptions,
     fan_argv,
     node_argv,
+    with_options,
 )
 from magnus_render.renderers.stepfunctions.names import job_name, literal, state_name
 from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings, settings_for
@@ -268,7 +269,7 @@ class AslBuilder:
             argv = node_argv(self.options, _RUN_ID, node.internal_name, map_var)
             text = self.as_is_text(node) if node.kind is NodeKind.AS_IS else None
             if text is not None:  # execute_single_node records it while `sh -c TEXT` runs
-                argv += ["--as-is", text]
+                argv = with_options(argv, "--as-is", text)
         else:
             items_file = _ITEMS_FILE if items else None
             argv = fan_argv(self.options, _RUN_ID, node.internal_name, mode, map_var, items_file)

@@ -22,7 +22,7 @@ from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.context import RunContext
-from magnus_render.runtime.protocol import encode_map_variable, node_argv
+from magnus_render.runtime.protocol import encode_map_variable, node_argv, with_options
 from magnus_render.stores.models import Status
 from magnus_render.stores.run_log_base import build_settings
 
@@ -141,10 +141,6 @@ class NodeTriggeringExecutor(Executor):
     def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
         """Launch ``argv`` where this executor runs nodes; wait; return its exit code."""
 
-    def as_is_word(self, text: str) -> str:
-        """An as-is step's text as the launcher passes it on (Kubernetes escapes ``$``)."""
-        return text
-
     def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
         argv = self.node_command(node, map_variable)
         if node.kind is NodeKind.AS_IS:
@@ -153,7 +149,7 @@ class NodeTriggeringExecutor(Executor):
                 text = node.as_is.text_for(self.ctx.as_is_target)
             if text is None:  # interactive, or no text for this target: nothing to run
                 return nodes.execute_node(self.ctx, node, map_variable)
-            argv += ["--as-is", self.as_is_word(text)]
+            argv = with_options(argv, "--as-is", text)  # launchers escape as their platform needs
         code = self.trigger_node(node, map_variable, argv)
         step = self.ctx.store.get_step_log(
             self.ctx.run_id, resolve_name(node.internal_name, map_variable)

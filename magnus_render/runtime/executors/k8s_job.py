@@ -123,10 +123,6 @@ class K8sJobExecutor(NodeTriggeringExecutor):
         workers = min(len(branches), self.settings.parallelism)
         run_concurrently(branches, self.execute_graph, workers)
 
-    def as_is_word(self, text: str) -> str:
-        """Kubernetes expands ``$(VAR)`` in a container's command; ``$$`` is a literal ``$``."""
-        return text.replace("$", "$$")
-
     # -- one node, one Job -------------------------------------------------------------
     def node_body(
         self, node: Node, map_variable: Mapping[str, Any], argv: list[str]
