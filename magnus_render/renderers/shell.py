@@ -39,7 +39,14 @@ _MAP_VAR = "\0map-variable\0"
 _ITEMS = "\0items-file\0"
 _NAME = "\0name\0"  # kept as is, then split on: the node's quoted name goes there
 _FAIL = "\0fail\0"  # key of the fail node's index in a graph's index table
-_EXPANSIONS = {_RUN_ID: '"$RUN_ID"', _MAP_VAR: '"$mv"', _ITEMS: '"$items"', _NAME: _NAME}
+_SIGNAL = "\0signal\0"
+_EXPANSIONS = {
+    _RUN_ID: '"$RUN_ID"',
+    _MAP_VAR: '"$mv"',
+    _ITEMS: '"$items"',
+    _NAME: _NAME,
+    _SIGNAL: '"$2"',
+}
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -174,6 +181,7 @@ class ShellRenderer(Renderer):
             python_command=" ".join(quote(w) for w in settings.python_command),
             max_parallel=settings.max_parallel,
             functions=functions,
+            interrupted_call=self._interrupted_call(),
         )
         return RenderResult(text, self.warnings)
 
@@ -232,6 +240,13 @@ class ShellRenderer(Renderer):
             head, _, tail = _words(argv).partition(_NAME)
             cached = self._node_cache[in_map] = ("_magnus " + head, tail)
         return cached
+
+    def _interrupted_call(self) -> str:
+        """What the script runs after a signal stopped it: the run's leftovers become FAIL."""
+        from magnus_render.runtime import protocol
+
+        argv = protocol.interrupted_argv(_RUN_ID, _SIGNAL, self.options.config_file)
+        return '"${MAGNUS[@]}" ' + _words(argv)
 
     def _fan_call(self, node: Node, mode: str, in_map: bool, items: bool = False) -> str:
         argv = fan_argv(

@@ -13,6 +13,7 @@ from typing import Any
 
 from magnus_render.errors import MagnusError, RunError
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
+from magnus_render.runtime import interrupt
 from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
 from magnus_render.stores.models import Status
 
@@ -74,31 +75,47 @@ def execute_pipeline(
     use_cached: str | None = None,
     quiet: bool = False,
 ) -> int:
-    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure."""
+    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure; Ctrl-C or
+    SIGTERM: the run is marked FAIL "interrupted (SIG...)" and Interrupted is raised."""
     from magnus_render.runtime.parameters import initial_parameters
     from magnus_render.runtime.progress import make_reporter
 
-    ctx = _context(
-        pipeline_file, config_file, parameters_file, run_id or generate_run_id(), tag, use_cached
-    )
-    for warning in ctx.pipeline.warnings:
-        print(str(warning), file=sys.stderr)
-    executor = make_executor(ctx)
-    params = initial_parameters(parameters_file)
-    _, created = ctx.create_run_log(params)
-    if not created:
-        raise RunError(f"run id {ctx.run_id!r} already exists; choose another --run-id")
-    ctx.reporter = make_reporter(quiet)
-    try:
-        if ctx.reporter:
-            ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
-        status = executor.execute_graph(ctx.pipeline.graph, None)
-        if status is Status.PROCESSING:  # the graph ended without a terminal node
-            status = Status.FAIL
-            ctx.store.update_run(ctx.run_id, status=status)
-    finally:
-        if ctx.reporter:
-            ctx.reporter.close()
+    with interrupt.guard():
+        ctx = _context(
+            pipeline_file,
+            config_file,
+            parameters_file,
+            run_id or generate_run_id(),
+            tag,
+            use_cached,
+        )
+        for warning in ctx.pipeline.warnings:
+            print(str(warning), file=sys.stderr)
+        executor = make_executor(ctx)
+        params = initial_parameters(parameters_file)
+        _, created = ctx.create_run_log(params)
+        if not created:
+            raise RunError(f"run id {ctx.run_id!r} already exists; choose another --run-id")
+        ctx.reporter = make_reporter(quiet)
+        stopped: interrupt.Interrupted | None = None
+        try:
+            if ctx.reporter:
+                ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
+            interrupt.raise_anywhere(executor.interrupt_anywhere)
+            status = executor.execute_graph(ctx.pipeline.graph, None)
+            interrupt.raise_anywhere(False)
+            if status is Status.PROCESSING:  # the graph ended without a terminal node
+                status = Status.FAIL
+                ctx.store.update_run(ctx.run_id, status=status)
+            interrupt.checkpoint()
+        except KeyboardInterrupt as exc:
+            stopped = _record_interrupt(ctx, exc, whole_run=True)
+        finally:
+            if ctx.reporter:
+                ctx.reporter.close()
+        if stopped is not None:
+            print(f"run {ctx.run_id} {stopped.message}", file=sys.stderr)
+            raise stopped
     done = "succeeded" if status is Status.SUCCESS else "FAILED"
     print(f"run {ctx.run_id} {done}", file=sys.stderr)
     return 0 if status is Status.SUCCESS else 1
@@ -147,15 +164,57 @@ def execute_single_node(
     """Run one node (a container's job). Composites run with their branches, locally."""
     from magnus_render.runtime import nodes
 
-    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
-    node = _find(ctx, internal_name)
-    variables = parse_map_variable(map_variable, node)
-    _ensure_run_log(ctx)
-    if node.kind.is_composite:
-        status = make_executor(ctx).execute_composite(node, variables)
-    else:
-        status = nodes.execute_node(ctx, node, variables)
+    with interrupt.guard():
+        ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+        node = _find(ctx, internal_name)
+        variables = parse_map_variable(map_variable, node)
+        _ensure_run_log(ctx)
+        try:
+            if node.kind.is_composite:
+                status = make_executor(ctx).execute_composite(node, variables)
+            else:
+                status = nodes.execute_node(ctx, node, variables)
+            interrupt.checkpoint()
+        except KeyboardInterrupt as exc:
+            raise _record_interrupt(ctx, exc, whole_run=False) from None
     return 0 if status is Status.SUCCESS else 1
+
+
+def _record_interrupt(
+    ctx: RunContext, exc: KeyboardInterrupt, whole_run: bool
+) -> interrupt.Interrupted:
+    """Mark the run FAIL "interrupted (SIG...)" (``whole_run``: also every step and branch
+    still PROCESSING; only for the process that owns the whole run). A failure to record
+    is reported, never raised: the interruption is what the caller must see."""
+    import signal
+
+    stopped = exc if isinstance(exc, interrupt.Interrupted) else None
+    stopped = stopped or interrupt.Interrupted(interrupt.pending() or signal.SIGINT)
+    try:
+        if whole_run:
+            interrupt.mark_run(ctx.store, ctx.run_id, stopped.message)
+        else:
+            interrupt.mark_header(ctx.store, ctx.run_id, stopped.message)
+    except Exception as error:  # the store failing now must not hide the interruption
+        why = f"error: could not record the interruption of run {ctx.run_id}: {error}"
+        print(why, file=sys.stderr)
+    return stopped
+
+
+def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | None = None) -> int:
+    """`magnus interrupted`: what the shell script calls after a signal stopped it and its
+    children: everything still PROCESSING in the run, and the run, becomes FAIL."""
+    import signal
+
+    name = signal_name.upper()
+    try:
+        signum = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+    except KeyError:
+        raise MagnusError(f"--signal: unknown signal {signal_name!r} (INT or TERM)") from None
+    store = _store(config_file)
+    if store.exists(check_run_id(run_id)):
+        interrupt.mark_run(store, run_id, interrupt.Interrupted(signum).message)
+    return 0
 
 
 def write_items(items_file: str, items: list[str]) -> None:
@@ -195,6 +254,33 @@ def fan(
     use_cached: str | None = None,
 ) -> int:
     """`magnus fan`: open (out) or close (in) a composite's branches."""
+    with interrupt.guard():  # bookkeeping only: a signal is raised when it is done
+        return _fan(
+            run_id,
+            internal_name,
+            mode,
+            pipeline_file,
+            config_file,
+            parameters_file,
+            map_variable,
+            items_file,
+            tag,
+            use_cached,
+        )
+
+
+def _fan(
+    run_id: str,
+    internal_name: str,
+    mode: str,
+    pipeline_file: Path | str,
+    config_file: Path | str | None,
+    parameters_file: Path | str | None,
+    map_variable: str | None,
+    items_file: Path | str | None,
+    tag: str,
+    use_cached: str | None,
+) -> int:
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
@@ -252,6 +338,7 @@ __all__ = [
     "execute_single_node",
     "fan",
     "list_runs",
+    "record_interrupted",
     "resolve_name",
     "show_run",
 ]

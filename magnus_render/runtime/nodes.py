@@ -23,7 +23,7 @@ from magnus_render.pipeline.ir import (
     parent_graph_name,
     resolve_name,
 )
-from magnus_render.runtime import parameters, task_api
+from magnus_render.runtime import interrupt, parameters, task_api
 from magnus_render.runtime.context import RunContext, code_identity
 from magnus_render.runtime.tasks import run_task
 from magnus_render.stores.catalog_base import CatalogError
@@ -180,6 +180,7 @@ def _execute_task(
     ns = namespace(map_variable)
     ctx.store.put_step_log(ctx.run_id, step_log)  # visible as PROCESSING while it runs
     status = Status.FAIL
+    stopped: interrupt.Interrupted | None = None
     for number in range(1, max(1, node.max_attempts) + 1):
         start, started = time.monotonic(), now_iso()
         _report(ctx, "start", name=resolved, attempt=number, attempts=node.max_attempts)
@@ -203,13 +204,17 @@ def _execute_task(
                 entries = ctx.catalog.get(ctx.run_id, pattern, ns)
                 scope.catalog_entries.extend(entries)
                 fetched.update({e.name: e.data_hash for e in entries})
-            outcome = run_task(node.task, params, env, echo=True, collected=scope.collected)
+            with interrupt.interruptible():
+                outcome = run_task(node.task, params, env, echo=True, collected=scope.collected)
             ok, message, log = outcome.ok, outcome.message, outcome.log
             if ok:
                 for pattern in catalog.put if catalog else ():
                     scope.catalog_entries.extend(ctx.catalog.put(ctx.run_id, pattern, ns, fetched))
         except CatalogError as exc:
             ok, message = False, str(exc)
+        except interrupt.Interrupted as exc:  # recorded as a failed attempt, then re-raised
+            interrupt.stop_children()  # what a python task started (a shell task's group
+            stopped, ok, message = exc, False, exc.message  # is already stopped)
         finally:
             task_api._current.pop()
         if outcome is not None:
@@ -249,6 +254,8 @@ def _execute_task(
             status = Status.SUCCESS
             step_log.output_parameters = dict(outcome.outputs) if outcome else {}
             break
+        if stopped is not None:
+            break
         if number < node.max_attempts:
             ctx.store.put_step_log(ctx.run_id, step_log)  # record the failed attempt now
     step_log.status = status
@@ -258,6 +265,8 @@ def _execute_task(
     ctx.store.put_step_log(ctx.run_id, step_log)
     if status is Status.SUCCESS:
         parameters.write(ctx.store, ctx.run_id, resolved, step_log.output_parameters)
+    if stopped is not None:
+        raise stopped
     return status
 
 

@@ -304,9 +304,18 @@ def run_shell(
 
 def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:
     """Run a process, reading stdout and stderr concurrently (no pipe deadlock), echoing
-    each to ours, and return (exit code, combined output)."""
+    each to ours, and return (exit code, combined output).
+
+    The process gets its own session, so stopping it (Ctrl-C, SIGTERM: any exception
+    while waiting) stops the children it started too, in one process group; and a
+    terminal's Ctrl-C reaches only magnus, which stops the task once, not both at once."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
     )
     chunks: list[bytes] = []
     lock = threading.Lock()
@@ -329,10 +338,19 @@ def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tup
         threading.Thread(target=pump, args=(proc.stdout, sys.stdout if echo else None)),
         threading.Thread(target=pump, args=(proc.stderr, sys.stderr if echo else None)),
     ]
-    for t in threads:
-        t.daemon = True
-        t.start()
-    code = proc.wait()
+    try:
+        for t in threads:
+            t.daemon = True
+            t.start()
+        code = proc.wait()
+    except BaseException:
+        from magnus_render.runtime.procs import stop_group
+
+        stop_group(proc)
+        for t in threads:
+            if t.is_alive():
+                t.join(timeout=5)
+        raise
     for t in threads:
         t.join()
     return code, b"".join(chunks).decode("utf-8", "replace")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Graph, Node, resolve_name
-from magnus_render.runtime import nodes
+from magnus_render.runtime import interrupt, nodes
 from magnus_render.runtime.context import RunContext
 from magnus_render.runtime.protocol import encode_map_variable, node_argv
 from magnus_render.stores.models import Status
@@ -38,6 +38,8 @@ class Executor:
     settings_model: ClassVar[type[ExecutorSettings]] = ExecutorSettings
     #: run log store types this executor can work with (None: any)
     needs_multi_process_store: ClassVar[bool] = False
+    #: False: a signal waits for the end of magnus's bookkeeping (runtime.interrupt)
+    interrupt_anywhere: ClassVar[bool] = False
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -79,6 +81,7 @@ class Executor:
         map_variable = dict(map_variable or {})
         current = graph.start_at
         while True:
+            interrupt.checkpoint()  # a signal that came during bookkeeping stops here
             node = graph.node(current)
             if node.kind.is_composite:
                 status = self.execute_composite(node, map_variable)
@@ -123,6 +126,8 @@ class NodeTriggeringExecutor(Executor):
     """Traverses here, runs each node elsewhere via ``magnus execute_single_node``."""
 
     needs_multi_process_store = True
+    #: the driver only waits on remote work: a signal may stop it anywhere (see interrupt)
+    interrupt_anywhere = True
 
     def node_command(self, node: Node, map_variable: Mapping[str, Any]) -> list[str]:
         ctx = self.ctx

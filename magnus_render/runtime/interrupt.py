@@ -1,0 +1,180 @@
+"""Ctrl-C (SIGINT) and SIGTERM: stop the running task, record FAIL "interrupted (SIG...)",
+exit 128 + the signal's number (130 / 143), as the k8s-job and aws-batch drivers do.
+
+Why the handler does not simply raise wherever the signal lands: raised in the middle of
+magnus's own bookkeeping (a run log write), the exception could leave a half-done record.
+So, while :func:`guard` is active, the signal raises :class:`Interrupted` at once only
+inside :func:`interruptible` regions (a task running, a wait for workers) or everywhere
+for executors whose main thread only waits on remote work (``anywhere``); elsewhere it
+stays pending until the next :func:`checkpoint` (the start of a node) or the end of the
+region. A second signal while cleaning up is noted and ignored, so the clean-up (whose
+waits are bounded) always finishes and the run is never left PROCESSING.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from magnus_render.stores.models import Status, now_iso
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (a KeyboardInterrupt, so code that handles Ctrl-C
+    handles SIGTERM the same way)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+    @property
+    def message(self) -> str:
+        return f"interrupted ({self.signal_name})"
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.depth = 0
+        self.anywhere = False
+        self.active = False
+
+
+_state = _State()
+
+
+def _handler(signum: int, frame: Any) -> None:
+    if _state.pending is not None:
+        name = Interrupted(signum).signal_name
+        with contextlib.suppress(OSError):  # os.write: print() is not re-entrant
+            os.write(2, f"{name} again: still stopping, please wait\n".encode())
+        return
+    _state.pending = signum
+    if _state.depth > 0 or _state.anywhere:
+        raise Interrupted(signum)
+
+
+def pending() -> int | None:
+    """The signal received, if any."""
+    return _state.pending
+
+
+def checkpoint() -> None:
+    """Raise :class:`Interrupted` if a signal arrived (call where stopping is safe)."""
+    if _state.pending is not None:
+        raise Interrupted(_state.pending)
+
+
+def raise_anywhere(on: bool) -> None:
+    """Let a signal raise wherever the main thread is (drivers that only wait)."""
+    _state.anywhere = on
+    if on:
+        checkpoint()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A region a signal may interrupt at once (a running task, a wait)."""
+    checkpoint()
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+    checkpoint()  # a task that swallowed the KeyboardInterrupt is still interrupted
+
+
+def reset() -> None:
+    """Fresh state in a forked worker process (the handlers stay installed)."""
+    global _state
+    active = _state.active
+    _state = _State()
+    _state.active = active
+
+
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """Handle SIGINT and SIGTERM as described above while a run command works; at the end
+    a signal that arrived during bookkeeping is raised, so the exit code still says it."""
+    if threading.current_thread() is not threading.main_thread() or _state.active:
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    reset()
+    _state.active = True
+    for signum in SIGNALS:
+        signal.signal(signum, _handler)
+    try:
+        yield
+        checkpoint()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        reset()
+        _state.active = False
+
+
+def stop_children() -> None:
+    """Stop the processes this one started (a python task's children)."""
+    from magnus_render.runtime.procs import stop_descendants
+
+    stop_descendants()
+
+
+# -- the record of an interrupted run ---------------------------------------------------
+def mark_run(store: Any, run_id: str, message: str) -> None:
+    """Mark what is still PROCESSING in a run (steps, their last attempt, branches) and the
+    run itself FAIL with ``message``. Only for the one process that owns the run (the
+    local executor after its workers stopped, the shell script after its children)."""
+    run_log = store.get_run_log(run_id)
+    steps = list(run_log.steps.values())
+    while steps:
+        step = steps.pop()
+        for branch in step.branches.values():
+            steps.extend(branch.steps.values())
+            if branch.status is Status.PROCESSING:
+                fresh = store.get_branch_log(run_id, branch.internal_name) or branch
+                fresh.status = Status.FAIL
+                store.put_branch_log(run_id, fresh)
+        if step.status is not Status.PROCESSING:
+            continue
+        fresh = store.get_step_log(run_id, step.internal_name) or step
+        fresh.status = Status.FAIL
+        fresh.message = message
+        for attempt in fresh.attempts[-1:]:
+            if attempt.status is Status.PROCESSING:
+                attempt.status = Status.FAIL
+                attempt.message = message
+                attempt.end_time = attempt.end_time or now_iso()
+        store.put_step_log(run_id, fresh)
+    mark_header(store, run_id, message)
+
+
+def mark_header(store: Any, run_id: str, message: str) -> None:
+    """The run is FAIL with ``message`` (unless a terminal node already ended it)."""
+    header = store.get_run_header(run_id)
+    if header.status is Status.SUCCESS:
+        return
+    header.status = Status.FAIL
+    header.message = message
+    store.put_run_header(header)
