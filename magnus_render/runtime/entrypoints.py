@@ -101,9 +101,9 @@ def execute_pipeline(
         try:
             if ctx.reporter:
                 ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
-            interrupt.raise_anywhere(executor.interrupt_anywhere)
+            if executor.own_signal_handling:
+                interrupt.release()
             status = executor.execute_graph(ctx.pipeline.graph, None)
-            interrupt.raise_anywhere(False)
             if status is Status.PROCESSING:  # the graph ended without a terminal node
                 status = Status.FAIL
                 ctx.store.update_run(ctx.run_id, status=status)

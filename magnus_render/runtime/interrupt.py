@@ -1,14 +1,16 @@
 """Ctrl-C (SIGINT) and SIGTERM: stop the running task, record FAIL "interrupted (SIG...)",
-exit 128 + the signal's number (130 / 143), as the k8s-job and aws-batch drivers do.
+exit 128 + the signal's number (130 / 143; the k8s-job and aws-batch drivers' Ctrl-C is
+130 too).
 
 Why the handler does not simply raise wherever the signal lands: raised in the middle of
 magnus's own bookkeeping (a run log write), the exception could leave a half-done record.
 So, while :func:`guard` is active, the signal raises :class:`Interrupted` at once only
-inside :func:`interruptible` regions (a task running, a wait for workers) or everywhere
-for executors whose main thread only waits on remote work (``anywhere``); elsewhere it
+inside :func:`interruptible` regions (a task running, a wait for workers); elsewhere it
 stays pending until the next :func:`checkpoint` (the start of a node) or the end of the
 region. A second signal while cleaning up is noted and ignored, so the clean-up (whose
-waits are bounded) always finishes and the run is never left PROCESSING.
+waits are bounded) always finishes and the run is never left PROCESSING. Drivers of
+remote work (k8s-job, aws-batch) :func:`release` the signals: they keep Python's
+KeyboardInterrupt and SIGTERM's default (a restarted driver pod resumes its run).
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class _State:
     def __init__(self) -> None:
         self.pending: int | None = None
         self.depth = 0
-        self.anywhere = False
         self.active = False
+        self.previous: dict[int, Any] = {}
 
 
 _state = _State()
@@ -70,7 +72,7 @@ def _handler(signum: int, frame: Any) -> None:
             os.write(2, f"{name} again: still stopping, please wait\n".encode())
         return
     _state.pending = signum
-    if _state.depth > 0 or _state.anywhere:
+    if _state.depth > 0:
         raise Interrupted(signum)
 
 
@@ -85,11 +87,13 @@ def checkpoint() -> None:
         raise Interrupted(_state.pending)
 
 
-def raise_anywhere(on: bool) -> None:
-    """Let a signal raise wherever the main thread is (drivers that only wait)."""
-    _state.anywhere = on
-    if on:
-        checkpoint()
+def release() -> None:
+    """Give the signals back their handlers from before :func:`guard` (for the rest of
+    it); a signal that already came is raised."""
+    for signum, handler in _state.previous.items():
+        signal.signal(signum, handler)
+    _state.previous = {}
+    checkpoint()
 
 
 @contextlib.contextmanager
@@ -107,20 +111,21 @@ def interruptible() -> Iterator[None]:
 def reset() -> None:
     """Fresh state in a forked worker process (the handlers stay installed)."""
     global _state
-    active = _state.active
+    active, previous = _state.active, _state.previous
     _state = _State()
-    _state.active = active
+    _state.active, _state.previous = active, previous
 
 
 @contextlib.contextmanager
 def guard() -> Iterator[None]:
     """Handle SIGINT and SIGTERM as described above while a run command works; at the end
     a signal that arrived during bookkeeping is raised, so the exit code still says it."""
+    global _state
     if threading.current_thread() is not threading.main_thread() or _state.active:
         yield
         return
-    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
-    reset()
+    _state.pending, _state.depth = None, 0
+    _state.previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
     _state.active = True
     for signum in SIGNALS:
         signal.signal(signum, _handler)
@@ -128,10 +133,9 @@ def guard() -> Iterator[None]:
         yield
         checkpoint()
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in _state.previous.items():
             signal.signal(signum, handler)
-        reset()
-        _state.active = False
+        _state = _State()
 
 
 def stop_children() -> None:

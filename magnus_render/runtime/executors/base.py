@@ -38,8 +38,9 @@ class Executor:
     settings_model: ClassVar[type[ExecutorSettings]] = ExecutorSettings
     #: run log store types this executor can work with (None: any)
     needs_multi_process_store: ClassVar[bool] = False
-    #: False: a signal waits for the end of magnus's bookkeeping (runtime.interrupt)
-    interrupt_anywhere: ClassVar[bool] = False
+    #: True: Ctrl-C stays a KeyboardInterrupt anywhere and SIGTERM keeps its default
+    #: (drivers of remote work); False: runtime.interrupt handles both (local runs)
+    own_signal_handling: ClassVar[bool] = False
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -126,8 +127,8 @@ class NodeTriggeringExecutor(Executor):
     """Traverses here, runs each node elsewhere via ``magnus execute_single_node``."""
 
     needs_multi_process_store = True
-    #: the driver only waits on remote work: a signal may stop it anywhere (see interrupt)
-    interrupt_anywhere = True
+    #: a driver handles Ctrl-C itself, and a restarted driver pod resumes after SIGTERM
+    own_signal_handling = True
 
     def node_command(self, node: Node, map_variable: Mapping[str, Any]) -> list[str]:
         ctx = self.ctx
