@@ -128,3 +128,7 @@ def test_interrupted_marks_what_is_left_of_a_run(tmp_path: Path) -> None:
     both = log.steps["both"]
     assert both.status.value == "FAIL" and both.message == "interrupted (SIGTERM)"
     assert [b.status.value for b in both.branches.values()] == ["FAIL", "FAIL"]
+    shown = subprocess.run(
+        [*base, "show", "r"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.stdout.splitlines()[:2] == ["run r  FAIL", "  message: interrupted (SIGTERM)"]
