@@ -258,6 +258,49 @@ def test_signal_outside_a_task_waits_for_the_bookkeeping() -> None:
     assert inside.value.exit_code == 130
 
 
+SELF_TERM = """
+import os, signal, subprocess, time
+
+
+def stop_me() -> None:
+    child = subprocess.Popen(["sleep", "300"])
+    with open("pids", "a") as pids:
+        pids.write(f"{child.pid}\\n")
+    os.kill(os.getpid(), signal.SIGTERM)  # as if `kill` came now: the handler raises
+    time.sleep(300)
+"""
+
+
+def test_in_process_run_stops_only_what_the_task_started(tmp_path: Path) -> None:
+    """Through the SDK a run shares its process with the caller: SIGTERM stops the task's
+    children but not the caller's own older ones, and raises KeyboardInterrupt."""
+    from magnus_render.runtime.interrupt import Interrupted
+    from tests.helpers.runlog import execute_in_process
+    from tests.helpers.signals import running
+
+    (tmp_path / "self_term.py").write_text(SELF_TERM, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        "dag:\n  start_at: t\n  steps:\n"
+        "    t: {type: task, command: self_term.stop_me, next: success}\n"
+        "    success: {type: success}\n    fail: {type: fail}\n",
+        encoding="utf-8",
+    )
+    elder = subprocess.Popen(["sleep", "300"])
+    try:
+        with pytest.raises(KeyboardInterrupt) as raised:
+            execute_in_process("p.yaml", tmp_path, run_id="sdk")
+        assert isinstance(raised.value, Interrupted) and raised.value.exit_code == 143
+        assert orphans(tmp_path) == []
+        assert running(elder.pid)
+        log = load_run_log(tmp_path, "sdk")
+        assert log.status.value == "FAIL" and log.message == "interrupted (SIGTERM)"
+        assert log.steps["t"].message == "interrupted (SIGTERM)"
+    finally:
+        elder.kill()
+        elder.wait()
+        kill_pids(tmp_path)
+
+
 def test_interrupted_command_rejects_an_unknown_signal(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "magnus_render.cli", "interrupted", "r", "--signal", "FOO"],

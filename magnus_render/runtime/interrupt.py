@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from magnus_render.runtime import procs
 from magnus_render.stores.models import Status, now_iso
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -58,6 +59,8 @@ class _State:
     def __init__(self) -> None:
         self.pending: int | None = None
         self.depth = 0
+        #: when the outermost interruptible region began (procs.boot_clock)
+        self.since = 0.0
         self.active = False
         self.previous: dict[int, Any] = {}
 
@@ -100,6 +103,8 @@ def release() -> None:
 def interruptible() -> Iterator[None]:
     """A region a signal may interrupt at once (a running task, a wait)."""
     checkpoint()
+    if _state.depth == 0:
+        _state.since = procs.boot_clock()
     _state.depth += 1
     try:
         yield
@@ -139,10 +144,9 @@ def guard() -> Iterator[None]:
 
 
 def stop_children() -> None:
-    """Stop the processes this one started (a python task's children)."""
-    from magnus_render.runtime.procs import stop_descendants
-
-    stop_descendants()
+    """Stop the processes this one started during the last interruptible region (a python
+    task's children; not those of a program that called the SDK before)."""
+    procs.stop_descendants(since=_state.since)
 
 
 # -- the record of an interrupted run ---------------------------------------------------

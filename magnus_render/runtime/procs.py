@@ -49,8 +49,17 @@ def _group_alive(pgid: int) -> bool:
     return any(_alive(pid) for pid in _members(pgid)) if os.path.isdir("/proc") else True
 
 
-def _table() -> list[tuple[int, int, int]]:
-    """(pid, parent pid, process group) of every process, from /proc."""
+def boot_clock() -> float:
+    """Seconds since boot, the clock of a process's start time in /proc (0.0 elsewhere)."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock) if clock is not None else 0.0
+
+
+_TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+
+def _table() -> list[tuple[int, int, int, float]]:
+    """(pid, parent pid, process group, start time) of every living process, from /proc."""
     rows = []
     try:
         names = os.listdir("/proc")
@@ -65,26 +74,29 @@ def _table() -> list[tuple[int, int, int]]:
         except OSError:
             continue
         fields = text.rpartition(")")[2].split()
-        if len(fields) >= 4 and fields[0] not in ("Z", "X"):
-            rows.append((int(name), int(fields[1]), int(fields[2])))
+        if len(fields) >= 20 and fields[0] not in ("Z", "X"):
+            start = int(fields[19]) * _TICK
+            rows.append((int(name), int(fields[1]), int(fields[2]), start))
     return rows
 
 
 def _members(pgid: int) -> list[int]:
-    return [pid for pid, _, group in _table() if group == pgid]
+    return [pid for pid, _, group, _ in _table() if group == pgid]
 
 
-def descendants(pid: int | None = None) -> list[int]:
-    """Living descendants of ``pid`` (default: this process), parents before children."""
+def descendants(pid: int | None = None, since: float = 0.0) -> list[int]:
+    """Living descendants of ``pid`` (default: this process) started at ``since`` (the
+    :func:`boot_clock`) or later, so a caller's older children are left alone."""
     root = os.getpid() if pid is None else pid
-    children: dict[int, list[int]] = {}
-    for child, parent, _ in _table():
-        children.setdefault(parent, []).append(child)
+    children: dict[int, list[tuple[int, float]]] = {}
+    for child, parent, _, start in _table():
+        children.setdefault(parent, []).append((child, start))
     found: list[int] = []
     stack = list(children.get(root, []))
     while stack:
-        child = stack.pop()
-        found.append(child)
+        child, start = stack.pop()
+        if start >= since - 2 * _TICK:  # start times are whole clock ticks
+            found.append(child)
         stack.extend(children.get(child, []))
     return found
 
@@ -123,10 +135,10 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> N
         proc.wait(timeout=grace)
 
 
-def stop_descendants(grace: float = GRACE_SECONDS) -> list[int]:
-    """SIGTERM every living descendant of this process, then SIGKILL what outlives
-    ``grace``; returns the pids that were signalled."""
-    pids = descendants()
+def stop_descendants(since: float = 0.0, grace: float = GRACE_SECONDS) -> list[int]:
+    """SIGTERM every living descendant of this process started since ``since``, then
+    SIGKILL what outlives ``grace``; returns the pids that were signalled."""
+    pids = descendants(since=since)
     if not pids:
         return []
     for pid in pids:
@@ -143,7 +155,7 @@ def stop_descendants(grace: float = GRACE_SECONDS) -> list[int]:
 def signal_children(signum: int) -> list[int]:
     """Send ``signum`` to this process's direct children (e.g. its worker processes)."""
     me = os.getpid()
-    pids = [pid for pid, parent, _ in _table() if parent == me]
+    pids = [pid for pid, parent, _, _ in _table() if parent == me]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
