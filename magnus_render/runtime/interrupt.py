@@ -59,8 +59,6 @@ class _State:
     def __init__(self) -> None:
         self.pending: int | None = None
         self.depth = 0
-        #: when the outermost interruptible region began (procs.boot_clock)
-        self.since = 0.0
         self.active = False
         self.previous: dict[int, Any] = {}
 
@@ -100,16 +98,23 @@ def release() -> None:
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """A region a signal may interrupt at once (a running task, a wait)."""
+def interruptible(task: bool = False) -> Iterator[None]:
+    """A region a signal may interrupt at once (a running task, a wait). Leaving a
+    ``task`` region interrupted stops the processes started in it (a python task's
+    children; a shell task's process group is stopped where it is waited for)."""
     checkpoint()
-    if _state.depth == 0:
-        _state.since = procs.boot_clock()
+    since = procs.boot_clock()
     _state.depth += 1
     try:
         yield
+    except KeyboardInterrupt:
+        if task:
+            procs.stop_descendants(since=since)
+        raise
     finally:
         _state.depth -= 1
+    if task and _state.pending is not None:
+        procs.stop_descendants(since=since)
     checkpoint()  # a task that swallowed the KeyboardInterrupt is still interrupted
 
 
@@ -141,12 +146,6 @@ def guard() -> Iterator[None]:
         for signum, handler in _state.previous.items():
             signal.signal(signum, handler)
         _state = _State()
-
-
-def stop_children() -> None:
-    """Stop the processes this one started during the last interruptible region (a python
-    task's children; not those of a program that called the SDK before)."""
-    procs.stop_descendants(since=_state.since)
 
 
 # -- the record of an interrupted run ---------------------------------------------------

@@ -204,7 +204,7 @@ def _execute_task(
                 entries = ctx.catalog.get(ctx.run_id, pattern, ns)
                 scope.catalog_entries.extend(entries)
                 fetched.update({e.name: e.data_hash for e in entries})
-            with interrupt.interruptible():
+            with interrupt.interruptible(task=True):
                 outcome = run_task(node.task, params, env, echo=True, collected=scope.collected)
             ok, message, log = outcome.ok, outcome.message, outcome.log
             if ok:
@@ -213,8 +213,7 @@ def _execute_task(
         except CatalogError as exc:
             ok, message = False, str(exc)
         except interrupt.Interrupted as exc:  # recorded as a failed attempt, then re-raised
-            interrupt.stop_children()  # what a python task started (a shell task's group
-            stopped, ok, message = exc, False, exc.message  # is already stopped)
+            stopped, ok, message = exc, False, exc.message
         finally:
             task_api._current.pop()
         if outcome is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.pipeline.ir import CommandType, TaskSpec
+from magnus_render.runtime import procs
 from magnus_render.runtime.parameters import ENV_PREFIX, decode_value, encode_env_value
 
 TRACK_PREFIX = "MAGNUS_TRACK_"
@@ -304,11 +305,8 @@ def run_shell(
 
 def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:
     """Run a process, reading stdout and stderr concurrently (no pipe deadlock), echoing
-    each to ours, and return (exit code, combined output).
-
-    The process gets its own session, so stopping it (Ctrl-C, SIGTERM: any exception
-    while waiting) stops the children it started too, in one process group; and a
-    terminal's Ctrl-C reaches only magnus, which stops the task once, not both at once."""
+    each to ours, and return (exit code, combined output). In its own session, so that
+    stopping it (any exception while waiting: Ctrl-C, SIGTERM) stops its children too."""
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
@@ -344,9 +342,7 @@ def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tup
             t.start()
         code = proc.wait()
     except BaseException:
-        from magnus_render.runtime.procs import stop_group
-
-        stop_group(proc)
+        procs.stop_group(proc)
         for t in threads:
             if t.is_alive():
                 t.join(timeout=5)
