@@ -109,7 +109,7 @@ def execute_pipeline(
                 ctx.store.update_run(ctx.run_id, status=status)
             interrupt.checkpoint()
         except KeyboardInterrupt as exc:
-            stopped = _record_interrupt(ctx, exc, whole_run=True)
+            stopped = _record_interrupt(ctx, exc)
         finally:
             if ctx.reporter:
                 ctx.reporter.close()
@@ -161,7 +161,9 @@ def execute_single_node(
     tag: str = "",
     use_cached: str | None = None,
 ) -> int:
-    """Run one node (a container's job). Composites run with their branches, locally."""
+    """Run one node (a container's job). Composites run with their branches, locally.
+    Ctrl-C / SIGTERM: the step is FAIL "interrupted (SIG...)" and Interrupted is raised;
+    the run is left to whoever drives it (the shell script, an orchestrator's routing)."""
     from magnus_render.runtime import nodes
 
     with interrupt.guard():
@@ -169,32 +171,23 @@ def execute_single_node(
         node = _find(ctx, internal_name)
         variables = parse_map_variable(map_variable, node)
         _ensure_run_log(ctx)
-        try:
-            if node.kind.is_composite:
-                status = make_executor(ctx).execute_composite(node, variables)
-            else:
-                status = nodes.execute_node(ctx, node, variables)
-            interrupt.checkpoint()
-        except KeyboardInterrupt as exc:
-            raise _record_interrupt(ctx, exc, whole_run=False) from None
+        if node.kind.is_composite:
+            status = make_executor(ctx).execute_composite(node, variables)
+        else:
+            status = nodes.execute_node(ctx, node, variables)
     return 0 if status is Status.SUCCESS else 1
 
 
-def _record_interrupt(
-    ctx: RunContext, exc: KeyboardInterrupt, whole_run: bool
-) -> interrupt.Interrupted:
-    """Mark the run FAIL "interrupted (SIG...)" (``whole_run``: also every step and branch
-    still PROCESSING; only for the process that owns the whole run). A failure to record
-    is reported, never raised: the interruption is what the caller must see."""
+def _record_interrupt(ctx: RunContext, exc: KeyboardInterrupt) -> interrupt.Interrupted:
+    """Mark every step and branch still PROCESSING, and the run, FAIL "interrupted
+    (SIG...)" (only the process that owns the whole run may). A failure to record is
+    reported, never raised: the interruption is what the caller must see."""
     import signal
 
     stopped = exc if isinstance(exc, interrupt.Interrupted) else None
     stopped = stopped or interrupt.Interrupted(interrupt.pending() or signal.SIGINT)
     try:
-        if whole_run:
-            interrupt.mark_run(ctx.store, ctx.run_id, stopped.message)
-        else:
-            interrupt.mark_header(ctx.store, ctx.run_id, stopped.message)
+        interrupt.mark_run(ctx.store, ctx.run_id, stopped.message)
     except Exception as error:  # the store failing now must not hide the interruption
         why = f"error: could not record the interruption of run {ctx.run_id}: {error}"
         print(why, file=sys.stderr)
