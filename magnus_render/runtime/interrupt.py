@@ -16,7 +16,6 @@ KeyboardInterrupt and SIGTERM's default (a restarted driver pod resumes its run)
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -67,10 +66,10 @@ _state = _State()
 
 
 def _handler(signum: int, frame: Any) -> None:
+    # A repeat is ignored without a word: under a terminal a worker or the shell script's
+    # magnus gets Ctrl-C both from the terminal and passed on, which is not the user's
+    # second Ctrl-C.
     if _state.pending is not None:
-        name = Interrupted(signum).signal_name
-        with contextlib.suppress(OSError):  # os.write: print() is not re-entrant
-            os.write(2, f"{name} again: still stopping, please wait\n".encode())
         return
     _state.pending = signum
     if _state.depth > 0:
