@@ -109,6 +109,8 @@ def execute_pipeline(
                 ctx.store.update_run(ctx.run_id, status=status)
             interrupt.checkpoint()
         except KeyboardInterrupt as exc:
+            if executor.own_signal_handling:  # a driver's Ctrl-C, as it always was
+                raise
             stopped = _record_interrupt(ctx, exc)
         finally:
             if ctx.reporter:
@@ -151,6 +153,7 @@ def _find(ctx: RunContext, internal_name: str) -> Node:
         ) from None
 
 
+@interrupt.guarded
 def execute_single_node(
     run_id: str,
     internal_name: str,
@@ -166,15 +169,14 @@ def execute_single_node(
     the run is left to whoever drives it (the shell script, an orchestrator's routing)."""
     from magnus_render.runtime import nodes
 
-    with interrupt.guard():
-        ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
-        node = _find(ctx, internal_name)
-        variables = parse_map_variable(map_variable, node)
-        _ensure_run_log(ctx)
-        if node.kind.is_composite:
-            status = make_executor(ctx).execute_composite(node, variables)
-        else:
-            status = nodes.execute_node(ctx, node, variables)
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    node = _find(ctx, internal_name)
+    variables = parse_map_variable(map_variable, node)
+    _ensure_run_log(ctx)
+    if node.kind.is_composite:
+        status = make_executor(ctx).execute_composite(node, variables)
+    else:
+        status = nodes.execute_node(ctx, node, variables)
     return 0 if status is Status.SUCCESS else 1
 
 
@@ -234,6 +236,7 @@ def write_items(items_file: str, items: list[str]) -> None:
 ITEM_WRITERS: dict[str, str] = {"s3": "magnus_render.stores.s3_client:write_items"}
 
 
+@interrupt.guarded
 def fan(
     run_id: str,
     internal_name: str,
@@ -246,34 +249,8 @@ def fan(
     tag: str = "",
     use_cached: str | None = None,
 ) -> int:
-    """`magnus fan`: open (out) or close (in) a composite's branches."""
-    with interrupt.guard():  # bookkeeping only: a signal is raised when it is done
-        return _fan(
-            run_id,
-            internal_name,
-            mode,
-            pipeline_file,
-            config_file,
-            parameters_file,
-            map_variable,
-            items_file,
-            tag,
-            use_cached,
-        )
-
-
-def _fan(
-    run_id: str,
-    internal_name: str,
-    mode: str,
-    pipeline_file: Path | str,
-    config_file: Path | str | None,
-    parameters_file: Path | str | None,
-    map_variable: str | None,
-    items_file: Path | str | None,
-    tag: str,
-    use_cached: str | None,
-) -> int:
+    """`magnus fan`: open (out) or close (in) a composite's branches. Bookkeeping only: a
+    signal is raised (exit 130 / 143) when it is done."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)

@@ -16,15 +16,18 @@ KeyboardInterrupt and SIGTERM's default (a restarted driver pod resumes its run)
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
 
 from magnus_render.runtime import procs
 from magnus_render.stores.models import Status, now_iso
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -145,6 +148,17 @@ def guard() -> Iterator[None]:
         for signum, handler in _state.previous.items():
             signal.signal(signum, handler)
         _state = _State()
+
+
+def guarded(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` run under :func:`guard`."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with guard():
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 # -- the record of an interrupted run ---------------------------------------------------
