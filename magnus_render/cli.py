@@ -39,9 +39,9 @@ def _guard(action: Callable[[], int | None]) -> None:
             traceback.print_exc()
         typer.echo(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # runtime.interrupt.Interrupted says which signal
+        typer.echo(str(exc) or "interrupted", err=True)
+        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     raise typer.Exit(code or 0)
 
 
@@ -261,6 +261,23 @@ def fan(
             tag=tag,
             use_cached=use_cached,
         )
+
+    _guard(body)
+
+
+@app.command()
+def interrupted(
+    run_id: str = typer.Argument(..., help="The run a signal stopped."),
+    signal_name: str = typer.Option(..., "--signal", help="INT or TERM."),
+    config_file: Path | None = ConfigOpt,
+) -> None:
+    """Mark what is still PROCESSING in a run, and the run, FAIL "interrupted (SIG...)"
+    (the shell script calls this when INT or TERM stopped it). Exit 0."""
+
+    def body() -> int:
+        from magnus_render.runtime.entrypoints import record_interrupted
+
+        return record_interrupted(run_id, signal_name, config_file)
 
     _guard(body)
 

@@ -43,6 +43,7 @@ _NAME = "\0name\0"  # kept as is, then split on: the node's quoted name goes the
 _FAIL = "\0fail\0"  # key of the fail node's index in a graph's index table
 _AS_IS_ENV = "\0as-is-env\0"
 _AS_IS_RC = "\0as-is-rc\0"
+_SIGNAL = "\0signal\0"
 _EXPANSIONS = {
     _RUN_ID: '"$RUN_ID"',
     _MAP_VAR: '"$mv"',
@@ -50,6 +51,7 @@ _EXPANSIONS = {
     _NAME: _NAME,
     _AS_IS_ENV: '"$asis"',
     _AS_IS_RC: '"$rc"',
+    _SIGNAL: '"$2"',
 }
 
 if TYPE_CHECKING:
@@ -186,6 +188,7 @@ class ShellRenderer(Renderer):
             python_command=" ".join(quote(w) for w in settings.python_command),
             max_parallel=settings.max_parallel,
             functions=functions,
+            interrupted_call=self._interrupted_call(),
         )
         return RenderResult(text, self.warnings)
 
@@ -249,6 +252,13 @@ class ShellRenderer(Renderer):
             head, _, tail = _words(argv).partition(_NAME)
             cached = self._node_cache[in_map] = ("_magnus " + head, tail)
         return cached
+
+    def _interrupted_call(self) -> str:
+        """What the script runs after a signal stopped it: the run's leftovers become FAIL."""
+        from magnus_render.runtime import protocol
+
+        argv = protocol.interrupted_argv(_RUN_ID, _SIGNAL, self.options.config_file)
+        return '"${MAGNUS[@]}" ' + _words(argv)
 
     def _fan_call(self, node: Node, mode: str, in_map: bool, items: bool = False) -> str:
         argv = fan_argv(

@@ -14,6 +14,7 @@ from typing import Any
 
 from magnus_render.errors import MagnusError, RunError
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
+from magnus_render.runtime import interrupt
 from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
 from magnus_render.stores.models import Status
 
@@ -81,61 +82,63 @@ def execute_pipeline(
     quiet: bool = False,
     as_is_target: str | None = None,
 ) -> int:
-    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure.
+    """`magnus execute`: run the whole pipeline here. 0 success, 1 failure; Ctrl-C or
+    SIGTERM: the run is marked FAIL "interrupted (SIG...)" and Interrupted is raised.
     ``as_is_target``: see RunContext (set only by a rendered target's driver)."""
+    from magnus_render.runtime import tracking
     from magnus_render.runtime.parameters import initial_parameters
     from magnus_render.runtime.progress import make_reporter
 
-    ctx = _context(
-        pipeline_file, config_file, parameters_file, run_id or generate_run_id(), tag, use_cached
-    )
-    ctx.as_is_target = as_is_target
-    for warning in ctx.pipeline.warnings:
-        print(str(warning), file=sys.stderr)
-    executor = make_executor(ctx)
-    params = initial_parameters(parameters_file)
-    try:
-        _, created = ctx.create_run_log(params)
-    except (OSError, RunError) as exc:  # nothing ran yet: bad environment, exit 2
-        from magnus_render.runtime.bookkeeping import bookkeeping_message
+    with interrupt.guard():
+        ctx = _context(
+            pipeline_file,
+            config_file,
+            parameters_file,
+            run_id or generate_run_id(),
+            tag,
+            use_cached,
+        )
+        ctx.as_is_target = as_is_target
+        for warning in ctx.pipeline.warnings:
+            print(str(warning), file=sys.stderr)
+        executor = make_executor(ctx)
+        params = initial_parameters(parameters_file)
+        try:
+            _, created = ctx.create_run_log(params)
+        except (OSError, RunError) as exc:  # nothing ran yet: bad environment, exit 2
+            from magnus_render.runtime.bookkeeping import bookkeeping_message
 
-        raise RunError(bookkeeping_message(f"starting run {ctx.run_id}", exc)) from None
-    if not created:
-        raise RunError(f"run id {ctx.run_id!r} already exists; choose another --run-id")
-    ctx.reporter = make_reporter(quiet)
-    try:
-        if ctx.reporter:
-            ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
-        _start_tracking(ctx)
-        status = run_guarded(ctx, lambda: executor.execute_graph(ctx.pipeline.graph, None))
-        if status is Status.PROCESSING:  # the graph ended without a terminal node
-            status = Status.FAIL
-            ctx.store.update_run(ctx.run_id, status=status)
-        _finish_tracking(ctx, status)
-    finally:
-        if ctx.reporter:
-            ctx.reporter.close()
+            raise RunError(bookkeeping_message(f"starting run {ctx.run_id}", exc)) from None
+        if not created:
+            raise RunError(f"run id {ctx.run_id!r} already exists; choose another --run-id")
+        ctx.reporter = make_reporter(quiet)
+        stopped: interrupt.Interrupted | None = None
+        try:
+            if ctx.reporter:
+                ctx.reporter("run", text=f"run {ctx.run_id}: {ctx.pipeline.file}")
+            tracking.start_run(ctx)
+            if executor.own_signal_handling:
+                interrupt.release()
+            status = run_guarded(ctx, lambda: executor.execute_graph(ctx.pipeline.graph, None))
+            if status is Status.PROCESSING:  # the graph ended without a terminal node
+                status = Status.FAIL
+                ctx.store.update_run(ctx.run_id, status=status)
+            tracking.finish_run(ctx, status)
+            interrupt.checkpoint()
+        except KeyboardInterrupt as exc:
+            if executor.own_signal_handling:  # a driver's Ctrl-C, as it always was
+                raise
+            stopped = _record_interrupt(ctx, exc)
+            tracking.finish_run(ctx, Status.FAIL)
+        finally:
+            if ctx.reporter:
+                ctx.reporter.close()
+        if stopped is not None:
+            print(f"run {ctx.run_id} {stopped.message}", file=sys.stderr)
+            raise stopped
     done = "succeeded" if status is Status.SUCCESS else "FAILED"
     print(f"run {ctx.run_id} {done}", file=sys.stderr)
     return 0 if status is Status.SUCCESS else 1
-
-
-def _start_tracking(ctx: RunContext) -> None:
-    """Make the tracker's run before any step, so parallel workers find one run. If the
-    tracker cannot be reached, each step that tracks something fails with the reason."""
-    if ctx.tracker is not None:
-        try:
-            ctx.tracker.mlflow_run_id(ctx.run_id, ctx.tag)
-        except Exception as exc:
-            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-
-def _finish_tracking(ctx: RunContext, status: Status) -> None:
-    if ctx.tracker is not None:
-        try:
-            ctx.tracker.finish(ctx.run_id, status is Status.SUCCESS)
-        except Exception as exc:
-            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def parse_map_variable(text: str | None, node: Node) -> dict[str, Any]:
@@ -168,6 +171,7 @@ def _find(ctx: RunContext, internal_name: str) -> Node:
         ) from None
 
 
+@interrupt.guarded
 def execute_single_node(
     run_id: str,
     internal_name: str,
@@ -185,7 +189,9 @@ def execute_single_node(
 
     ``as_is`` (the text to run), ``as_is_begin`` (a file for the environment) and
     ``as_is_end`` (the inserted lines' exit code) run an as-is node on a rendered target;
-    see :mod:`magnus_render.runtime.as_is`."""
+    see :mod:`magnus_render.runtime.as_is`.
+    Ctrl-C / SIGTERM: the step is FAIL "interrupted (SIG...)" and Interrupted is raised;
+    the run is left to whoever drives it (the shell script, an orchestrator's routing)."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
@@ -247,6 +253,38 @@ def run_guarded(ctx: RunContext, body: Callable[[], Status]) -> Status:
     return Status.FAIL
 
 
+def _record_interrupt(ctx: RunContext, exc: KeyboardInterrupt) -> interrupt.Interrupted:
+    """Mark every step and branch still PROCESSING, and the run, FAIL "interrupted
+    (SIG...)" (only the process that owns the whole run may). A failure to record is
+    reported, never raised: the interruption is what the caller must see."""
+    import signal
+
+    stopped = exc if isinstance(exc, interrupt.Interrupted) else None
+    stopped = stopped or interrupt.Interrupted(interrupt.pending() or signal.SIGINT)
+    try:
+        interrupt.mark_run(ctx.store, ctx.run_id, stopped.message)
+    except Exception as error:  # the store failing now must not hide the interruption
+        why = f"error: could not record the interruption of run {ctx.run_id}: {error}"
+        print(why, file=sys.stderr)
+    return stopped
+
+
+def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | None = None) -> int:
+    """`magnus interrupted`: what the shell script calls after a signal stopped it and its
+    children: everything still PROCESSING in the run, and the run, becomes FAIL."""
+    import signal
+
+    name = signal_name.upper()
+    try:
+        signum = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+    except KeyError:
+        raise MagnusError(f"--signal: unknown signal {signal_name!r} (INT or TERM)") from None
+    store = _store(config_file)
+    if store.exists(check_run_id(run_id)):
+        interrupt.mark_run(store, run_id, interrupt.Interrupted(signum).message)
+    return 0
+
+
 def write_items(items_file: str, items: list[str]) -> None:
     """Where the fan-out items go. A plain path here; URL schemes plug in later (s3://)."""
     payload = json.dumps(items, ensure_ascii=False)
@@ -271,6 +309,7 @@ def write_items(items_file: str, items: list[str]) -> None:
 ITEM_WRITERS: dict[str, str] = {"s3": "magnus_render.stores.s3_client:write_items"}
 
 
+@interrupt.guarded
 def fan(
     run_id: str,
     internal_name: str,
@@ -283,7 +322,8 @@ def fan(
     tag: str = "",
     use_cached: str | None = None,
 ) -> int:
-    """`magnus fan`: open (out) or close (in) a composite's branches."""
+    """`magnus fan`: open (out) or close (in) a composite's branches. Bookkeeping only: a
+    signal is raised (exit 130 / 143) when it is done."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
@@ -353,6 +393,7 @@ __all__ = [
     "execute_single_node",
     "fan",
     "list_runs",
+    "record_interrupted",
     "resolve_name",
     "show_run",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from magnus_render.errors import MagnusError
@@ -23,7 +23,7 @@ from magnus_render.pipeline.ir import (
     parent_graph_name,
     resolve_name,
 )
-from magnus_render.runtime import parameters, task_api
+from magnus_render.runtime import interrupt, parameters, task_api
 from magnus_render.runtime.bookkeeping import (
     bookkeeping_message,
     execution_log_name,
@@ -186,6 +186,7 @@ def _execute_task(
     ns = namespace(map_variable)
     ctx.store.put_step_log(ctx.run_id, step_log)  # visible as PROCESSING while it runs
     status = Status.FAIL
+    stopped: interrupt.Interrupted | None = None
     for number in range(1, max(1, node.max_attempts) + 1):
         start, started = time.monotonic(), now_iso()
         _report(ctx, "start", name=resolved, attempt=number, attempts=node.max_attempts)
@@ -209,7 +210,8 @@ def _execute_task(
                 entries = ctx.catalog.get(ctx.run_id, pattern, ns)
                 scope.catalog_entries.extend(entries)
                 fetched.update({e.name: e.data_hash for e in entries})
-            outcome = run_task(node.task, params, env, echo=True, collected=scope.collected)
+            with interrupt.interruptible(task=True):
+                outcome = run_task(node.task, params, env, echo=True, collected=scope.collected)
             ok, message, log = outcome.ok, outcome.message, outcome.log
             if ok:
                 for pattern in catalog.put if catalog else ():
@@ -218,6 +220,8 @@ def _execute_task(
             ok, message = False, str(exc)
         except OSError as exc:
             ok, message = False, bookkeeping_message("catalog", exc)
+        except interrupt.Interrupted as exc:  # recorded as a failed attempt, then re-raised
+            stopped, ok, message = exc, False, exc.message
         finally:
             task_api._current.pop()
         try:
@@ -262,6 +266,8 @@ def _execute_task(
             status = Status.SUCCESS
             step_log.output_parameters = dict(outcome.outputs) if outcome else {}
             break
+        if stopped is not None:
+            break
         if number < node.max_attempts:
             ctx.store.put_step_log(ctx.run_id, step_log)  # record the failed attempt now
     step_log.status = status
@@ -279,6 +285,8 @@ def _execute_task(
     ctx.store.put_step_log(ctx.run_id, step_log)
     if status is Status.SUCCESS:
         parameters.write(ctx.store, ctx.run_id, resolved, step_log.output_parameters)
+    if stopped is not None:
+        raise stopped
     return status
 
 
@@ -397,16 +405,3 @@ def fan_in(ctx: RunContext, node: Node, map_variable: Mapping[str, Any] | None =
     ctx.store.put_step_log(ctx.run_id, step_log)
     _report(ctx, "end", name=resolved, status=status, seconds=0.0, message=step_log.message)
     return status
-
-
-def patched(node: Node, patch: Mapping[str, Any]) -> Node:
-    """A task node with some TaskSpec fields replaced (the mocked executor's patches)."""
-    from magnus_render.pipeline.ir import CommandType
-
-    assert node.task is not None
-    fields: dict[str, Any] = {}
-    for key, value in patch.items():
-        if key == "command_type":
-            value = CommandType(value)
-        fields[key] = value
-    return replace(node, task=replace(node.task, **fields))

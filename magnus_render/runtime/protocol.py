@@ -79,6 +79,12 @@ def with_options(argv: list[str], *options: str) -> list[str]:
     return [*argv[:at], *options, *argv[at:]]
 
 
+def interrupted_argv(run_id: str, signal_name: str, config_file: str | None = None) -> list[str]:
+    """``magnus interrupted RUN_ID --signal INT|TERM [--config-file C]``: after a signal
+    stopped a run's driver (the shell script) and its children, mark the run FAIL."""
+    return ["magnus", "interrupted", run_id, "--signal", signal_name, *service_args(config_file)]
+
+
 def encode_map_variable(map_variable: Mapping[str, Any] | None) -> str | None:
     """The --map-variable word for a concrete iteration (stable key order: outer first)."""
     if not map_variable:

@@ -15,6 +15,8 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def render_run(run_log: RunLog) -> list[str]:
     lines = [f"run {run_log.run_id}  {run_log.status.value}"]
+    if run_log.message:
+        lines.append(f"  message: {run_log.message}")
     if run_log.tag:
         lines.append(f"  tag: {run_log.tag}")
     if run_log.original_run_id:

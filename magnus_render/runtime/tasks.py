@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.pipeline.ir import CommandType, TaskSpec
+from magnus_render.runtime import procs
 from magnus_render.runtime.arguments import bind_arguments
 from magnus_render.runtime.parameters import (
     ENV_PREFIX,
@@ -332,9 +333,15 @@ def run_shell(
 
 def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, str]:
     """Run a process, reading stdout and stderr concurrently (no pipe deadlock), echoing
-    each to ours, and return (exit code, combined output)."""
+    each to ours, and return (exit code, combined output). In its own session, so that
+    stopping it (any exception while waiting: Ctrl-C, SIGTERM) stops its children too."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
     )
     chunks: list[bytes] = []
     lock = threading.Lock()
@@ -357,10 +364,17 @@ def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tup
         threading.Thread(target=pump, args=(proc.stdout, sys.stdout if echo else None)),
         threading.Thread(target=pump, args=(proc.stderr, sys.stderr if echo else None)),
     ]
-    for t in threads:
-        t.daemon = True
-        t.start()
-    code = proc.wait()
+    try:
+        for t in threads:
+            t.daemon = True
+            t.start()
+        code = proc.wait()
+    except BaseException:
+        procs.stop_group(proc)
+        for t in threads:
+            if t.is_alive():
+                t.join(timeout=5)
+        raise
     for t in threads:
         t.join()
     return code, b"".join(chunks).decode("utf-8", "replace")

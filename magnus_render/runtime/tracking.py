@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,21 @@ def _is_file_store(uri: str) -> bool:
 
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def start_run(ctx: Any) -> None:
+    """Make the tracker's run before any step, so parallel workers find one run. If the
+    tracker cannot be reached, each step that tracks something fails with the reason."""
+    if ctx.tracker is not None:
+        try:
+            ctx.tracker.mlflow_run_id(ctx.run_id, ctx.tag)
+        except Exception as exc:
+            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def finish_run(ctx: Any, status: Any) -> None:
+    if ctx.tracker is not None:
+        try:
+            ctx.tracker.finish(ctx.run_id, status.value == "SUCCESS")
+        except Exception as exc:
+            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -89,6 +89,8 @@ class RunLog(_Model):
     use_cached: bool = False
     original_run_id: str = ""
     status: Status = Status.PROCESSING
+    #: why the run ended without a terminal node, e.g. "interrupted (SIGINT)"
+    message: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: dict[str, StepLog] = Field(default_factory=dict)
     run_config: dict[str, Any] = Field(default_factory=dict)

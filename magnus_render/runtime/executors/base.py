@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, resolve_name
-from magnus_render.runtime import nodes
+from magnus_render.runtime import interrupt, nodes
 from magnus_render.runtime.context import RunContext
 from magnus_render.runtime.protocol import encode_map_variable, node_argv, with_options
 from magnus_render.stores.models import Status
@@ -38,6 +38,9 @@ class Executor:
     settings_model: ClassVar[type[ExecutorSettings]] = ExecutorSettings
     #: run log store types this executor can work with (None: any)
     needs_multi_process_store: ClassVar[bool] = False
+    #: True: Ctrl-C stays a KeyboardInterrupt anywhere and SIGTERM keeps its default
+    #: (drivers of remote work); False: runtime.interrupt handles both (local runs)
+    own_signal_handling: ClassVar[bool] = False
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -79,6 +82,7 @@ class Executor:
         map_variable = dict(map_variable or {})
         current = graph.start_at
         while True:
+            interrupt.checkpoint()  # a signal that came during bookkeeping stops here
             node = graph.node(current)
             if node.kind.is_composite:
                 status = self.execute_composite(node, map_variable)
@@ -123,6 +127,8 @@ class NodeTriggeringExecutor(Executor):
     """Traverses here, runs each node elsewhere via ``magnus execute_single_node``."""
 
     needs_multi_process_store = True
+    #: a driver handles Ctrl-C itself, and a restarted driver pod resumes after SIGTERM
+    own_signal_handling = True
 
     def node_command(self, node: Node, map_variable: Mapping[str, Any]) -> list[str]:
         ctx = self.ctx

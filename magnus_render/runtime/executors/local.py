@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from pydantic import Field
 
-from magnus_render.runtime import nodes
+from magnus_render.runtime import interrupt, nodes, procs
 from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
 from magnus_render.runtime.executors.workdir import PrivateWorkdir
 
@@ -60,7 +61,28 @@ class LocalExecutor(LocalNodeExecutor):
         _WORKER.update(executor=self, branches=list(branches))
         try:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                list(pool.map(_run_branch, range(len(branches))))
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=interrupt.reset
+            ) as pool:
+                futures = [pool.submit(_run_branch, i) for i in range(len(branches))]
+                try:
+                    with interrupt.interruptible():
+                        for future in futures:
+                            future.result()
+                except interrupt.Interrupted as exc:
+                    _stop_workers(futures, exc.signum)
+                    raise
         finally:
             _WORKER.clear()
+
+
+def _stop_workers(futures: list[Future[str]], signum: int) -> None:
+    """Interrupted: start no more branches, pass the signal on to the workers (each stops
+    its task and records it; under a terminal they got it already and ignore a second),
+    and wait for them, bounded: a worker that outlives that is killed."""
+    for future in futures:
+        future.cancel()
+    procs.signal_children(signum)
+    _, running = wait(futures, timeout=procs.GRACE_SECONDS + 5)
+    if running:
+        procs.signal_children(signal.SIGKILL)

@@ -4,6 +4,7 @@ the steps named in ``patches``, which run with the patched command instead."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from magnus_render.errors import ConfigError
@@ -47,4 +48,17 @@ class MockedExecutor(LocalNodeExecutor):
         )
         if patch is None:
             return nodes.execute_node(self.ctx, node, map_variable, mock=True)
-        return nodes.execute_node(self.ctx, nodes.patched(node, patch), map_variable)
+        return nodes.execute_node(self.ctx, patched(node, patch), map_variable)
+
+
+def patched(node: Node, patch: Mapping[str, Any]) -> Node:
+    """A task node with some TaskSpec fields replaced (the mocked executor's patches)."""
+    from magnus_render.pipeline.ir import CommandType
+
+    assert node.task is not None
+    fields: dict[str, Any] = {}
+    for key, value in patch.items():
+        if key == "command_type":
+            value = CommandType(value)
+        fields[key] = value
+    return replace(node, task=replace(node.task, **fields))

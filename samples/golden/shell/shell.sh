@@ -53,27 +53,48 @@ echo "run id: $RUN_ID" >&2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/magnus-shell.XXXXXX") || exit 2
 trap 'rm -rf -- "$WORK"' EXIT
 
-# On INT or TERM: stop the branches running in the background (each finishes at most the
-# magnus command it is in and starts nothing more), then exit 130 / 143.
+# _stop CODE SIGNAL, on INT or TERM: pass the signal on to the magnus command running
+# (it stops its task and records the step FAIL "interrupted (SIG...)") and to the
+# branches running in the background (they do the same and start nothing more), wait for
+# them; then the script itself marks what is left of the run FAIL and exits 130 / 143.
+TOP=$BASHPID
 _stop() {
   trap '' INT TERM
   local pid
   for pid in $(jobs -p); do
-    kill -TERM "$pid" 2>/dev/null
+    kill -"$2" "$pid" 2>/dev/null
   done
   wait
+  if ((BASHPID == TOP)); then
+    "${MAGNUS[@]}" interrupted "$RUN_ID" --signal "$2" || true
+  fi
   exit "$1"
 }
-trap '_stop 130' INT
-trap '_stop 143' TERM
+trap '_stop 130 INT' INT
+trap '_stop 143 TERM' TERM
+
+# A magnus command that a signal stopped (130 / 143) stops the script the same way.
+_stopped() {
+  case $1 in
+    130) _stop 130 INT ;;
+    143) _stop 143 TERM ;;
+  esac
+}
 
 # One magnus command. Returns 0 when the node (or fan) succeeded and 1 when it failed;
 # any other code (2: bad input, or a crash) is not a pipeline outcome, so the whole
 # script stops with it instead of routing it like a step failure. The run options go
-# right after the subcommand: the step name is the last word, after "--".
+# right after the subcommand: the step name is the last word, after "--". It runs in the
+# background so that a signal runs the trap at once (bash runs a trap only after the
+# foreground command ends); `trap -` gives it back the INT bash takes from such commands.
 _magnus() {
   local rc=0
-  "${MAGNUS[@]}" "$1" "${RUN_OPTS[@]}" "${@:2}" || rc=$?
+  {
+    trap - INT TERM
+    exec "${MAGNUS[@]}" "$1" "${RUN_OPTS[@]}" "${@:2}"
+  } &
+  wait "$!" || rc=$?
+  _stopped "$rc"
   if ((rc > 1)); then
     echo "error: magnus $1 for step ${!#} exited $rc; stopping" >&2
     exit "$rc"
@@ -85,6 +106,7 @@ _magnus() {
 _reap() {
   local rc=0
   wait -n || rc=$?
+  _stopped "$rc"
   if ((rc > 1)); then
     wait
     exit "$rc"
@@ -105,7 +127,8 @@ _pool() {
         running=$((running - 1))
       fi
       {
-        trap '_stop 143' TERM
+        trap '_stop 130 INT' INT
+        trap '_stop 143 TERM' TERM
         "$1" "$2"
       } &
       running=$((running + 1))
