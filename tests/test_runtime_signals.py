@@ -24,10 +24,16 @@ from tests.helpers.signals import (
     kill_pids,
     markers,
     orphans,
+    share_test_folder,
     wait_for,
 )
 
 PARALLEL_CONFIG = "executor:\n  type: local\n  config: {enable_parallel: true}\n"
+
+
+@pytest.fixture(autouse=True)
+def _shared_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    share_test_folder(monkeypatch, tmp_path)
 
 
 def _indent(text: str, spaces: int) -> str:

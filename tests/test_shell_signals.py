@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.runlog import magnus_env
-from tests.helpers.signals import WAIT_SECONDS, Terminal, kill_pids, markers
+from tests.helpers.signals import (
+    WAIT_SECONDS,
+    Terminal,
+    kill_pids,
+    markers,
+    share_test_folder,
+)
 from tests.test_runtime_signals import (
     assert_interrupted,
     parallel_pipeline,
@@ -21,6 +27,11 @@ from tests.test_runtime_signals import (
     workdir,
 )
 from tests.test_shell_conformance import render_script
+
+
+@pytest.fixture(autouse=True)
+def _shared_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    share_test_folder(monkeypatch, tmp_path)
 
 
 def script(tmp_path: Path, pipeline: str, max_parallel: int = 1) -> Path:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: a python task that starts a child, writes both pids and its marker, then waits
 PY_TASKS = """
@@ -24,26 +25,35 @@ from pathlib import Path
 
 
 def hold(marker: str = "started-py") -> None:
-    if Path("fast").exists():  # the re-run: finish at once
+    # SIG_DIR: the test's folder (a parallel branch's own working folder is private)
+    here = Path(os.environ.get("SIG_DIR", "."))
+    if (here / "fast").exists():  # the re-run: finish at once
         return
     child = subprocess.Popen(["sleep", "300"])
-    with open("pids", "a") as pids:
+    with open(here / "pids", "a") as pids:
         pids.write(f"{child.pid}\\n")
-    Path(marker).touch()
+    (here / marker).touch()
     time.sleep(300)
 """
 
 #: a shell task that starts two background children and waits for them
 SHELL_HOLD = """
-if [ -f fast ]; then exit 0; fi
-sleep 300 & echo $! >> pids
-sleep 300 & echo $! >> pids
-echo $$ >> pids
-touch started-sh
+here="${SIG_DIR:-.}"
+if [ -f "$here/fast" ]; then exit 0; fi
+sleep 300 & echo $! >> "$here/pids"
+sleep 300 & echo $! >> "$here/pids"
+echo $$ >> "$here/pids"
+touch "$here/started-sh"
 wait
 """
 
 WAIT_SECONDS = 90
+
+
+def share_test_folder(monkeypatch: Any, folder: Path) -> None:
+    """Tasks write markers and pids into ``folder`` wherever they run: a branch of a
+    parallel local run works in a private folder of its own (SIG_DIR names the shared one)."""
+    monkeypatch.setenv("SIG_DIR", str(folder))
 
 
 def wait_for(what: str, done: Callable[[], bool], proc: subprocess.Popen | None = None) -> None:
