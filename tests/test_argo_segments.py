@@ -209,3 +209,23 @@ def test_player_expression() -> None:
     assert evaluate_expression("tasks['b'].status == 'Omitted' ? 'y' : 'n'", scope) == "n"
     with pytest.raises(PlayerError, match="not in the scope"):
         evaluate_expression("tasks['c'].status == 'Failed'", scope)
+
+
+def test_tasks_that_must_stay_together_over_the_budget_are_refused() -> None:
+    """A task reading another's output (a map's items) cannot be cut from it."""
+    from magnus_render.renderers.argo.segments import Dag, plan
+
+    tasks = [
+        {"name": "out", "template": "t"},
+        {
+            "name": "each",
+            "template": "t",
+            "depends": "out.Succeeded",
+            "withParam": "{{tasks.out.outputs.parameters.items}}",
+        },
+        {"name": "after", "template": "t", "depends": "each.Succeeded"},
+    ]
+    dag = Dag(tasks)
+    assert plan(dag, ["out", "each", "after"], 250) == [["out", "each"], ["after"]]
+    with pytest.raises(UnsupportedError, match="from 'out' to 'each' must stay in one object"):
+        plan(dag, ["out", "each", "after"], 150)

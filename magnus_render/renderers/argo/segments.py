@@ -213,8 +213,8 @@ def plan(dag: Dag, body: list[str], budget: int) -> list[list[str]]:
                 raise UnsupportedError(
                     f"target 'argo': the tasks from {body[start]!r} to {body[i]!r} must stay "
                     f"in one object (a map or parallel step and its branches, or an "
-                    f"expression that cannot cross objects) and are over {budget // 1024} "
-                    "KiB; move that step's branches into a `type: dag` file"
+                    f"expression that cannot cross objects) and exceed the {budget} bytes left "
+                    "for one segment; move that step's branches into a `type: dag` file"
                 )
             pieces.append(body[start : last_ok + 1])
             start = last_ok + 1
