@@ -148,6 +148,53 @@ def test_split_map_keeps_fan_out_branches_and_fan_in_together(tmp_path: Path) ->
         assert parts.phase == whole.phase
 
 
+def words(calls: list[list[str]]) -> list[list[str]]:
+    """The containers' words, without the pods' own items-file paths."""
+    return [c[:-1] if "--items-file" in c else c for c in calls]
+
+
+def indent(text: str, pad: str) -> str:
+    return "".join(pad + line + "\n" for line in text.splitlines())
+
+
+def test_long_map_branch_is_split_and_gets_the_map_variable(tmp_path: Path) -> None:
+    """A branch DAG (moved into its own WorkflowTemplate) still too big is cut in turn;
+    each segment receives the map variable."""
+    branch = chain(50, {5: 40}).replace("dag:\n", "")
+    text = (
+        "dag:\n  start_at: each\n  steps:\n    each:\n      type: map\n"
+        "      iterate_on: xs\n      iterate_as: x\n      next: success\n      branch:\n"
+        + indent(branch, "      ")
+        + "    success:\n      type: success\n    fail:\n      type: fail\n"
+    )
+    docs = render(text)
+    assert all(compact_size(d) <= LIMIT for d in docs)
+    assert validate_documents(docs, schema_files_in(SHIPPED_SCHEMAS)) == []
+    segments = [d for d in docs[:-1] if d["metadata"]["name"].endswith(("-part-1", "-part-2"))]
+    assert len(segments) == 2
+    for doc in segments:
+        inputs = doc["spec"]["templates"][0]["inputs"]["parameters"]
+        assert {"name": "map-variable"} in inputs
+    items = {"each": ['{"x": 1}', '{"x": 2}']}
+    for codes in ({}, {"each.{map}.s5": 1}, {"each.{map}.s5": 1, "each.{map}.s40": 1}):
+        whole, whole_calls = play(tmp_path / "w", render(text, ArgoRenderer)[0], codes, items)
+        wts = docs[:-1]
+        parts, part_calls = play(tmp_path / "s", docs[-1], codes, items, library=wts)
+        assert words(part_calls) == words(whole_calls)
+        assert parts.phase == whole.phase
+
+
+@pytest.mark.parametrize("kind", ["WorkflowTemplate", "CronWorkflow"])
+def test_other_kinds_split_too(kind: str) -> None:
+    pipeline = load_pipeline_text(chain(60, JUMPS), "long.yaml")
+    extra = {"kind": kind, "schedule": "0 * * * *" if kind == "CronWorkflow" else None}
+    options = RenderOptions(pipeline_file="long.yaml", image="magnus:test", extra=extra)
+    docs = list(yaml.safe_load_all(SmallLimit(pipeline, MagnusConfig(), options).render().text))
+    assert docs[-1]["kind"] == kind and len(docs) >= 3
+    assert all(compact_size(d) <= LIMIT for d in docs)
+    assert validate_documents(docs, schema_files_in(SHIPPED_SCHEMAS)) == []
+
+
 def test_ten_thousand_steps_fit_in_objects_under_one_mib() -> None:
     from bench.render_argo import chain_pipeline
 
