@@ -150,7 +150,7 @@ def test_split_map_keeps_fan_out_branches_and_fan_in_together(tmp_path: Path) ->
 
 def words(calls: list[list[str]]) -> list[list[str]]:
     """The containers' words, without the pods' own items-file paths."""
-    return [c[:-1] if "--items-file" in c else c for c in calls]
+    return [[w for i, w in enumerate(c) if i == 0 or c[i - 1] != "--items-file"] for c in calls]
 
 
 def indent(text: str, pad: str) -> str:
