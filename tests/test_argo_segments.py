@@ -125,8 +125,10 @@ def test_split_plays_like_the_unsplit_spec(
     assert parts.phase == whole.phase == phase
 
 
-def test_split_map_keeps_fan_out_branches_and_fan_in_together(tmp_path: Path) -> None:
-    """A map inside a long chain: its tasks read each other's outputs, so no cut between."""
+def test_cuts_around_a_map_play_like_the_unsplit_spec(tmp_path: Path) -> None:
+    """A map inside a long chain. Its iterations read the fan-out's output, so no cut
+    between those; cuts just before the fan-out and between the iterations and the fan-in
+    are legal and route exactly (limits chosen so that each case happens)."""
     text = chain(40).replace(
         "    s20:\n      type: task\n      command_type: shell\n      command: echo ok\n",
         "    s20:\n      type: map\n      iterate_on: xs\n      iterate_as: x\n"
@@ -135,17 +137,28 @@ def test_split_map_keeps_fan_out_branches_and_fan_in_together(tmp_path: Path) ->
         "            command: echo ok\n            next: success\n"
         "          success:\n            type: success\n          fail:\n            type: fail\n",
     )
-    docs = render(text)
-    assert validate_documents(docs, schema_files_in(SHIPPED_SCHEMAS)) == []
-    fan = {segment_of(docs, t) for t in ("s20-fan-out", "s20-iterations", "s20")}
-    assert len(fan) == 1
+    wanted: dict[str, list[dict[str, Any]]] = {}
+    for limit in range(3000, 9000, 50):
+        docs = render(text, type("Limited", (ArgoRenderer,), {"max_object_bytes": limit}))
+        if not any(d["metadata"]["name"].startswith("long-part-") for d in docs[:-1]):
+            continue  # the main DAG fits once the map's branch has moved out
+        out, each, fan_in = (segment_of(docs, t) for t in ("s20-fan-out", "s20-iterations", "s20"))
+        assert out == each
+        first = next(d for d in docs[:-1] if d["metadata"]["name"] == out)
+        if each != fan_in:
+            wanted.setdefault("iterations | fan-in", docs)
+        if first["spec"]["templates"][0]["dag"]["tasks"][0]["name"] == "s20-fan-out":
+            wanted.setdefault("| fan-out", docs)
+    assert set(wanted) == {"iterations | fan-in", "| fan-out"}
     items = {"s20": ['{"x": 1}', '{"x": 2}']}
-    for codes in ({}, {"s20.{map}.inner": 1, "in:s20": 1}, {"out:s20": 1}):
-        whole, whole_calls = play(tmp_path / "w", render(text, ArgoRenderer)[0], codes, items)
-        wts = [d for d in docs if d["kind"] == "WorkflowTemplate"]
-        parts, part_calls = play(tmp_path / "s", docs[-1], codes, items, library=wts)
-        assert [c[:3] for c in part_calls] == [c[:3] for c in whole_calls]
-        assert parts.phase == whole.phase
+    whole_doc = render(text, ArgoRenderer)[0]
+    for docs in wanted.values():
+        assert validate_documents(docs, schema_files_in(SHIPPED_SCHEMAS)) == []
+        for codes in ({}, {"s20.{map}.inner": 1, "in:s20": 1}, {"out:s20": 1}):
+            whole, whole_calls = play(tmp_path / "w", whole_doc, codes, items)
+            parts, part_calls = play(tmp_path / "s", docs[-1], codes, items, library=docs[:-1])
+            assert words(part_calls) == words(whole_calls)
+            assert parts.phase == whole.phase
 
 
 def words(calls: list[list[str]]) -> list[list[str]]:

@@ -27,7 +27,8 @@ so the pieces run one after another and only the *outcomes* that cross a cut tra
 A cut is only made where this is exact: the entry tasks must have a ``depends`` of that
 AND-of-ORs shape, no ``withParam``/``when``, be tested by others only for
 Succeeded/Failed/Errored/Omitted, and no ``{{tasks.x...}}`` text may cross the cut (a map's
-fan-out, branches and fan-in stay together). What cannot be cut that way is refused.
+fan-out and its iterations stay together; parallel branches stay with their fan-out, as
+the fan-in tests them for Skipped). What cannot be cut that way is refused.
 """
 
 from __future__ import annotations
