@@ -289,3 +289,24 @@ def test_tasks_that_must_stay_together_over_the_budget_are_refused() -> None:
     assert plan(dag, ["out", "each", "after"], 250) == [["out", "each"], ["after"]]
     with pytest.raises(UnsupportedError, match="from 'out' to 'each' must stay in one object"):
         plan(dag, ["out", "each", "after"], 150)
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("a.Succeeded", [[("a", "Succeeded")]]),
+        ("a.Failed || a.Errored", [[("a", "Failed"), ("a", "Errored")]]),
+        ("(a.Succeeded) && fail.Omitted", [[("a", "Succeeded")], [("fail", "Omitted")]]),
+        (
+            "(b.Succeeded || b.Skipped) && (c.Failed)",
+            [[("b", "Succeeded"), ("b", "Skipped")], [("c", "Failed")]],
+        ),
+        ("a", None),  # bare names, negation and nesting are left alone (never cut across)
+        ("!a.Failed", None),
+        ("(a.Succeeded && b.Succeeded) || c.Failed", None),
+    ],
+)
+def test_depends_shapes(text: str, terms: Any) -> None:
+    from magnus_render.renderers.argo.segments import parse_depends
+
+    assert parse_depends(text) == terms
