@@ -36,6 +36,7 @@ from __future__ import annotations
 import heapq
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from magnus_render.errors import UnsupportedError
@@ -53,11 +54,6 @@ _CONTINUE = {"failed": True, "error": True}
 
 Atom = tuple[str, str]
 Terms = list[list[Atom]]
-
-
-def size_of(value: Any) -> int:
-    """Bytes of ``value`` as compact JSON (what the API server stores)."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 def _measure(value: Any, expressions: list[str]) -> int:
@@ -229,7 +225,10 @@ def plan(dag: Dag, body: list[str], budget: int) -> list[list[str]]:
 
 
 def split_dag(
-    template: dict[str, Any], budget: int, part_ref: Any, dag: Dag | None = None
+    template: dict[str, Any],
+    budget: int,
+    part_ref: Callable[[int, str], dict[str, Any]],
+    dag: Dag | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The router template and the segment templates of one DAG template.
 
