@@ -14,6 +14,12 @@ of a ``withParam`` run at once in threads, as pods would. A DAG's phase follows 
 the last completed task on its paths, Failed preferred. Otherwise tasks run one at a
 time, in a stable order, so a play is reproducible.
 
+``when`` is substituted then evaluated as Argo's govaluate does (a false one gives a
+*Skipped* task); a task's scope holds ``tasks.<t>.status`` and the outputs of its
+ancestors only, as in Argo; a DAG template's output parameters (``valueFrom.parameter``
+or an expr-lang ``valueFrom.expression`` over ``tasks['t'].status`` and outputs) are set
+when the DAG succeeds; ``templateRef`` reaches the given WorkflowTemplates.
+
 Not modelled (not used by the conformance tests): retryStrategy, timeouts, parallelism,
 steps templates, artifacts, exit handlers. Each pod gets a private directory standing in
 for its own filesystem: an output file path (``/tmp/...``) is redirected there.
@@ -108,6 +114,125 @@ def evaluate_depends(expression: str, phases: Mapping[str, str]) -> bool:
     return bool(eval(python, {"__builtins__": {}}, {}))  # only True/False/and/or/not left
 
 
+_WHEN_TOKEN = re.compile(r"\s*(?:('[^']*'|\"[^\"]*\")|(==|!=|&&|\|\||!|\(|\))|([A-Za-z0-9_]+))")
+
+
+def evaluate_when(text: str) -> bool:
+    """Argo's ``when`` after substitution: govaluate with bare words read as strings."""
+    words, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        match = _WHEN_TOKEN.match(text, pos)
+        if match is None:
+            raise PlayerError(f"cannot evaluate when {text!r} at {text[pos:]!r}")
+        quoted, operator, bare = match.groups()
+        if quoted is not None:
+            words.append(repr(quoted[1:-1]))
+        elif operator is not None:
+            words.append({"&&": "and", "||": "or", "!": "not"}.get(operator, operator))
+        else:
+            words.append({"true": "True", "false": "False"}.get(bare, repr(bare)))
+        pos = match.end()
+    result = eval(" ".join(words), {"__builtins__": {}}, {})  # only literals and operators
+    if not isinstance(result, bool):
+        raise PlayerError(f"when {text!r} is not a boolean")
+    return result
+
+
+_EXPR_TOKEN = re.compile(
+    r"\s*(?:('[^']*'|\"[^\"]*\")|(==|!=|&&|\|\||[!?:.,()\[\]])|([A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+class _Env(dict):  # type: ignore[type-arg]
+    """A nested scope whose keys are also attributes (``tasks['a'].status``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        if key not in self:
+            raise PlayerError(f"expression reads {key!r}, which is not in the scope")
+        return self[key]
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise PlayerError(f"expression reads {key!r}, which is not in the scope")
+        return dict.__getitem__(self, key)
+
+
+def evaluate_expression(text: str, scope: Mapping[str, str]) -> Any:
+    """The expr-lang subset Argo output expressions use here: strings, member access,
+    ``==``, ``!=``, ``in [...]``, ``&&``, ``||``, ``!``, ``c ? a : b``, parentheses."""
+    env = _Env()
+    for key, value in scope.items():
+        node = env
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, _Env())
+        node[last] = value
+    tokens: list[tuple[str, str]] = []
+    pos, text = 0, text.strip()
+    while pos < len(text):
+        match = _EXPR_TOKEN.match(text, pos)
+        if match is None:
+            raise PlayerError(f"cannot evaluate expression {text!r} at {text[pos:]!r}")
+        quoted, operator, name = match.groups()
+        if quoted is not None:
+            tokens.append(("str", repr(quoted[1:-1])))
+        elif operator is not None:
+            tokens.append(("op", operator))
+        else:
+            tokens.append(("name", name))
+        pos = match.end()
+    source = _python(tokens)
+    return eval(source, {"__builtins__": {}, "_v": env.__getitem__}, {})
+
+
+def _python(tokens: list[tuple[str, str]]) -> str:
+    """Python source for expr-lang tokens (the ternary becomes ``a if c else b``)."""
+    depth = 0
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "op" and text in "([":
+            depth += 1
+        elif kind == "op" and text in ")]":
+            depth -= 1
+        elif kind == "op" and text == "?" and depth == 0:
+            nested, depth2 = 0, 0
+            for j in range(i + 1, len(tokens)):
+                kind2, text2 = tokens[j]
+                if kind2 == "op" and text2 in "([":
+                    depth2 += 1
+                elif kind2 == "op" and text2 in ")]":
+                    depth2 -= 1
+                elif kind2 == "op" and text2 == "?" and depth2 == 0:
+                    nested += 1
+                elif kind2 == "op" and text2 == ":" and depth2 == 0:
+                    if nested == 0:
+                        cond, yes, no = tokens[:i], tokens[i + 1 : j], tokens[j + 1 :]
+                        return f"(({_python(yes)}) if ({_python(cond)}) else ({_python(no)}))"
+                    nested -= 1
+            raise PlayerError("'?' without ':' in expression")
+    words = []
+    for i, (kind, text) in enumerate(tokens):
+        after_dot = i > 0 and tokens[i - 1] == ("op", ".")
+        if kind == "name" and text in ("true", "false", "nil", "in") and not after_dot:
+            words.append({"true": "True", "false": "False", "nil": "None"}.get(text, " in "))
+        elif kind == "name" and not after_dot:
+            words.append(f"_v({text!r})")
+        elif kind == "op":
+            words.append({"&&": " and ", "||": " or ", "!": " not "}.get(text, text))
+        else:
+            words.append(text)
+    return "".join(words)
+
+
+def _as_text(value: Any) -> str:
+    """How Argo stores an expression's result as a parameter value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
 def depends_names(expression: str) -> list[str]:
     return [m.group(1) for m in _TOKEN.finditer(expression)]
 
@@ -167,7 +292,7 @@ class Player:
         inputs = {k: substitute_globals(v, scope) for k, v in inputs.items()}
         scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
         if "dag" in template:
-            return self._dag(template, scope, templates), {}
+            return self._dag(template, scope, templates)
         if "container" in template:
             return self._container(template, scope)
         raise PlayerError(f"template {name!r}: only dag and container templates are played")
@@ -221,11 +346,30 @@ class Player:
     # -- DAGs --------------------------------------------------------------------------
     def _dag(
         self, template: dict[str, Any], scope: Mapping[str, str], templates: Mapping[str, Any]
-    ) -> str:
+    ) -> tuple[str, dict[str, str]]:
         tasks = {t["name"]: t for t in template["dag"]["tasks"]}
         deps = {n: depends_names(t.get("depends", "")) for n, t in tasks.items()}
+        ancestors: dict[str, set[str]] = {}
+
+        def ancestry(name: str) -> set[str]:
+            if name not in ancestors:
+                found: set[str] = set()
+                for dep in deps[name]:
+                    found |= {dep} | ancestry(dep)
+                ancestors[name] = found
+            return ancestors[name]
+
         phases: dict[str, str] = {}
         outputs: dict[str, dict[str, str]] = {}
+
+        def task_scope(names: Sequence[str]) -> dict[str, str]:
+            local = dict(scope)
+            for other in names:
+                local[f"tasks.{other}.status"] = phases[other]
+                for key, value in outputs.get(other, {}).items():
+                    local[f"tasks.{other}.outputs.parameters.{key}"] = value
+            return local
+
         while len(phases) < len(tasks):
             ready = [n for n in tasks if n not in phases and all(d in phases for d in deps[n])]
             if not ready:
@@ -235,12 +379,28 @@ class Player:
             if "depends" in task and not evaluate_depends(task["depends"], phases):
                 phases[name] = "Omitted"
                 continue
-            local = dict(scope)
-            for other, values in outputs.items():
-                for key, value in values.items():
-                    local[f"tasks.{other}.outputs.parameters.{key}"] = value
+            local = task_scope(sorted(ancestry(name)))
+            if "when" in task:
+                if "withParam" in task:
+                    raise PlayerError(f"task {name!r}: when with withParam is not modelled")
+                if not evaluate_when(substitute(task["when"], local)):
+                    phases[name] = "Skipped"
+                    continue
             phases[name], outputs[name] = self._task(task, local, templates)
-        return self._assess(tasks, deps, phases)
+        phase = self._assess(tasks, deps, phases)
+        values: dict[str, str] = {}
+        if phase == "Succeeded":  # Argo sets a DAG's outputs only when it succeeded
+            everything = task_scope(list(tasks))
+            for param in (template.get("outputs") or {}).get("parameters") or []:
+                source = param.get("valueFrom") or {}
+                if "parameter" in source:
+                    values[param["name"]] = substitute(source["parameter"], everything)
+                elif "expression" in source:
+                    result = evaluate_expression(source["expression"], everything)
+                    values[param["name"]] = _as_text(result)
+                else:
+                    raise PlayerError(f"output {param['name']!r}: only valueFrom is modelled")
+        return phase, values
 
     def _task(
         self, task: dict[str, Any], scope: dict[str, str], templates: Mapping[str, Any]

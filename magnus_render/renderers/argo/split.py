@@ -4,9 +4,9 @@ When the whole Workflow is too big, each DAG template other than the entrypoint 
 into a WorkflowTemplate of its own (with copies of the few container templates it
 uses), and tasks that called it by ``template`` call it by ``templateRef``. The result
 is a multi-document list: the WorkflowTemplates first (they must exist before the
-Workflow is submitted), then the Workflow. A single graph that is too big on its own
-cannot be split this way (its tasks depend on each other inside one DAG): that is a
-clear error suggesting how to restructure the pipeline.
+Workflow is submitted), then the Workflow. A single graph that is still too big on its
+own is cut into segments, each a DAG in a WorkflowTemplate of its own, run one after
+another by the original template with the routing preserved (``segments.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from magnus_render.errors import UnsupportedError
+from magnus_render.renderers.argo.segments import Dag, split_dag
 from magnus_render.renderers.naming import dns_label
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -70,6 +71,7 @@ def split_documents(doc: dict[str, Any], base: str, limit: int) -> list[dict[str
         )
     spec["templates"] = part(entry)
     out.append(doc)
+    out = [part for item in out for part in _segmented(item, base, limit)]
     for item in out:
         size = compact_size(item)
         if size > limit:
@@ -77,7 +79,7 @@ def split_documents(doc: dict[str, Any], base: str, limit: int) -> list[dict[str
             raise UnsupportedError(
                 f"target 'argo': {item['kind']} {what!r} would be {size / 1024:.0f} KiB, over "
                 f"Kubernetes' {limit // 1024} KiB object limit, even after moving every branch "
-                "into its own WorkflowTemplate: one graph has too many steps. Split the "
+                "into its own WorkflowTemplate and cutting graphs into segments. Split the "
                 "pipeline into smaller files joined with `type: dag` steps, or group steps "
                 "into maps."
             )
@@ -98,3 +100,56 @@ def _retarget(template: dict[str, Any], library: dict[str, str]) -> dict[str, An
             task = new
         tasks.append(task)
     return {**template, "dag": {**template["dag"], "tasks": tasks}}
+
+
+def _segmented(doc: dict[str, Any], base: str, limit: int) -> list[dict[str, Any]]:
+    """``[doc]`` when it fits, else segment WorkflowTemplates + ``doc`` with its (only)
+    DAG template replaced by the router that runs them (see ``segments.py``)."""
+    if compact_size(doc) <= limit:
+        return [doc]
+    spec = _spec(doc)
+    dag, others = spec["templates"][0], spec["templates"][1:]
+    if "dag" not in dag:
+        return [doc]
+    metadata = doc["metadata"]
+    prefix = metadata["name"] if doc["kind"] == "WorkflowTemplate" else base
+    names = [dns_label(f"{prefix}-part-{k + 1}") for k in range(len(dag["dag"]["tasks"]))]
+    by_name = {t["name"]: t for t in others}
+
+    def wrap(k: int, segment: dict[str, Any]) -> dict[str, Any]:
+        used = sorted({t["template"] for t in segment["dag"]["tasks"] if "template" in t})
+        wt_spec: dict[str, Any] = {"templates": [segment] + [by_name[n] for n in used]}
+        if "volumes" in spec:
+            wt_spec["volumes"] = spec["volumes"]
+        meta: dict[str, Any] = {"name": names[k]}
+        if metadata.get("namespace"):
+            meta["namespace"] = metadata["namespace"]
+        return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate", "metadata": meta,
+                "spec": wt_spec}  # fmt: skip
+
+    overhead = compact_size(wrap(0, {"name": dag["name"], "dag": {"tasks": []}})) + compact_size(
+        others
+    )
+    budget = limit - overhead - limit // 32  # the routing outputs are estimated: a margin
+    tasks = Dag(dag["dag"]["tasks"])
+    for _ in range(8):  # shrink when an estimate was short
+        if budget <= 0:
+            break
+        router, segments = split_dag(
+            dag, budget, lambda k, name: {"name": names[k], "template": name}, tasks
+        )
+        used = {t["template"] for t in router["dag"]["tasks"] if "template" in t}
+        slim = _with_templates(doc, [router] + [t for t in others if t["name"] in used])
+        parts = [wrap(k, s) for k, s in enumerate(segments)] + [slim]
+        if all(compact_size(p) <= limit for p in parts):
+            return parts
+        budget = budget * 4 // 5
+    return [doc]  # the caller reports the size
+
+
+def _with_templates(doc: dict[str, Any], templates: list[dict[str, Any]]) -> dict[str, Any]:
+    """A copy of ``doc`` whose (workflow) spec has ``templates`` (``doc`` is unchanged)."""
+    if doc["kind"] == "CronWorkflow":
+        inner = {**doc["spec"]["workflowSpec"], "templates": templates}
+        return {**doc, "spec": {**doc["spec"], "workflowSpec": inner}}
+    return {**doc, "spec": {**doc["spec"], "templates": templates}}
