@@ -78,8 +78,9 @@ class ArgoRenderer(Renderer):
         docs = split_documents(doc, _base_name(self.options.pipeline_file), limit)
         if len(docs) > 1:
             self.warn(
-                f"the spec is over {limit // 1024} KiB: {len(docs) - 1} branch DAGs moved into "
-                "WorkflowTemplates (apply them before submitting the workflow)"
+                f"the spec is over {limit // 1024} KiB: {len(docs) - 1} DAGs (branches, or "
+                "segments of a long graph) moved into WorkflowTemplates (apply them before "
+                "submitting the workflow)"
             )
         return docs
 
