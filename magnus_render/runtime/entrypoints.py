@@ -25,13 +25,17 @@ def _context(
     run_id: str,
     tag: str = "",
     use_cached: str | None = None,
+    compiled: bool = False,
 ) -> RunContext:
     from magnus_render.config import load_config
-    from magnus_render.pipeline import load_pipeline
     from magnus_render.runtime.executors import check_config_types
 
     config = load_config(config_file)
     check_config_types(config)
+    if compiled:  # a container command: once per step, so from the compiled-pipeline cache
+        from magnus_render.pipeline.compiled import load_compiled as load_pipeline
+    else:
+        from magnus_render.pipeline.build import load_pipeline
     pipeline = load_pipeline(pipeline_file)
     store, catalog, secrets = build_services(config)
     if use_cached:
@@ -155,7 +159,7 @@ def execute_single_node(
     """Run one node (a container's job). Composites run with their branches, locally."""
     from magnus_render.runtime import nodes
 
-    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
     node = _find(ctx, internal_name)
     variables = parse_map_variable(map_variable, node)
     _ensure_run_log(ctx)
@@ -227,7 +231,7 @@ def fan(
     """`magnus fan`: open (out) or close (in) a composite's branches."""
     from magnus_render.runtime import nodes
 
-    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
     node = _find(ctx, internal_name)
     if not node.kind.is_composite:
         raise MagnusError(f"{internal_name!r} is a {node.kind.value} node, not parallel/map/dag")
