@@ -8,6 +8,7 @@ slows them alike), the median whole-process time of:
 - ``execute_single_node`` of the last step of a 5,000-step linear pipeline whose other
   4,999 steps are already in the run log (the journal is written directly, in seconds);
 - the same last step with the compiled-pipeline cache off (``MAGNUS_PIPELINE_CACHE=0``);
+- importing yaml and the run log and config models (pydantic), which every node needs;
 
 then the ratios against the targets (one step within 1.5x of ``import yaml``; the last of
 5,000 within 1.2x of one step), and which heavy modules a container command imports.
@@ -36,6 +37,8 @@ code = dispatch(sys.argv[1:])
 heavy = {heavy!r}
 print(code, ",".join(m for m in heavy if m in sys.modules) or "none")
 """
+#: what the run log and config models alone cost (pydantic): the floor while they are used
+MODELS = "import yaml, magnus_render.stores.models, magnus_render.config"
 SETUP = """
 import json, sys
 from magnus_render.runtime.entrypoints import execute_single_node
@@ -98,6 +101,7 @@ def main() -> None:
             ("one-step execute_single_node", [*node_argv("s0"), "--file", "p.yaml"], one, env),
             (f"last of {args.steps:,} steps", [*node_argv(last), "--file", "p.yaml"], big, env),
             (f"last of {args.steps:,}, no cache", [*node_argv(last), "--file", "p.yaml"], big, off),
+            ("import yaml + run log/config models", [sys.executable, "-c", MODELS], one, env),
         ]
         times: dict[str, list[float]] = {label: [] for label, *_ in cases}
         for _label, argv, cwd, case_env in cases:  # warm up: fills the compiled cache
@@ -108,16 +112,17 @@ def main() -> None:
                 times[label].append(run(argv, cwd, case_env))
         med = {label: statistics.median(values) for label, values in times.items()}
         for label, value in med.items():
-            print(f"{label:<34} {value * 1000:8.1f} ms  (median of {args.repeat})")
+            print(f"{label:<38} {value * 1000:8.1f} ms  (median of {args.repeat})")
         labels = list(med)
-        floor, single, many, uncached = (med[label] for label in labels)
-        print(f"{'one step / import yaml':<34} {single / floor:8.2f}x  (target <= 1.5x)")
-        print(f"{f'last of {args.steps:,} / one step':<34} {many / single:8.2f}x  (target <= 1.2x)")
-        print(f"{'  the same without the cache':<34} {uncached / single:8.2f}x")
+        floor, single, many, uncached, models = (med[label] for label in labels)
+        print(f"{'one step / import yaml':<38} {single / floor:8.2f}x  (target <= 1.5x)")
+        print(f"{f'last of {args.steps:,} / one step':<38} {many / single:8.2f}x  (target <= 1.2x)")
+        print(f"{'  the same without the cache':<38} {uncached / single:8.2f}x")
+        print(f"{'pydantic models / import yaml':<38} {models / floor:8.2f}x  (the floor today)")
         probe = PROBE.format(heavy=HEAVY)
         argv = [sys.executable, "-c", probe, "execute_single_node", "r1", "s0", "--file", "p.yaml"]
         found = subprocess.run(argv, cwd=one, env=env, capture_output=True, text=True)
-        print(f"{'heavy modules imported':<34} {found.stdout.strip().split(' ', 1)[-1]}")
+        print(f"{'heavy modules imported':<38} {found.stdout.strip().split(' ', 1)[-1]}")
         print(json.dumps({k: round(v * 1000, 1) for k, v in med.items()}))
 
 
