@@ -31,13 +31,16 @@ pipeline than for a one-step one.
 from __future__ import annotations
 
 import contextlib
+import copyreg
+import dataclasses
 import hashlib
 import io
+import operator
 import os
 import pickle
 import stat
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -72,8 +75,11 @@ def load_compiled(path: str | Path) -> Pipeline:
         text = None  # the builder reports the missing or unreadable file with its name
     if text is None or not enabled():
         return _build(path)
-    folder = cache_dir()
-    entry = folder / f"{_key(path, text)}.pickle"
+    try:
+        folder = cache_dir()
+        entry = folder / f"{_key(path, text)}.pickle"
+    except (OSError, RuntimeError):  # no working directory, no home, unreadable package
+        return _build(path)
     cached = _read(folder, entry)
     if cached is not None:
         return cached
@@ -182,13 +188,27 @@ class LazyNodes(Mapping[str, ir.Node]):
         return f"LazyNodes({list(self._blobs)!r})"
 
 
+def _reduce_proxy(obj: MappingProxyType) -> tuple[Any, ...]:
+    if obj and all(type(v) is ir.Node for v in obj.values()):  # a graph's nodes
+        return LazyNodes, ({k: _dumps(v) for k, v in obj.items()},)
+    return _mapping_proxy, (dict(obj),)
+
+
+def _positional(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """Pickle an IR dataclass as its constructor's arguments: the generic ``__getstate__`` of
+    frozen slotted dataclasses costs more than building the IR for large pipelines."""
+    values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls)))
+    return lambda obj: (cls, values(obj))
+
+
 class _Pickler(pickle.Pickler):
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is MappingProxyType:
-            if obj and all(type(v) is ir.Node for v in obj.values()):  # a graph's nodes
-                return LazyNodes, ({k: _dumps(v) for k, v in obj.items()},)
-            return _mapping_proxy, (dict(obj),)
-        return NotImplemented
+    # a dispatch table, not reducer_override: only these types call back into Python
+    dispatch_table = {
+        **copyreg.dispatch_table,
+        MappingProxyType: _reduce_proxy,
+        **{cls: _positional(cls) for cls in (ir.Node, ir.Graph, ir.Source, ir.TaskSpec)},
+        ir.CatalogSpec: _positional(ir.CatalogSpec),
+    }
 
 
 def _dumps(value: Any) -> bytes:
