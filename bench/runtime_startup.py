@@ -1,14 +1,25 @@
 """Start-up cost of one container: `magnus execute_single_node` on a stub node.
 
-Prints the median whole-process time of: a bare interpreter, importing pydantic+typer (the
-floor every magnus command pays), and execute_single_node of a stub and a python task,
-plus whether any heavy module (rich, jinja2, boto3, kubernetes, renderers) got imported.
-Run: python3 bench/runtime_startup.py [--repeat N]
+Prints, measured side by side in the same run (the cases alternate, so a busy machine
+slows them alike), the median whole-process time of:
+
+- ``python -c "import yaml"``: the floor (an interpreter that can read the pipeline);
+- ``execute_single_node`` of the one step of a one-step pipeline (file-system run log);
+- ``execute_single_node`` of the last step of a 5,000-step linear pipeline whose other
+  4,999 steps are already in the run log (the journal is written directly, in seconds);
+- the same last step with the compiled-pipeline cache off (``MAGNUS_PIPELINE_CACHE=0``);
+- importing yaml and the run log and config models (pydantic), which every node needs;
+
+then the ratios against the targets (one step within 1.5x of ``import yaml``; the last of
+5,000 within 1.2x of one step), and which heavy modules a container command imports.
+Every timed command runs once before timing (it fills the compiled-pipeline cache, kept in
+a temporary folder). Run: python3 bench/runtime_startup.py [--repeat N] [--steps N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -18,83 +29,101 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE = """
-dag:
-  start_at: s
-  steps:
-    s: {type: stub, next: t}
-    t: {type: task, command: startup_tasks.t, next: success}
-    success: {type: success}
-    fail: {type: fail}
-"""
+HEAVY = ("typer", "click", "rich", "jinja2", "boto3", "kubernetes", "magnus_render.renderers")
 PROBE = """
 import sys
-from magnus_render.cli import app
-try:
-    app(["execute_single_node", "probe", "s", "--file", "p.yaml"])
-except SystemExit:
-    pass
-heavy = ("rich", "jinja2", "boto3", "kubernetes", "ploomber_engine", "magnus_render.renderers")
-print(",".join(m for m in heavy if m in sys.modules) or "none")
+from magnus_render.container_cli import dispatch
+code = dispatch(sys.argv[1:])
+heavy = {heavy!r}
+print(code, ",".join(m for m in heavy if m in sys.modules) or "none")
+"""
+#: what the run log and config models alone cost (pydantic): the floor while they are used
+MODELS = "import yaml, magnus_render.stores.models, magnus_render.config"
+SETUP = """
+import json, sys
+from magnus_render.runtime.entrypoints import execute_single_node
+steps = int(sys.argv[1])
+assert execute_single_node("r1", "s0", "p.yaml") == 0
+path = ".run_log_store/r1.jsonl"
+first = [json.loads(line) for line in open(path)]
+template = first[-1]["v"]
+with open(path, "a") as fh:
+    for i in range(1, steps - 1):
+        value = dict(template, name=f"s{i}", internal_name=f"s{i}")
+        fh.write(json.dumps({"k": "step", "v": value}, separators=(",", ":")) + "\\n")
 """
 
 
-def timed(argv: list[str], cwd: Path, repeat: int) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def linear(steps: int) -> str:
+    lines = ["dag:", "  start_at: s0", "  steps:"]
+    for i in range(steps):
+        nxt = f"s{i + 1}" if i < steps - 1 else "success"
+        lines.append(f"    s{i}: {{type: stub, next: {nxt}}}")
+    lines += ["    success: {type: success}", "    fail: {type: fail}"]
+    return "\n".join(lines) + "\n"
+
+
+def node_argv(step: str) -> list[str]:
+    return [sys.executable, "-m", "magnus_render.cli", "execute_single_node", "r1", step]
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed in {cwd}:\n{done.stderr}")
+    return took
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument("--steps", type=int, default=5000)
     args = parser.parse_args()
-    py = sys.executable
     with tempfile.TemporaryDirectory(prefix="magnus-startup-") as tmp:
-        work = Path(tmp)
-        (work / "p.yaml").write_text(PIPELINE)
-        (work / "startup_tasks.py").write_text("def t():\n    return {'ok': 1}\n")
+        one, big = Path(tmp, "one"), Path(tmp, "big")
+        for folder, steps in ((one, 1), (big, args.steps)):
+            folder.mkdir()
+            (folder / "p.yaml").write_text(linear(steps))
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "XDG_CACHE_HOME": str(Path(tmp, "cache")),
+            "MAGNUS_PIPELINE_CACHE_DIR": str(Path(tmp, "cache")),
+        }
+        env.pop("MAGNUS_PIPELINE_CACHE", None)
+        subprocess.run([sys.executable, "-c", SETUP, str(args.steps)], cwd=big, env=env, check=True)
+        last = f"s{args.steps - 1}"
+        off = {**env, "MAGNUS_PIPELINE_CACHE": "0"}
         cases = [
-            ("python -c pass", [py, "-c", "pass"]),
-            ("import pydantic, typer", [py, "-c", "import pydantic, typer"]),
-            (
-                "execute_single_node stub",
-                [
-                    py,
-                    "-m",
-                    "magnus_render.cli",
-                    "execute_single_node",
-                    "r1",
-                    "s",
-                    "--file",
-                    "p.yaml",
-                ],
-            ),
-            (
-                "execute_single_node task",
-                [
-                    py,
-                    "-m",
-                    "magnus_render.cli",
-                    "execute_single_node",
-                    "r1",
-                    "t",
-                    "--file",
-                    "p.yaml",
-                ],
-            ),
+            ('python -c "import yaml"', [sys.executable, "-c", "import yaml"], one, env),
+            ("one-step execute_single_node", [*node_argv("s0"), "--file", "p.yaml"], one, env),
+            (f"last of {args.steps:,} steps", [*node_argv(last), "--file", "p.yaml"], big, env),
+            (f"last of {args.steps:,}, no cache", [*node_argv(last), "--file", "p.yaml"], big, off),
+            ("import yaml + run log/config models", [sys.executable, "-c", MODELS], one, env),
         ]
-        for label, argv in cases:
-            print(f"{label:<28} {timed(argv, work, args.repeat) * 1000:8.1f} ms", flush=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        heavy = subprocess.run(
-            [py, "-c", PROBE], cwd=work, env=env, capture_output=True, text=True, check=False
-        ).stdout.strip()
-        print(f"{'heavy modules imported':<28} {heavy}")
+        times: dict[str, list[float]] = {label: [] for label, *_ in cases}
+        for _label, argv, cwd, case_env in cases:  # warm up: fills the compiled cache
+            run(argv, cwd, case_env)
+        for i in range(args.repeat):
+            order = cases if i % 2 == 0 else cases[::-1]
+            for label, argv, cwd, case_env in order:
+                times[label].append(run(argv, cwd, case_env))
+        med = {label: statistics.median(values) for label, values in times.items()}
+        for label, value in med.items():
+            print(f"{label:<38} {value * 1000:8.1f} ms  (median of {args.repeat})")
+        labels = list(med)
+        floor, single, many, uncached, models = (med[label] for label in labels)
+        print(f"{'one step / import yaml':<38} {single / floor:8.2f}x  (target <= 1.5x)")
+        print(f"{f'last of {args.steps:,} / one step':<38} {many / single:8.2f}x  (target <= 1.2x)")
+        print(f"{'  the same without the cache':<38} {uncached / single:8.2f}x")
+        print(f"{'pydantic models / import yaml':<38} {models / floor:8.2f}x  (the floor today)")
+        probe = PROBE.format(heavy=HEAVY)
+        argv = [sys.executable, "-c", probe, "execute_single_node", "r1", "s0", "--file", "p.yaml"]
+        found = subprocess.run(argv, cwd=one, env=env, capture_output=True, text=True)
+        print(f"{'heavy modules imported':<38} {found.stdout.strip().split(' ', 1)[-1]}")
+        print(json.dumps({k: round(v * 1000, 1) for k, v in med.items()}))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # `python -m magnus_render.cli`: container commands skip typer
+    from magnus_render.container_cli import dispatch as _dispatch
+
+    _code = _dispatch(sys.argv[1:])
+    if _code is not None:
+        sys.stdout.flush()
+        sys.exit(_code)
+
 import typer
 
 from magnus_render.errors import MagnusError
@@ -445,7 +453,9 @@ def render(
 
 
 def magnus_main() -> None:
-    app()
+    from magnus_render.container_cli import main
+
+    main()
 
 
 manifest_app = typer.Typer(

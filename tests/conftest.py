@@ -40,3 +40,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_pipeline_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Container commands cache compiled pipelines (magnus_render/pipeline/compiled.py);
+    tests keep that cache in their temp dir, never in the user's ~/.cache. Subprocesses
+    inherit the variable."""
+    import os
+
+    folder = tmp_path_factory.mktemp("magnus-pipeline-cache")
+    folder.chmod(0o700)
+    os.environ["MAGNUS_PIPELINE_CACHE_DIR"] = str(folder)

@@ -13,7 +13,6 @@ import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -37,6 +36,7 @@ from magnus_render.pipeline.ir import (
     freeze,
     join_name,
 )
+from magnus_render.pipeline.loaded import Pipeline
 from magnus_render.pipeline.yaml_source import SourceMap, load_yaml_file, load_yaml_text
 
 #: deeper nesting of branches than this is refused with a clear message
@@ -44,17 +44,6 @@ MAX_NESTING = 50
 
 _TOP_LEVEL_KEYS = ("dag",)
 _DAG_KEYS = ("description", "start_at", "steps")
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """A loaded pipeline: its IR, where it came from, a hash of its definition, warnings."""
-
-    graph: Graph
-    file: str
-    dag_hash: str
-    warnings: tuple[Diagnostic, ...] = ()
-    files: tuple[str, ...] = field(default=())
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

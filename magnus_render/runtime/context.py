@@ -18,7 +18,7 @@ from typing import Any
 
 from magnus_render.config import MagnusConfig
 from magnus_render.errors import RunError
-from magnus_render.pipeline.build import Pipeline
+from magnus_render.pipeline.loaded import Pipeline
 from magnus_render.stores import backend_class
 from magnus_render.stores.catalog_base import Catalog
 from magnus_render.stores.models import CodeIdentity, RunLog, StepLog

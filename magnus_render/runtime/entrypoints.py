@@ -26,14 +26,18 @@ def _context(
     run_id: str,
     tag: str = "",
     use_cached: str | None = None,
+    compiled: bool = False,
 ) -> RunContext:
     from magnus_render.config import load_config
-    from magnus_render.pipeline import load_pipeline
     from magnus_render.runtime.executors import check_config_types
     from magnus_render.runtime.tracking import build_tracker
 
     config = load_config(config_file)
     check_config_types(config)
+    if compiled:  # a container command: once per step, so from the compiled-pipeline cache
+        from magnus_render.pipeline.compiled import load_compiled as load_pipeline
+    else:
+        from magnus_render.pipeline.build import load_pipeline
     pipeline = load_pipeline(pipeline_file)
     store, catalog, secrets = build_services(config)
     tracker = build_tracker(config)
@@ -194,7 +198,7 @@ def execute_single_node(
     the run is left to whoever drives it (the shell script, an orchestrator's routing)."""
     from magnus_render.runtime import nodes
 
-    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
     node = _find(ctx, internal_name)
     variables = parse_map_variable(map_variable, node)
     given = [
@@ -326,7 +330,7 @@ def fan(
     signal is raised (exit 130 / 143) when it is done."""
     from magnus_render.runtime import nodes
 
-    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached)
+    ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
     node = _find(ctx, internal_name)
     if not node.kind.is_composite:
         raise MagnusError(f"{internal_name!r} is a {node.kind.value} node, not parallel/map/dag")

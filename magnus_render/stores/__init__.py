@@ -48,7 +48,10 @@ def registered(section: str) -> dict[str, str]:
 def backend_class(section: str, name: str, config: Any = None) -> type:
     """The class registered under ``name``; a ConfigError naming the choices otherwise."""
     group, builtins = GROUPS[section]
-    known, origins = _registered(builtins, group)
+    if name in builtins:  # built-ins win: no need to scan every installed package's entry points
+        known, origins = builtins, {}
+    else:
+        known, origins = _registered(builtins, group)
     path = known.get(name)
     if path is None:
         message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"

@@ -24,7 +24,10 @@ def registered_executors() -> dict[str, str]:
 
 
 def executor_class(name: str, config: Any = None) -> type:
-    known, origins = registered(EXECUTORS, ENTRY_POINT_GROUP)
+    if name in EXECUTORS:  # built-ins win: no need to scan every package's entry points
+        known, origins = EXECUTORS, {}
+    else:
+        known, origins = registered(EXECUTORS, ENTRY_POINT_GROUP)
     path = known.get(name)
     if path is None:
         message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
@@ -62,6 +65,28 @@ def check_config_types(config: Any) -> None:
     from magnus_render.stores import GROUPS
     from magnus_render.stores import registered as backends
 
+    if _all_builtin(config):  # the common case, decided without scanning entry points
+        return
     choices = {section: set(backends(section)) for section in GROUPS}
     choices["executor"] = node_executor_types()
     config.check_types(choices)
+
+
+def _all_builtin(config: Any) -> bool:
+    """Every type in the config is a built-in name (so check_config_types has nothing to
+    report); False means the full check with plugins has to decide."""
+    import importlib.util
+
+    from magnus_render.stores import GROUPS
+
+    if any(
+        getattr(config, section).type not in builtins for section, (_, builtins) in GROUPS.items()
+    ):
+        return False
+    name = config.executor.type
+    if name in EXECUTORS:
+        return True
+    from magnus_render.renderers import BUILTIN_TARGETS
+
+    path = BUILTIN_TARGETS.get(name)
+    return path is not None and importlib.util.find_spec(path.partition(":")[0]) is not None

@@ -1,0 +1,263 @@
+"""The compiled pipeline: the built IR cached by content, for the container commands.
+
+Why: `magnus execute_single_node` runs once per step, and parsing plus validating the whole
+pipeline YAML each time makes a run of n steps cost O(n^2) and imports the YAML front end
+and its pydantic models into every container. The first call builds the pipeline as usual
+and pickles it; later calls with the same bytes unpickle it.
+
+Safety of the cache:
+
+- the key hashes the pipeline file's bytes, the path as given, the working directory (an
+  include is resolved from them), the Python version and a fingerprint of the front end's
+  own source files (version, names, sizes, mtimes), so a changed magnus-render never
+  trusts an old entry;
+- an entry lists every included file with the hash of its bytes; a changed or missing
+  include is a miss. An entry is written only when the pipeline's ``dag_hash`` (the hash
+  the builder took of every byte it read) matches the files as hashed here, so a file
+  edited during the build is never cached with the wrong IR;
+- pickles are loaded only from a folder owned by this user and writable by nobody else;
+  an unreadable, foreign or corrupt entry is a miss, never an error. Entries are written
+  atomically (write, then rename). Nothing of the cache can make a run fail: when the
+  folder cannot be written, the pipeline is built as before.
+
+Each graph's nodes are pickled one by one and unpickled on first access
+(:class:`LazyNodes`), so loading costs little more for the last step of a 5,000-step
+pipeline than for a one-step one.
+
+``MAGNUS_PIPELINE_CACHE=0`` turns the cache off; ``MAGNUS_PIPELINE_CACHE_DIR`` (else
+``$XDG_CACHE_HOME/magnus-render/pipelines``, else ``~/.cache/...``) names the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import dataclasses
+import hashlib
+import io
+import operator
+import os
+import pickle
+import stat
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from magnus_render.pipeline import ir
+from magnus_render.pipeline.loaded import Pipeline
+
+#: bump when the entry layout changes
+FORMAT = b"magnus-render compiled pipeline 2"
+#: keep at most this many entries (the oldest are removed when a new one is written)
+MAX_ENTRIES = 256
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("MAGNUS_PIPELINE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "magnus-render" / "pipelines"
+
+
+def enabled() -> bool:
+    return os.environ.get("MAGNUS_PIPELINE_CACHE", "1") not in ("0", "", "false", "no")
+
+
+def load_compiled(path: str | Path) -> Pipeline:
+    """The pipeline at ``path``, from the cache when its bytes were compiled before; else
+    built by :func:`magnus_render.pipeline.build.load_pipeline` (same errors) and cached."""
+    try:
+        text = Path(path).read_bytes()
+    except OSError:
+        text = None  # the builder reports the missing or unreadable file with its name
+    if text is None or not enabled():
+        return _build(path)
+    try:
+        folder = cache_dir()
+        entry = folder / f"{_key(path, text)}.pickle"
+    except (OSError, RuntimeError):  # no working directory, no home, unreadable package
+        return _build(path)
+    cached = _read(folder, entry)
+    if cached is not None:
+        return cached
+    pipeline = _build(path)
+    _write(folder, entry, text, pipeline)
+    return pipeline
+
+
+def _build(path: str | Path) -> Pipeline:
+    from magnus_render.pipeline.build import load_pipeline
+
+    return load_pipeline(path)
+
+
+def _key(path: str | Path, text: bytes) -> str:
+    digest = hashlib.sha256(FORMAT)
+    for part in (_code_fingerprint(), sys.version, os.getcwd(), str(path)):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(text)
+    return digest.hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """Version plus name, size and mtime of every source file of the front end."""
+    from magnus_render import __version__
+
+    here = Path(__file__).resolve().parent
+    parts = [__version__]
+    for folder in (here, here.parent):
+        with os.scandir(folder) as entries:
+            for item in sorted(entries, key=lambda e: e.name):
+                if item.name.endswith(".py") and item.is_file():
+                    st = item.stat()
+                    parts.append(f"{item.path}:{st.st_size}:{st.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def _file_hash(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+# -- reading ------------------------------------------------------------------------------
+def _trusted(st: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else (a pickle runs code when loaded)."""
+    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _read(folder: Path, entry: Path) -> Pipeline | None:
+    try:
+        if not _trusted(os.stat(folder)):
+            return None
+        with open(entry, "rb") as fh:
+            if not _trusted(os.fstat(fh.fileno())):
+                return None
+            data = fh.read()
+        fmt, includes, pipeline = pickle.loads(data)
+    except Exception:  # absent, unreadable or corrupt: build afresh
+        return None
+    if fmt != FORMAT or not isinstance(pipeline, Pipeline):
+        return None
+    for name, digest in includes:
+        if _file_hash(name) != digest:
+            return None
+    return pipeline
+
+
+# -- the pickled form -----------------------------------------------------------------
+def _mapping_proxy(items: dict[str, Any]) -> Any:
+    """Unpickles a read-only mapping of the IR (MappingProxyType cannot be pickled)."""
+    return MappingProxyType(items) if items else ir._EMPTY
+
+
+class LazyNodes(Mapping[str, ir.Node]):
+    """A graph's nodes, each unpickled on first access: a container runs one node, so the
+    last step of a 5,000-step pipeline need not rebuild the other 4,999 (read-only)."""
+
+    __slots__ = ("_blobs", "_nodes")
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self._blobs = blobs
+        self._nodes: dict[str, ir.Node] = {}
+
+    def __getitem__(self, name: str) -> ir.Node:
+        node = self._nodes.get(name)
+        if node is None:
+            node = self._nodes[name] = pickle.loads(self._blobs[name])
+        return node
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blobs)
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._blobs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return LazyNodes, (self._blobs,)
+
+    def __repr__(self) -> str:
+        return f"LazyNodes({list(self._blobs)!r})"
+
+
+def _reduce_proxy(obj: MappingProxyType) -> tuple[Any, ...]:
+    if obj and all(type(v) is ir.Node for v in obj.values()):  # a graph's nodes
+        return LazyNodes, ({k: _dumps(v) for k, v in obj.items()},)
+    return _mapping_proxy, (dict(obj),)
+
+
+def _positional(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """Pickle an IR dataclass as its constructor's arguments: the generic ``__getstate__`` of
+    frozen slotted dataclasses costs more than building the IR for large pipelines."""
+    values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls)))
+    return lambda obj: (cls, values(obj))
+
+
+class _Pickler(pickle.Pickler):
+    # a dispatch table, not reducer_override: only these types call back into Python
+    dispatch_table = {
+        **copyreg.dispatch_table,
+        MappingProxyType: _reduce_proxy,
+        **{cls: _positional(cls) for cls in (ir.Node, ir.Graph, ir.Source, ir.TaskSpec)},
+        ir.CatalogSpec: _positional(ir.CatalogSpec),
+    }
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+# -- writing ------------------------------------------------------------------------------
+def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> None:
+    """Cache ``pipeline`` if it was built from exactly ``text`` and today's includes."""
+    # files[0] is the pipeline file itself (hashed into the key), the rest its includes
+    includes = [(name, _file_hash(name)) for name in pipeline.files[1:]]
+    digest = hashlib.sha256(text)
+    for name, _ in includes:
+        try:
+            digest.update(Path(name).read_bytes())
+        except OSError:
+            return
+    if digest.hexdigest() != pipeline.dag_hash:
+        return  # a file changed while it was built: do not cache this IR
+    try:
+        payload = _dumps((FORMAT, includes, pipeline))
+    except Exception:  # something in the IR that cannot be pickled: run uncached
+        return
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted(os.stat(folder)):
+            return
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, entry)
+        _prune(folder)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _prune(folder: Path) -> None:
+    entries = []
+    with os.scandir(folder) as items:
+        for item in items:
+            if item.name.endswith(".pickle"):
+                try:
+                    entries.append((item.stat().st_mtime_ns, item.path))
+                except OSError:
+                    continue
+    for _, name in sorted(entries)[: max(0, len(entries) - MAX_ENTRIES)]:
+        with contextlib.suppress(OSError):
+            os.unlink(name)

@@ -1,0 +1,20 @@
+"""The loaded pipeline, apart from the front end that builds it, so that a compiled
+pipeline can be read back without importing the YAML loader and its models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from magnus_render.errors import Diagnostic
+from magnus_render.pipeline.ir import Graph
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A loaded pipeline: its IR, where it came from, a hash of its definition, warnings."""
+
+    graph: Graph
+    file: str
+    dag_hash: str
+    warnings: tuple[Diagnostic, ...] = ()
+    files: tuple[str, ...] = field(default=())
