@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "PLACEHOLDER_IMAGE": "magnus_render.renderers.base",
     "node_argv": "magnus_render.renderers.base",
     "fan_argv": "magnus_render.renderers.base",
+    "with_options": "magnus_render.renderers.base",
     "get_renderer": "magnus_render.renderers",
     "list_targets": "magnus_render.renderers",
     # executors
@@ -142,6 +143,7 @@ __all__ = [
     "record_launch_failure",
     "resolve_name",
     "run_concurrently",
+    "with_options",
 ]
 
 
@@ -179,6 +181,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
         TargetSettings,
         fan_argv,
         node_argv,
+        with_options,
     )
     from magnus_render.runtime.context import RunContext
     from magnus_render.runtime.executors import executor_class

@@ -34,6 +34,7 @@ from magnus_render.plugin import (
     TargetSettings,
     fan_argv,
     node_argv,
+    with_options,
 )
 
 #: stand-ins handed to node_argv/fan_argv, replaced by shell expansions after quoting
@@ -82,6 +83,7 @@ class MakeRenderer(Renderer):
         return {
             NodeKind.TASK: self._task,
             NodeKind.STUB: self._task,
+            NodeKind.AS_IS: self._as_is,
             NodeKind.SUCCESS: self._terminal,
             NodeKind.FAIL: self._terminal,
             NodeKind.PARALLEL: self._composite,
@@ -192,8 +194,10 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
         return self._targets[following.internal_name], self._targets[fail.internal_name]
 
     def _call(self, argv: list[str]) -> str:
+        """The command as recipe words; the run options follow the subcommand, since the
+        run id and step name after ``--`` must stay the last words."""
         words = [_EXPANSIONS.get(w) or word(w) for w in argv[1:]]
-        return "$(MAGNUS) " + " ".join(words) + " $(RUN_OPTS)"
+        return f"$(MAGNUS) {words[0]} $(RUN_OPTS) " + " ".join(words[1:])
 
     def _node_call(self, node: Node, in_map: bool) -> str:
         argv = node_argv(self.options, _RUN_ID, node.internal_name, _MAP_VAR if in_map else None)
@@ -214,6 +218,17 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
     def _task(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
         ok, failed = self._next(graph, node)
         return ["rc=0", self._node_call(node, in_map), self._route(graph, node, ok, failed)]
+
+    def _as_is(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
+        """An as-is step runs its render_string (``sh -c``, recorded by magnus); without
+        one for this target it is recorded as a stub, like a task."""
+        text = self.as_is_text(node)
+        if text is None:
+            return self._task(node, graph, in_map)
+        ok, failed = self._next(graph, node)
+        argv = node_argv(self.options, _RUN_ID, node.internal_name, _MAP_VAR if in_map else None)
+        call = self._call(with_options(argv, "--as-is", text)) + " || rc=$$?"
+        return ["rc=0", call, self._route(graph, node, ok, failed)]
 
     def _terminal(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
         ok = _END if node.kind is NodeKind.SUCCESS else _FAIL
