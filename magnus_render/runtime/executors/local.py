@@ -5,15 +5,19 @@ Workers are forked so they inherit the loaded pipeline and services (nothing to 
 or re-parse); only the outermost composite fans out to the pool, nested ones run
 sequentially inside their worker, which bounds the process count by ``max_workers``.
 Each branch runs in a private working directory (:mod:`.workdir`), so branches running
-at once never see or put each other's files.
+at once never see or put each other's files; a worker keeps its folder for its next
+branch while it is still an exact mirror, and the parent removes them all at the end.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -36,7 +40,7 @@ def _run_branch(index: int) -> str:
     executor: LocalExecutor = _WORKER["executor"]
     executor.in_worker = True
     branch = _WORKER["branches"][index]
-    with PrivateWorkdir(executor.ctx.catalog):
+    with PrivateWorkdir(executor.ctx.catalog, keep_in=_WORKER["keep_in"]):
         return executor.execute_graph(branch.graph, branch.map_variable).value
 
 
@@ -57,10 +61,12 @@ class LocalExecutor(LocalNodeExecutor):
             super().run_branches(branches)
             return
         workers = min(len(branches), self.settings.max_workers or os.cpu_count() or 2)
-        _WORKER.update(executor=self, branches=list(branches))
+        keep_in = Path(tempfile.mkdtemp(prefix="magnus-branches-"))
+        _WORKER.update(executor=self, branches=list(branches), keep_in=keep_in)
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 list(pool.map(_run_branch, range(len(branches))))
         finally:
             _WORKER.clear()
+            shutil.rmtree(keep_in, ignore_errors=True)
