@@ -14,6 +14,7 @@ process that the run exists (a run folder is never removed while the run goes on
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import os
@@ -38,6 +39,7 @@ class ChunkedFsSettings(StoreSettings):
     log_folder: str = ".run_log_store"
 
 
+@functools.lru_cache(maxsize=4096)  # a step's log is written and read several times
 def file_name(name: str) -> str:
     """A file name for a resolved internal name: reversible when short, hashed when long."""
     encoded = quote(name, safe=" !$&'()+,-.;=@[]^_`{}~") + ".json"
@@ -89,6 +91,10 @@ class ChunkedFsRunLogStore(RunLogStore):
             self._known.add(run_id)
         return folder
 
+    def _check(self, run_id: str) -> None:
+        if run_id not in self._known:
+            self._require(run_id)
+
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
         folder = self.run_folder(header.run_id)
         for sub in ("steps", "branches"):
@@ -119,7 +125,7 @@ class ChunkedFsRunLogStore(RunLogStore):
         return StepLog.model_validate_json(raw) if raw is not None else None
 
     def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        self._require(run_id)
+        self._check(run_id)
         data = step_log.model_dump_json(exclude={"branches"}).encode()
         self._write(self._path(run_id, "steps", step_log.internal_name), data)
 
@@ -128,7 +134,7 @@ class ChunkedFsRunLogStore(RunLogStore):
         return BranchLog.model_validate_json(raw) if raw is not None else None
 
     def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        self._require(run_id)
+        self._check(run_id)
         data = branch_log.model_dump_json(exclude={"steps"}).encode()
         self._write(self._path(run_id, "branches", branch_log.internal_name), data)
 

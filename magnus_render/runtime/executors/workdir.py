@@ -84,11 +84,17 @@ def build(origin: Path, private: Path, parts: tuple[str, ...]) -> Stamps:
 def _files(root: Path) -> list[str]:
     """Regular files below ``root`` (links, and folders behind links, are not entered)."""
     found = []
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                found.append(os.path.relpath(path, root))
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    continue
+                if entry.is_dir():
+                    pending.append((entry.path, prefix + entry.name + os.sep))
+                else:
+                    found.append(prefix + entry.name)
     return found
 
 
@@ -112,16 +118,20 @@ def signature(root: Path) -> Signature:
     """Every entry below ``root`` (links not entered): its kind and link target or
     (size, mtime); equal signatures mean nothing was created, removed or changed."""
     found: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            if os.path.islink(path):
-                found.append((rel, "link " + os.readlink(path)))
-            elif name in filenames:
-                found.append((rel, f"file {_stamp(path)}"))
-            else:
-                found.append((rel, "dir"))
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_symlink():
+                    found.append((rel, "link " + os.readlink(entry.path)))
+                elif entry.is_dir():
+                    found.append((rel, "dir"))
+                    pending.append((entry.path, rel + os.sep))
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    found.append((rel, f"file {st.st_size} {st.st_mtime_ns}"))
     return tuple(sorted(found))
 
 
