@@ -191,15 +191,15 @@ class PrivateWorkdir:
         if parts is None:
             return self
         self.parts = parts
-        root = getattr(self.catalog, "root", None)  # a relative catalog folder must be
-        if isinstance(root, Path) and not root.is_absolute():  # linked, so it must exist
-            (self.origin / root).mkdir(parents=True, exist_ok=True)
         kept, _kept = _kept, None
         if kept is not None and self.keep_in is not None and kept.reusable(self.origin, parts):
             self.private, self.kept = kept.private, kept
         else:
             if kept is not None:
                 shutil.rmtree(kept.private, ignore_errors=True)
+            root = getattr(self.catalog, "root", None)  # a relative catalog folder must
+            if isinstance(root, Path) and not root.is_absolute():  # be linked: it must exist
+                (self.origin / root).mkdir(parents=True, exist_ok=True)
             self.private = Path(tempfile.mkdtemp(prefix="magnus-branch-", dir=self.keep_in))
             try:
                 self.copied = build(self.origin, self.private, parts)
