@@ -110,7 +110,9 @@ def render_run(run_log: RunLog, summaries: dict[str, Summary] | None = None) -> 
 
 
 def _step(step: StepLog, indent: str, lines: list[str], summaries: dict[str, Summary]) -> None:
-    mock = " (reused)" if step.mock else ""
+    mock = ""
+    if step.mock:  # reused by a re-run, mocked by the executor, or an as-is rendered nowhere
+        mock = " (rendered nowhere)" if step.step_type == "as-is" else " (reused)"
     lines.append(f"{indent}{step.name} [{step.step_type}] {step.status.value}{mock}")
     inner = indent + "    "
     for attempt in step.attempts:

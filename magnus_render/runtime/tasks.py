@@ -41,19 +41,12 @@ def parameter_environment(params: Mapping[str, Any]) -> dict[str, str]:
     return {ENV_PREFIX + name: encode_env_value(value) for name, value in params.items()}
 
 
-def prefixed(environ: Mapping[str, str], prefixes: str | tuple[str, ...]) -> dict[str, str]:
-    """The variables whose names start with ``prefixes``. Only their values are read:
-    reading (decoding) every value of a big environment, several times per task, cost
-    more than a small task itself in a map over thousands of items."""
-    return {key: environ[key] for key in environ if key.startswith(prefixes)}
-
-
 def exported_parameters(given: Mapping[str, str]) -> dict[str, Any]:
     """MAGNUS_PRM_<name> a python task set in os.environ (differing from what it got)."""
     return {
         key[len(ENV_PREFIX) :]: decode_value(value)
-        for key, value in prefixed(os.environ, ENV_PREFIX).items()
-        if given.get(key) != value
+        for key, value in os.environ.items()
+        if key.startswith(ENV_PREFIX) and given.get(key) != value
     }
 
 
@@ -61,8 +54,8 @@ def tracked(environ: Mapping[str, str], before: Mapping[str, str]) -> dict[str, 
     """Metrics exported as MAGNUS_TRACK_<name> that were not there before the task."""
     return {
         key[len(TRACK_PREFIX) :]: decode_value(value)
-        for key, value in prefixed(environ, TRACK_PREFIX).items()
-        if before.get(key) != value
+        for key, value in environ.items()
+        if key.startswith(TRACK_PREFIX) and before.get(key) != value
     }
 
 
@@ -208,7 +201,7 @@ def run_python(
     out = _Tee(buffer, sys.stdout if echo else None, lock)
     err = _Tee(buffer, sys.stderr if echo else None, lock)
     env = {**parameter_environment(params), **env}
-    before = prefixed(os.environ, (TRACK_PREFIX, ENV_PREFIX))
+    before = {k: v for k, v in os.environ.items() if k.startswith((TRACK_PREFIX, ENV_PREFIX))}
     metrics: dict[str, Any] = {}
     module = command.rpartition(".")[0]
 
