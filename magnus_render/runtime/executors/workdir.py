@@ -20,9 +20,11 @@ in a sequential run) and the private folder is removed. An absolute data folder,
 outside the working directory, is not isolated.
 
 A worker that runs many small branches (a map over thousands of items) keeps its private
-folder for the next branch when nothing in it or along the mirrored path changed and
-the data folder copy holds no file (see :class:`Kept`): creating and removing one
-link per top-level entry for every iteration cost more than most iterations.
+folder for the next branch when nothing in it changed and nothing it mirrors changed
+(see :class:`Kept`): making a link per top-level entry and a copy of every data file,
+then removing them, for every iteration cost more than most iterations. Copies keep the
+original's mtime (``copy2``), so a task that rewrites a copy changes its (size, mtime)
+stamp and the folder is rebuilt.
 """
 
 from __future__ import annotations
@@ -137,27 +139,37 @@ def signature(root: Path) -> Signature:
 
 def origin_signature(origin: Path, parts: tuple[str, ...]) -> Signature:
     """What a mirror of ``origin`` depends on: the names at each level along the data
-    folder's path, and the files below the data folder."""
+    folder's path and (size, mtime) of every file it copies: those below the data folder,
+    or the top-level files when the data folder is the working directory itself."""
     found: list[tuple[str, str]] = []
     source = origin
     for part in parts:
         if source.is_dir():
             found.extend((str(source), name) for name in sorted(os.listdir(source)))
         source = source / part
-    if source.is_dir():
-        found.extend((str(source), rel) for rel in sorted(_files(source)))
-    return tuple(found)
+    if not parts:
+        with os.scandir(origin) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    found.append((entry.name, f"file {st.st_size} {st.st_mtime_ns}"))
+                else:
+                    found.append((entry.name, "other"))
+    elif source.is_dir():
+        for rel in _files(source):
+            found.append((rel, f"file {_stamp(str(source / rel))}"))
+    return tuple(sorted(found))
 
 
 class Kept:
     """A worker's private folder kept between branches: ``mirror`` is its signature as
-    built, ``source`` the signature of what it mirrors at that time."""
+    built, ``source`` the signature of what it mirrors at that time, ``copied`` the
+    stamps of the files copied into it."""
 
-    def __init__(
-        self, private: Path, origin: Path, parts: tuple[str, ...], mirror: Signature
-    ) -> None:
+    def __init__(self, private: Path, origin: Path, parts: tuple[str, ...], copied: Stamps) -> None:
         self.private, self.origin, self.parts = private, origin, parts
-        self.mirror = mirror
+        self.copied = copied
+        self.mirror = signature(private)
         self.source = origin_signature(origin, parts)
 
     def reusable(self, origin: Path, parts: tuple[str, ...]) -> bool:
@@ -193,7 +205,7 @@ class PrivateWorkdir:
         self.parts = parts
         kept, _kept = _kept, None
         if kept is not None and self.keep_in is not None and kept.reusable(self.origin, parts):
-            self.private, self.kept = kept.private, kept
+            self.private, self.kept, self.copied = kept.private, kept, kept.copied
         else:
             if kept is not None:
                 shutil.rmtree(kept.private, ignore_errors=True)
@@ -203,10 +215,8 @@ class PrivateWorkdir:
             self.private = Path(tempfile.mkdtemp(prefix="magnus-branch-", dir=self.keep_in))
             try:
                 self.copied = build(self.origin, self.private, parts)
-                # only a mirror with no copied file is kept: a file changed in place
-                # within one mtime tick would otherwise reach the next branch
-                if self.keep_in is not None and not self.copied:
-                    self.kept = Kept(self.private, self.origin, parts, signature(self.private))
+                if self.keep_in is not None:
+                    self.kept = Kept(self.private, self.origin, parts, self.copied)
             except BaseException:
                 shutil.rmtree(self.private, ignore_errors=True)
                 raise
