@@ -66,7 +66,11 @@ class LocalExecutor(LocalNodeExecutor):
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                list(pool.map(_run_branch, range(len(branches))))
+                # a few branches per message between processes: one each cost the parent
+                # more than a small branch costs a worker (big maps); a few at most, so the
+                # workers still finish together
+                chunk = max(1, min(32, len(branches) // (workers * 16)))
+                list(pool.map(_run_branch, range(len(branches)), chunksize=chunk))
         finally:
             _WORKER.clear()
             shutil.rmtree(keep_in, ignore_errors=True)
