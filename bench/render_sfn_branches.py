@@ -69,8 +69,8 @@ def splitter_work(count: int) -> int:
     measured = []
     original = split.Splitter.fit
 
-    def counting_fit(self, graph, in_map):  # type: ignore[no-untyped-def]
-        result = original(self, graph, in_map)
+    def counting_fit(self, graph, in_map, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = original(self, graph, in_map, *args, **kwargs)
         measured.append(self.measured)
         return result
 

@@ -370,13 +370,13 @@ def _store(config_file: Path | str | None) -> Any:
 
 def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool = False) -> int:
     store = _store(config_file)
-    run_log = store.get_run_log(check_run_id(run_id))
     if as_json:
+        run_log = store.get_run_log(check_run_id(run_id))
         sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
         return 0
-    from magnus_render.runtime.show import print_run
+    from magnus_render.runtime.show import show
 
-    print_run(run_log)
+    show(store, check_run_id(run_id))  # big maps summarised, their hidden logs not read
     return 0
 
 

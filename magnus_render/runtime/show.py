@@ -1,11 +1,40 @@
-"""`magnus show`: a run as an indented tree of steps and branches."""
+"""`magnus show`: a run as an indented tree of steps and branches.
+
+A map over thousands of items would print (and read) every iteration, so a step with
+more than :data:`BIG` branches is summarised: counts by status, every branch that did
+not succeed named, and only the first few branches (and the first few that did not
+succeed) shown in full. The logs inside the other branches are never read.
+`magnus show --json` still prints the whole run log.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from magnus_render.stores.models import BranchLog, RunLog, StepLog
+from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
+from magnus_render.stores.run_log_base import RunLogStore, parent_of
+
+#: a step with more branches than this is summarised
+BIG = 20
+#: branches shown in full in a summary: the first ones, and the first that did not succeed
+FIRST = 5
+#: at most this many names of branches that did not succeed are listed
+NAMED = 200
+
+
+@dataclass
+class Summary:
+    """What is said about a summarised step's branches."""
+
+    total: int
+    counts: Counter[str]
+    unfinished: list[tuple[str, str]]  # (name, status) of those that did not succeed
+    shown: list[str] = field(default_factory=list)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -13,7 +42,61 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_run(run_log: RunLog) -> list[str]:
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(name: str) -> list[Any]:
+    """Name order with numbers compared as numbers (each.2 before each.10)."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(name)]
+
+
+def summarise(branches: Iterable[BranchLog]) -> tuple[dict[str, Summary], set[str]]:
+    """Summaries of the steps with many branches, and the names of the branches hidden."""
+    by_step: dict[str, list[BranchLog]] = {}
+    for log in branches:
+        by_step.setdefault(parent_of(log.internal_name), []).append(log)
+    summaries: dict[str, Summary] = {}
+    hidden: set[str] = set()
+    for step, logs in by_step.items():
+        if len(logs) <= BIG:
+            continue
+        logs.sort(key=lambda log: _natural(log.internal_name))
+        unfinished = [
+            (log.internal_name, log.status.value)
+            for log in logs
+            if log.status is not Status.SUCCESS
+        ]
+        shown = [log.internal_name for log in logs[:FIRST]]
+        shown += [name for name, _ in unfinished[:FIRST] if name not in shown]
+        counts = Counter(log.status.value for log in logs)
+        summaries[step] = Summary(len(logs), counts, unfinished, shown)
+        hidden.update(log.internal_name for log in logs)
+        hidden.difference_update(shown)
+    return summaries, hidden
+
+
+def _inside(name: str, hidden: set[str]) -> bool:
+    """Whether a resolved name lies in a hidden branch (branches are every second dot)."""
+    parts = name.split(".")
+    return any(".".join(parts[:i]) in hidden for i in range(2, len(parts), 2))
+
+
+def load(store: RunLogStore, run_id: str) -> tuple[RunLog, dict[str, Summary]]:
+    """The run log to show (hidden branches and their steps left out) and the summaries.
+    Reads every branch log but only the step logs of the branches shown."""
+    header = store.get_run_header(run_id)
+    branches = list(store.iter_branch_logs(run_id))
+    summaries, hidden = summarise(branches)
+    visible = [
+        b
+        for b in branches
+        if b.internal_name not in hidden and not _inside(b.internal_name, hidden)
+    ]
+    steps = store.iter_step_logs(run_id, skip=lambda name: _inside(name, hidden))
+    return store.assemble(header, [*steps, *visible]), summaries
+
+
+def render_run(run_log: RunLog, summaries: dict[str, Summary] | None = None) -> list[str]:
     lines = [f"run {run_log.run_id}  {run_log.status.value}"]
     if run_log.message:
         lines.append(f"  message: {run_log.message}")
@@ -24,11 +107,11 @@ def render_run(run_log: RunLog) -> list[str]:
     for key, value in run_log.parameters.items():
         lines.append(f"  param {key} = {_short(value)}")
     for step in run_log.steps.values():
-        _step(step, "  ", lines)
+        _step(step, "  ", lines, summaries or {})
     return lines
 
 
-def _step(step: StepLog, indent: str, lines: list[str]) -> None:
+def _step(step: StepLog, indent: str, lines: list[str], summaries: dict[str, Summary]) -> None:
     mock = ""
     if step.mock:  # reused by a re-run, mocked by the executor, or an as-is rendered nowhere
         mock = " (rendered nowhere)" if step.step_type == "as-is" else " (reused)"
@@ -44,17 +127,50 @@ def _step(step: StepLog, indent: str, lines: list[str]) -> None:
         lines.append(f"{inner}metric {key} = {_short(value)}")
     for entry in step.data_catalog:
         lines.append(f"{inner}catalog {entry.stage} {entry.name} {entry.data_hash[:12]}")
-    for branch in step.branches.values():
-        _branch(branch, inner, lines)
+    summary = summaries.get(step.internal_name)
+    if summary is not None:
+        _summary(summary, inner, lines)
+    branches = step.branches.values()
+    if summary is not None:
+        order = {name: i for i, name in enumerate(summary.shown)}
+        branches = sorted(branches, key=lambda b: order.get(b.internal_name, len(order)))
+    for branch in branches:
+        _branch(branch, inner, lines, summaries)
+    if summary is not None and summary.total > len(summary.shown):
+        lines.append(f"{inner}… {summary.total - len(summary.shown)} more branches not shown")
 
 
-def _branch(branch: BranchLog, indent: str, lines: list[str]) -> None:
+def _summary(summary: Summary, indent: str, lines: list[str]) -> None:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    lines.append(f"{indent}branches: {summary.total} ({counts})")
+    by_status: dict[str, list[str]] = {}
+    for name, status in summary.unfinished:
+        by_status.setdefault(status, []).append(name)
+    for status, names in sorted(by_status.items()):
+        more = f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
+        lines.append(f"{indent}{status}: {', '.join(names[:NAMED])}{more}")
+    lines.append(f"{indent}shown below: {', '.join(summary.shown)}")
+
+
+def _branch(
+    branch: BranchLog, indent: str, lines: list[str], summaries: dict[str, Summary]
+) -> None:
     lines.append(f"{indent}branch {branch.internal_name} {branch.status.value}")
     for key, value in branch.parameters.items():
         lines.append(f"{indent}    param {key} = {_short(value)}")
-    for step in branch.steps.values():
-        _step(step, indent + "    ", lines)
+    for step in sorted(branch.steps.values(), key=_started):  # in the order they ran
+        _step(step, indent + "    ", lines, summaries)
 
 
-def print_run(run_log: RunLog) -> None:
-    print("\n".join(render_run(run_log)))
+def _started(step: StepLog) -> str:
+    return step.attempts[0].start_time if step.attempts else ""
+
+
+def print_run(run_log: RunLog, summaries: dict[str, Summary] | None = None) -> None:
+    print("\n".join(render_run(run_log, summaries)))
+
+
+def show(store: RunLogStore, run_id: str) -> None:
+    """Print a run, big maps summarised."""
+    run_log, summaries = load(store, run_id)
+    print_run(run_log, summaries)

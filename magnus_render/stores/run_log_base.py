@@ -14,7 +14,7 @@ nests them again by name (a step ``a.b.c`` lives in branch ``a.b``, which lives 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -133,12 +133,29 @@ class RunLogStore(ABC):
         self.put_run_header(header)
         return header
 
+    def iter_branch_logs(self, run_id: str) -> Iterable[BranchLog]:
+        """Every branch log of the run (backends that store them apart read only those)."""
+        return (log for log in self.iter_logs(run_id) if isinstance(log, BranchLog))
+
+    def iter_step_logs(
+        self, run_id: str, skip: Callable[[str], bool] | None = None
+    ) -> Iterable[StepLog]:
+        """Every step log whose resolved name ``skip`` does not refuse (backends that can
+        tell the name without reading the log skip the read)."""
+        for log in self.iter_logs(run_id):
+            if isinstance(log, StepLog) and not (skip and skip(log.internal_name)):
+                yield log
+
     def get_run_log(self, run_id: str) -> RunLog:
         """The complete nested RunLog (reads every log of the run)."""
-        header = self.get_run_header(run_id)
+        return self.assemble(self.get_run_header(run_id), self.iter_logs(run_id))
+
+    def assemble(self, header: RunLog, logs: Iterable[StepLog | BranchLog]) -> RunLog:
+        """Nest step and branch logs into ``header`` by name (logs without their parent
+        are left out)."""
         steps: dict[str, StepLog] = {}
         branches: dict[str, BranchLog] = {}
-        for log in self.iter_logs(run_id):
+        for log in logs:
             if isinstance(log, StepLog):
                 steps[log.internal_name] = log.model_copy(update={"branches": {}})
             else:

@@ -5,19 +5,23 @@ Layout: ``<log_folder>/<run_id>/run.json`` (the header), ``steps/<name>.json`` a
 over the target (atomic on POSIX), so readers never see half a log and concurrent writers
 of different logs never touch each other's files. The run is created with ``link()``, which
 fails when the header exists: the first of several racing containers wins.
+
+A map over thousands of items writes a few logs per item, so the write and read paths
+stay lean: pydantic's own JSON (de)serialiser, plain string paths, and one check per
+process that the run exists (a run folder is never removed while the run goes on).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
-import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
@@ -35,6 +39,7 @@ class ChunkedFsSettings(StoreSettings):
     log_folder: str = ".run_log_store"
 
 
+@functools.lru_cache(maxsize=4096)  # a step's log is written and read several times
 def file_name(name: str) -> str:
     """A file name for a resolved internal name: reversible when short, hashed when long."""
     encoded = quote(name, safe=" !$&'()+,-.;=@[]^_`{}~") + ".json"
@@ -51,31 +56,44 @@ class ChunkedFsRunLogStore(RunLogStore):
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         super().__init__(settings, config)
         self.folder = Path(self.settings.log_folder)
+        self._known: set[str] = set()  # run ids whose header this process has seen
 
     def run_folder(self, run_id: str) -> Path:
         return self.folder / run_id
 
-    def _write(self, target: Path, data: dict[str, Any]) -> None:
-        tmp = target.parent / f".{os.getpid()}.{next(_counter)}.tmp"
+    def _path(self, run_id: str, sub: str, name: str) -> str:
+        return os.path.join(self.settings.log_folder, run_id, sub, file_name(name))
+
+    def _write(self, target: Path | str, data: bytes) -> None:
+        folder = os.path.dirname(target)
+        tmp = os.path.join(folder, f".{os.getpid()}.{next(_counter)}.tmp")
         try:
-            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            with open(tmp, "wb") as handle:
+                handle.write(data)
             os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
             raise RunLogWriteError(f"cannot write the run log {target}: {exc.strerror}") from None
 
-    def _read(self, path: Path) -> dict[str, Any] | None:
+    def _raw(self, path: Path | str) -> bytes | None:
         try:
-            return json.loads(path.read_bytes())
+            with open(path, "rb") as handle:
+                return handle.read()
         except FileNotFoundError:
             return None
 
     def _require(self, run_id: str) -> Path:
         folder = self.run_folder(run_id)
-        if not (folder / HEADER).is_file():
-            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
+        if run_id not in self._known:
+            if not (folder / HEADER).is_file():
+                raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
+            self._known.add(run_id)
         return folder
+
+    def _check(self, run_id: str) -> None:
+        if run_id not in self._known:
+            self._require(run_id)
 
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
         folder = self.run_folder(header.run_id)
@@ -93,40 +111,65 @@ class ChunkedFsRunLogStore(RunLogStore):
         return self.get_run_header(header.run_id), created
 
     def get_run_header(self, run_id: str) -> RunLog:
-        data = self._read(self.run_folder(run_id) / HEADER)
-        if data is None:
+        raw = self._raw(os.path.join(self.settings.log_folder, run_id, HEADER))
+        if raw is None:
             raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
-        return RunLog.model_validate(data)
+        return RunLog.model_validate_json(raw)
 
     def put_run_header(self, header: RunLog) -> None:
         folder = self._require(header.run_id)
-        self._write(folder / HEADER, header.model_dump(mode="json", exclude={"steps"}))
+        self._write(folder / HEADER, header.model_dump_json(exclude={"steps"}).encode())
 
     def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        data = self._read(self.run_folder(run_id) / "steps" / file_name(name))
-        return StepLog.model_validate(data) if data is not None else None
+        raw = self._raw(self._path(run_id, "steps", name))
+        return StepLog.model_validate_json(raw) if raw is not None else None
 
     def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        folder = self._require(run_id) / "steps"
-        data = step_log.model_dump(mode="json", exclude={"branches"})
-        self._write(folder / file_name(step_log.internal_name), data)
+        self._check(run_id)
+        data = step_log.model_dump_json(exclude={"branches"}).encode()
+        self._write(self._path(run_id, "steps", step_log.internal_name), data)
 
     def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        data = self._read(self.run_folder(run_id) / "branches" / file_name(name))
-        return BranchLog.model_validate(data) if data is not None else None
+        raw = self._raw(self._path(run_id, "branches", name))
+        return BranchLog.model_validate_json(raw) if raw is not None else None
 
     def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        folder = self._require(run_id) / "branches"
-        data = branch_log.model_dump(mode="json", exclude={"steps"})
-        self._write(folder / file_name(branch_log.internal_name), data)
+        self._check(run_id)
+        data = branch_log.model_dump_json(exclude={"steps"}).encode()
+        self._write(self._path(run_id, "branches", branch_log.internal_name), data)
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         folder = self._require(run_id)
         for sub, model in (("steps", StepLog), ("branches", BranchLog)):
             for path in sorted((folder / sub).glob("*.json")):
-                data = self._read(path)
-                if data is not None:
-                    yield model.model_validate(data)
+                raw = self._raw(path)
+                if raw is not None:
+                    yield model.model_validate_json(raw)
+
+    def iter_branch_logs(self, run_id: str) -> Iterable[BranchLog]:
+        folder = str(self._require(run_id) / "branches")
+        for entry in sorted(os.listdir(folder)):
+            if entry.endswith(".json") and not entry.startswith("."):
+                raw = self._raw(os.path.join(folder, entry))
+                if raw is not None:
+                    yield BranchLog.model_validate_json(raw)
+
+    def iter_step_logs(
+        self, run_id: str, skip: Callable[[str], bool] | None = None
+    ) -> Iterable[StepLog]:
+        folder = str(self._require(run_id) / "steps")
+        for entry in sorted(os.listdir(folder)):
+            if not entry.endswith(".json") or entry.startswith("."):
+                continue
+            name = unquote(entry[: -len(".json")])
+            if skip is not None and file_name(name) == entry and skip(name):
+                continue  # the file name told the step's name: no need to read it
+            raw = self._raw(os.path.join(folder, entry))
+            if raw is None:
+                continue
+            log = StepLog.model_validate_json(raw)
+            if skip is None or not skip(log.internal_name):
+                yield log
 
     def list_run_ids(self) -> list[str]:
         if not self.folder.is_dir():
