@@ -292,6 +292,14 @@ def test_in_process_run_stops_only_what_the_task_started(tmp_path: Path) -> None
         encoding="utf-8",
     )
     elder = subprocess.Popen(["sleep", "300"])
+    # the caller's child must be older than the task by more than the tolerance procs
+    # allows for /proc's whole clock ticks (else it counts as the task's own child)
+    from magnus_render.runtime import procs
+
+    started = procs.boot_clock()
+    wait_for(
+        "the clock to pass the start-time tolerance", lambda: procs.boot_clock() > started + 0.1
+    )
     try:
         with pytest.raises(KeyboardInterrupt) as raised:
             execute_in_process("p.yaml", tmp_path, run_id="sdk")
