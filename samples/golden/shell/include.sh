@@ -9,7 +9,7 @@
 # `magnus fan` around every parallel, map and dag step, from the current directory.
 # Exit code: 0 when the run succeeded, 1 when it failed, 2 (or the failing magnus
 # command's own code) when it could not run.
-# Needs bash >= 4.4 (mapfile -d, wait -n).
+# Needs bash >= 4.4 (mapfile -d).
 set -uo pipefail
 
 MAGNUS=(magnus)
@@ -102,10 +102,13 @@ _magnus() {
   return "$rc"
 }
 
-# Waits for one background job; a job that stopped the run (code > 1) stops us too.
+# Waits for background job PID; a job that stopped the run (code > 1) stops us too.
+# (`wait PID` and not `wait -n`: bash 5.2's `wait -n` may answer 127, "no child", while a
+# branch still runs, once a finished job left the job table; `wait PID` always gets a
+# known child's code, even after it ended.)
 _reap() {
   local rc=0
-  wait -n || rc=$?
+  wait "$1" || rc=$?
   _stopped "$rc"
   if ((rc > 1)); then
     wait
@@ -117,27 +120,26 @@ _reap() {
 # A branch's failure is already in the run log (the fan-in rolls it up), so only
 # a stopped run (code > 1) matters here. Always returns 0.
 _pool() {
-  local running=0
+  local pids=() pid
   while (($# >= 2)); do
     if ((MAX_PARALLEL <= 1)); then
       "$1" "$2"
     else
-      if ((running >= MAX_PARALLEL)); then
-        _reap
-        running=$((running - 1))
+      if ((${#pids[@]} >= MAX_PARALLEL)); then
+        _reap "${pids[0]}"
+        pids=("${pids[@]:1}")
       fi
       {
         trap '_stop 130 INT' INT
         trap '_stop 143 TERM' TERM
         "$1" "$2"
       } &
-      running=$((running + 1))
+      pids+=("$!")
     fi
     shift 2
   done
-  while ((running > 0)); do
-    _reap
-    running=$((running - 1))
+  for pid in "${pids[@]}"; do
+    _reap "$pid"
   done
   return 0
 }
