@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from magnus_render.errors import ConfigError, Diagnostic
 
 DEFAULT_CONFIG_FILE = "magnus-config.yaml"
+#: the experiment trackers a config may name (magnus 0.5's names)
+TRACKER_TYPES = ("do-nothing", "mlflow")
 
 
 class ServiceConfig(BaseModel):

@@ -1,4 +1,5 @@
-"""An unknown ``type`` for the executor, run log store, catalog or secrets is bad input
+"""An unknown ``type`` for the executor, run log store, catalog, secrets or experiment
+tracker is bad input
 (exit 2, the config file's line and the valid choices) for every render target and for
 every runtime command, before anything is rendered, run or written."""
 
@@ -23,6 +24,7 @@ SECTIONS = {
     "run_log_store": ("chunked-fs", 3),
     "catalog": ("file-system", 5),
     "secrets": ("dotenv", 7),
+    "experiment_tracker": ("mlflow", 9),
 }
 
 
@@ -31,7 +33,7 @@ def config_with(tmp_path: Path, bad: str, value: str = "nope") -> Path:
     lines = []
     for section in SECTIONS:
         kind = {"executor": "shell", "run_log_store": "file-system", "catalog": "file-system",
-                "secrets": "env"}[section]  # fmt: skip
+                "secrets": "env", "experiment_tracker": "do-nothing"}[section]  # fmt: skip
         lines += [f"{section}:", f"  type: {value if section == bad else kind}"]
     path = tmp_path / "config.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

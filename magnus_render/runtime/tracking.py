@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import TRACKER_TYPES, MagnusConfig
 
 RUN_ID_TAG = "magnus.run_id"
 TAG_TAG = "magnus.tag"
@@ -132,7 +132,7 @@ def build_tracker(config: MagnusConfig) -> MlflowTracker | None:
     if section.type != "mlflow":
         raise config.error(
             "experiment_tracker",
-            f"unknown type {section.type!r}; choose one of: do-nothing, mlflow",
+            f"unknown type {section.type!r}; choose one of: {', '.join(TRACKER_TYPES)}",
         )
     try:
         settings = MlflowSettings.model_validate(section.config)

@@ -62,6 +62,7 @@ def check_config_types(config: Any) -> None:
     """Every ``type`` in the config names a registered backend, the executor an executor or
     a render target: all typos at once, with file, line and choices, before anything runs
     or renders (a container would otherwise ignore an executor type it never uses)."""
+    from magnus_render.config import TRACKER_TYPES
     from magnus_render.stores import GROUPS
     from magnus_render.stores import registered as backends
 
@@ -69,6 +70,7 @@ def check_config_types(config: Any) -> None:
         return
     choices = {section: set(backends(section)) for section in GROUPS}
     choices["executor"] = node_executor_types()
+    choices["experiment_tracker"] = set(TRACKER_TYPES)
     config.check_types(choices)
 
 
@@ -77,8 +79,11 @@ def _all_builtin(config: Any) -> bool:
     report); False means the full check with plugins has to decide."""
     import importlib.util
 
+    from magnus_render.config import TRACKER_TYPES
     from magnus_render.stores import GROUPS
 
+    if config.experiment_tracker.type not in TRACKER_TYPES:
+        return False
     if any(
         getattr(config, section).type not in builtins for section, (_, builtins) in GROUPS.items()
     ):
