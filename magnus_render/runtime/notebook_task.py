@@ -87,18 +87,18 @@ def run_notebook(
     with tempfile.TemporaryDirectory(prefix="magnus-nb-") as tmp:
         target = os.path.join(tmp, os.path.basename(output_path))
         env = {**parameter_environment(params), **env}
-        before = dict(os.environ)
         try:
             with (
-                task_environment(env),
+                task_environment(env) as before,
                 contextlib.redirect_stdout(out),
                 contextlib.redirect_stderr(out),
             ):
                 options = {"log_output": True, "progress_bar": False}
                 options.update(task.optional_ploomber_args)
                 execute_notebook(task.command, target, parameters=dict(params), **options)
-                outputs = exported_parameters(env)  # the notebook set os.environ[...]
-                metrics = tracked(os.environ, before)
+                now = dict(os.environ)
+                outputs = exported_parameters(env, now)  # the notebook set os.environ[...]
+                metrics = tracked(now, before)
                 outputs.update(output_cell_parameters(Path(target).read_bytes()))
         except Exception as exc:
             traceback.print_exc(file=out)

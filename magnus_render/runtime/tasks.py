@@ -42,11 +42,15 @@ def parameter_environment(params: Mapping[str, Any]) -> dict[str, str]:
     return {ENV_PREFIX + name: encode_env_value(value) for name, value in params.items()}
 
 
-def exported_parameters(given: Mapping[str, str]) -> dict[str, Any]:
-    """MAGNUS_PRM_<name> a python task set in os.environ (differing from what it got)."""
+def exported_parameters(
+    given: Mapping[str, str], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """MAGNUS_PRM_<name> a python task set in ``environ`` (a snapshot of os.environ, which
+    it is by default), differing from what it got."""
+    items = (environ if environ is not None else os.environ).items()
     return {
         key[len(ENV_PREFIX) :]: decode_value(value)
-        for key, value in os.environ.items()
+        for key, value in items
         if key.startswith(ENV_PREFIX) and given.get(key) != value
     }
 
@@ -111,22 +115,26 @@ class _Tee(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def task_environment(values: Mapping[str, str]) -> Iterator[None]:
+def task_environment(values: Mapping[str, str]) -> Iterator[dict[str, str]]:
     """os.environ for one in-process task: the MAGNUS_PRM_* of its scope only, plus
     ``values``; afterwards exactly as before, whether the task succeeded, failed or
     raised, so nothing a task sets or removes there leaks into the next step (magnus 0.5
-    left such changes in place)."""
+    left such changes in place). Yields the environment as it was before.
+
+    os.environ decodes every entry on each read, so it is copied once before and once
+    after, and only the entries that differ are written back (once per step matters)."""
     saved = dict(os.environ)
     for key in [k for k in saved if k.startswith(ENV_PREFIX) and k not in values]:
         del os.environ[key]
     os.environ.update(values)
     try:
-        yield
+        yield saved
     finally:
-        for key in [k for k in os.environ if k not in saved]:
+        after = dict(os.environ)
+        for key in after.keys() - saved.keys():
             del os.environ[key]
         for key, value in saved.items():
-            if os.environ.get(key) != value:
+            if after.get(key) != value:
                 os.environ[key] = value
 
 
@@ -223,7 +231,6 @@ def run_python(
     out = _Tee(buffer, sys.stdout if echo else None, lock)
     err = _Tee(buffer, sys.stderr if echo else None, lock)
     env = {**parameter_environment(params), **env}
-    before = dict(os.environ)
     metrics: dict[str, Any] = {}
     module = command.rpartition(".")[0]
 
@@ -236,7 +243,7 @@ def run_python(
 
     try:
         with (
-            task_environment(env),
+            task_environment(env) as before,
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
@@ -250,9 +257,10 @@ def run_python(
                 return failed(str(exc))
             try:
                 result = func(**kwargs)
-                outputs = exported_parameters(env)  # magnus 0.5: os.environ["MAGNUS_PRM_x"]
+                now = dict(os.environ)
+                outputs = exported_parameters(env, now)  # magnus 0.5: os.environ[MAGNUS_PRM_x]
                 outputs.update(collected or {})
-                metrics = tracked(os.environ, before)
+                metrics = tracked(now, before)
             except SystemExit as exc:  # a task calling sys.exit() must not end the run
                 if exc.code not in (None, 0):
                     return failed(f"the task called sys.exit({exc.code!r})")
