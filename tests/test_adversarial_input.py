@@ -90,6 +90,17 @@ def test_an_unquoted_date_stays_the_text_written() -> None:
     assert data == {"d": "2024-01-01", "t": "2024-01-01 10:00:00", "q": "2024-01-01"}
 
 
+@pytest.mark.parametrize("text", ["0:\n!!int :\n", "a: !!float\n", "a: !!bool ''\n"])
+def test_an_empty_tagged_value_is_an_invalid_value_with_its_line(text: str) -> None:
+    """Found by the fuzz test: an explicitly tagged empty scalar crashed the loader."""
+    from magnus_render.errors import PipelineError
+
+    with pytest.raises(PipelineError) as caught:
+        load_yaml_text(text, "x.yaml")
+    assert str(caught.value).startswith(f"x.yaml:{text.count(chr(10), 0, text.index('!!')) + 1}: ")
+    assert "invalid" in str(caught.value)
+
+
 # -- item 2: parameters before the run --------------------------------------------------
 BAD_FILE_PARAMETERS = {
     "nul": ('x: "a\\0b"', "parameter 'x': the value holds a NUL byte"),

@@ -142,7 +142,7 @@ class _EventConstructor:
         node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
         try:
             return make(self.safe, node)
-        except (yaml.YAMLError, KeyError, ValueError, TypeError, OverflowError) as exc:
+        except (yaml.YAMLError, KeyError, IndexError, ValueError, TypeError, OverflowError) as exc:
             shown = value if len(value) <= 40 else f"{value[:37]}..."
             kind = tag.rpartition(":")[2]
             reason = str(exc).split(":")[0] if isinstance(exc, ValueError) else "not valid"
