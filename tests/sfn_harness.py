@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.runlog import KEPT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FAKE_ENV = {
@@ -83,6 +85,7 @@ def moto_server(
     os.environ.update(FAKE_ENV)
     log = (workdir / "routed-tasks.jsonl") if (route_tasks and workdir) else None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAGNUS_", "AWS_"))}
+    env.update({k: os.environ[k] for k in KEPT if k in os.environ})  # the test pipeline cache
     env.update(FAKE_ENV)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     argv = [sys.executable, "-m", "tests.sfn_harness"]
@@ -190,7 +193,7 @@ def _install_routing(workdir: Path, log: Path, port: int) -> None:
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
     container_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MAGNUS_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("MAGNUS_") or k in KEPT},
         **json.loads(os.environ.get("SFN_HARNESS_CONTAINER_ENV", "{}")),
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",

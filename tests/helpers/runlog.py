@@ -91,8 +91,13 @@ def prepare_workdir(workdir: Path) -> Path:
     return workdir
 
 
+#: MAGNUS_ variables a test subprocess keeps: where compiled pipelines are cached (the
+#: session's temp folder, tests/conftest.py), never the user's ~/.cache
+KEPT = ("MAGNUS_PIPELINE_CACHE_DIR", "MAGNUS_PIPELINE_CACHE")
+
+
 def magnus_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAGNUS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAGNUS_") or k in KEPT}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.update(extra or {})
     return env
