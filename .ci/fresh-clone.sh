@@ -12,7 +12,8 @@ clone="$work/magnus-render"
 git clone --quiet --no-hardlinks "$repo" "$clone"
 git -C "$clone" checkout --quiet --detach "$(git -C "$repo" rev-parse HEAD)"
 cd "$clone"
-[ ! -e ../shared ] && [ ! -e ../../shared ] || { echo "fresh clone: a shared/ folder is reachable" >&2; exit 1; }
+beside=shared  # the developers' folder next to the repository must not be reachable here
+[ ! -e "../$beside" ] && [ ! -e "../../$beside" ] || { echo "fresh clone: a $beside/ folder is reachable" >&2; exit 1; }
 
 python3 -m venv "$work/venv"
 export PATH="$work/venv/bin:$PATH" VIRTUAL_ENV="$work/venv"
