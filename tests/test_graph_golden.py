@@ -20,7 +20,7 @@ from magnus_render.config import MagnusConfig
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.base import RenderOptions
 from magnus_render.renderers.graph import DotRenderer, MermaidRenderer
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 from tests.golden import assert_golden
 
 GOLDEN = SAMPLES / "golden" / "graph"
@@ -194,9 +194,30 @@ def test_dot_with_hostile_names_parses(tmp_path: Path) -> None:
 
 
 def test_pictures_are_deterministic() -> None:
-    path = SAMPLES / "nested.yaml"
-    assert picture(path, "dot") == picture(path, "dot")
-    assert picture(path, "mmd") == picture(path, "mmd")
+    """The same picture from processes with different string hashing (set and dict order
+    of str keys could differ between them; within one process it never would)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from tests.test_graph_golden import picture; "
+        "sys.stdout.write(picture(Path(sys.argv[1]), sys.argv[2]))"
+    )
+    for suffix in ("dot", "mmd"):
+        texts = {
+            subprocess.run(
+                [sys.executable, "-c", code, str(SAMPLES / "nested.yaml"), suffix],
+                env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
+            for seed in ("1", "2", "3")
+        }
+        assert len(texts) == 1 and texts.pop() == picture(SAMPLES / "nested.yaml", suffix)
 
 
 def test_cli_graph_of_an_invalid_pipeline_exits_2(tmp_path: Path) -> None:

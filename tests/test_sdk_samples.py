@@ -125,8 +125,6 @@ def test_same_rendered_spec(name: str, target: str, samples_copy: Path) -> None:
             r"\S+\.(py|yaml):\d+", "", str(exc)
         )
         return
-    except Exception as exc:  # the target itself is unfinished: nothing to compare yet
-        pytest.skip(f"target {target!r} cannot render the YAML sample: {exc!r}")
     yaml_hash = load_pipeline(yaml_file).dag_hash
     actual = pipeline.render(target, pipeline_file=yaml_file)  # writes the SDK's YAML there
     assert yaml_file.read_text(encoding="utf-8") == pipeline.to_yaml(yaml_file)
