@@ -82,6 +82,41 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def read_yaml_file(path: Path) -> tuple[Any, Any]:
+    """A YAML settings file (config, render manifest) and its source map; a syntax error is
+    a ConfigError carrying the file and line."""
+    from magnus_render.pipeline.yaml_source import load_yaml_file
+
+    try:
+        return load_yaml_file(path)
+    except Exception as exc:  # PipelineError carries file:line already
+        if hasattr(exc, "diagnostics"):
+            raise ConfigError.from_diagnostics(exc.diagnostics) from None
+        raise
+
+
+def validation_error(
+    exc: ValidationError, data: Any, smap: Any, file: str, unknown: str
+) -> ConfigError:
+    """One ConfigError for every problem pydantic found in ``data``, each at the line of
+    the deepest mapping or list item on its path; an extra key is called ``unknown``."""
+    diagnostics = []
+    for err in exc.errors():
+        node: Any = data
+        line = smap.line_of(data)
+        for part in err["loc"]:
+            if isinstance(node, dict):
+                line = smap.line_of(node, part)
+                node = node.get(part)
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+                line = smap.line_of(node) or line
+        where = ".".join(str(p) for p in err["loc"])
+        msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
+        diagnostics.append(Diagnostic(f"{where}: {msg.lower()}", file, line))
+    return ConfigError.from_diagnostics(diagnostics)
+
+
 def load_config(path: str | Path | None) -> MagnusConfig:
     """Read a config file; no path means the defaults (or ./magnus-config.yaml if present)."""
     if path is None:
@@ -89,15 +124,8 @@ def load_config(path: str | Path | None) -> MagnusConfig:
         if not default.is_file():
             return MagnusConfig()
         path = default
-    from magnus_render.pipeline.yaml_source import load_yaml_file
-
     path = Path(path)
-    try:
-        data, smap = load_yaml_file(path)
-    except Exception as exc:  # PipelineError carries file:line already
-        if hasattr(exc, "diagnostics"):
-            raise ConfigError.from_diagnostics(exc.diagnostics) from None
-        raise
+    data, smap = read_yaml_file(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -108,19 +136,7 @@ def load_config(path: str | Path | None) -> MagnusConfig:
     try:
         config = MagnusConfig.model_validate(data)
     except ValidationError as exc:
-        diagnostics = []
-        for err in exc.errors():
-            loc = err["loc"]
-            mapping: Any = data
-            line = smap.line_of(data)
-            for part in loc:
-                if isinstance(mapping, dict):
-                    line = smap.line_of(mapping, part)
-                    mapping = mapping.get(part)
-            where = ".".join(str(p) for p in loc)
-            msg = "unknown section or field" if err["type"] == "extra_forbidden" else err["msg"]
-            diagnostics.append(Diagnostic(f"{where}: {msg.lower()}", str(path), line))
-        raise ConfigError.from_diagnostics(diagnostics) from None
+        raise validation_error(exc, data, smap, str(path), "unknown section or field") from None
     lines: dict[str, Any] = {}
     for section, body in data.items():
         if isinstance(body, dict):

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
+from magnus_render.config import read_yaml_file, validation_error
 from magnus_render.errors import ConfigError, Diagnostic
 
 #: placeholders an output, config or parameters pattern may use
@@ -72,34 +73,13 @@ def _fill(pattern: str, pipeline: Path, target: str) -> str:
 
 def load_manifest(path: Path) -> tuple[Manifest, list[int | None]]:
     """Read and validate the manifest; errors name the file, the line and the field."""
-    from magnus_render.pipeline.yaml_source import load_yaml_file
-
-    try:
-        data, smap = load_yaml_file(path)
-    except Exception as exc:
-        if hasattr(exc, "diagnostics"):
-            raise ConfigError.from_diagnostics(exc.diagnostics) from None
-        raise
+    data, smap = read_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError("a manifest must be a mapping with a 'renders' list", str(path), 1)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        diagnostics = []
-        for err in exc.errors():
-            node: Any = data
-            line = smap.line_of(data)
-            for part in err["loc"]:
-                if isinstance(node, dict):
-                    line = smap.line_of(node, part)
-                    node = node.get(part)
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                    node = node[part]
-                    line = smap.line_of(node) or line
-            where = ".".join(str(p) for p in err["loc"])
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].lower()
-            diagnostics.append(Diagnostic(f"{where}: {msg}", str(path), line))
-        raise ConfigError.from_diagnostics(diagnostics) from None
+        raise validation_error(exc, data, smap, str(path), "unknown field") from None
     lines = [smap.line_of(entry) for entry in data["renders"]]
     return manifest, lines
 

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from magnus_render.config import TRACKER_TYPES, MagnusConfig
 
@@ -134,13 +134,9 @@ def build_tracker(config: MagnusConfig) -> MlflowTracker | None:
             "experiment_tracker",
             f"unknown type {section.type!r}; choose one of: {', '.join(TRACKER_TYPES)}",
         )
-    try:
-        settings = MlflowSettings.model_validate(section.config)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else None
-        what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"].lower()
-        raise config.error("experiment_tracker", f"config.{key}: {what}", key) from None
+    from magnus_render.stores.run_log_base import build_settings
+
+    settings = build_settings(MlflowSettings, section.config, config, "experiment_tracker")
     if settings.autolog:
         raise config.error(
             "experiment_tracker", "autolog is not supported (it needs the full mlflow)", "autolog"
