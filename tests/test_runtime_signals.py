@@ -19,8 +19,8 @@ from tests.helpers.runlog import load_run_log, magnus_env
 from tests.helpers.signals import (
     PY_TASKS,
     SHELL_HOLD,
-    WAIT_SECONDS,
     Terminal,
+    finish,
     kill_pids,
     markers,
     orphans,
@@ -90,16 +90,6 @@ def start(tmp_path: Path, args: list[str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=WAIT_SECONDS)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, err
 
 
 def config_of(tmp_path: Path) -> Path | None:

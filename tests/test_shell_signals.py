@@ -14,8 +14,8 @@ import pytest
 
 from tests.helpers.runlog import magnus_env
 from tests.helpers.signals import (
-    WAIT_SECONDS,
     Terminal,
+    finish,
     kill_pids,
     markers,
     share_test_folder,
@@ -48,16 +48,6 @@ def start(tmp_path: Path, path: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=WAIT_SECONDS)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, err
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])

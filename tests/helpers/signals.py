@@ -68,6 +68,17 @@ def wait_for(what: str, done: Callable[[], bool], proc: subprocess.Popen | None 
         time.sleep(0.05)
 
 
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait (bounded) for a process to end; (exit code, stderr). Killed if it outlives."""
+    try:
+        _, err = proc.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err
+
+
 def markers(folder: Path, names: list[str], proc: subprocess.Popen | None = None) -> None:
     wait_for(f"markers {names}", lambda: all((folder / n).exists() for n in names), proc)
 
