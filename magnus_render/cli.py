@@ -186,6 +186,14 @@ def execute(
     _guard(body)
 
 
+ParamOpt = typer.Option(
+    None, "--param", help="NAME=JSON given at submit (repeatable); used when creating the run."
+)
+ParamsJsonOpt = typer.Option(
+    None, "--params-json", help="JSON object of values given at submit (Step Functions)."
+)
+
+
 @app.command("execute_single_node")
 def execute_single_node(
     run_id: str = typer.Argument(..., help="The run id shared by every node of the run."),
@@ -198,6 +206,8 @@ def execute_single_node(
     ),
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
+    params: list[str] | None = ParamOpt,
+    params_json: str | None = ParamsJsonOpt,
     as_is: str | None = typer.Option(
         None, "--as-is", help="as-is step: record it while `sh -c TEXT` runs (rendered specs)."
     ),
@@ -224,6 +234,8 @@ def execute_single_node(
             map_variable=map_variable,
             tag=tag,
             use_cached=use_cached,
+            params=params,
+            params_json=params_json,
             as_is=as_is,
             as_is_begin=as_is_begin,
             as_is_end=as_is_end,
@@ -247,6 +259,8 @@ def fan(
     ),
     tag: str = typer.Option("", "--tag"),
     use_cached: str | None = typer.Option(None, "--use-cached"),
+    params: list[str] | None = ParamOpt,
+    params_json: str | None = ParamsJsonOpt,
     log_level: str | None = LogLevelOpt,
     debug: bool = DebugOpt,
 ) -> None:
@@ -268,6 +282,8 @@ def fan(
             items_file=items_file,
             tag=tag,
             use_cached=use_cached,
+            params=params,
+            params_json=params_json,
         )
 
     _guard(body)

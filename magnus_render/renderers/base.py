@@ -212,3 +212,42 @@ def with_options(argv: list[str], *options: str) -> list[str]:
     from magnus_render.runtime import protocol
 
     return protocol.with_options(argv, *options)
+
+
+#: the submit-time arguments of a rendered run besides its parameters (Argo workflow
+#: arguments, Step Functions execution input): a re-run's old run id, and the run id
+RERUN_ARGUMENTS = ("use_cached", "run_id")
+
+
+def submit_parameters(options: RenderOptions) -> dict[str, Any]:
+    """The initial parameters of ``--parameters-file`` (``-p FILE``), as the rendered run's
+    submit-time defaults: each may be given another value when the run is submitted.
+    Bad names or values are errors naming the file and line, as for ``magnus execute``."""
+    if not options.parameters_file:
+        return {}
+    from magnus_render.runtime.parameters import initial_parameters
+
+    values = initial_parameters(options.parameters_file, environ={})
+    for name in RERUN_ARGUMENTS:
+        if name in values:
+            raise ConfigError(
+                f"parameter {name!r} has the name of a submit-time argument of every "
+                f"rendered run ({', '.join(RERUN_ARGUMENTS)}); rename it",
+                options.parameters_file,
+            )
+    return values
+
+
+def submit_options(
+    use_cached: str | None, params: dict[str, str] | None = None, params_json: str | None = None
+) -> list[str]:
+    """The container protocol's re-run and submit-time options, as argv words: each value
+    may be a target's own expression (``{{workflow.parameters.use_cached}}``)."""
+    words: list[str] = []
+    if use_cached is not None:
+        words += ["--use-cached", use_cached]
+    for name, value in (params or {}).items():
+        words += ["--param", f"{name}={value}"]
+    if params_json is not None:
+        words += ["--params-json", params_json]
+    return words

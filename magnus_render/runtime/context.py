@@ -154,6 +154,9 @@ class RunContext:
     as_is_target: str | None = None
     #: the experiment tracker (runtime/tracking.py); None for magnus's do-nothing
     tracker: Any = None
+    #: parameter values given when a rendered run was submitted (``--param``,
+    #: ``--params-json``); used by whichever node creates the run log
+    submitted: dict[str, Any] = field(default_factory=dict)
 
     # -- re-runs ------------------------------------------------------------------------
     def original_step(self, name: str) -> StepLog | None:
@@ -166,20 +169,36 @@ class RunContext:
     def executor_type(self) -> str:
         return self.config.executor.type
 
-    def create_run_log(self, initial_parameters: dict[str, Any]) -> tuple[RunLog, bool]:
-        """Create the run log (race-safe: the first caller wins, others reuse it)."""
+    def create_run_log(
+        self, initial_parameters: dict[str, Any], sources: dict[str, str] | None = None
+    ) -> tuple[RunLog, bool]:
+        """Create the run log (race-safe: the first caller wins, others reuse it).
+        ``sources``: where each initial value came from (parameters.sourced_parameters)."""
         original = None
         if self.use_cached:
             original = self.store.get_run_header(self.use_cached)
+        starting = _starting_parameters(original, initial_parameters)
+        if original is not None:
+            sources = dict.fromkeys(starting, f"run {self.use_cached}")
+        else:
+            sources = {k: v for k, v in (sources or {}).items() if k in starting}
+        for name, value in self.submitted.items():
+            # a target passes every parameter at submit, the rendered file's value by
+            # default: only a value that differs from the file's was given at submit
+            if name in initial_parameters and initial_parameters[name] == value:
+                continue
+            starting[name] = value
+            sources[name] = "submit"
         header = RunLog(
             run_id=self.run_id,
             dag_hash=self.pipeline.dag_hash,
             tag=self.tag,
             use_cached=bool(self.use_cached),
             original_run_id=self.use_cached or "",
-            parameters=_starting_parameters(original, initial_parameters),
+            parameters=dict(starting),
             run_config={
-                "initial_parameters": _starting_parameters(original, initial_parameters),
+                "initial_parameters": dict(starting),
+                "parameter_sources": dict(sorted(sources.items())),
                 "pipeline_file": str(self.pipeline.file),
                 "executor": self.config.executor.model_dump(),
                 "run_log_store": {"type": self.config.run_log_store.type},

@@ -69,11 +69,19 @@ def make_executor(ctx: RunContext) -> Any:
 
 
 def _ensure_run_log(ctx: RunContext) -> None:
-    from magnus_render.runtime.parameters import initial_parameters
+    from magnus_render.runtime.parameters import sourced_parameters
 
     if ctx.store.exists(ctx.run_id):
         return
-    ctx.create_run_log(initial_parameters(ctx.parameters_file))
+    ctx.create_run_log(*sourced_parameters(ctx.parameters_file))
+
+
+def _submitted(ctx: RunContext, params: list[str] | None, params_json: str | None) -> None:
+    """Parse the submit-time values (bad ones exit 2 before anything runs)."""
+    if params or params_json:
+        from magnus_render.runtime.parameters import submitted_parameters
+
+        ctx.submitted = submitted_parameters(params, params_json)
 
 
 def execute_pipeline(
@@ -90,7 +98,7 @@ def execute_pipeline(
     SIGTERM: the run is marked FAIL "interrupted (SIG...)" and Interrupted is raised.
     ``as_is_target``: see RunContext (set only by a rendered target's driver)."""
     from magnus_render.runtime import tracking
-    from magnus_render.runtime.parameters import initial_parameters
+    from magnus_render.runtime.parameters import sourced_parameters
     from magnus_render.runtime.progress import make_reporter
 
     with interrupt.guard():
@@ -106,9 +114,9 @@ def execute_pipeline(
         for warning in ctx.pipeline.warnings:
             print(str(warning), file=sys.stderr)
         executor = make_executor(ctx)
-        params = initial_parameters(parameters_file)
+        params, sources = sourced_parameters(parameters_file)
         try:
-            _, created = ctx.create_run_log(params)
+            _, created = ctx.create_run_log(params, sources)
         except (OSError, RunError) as exc:  # nothing ran yet: bad environment, exit 2
             from magnus_render.runtime.bookkeeping import bookkeeping_message
 
@@ -188,17 +196,22 @@ def execute_single_node(
     as_is: str | None = None,
     as_is_begin: str | None = None,
     as_is_end: int | None = None,
+    params: list[str] | None = None,
+    params_json: str | None = None,
 ) -> int:
     """Run one node (a container's job). Composites run with their branches, locally.
 
     ``as_is`` (the text to run), ``as_is_begin`` (a file for the environment) and
     ``as_is_end`` (the inserted lines' exit code) run an as-is node on a rendered target;
-    see :mod:`magnus_render.runtime.as_is`.
+    see :mod:`magnus_render.runtime.as_is`. ``params`` (``NAME=JSON``) and ``params_json``
+    (an object): values given when the run was submitted, used if this node creates the
+    run log (parameters.submitted_parameters; the run log records them as "submit").
     Ctrl-C / SIGTERM: the step is FAIL "interrupted (SIG...)" and Interrupted is raised;
     the run is left to whoever drives it (the shell script, an orchestrator's routing)."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
+    _submitted(ctx, params, params_json)
     node = _find(ctx, internal_name)
     variables = parse_map_variable(map_variable, node)
     given = [
@@ -325,12 +338,16 @@ def fan(
     items_file: Path | str | None = None,
     tag: str = "",
     use_cached: str | None = None,
+    params: list[str] | None = None,
+    params_json: str | None = None,
 ) -> int:
     """`magnus fan`: open (out) or close (in) a composite's branches. Bookkeeping only: a
-    signal is raised (exit 130 / 143) when it is done."""
+    signal is raised (exit 130 / 143) when it is done. ``params``, ``params_json``: as
+    for :func:`execute_single_node` (a fan-out may be a run's first command)."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
+    _submitted(ctx, params, params_json)
     node = _find(ctx, internal_name)
     if not node.kind.is_composite:
         raise MagnusError(f"{internal_name!r} is a {node.kind.value} node, not parallel/map/dag")

@@ -89,6 +89,15 @@ def cached_success(ctx: RunContext, node: Node, resolved: str) -> StepLog | None
     return old if old is not None and old.status is Status.SUCCESS else None
 
 
+def reused_message(ctx: RunContext, old: StepLog) -> str:
+    """A reused step's message: the original run and the attempt that succeeded there (or,
+    when that step was itself reused, where it came from)."""
+    done = [a for a in old.attempts if a.status is Status.SUCCESS]
+    if done:
+        return f"succeeded in run {ctx.use_cached}, attempt {done[-1].attempt_number}"
+    return f"succeeded in run {ctx.use_cached} ({old.message})"
+
+
 def mock_success(
     ctx: RunContext,
     node: Node,
@@ -122,9 +131,7 @@ def execute_node(
     resolved = resolve_name(node.internal_name, map_variable)
     old = cached_success(ctx, node, resolved)
     if old is not None:
-        return mock_success(
-            ctx, node, resolved, f"succeeded in run {ctx.use_cached}", old.output_parameters
-        )
+        return mock_success(ctx, node, resolved, reused_message(ctx, old), old.output_parameters)
     if mock and node.kind is NodeKind.TASK:
         return mock_success(ctx, node, resolved, "mocked by the executor")
     if node.kind is NodeKind.AS_IS:

@@ -99,11 +99,25 @@ def encode_env_value(value: Any) -> str:
     return json.dumps(value)
 
 
+#: where a run's starting value of a parameter came from (run_config.parameter_sources)
+FROM_FILE = "parameters_file"
+FROM_ENV = "environment"
+FROM_SUBMIT = "submit"
+
+
 def initial_parameters(
     parameters_file: str | Path | None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """--parameters-file (a YAML mapping), then MAGNUS_PRM_<name> from the environment."""
+    return sourced_parameters(parameters_file, environ)[0]
+
+
+def sourced_parameters(
+    parameters_file: str | Path | None, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`initial_parameters` and, per name, where its value came from."""
     params: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     if parameters_file:
         from magnus_render.pipeline.yaml_source import load_yaml_file
 
@@ -118,6 +132,7 @@ def initial_parameters(
                 "a parameters file must be a mapping of names to values", str(path), 1
             )
         params.update(check_parameters(data, str(path), lambda k: source.line_of(data, k)))
+        sources.update(dict.fromkeys(params, FROM_FILE))
     env = os.environ if environ is None else environ
     for key, value in env.items():
         if key.startswith(ENV_PREFIX):
@@ -126,7 +141,40 @@ def initial_parameters(
             if problem:
                 raise ParameterError(f"environment variable {key}: {problem}")
             params[name] = decoded
-    return params
+            sources[name] = FROM_ENV
+    return params, sources
+
+
+def submitted_parameters(
+    pairs: list[str] | None = None, params_json: str | None = None
+) -> dict[str, Any]:
+    """Values given when a rendered run was submitted: ``--param NAME=JSON`` words (Argo,
+    the shell script; JSON, else the raw string, as for MAGNUS_PRM_<name>) and
+    ``--params-json OBJECT`` (Step Functions' execution input).
+    Bad input is a ParameterError (exit 2) naming the option."""
+    values: dict[str, Any] = {}
+    if params_json:
+        try:
+            data = json.loads(params_json, parse_constant=_not_json)
+        except ValueError as exc:
+            raise ParameterError(f"--params-json is not a JSON object: {exc}") from None
+        if not isinstance(data, dict):
+            raise ParameterError("--params-json must be a JSON object of names to values")
+        for name, value in data.items():
+            problem = parameter_problem(name, value)
+            if problem:
+                raise ParameterError(f"--params-json: {problem}")
+        values.update(data)
+    for pair in pairs or []:
+        name, sep, text = pair.partition("=")
+        if not sep:
+            raise ParameterError(f"--param {pair!r}: write NAME=JSON (e.g. lr=0.1)")
+        value = decode_value(text)  # JSON, else the raw string, as MAGNUS_PRM_<name>
+        problem = parameter_problem(name, value)
+        if problem:
+            raise ParameterError(f"--param {name}: {problem}")
+        values[name] = value
+    return values
 
 
 def enclosing_branches(resolved_name: str) -> list[str]:

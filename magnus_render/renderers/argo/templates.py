@@ -14,10 +14,21 @@ from typing import Any
 
 from magnus_render.k8s_spec import literal
 from magnus_render.renderers.argo.settings import StepSettings
-from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv, with_options
+from magnus_render.renderers.base import (
+    RenderOptions,
+    fan_argv,
+    node_argv,
+    submit_options,
+    with_options,
+)
 from magnus_render.renderers.naming import UniqueNames, dns_label
 
-RUN_ID = "{{workflow.name}}"
+#: the run id: the ``run_id`` workflow argument, else (empty, the default) the workflow's
+#: name. An expression, as Argo does not substitute ``{{workflow.name}}`` inside a
+#: workflow argument's value before that value is substituted into a template.
+RUN_ID = "{{=workflow.parameters.run_id == '' ? workflow.name : workflow.parameters.run_id}}"
+#: the ``use_cached`` workflow argument: empty (a fresh run) or the run to re-run
+USE_CACHED = "{{workflow.parameters.use_cached}}"
 NAME_INPUT = "{{inputs.parameters.name}}"
 MAP_INPUT = "{{inputs.parameters.map-variable}}"
 #: an as-is step's render_string, ``$`` doubled (Kubernetes expands ``$(VAR)`` in commands)
@@ -50,8 +61,11 @@ class TemplateFactory:
         names: UniqueNames,
         volume_names: UniqueNames,
         workflow_service_account: str | None,
+        parameter_names: tuple[str, ...] = (),
     ) -> None:
         self.options = options
+        #: the initial parameters, each a workflow argument (JSON) passed as ``--param``
+        self.parameter_names = parameter_names
         self.image = image
         self.names = names
         self.volume_names = volume_names
@@ -82,6 +96,8 @@ class TemplateFactory:
             mode = "in" if kind == "fan-in" else "out"
             items = ITEMS_FILE if kind == "fan-out-items" else None
             argv = fan_argv(self.options, RUN_ID, NAME_INPUT, mode, map_variable, items)
+        params = {n: f"{{{{workflow.parameters.{n}}}}}" for n in self.parameter_names}
+        argv = with_options(argv, *submit_options(USE_CACHED, params))
         argv = [*settings.command_prefix, *argv]
         argv = [*FAIL_WRAPPER, *argv] if kind == "fail" else argv
         # Kubernetes expands $(VAR) and $$ in commands: every word must arrive as written
