@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +83,121 @@ def test_argo_run_id_and_parameter_given_at_submit(tmp_path: Path, monkeypatch: 
     assert log.parameters["greeting"] == "bonjour"
     assert log.run_config["parameter_sources"] == {"greeting": "submit"}
     assert log.run_config["initial_parameters"] == {"greeting": "bonjour"}
+
+
+# -- shell, with bash -------------------------------------------------------------------
+def _shell_script(work: Path, pipeline: str, parameters_file: str | None = None) -> Path:
+    from tests.test_shell_conformance import render_script
+
+    return render_script(work, work / pipeline, pipeline, parameters_file=parameters_file)
+
+
+def test_shell_rerun_with_use_cached(tmp_path: Path) -> None:
+    from tests.test_shell_conformance import run_script
+
+    old_local, new_local = rerun.local_rerun(tmp_path / "local")
+    work = rerun.workdir(tmp_path / "shell")
+    script = _shell_script(work, "rerun.yaml")
+    assert run_script(work, script, "old-run").returncode == 1
+    assert rerun.counters(work) == rerun.AFTER_FAILED_RUN
+    assert normalize(load_run_log(work, "old-run")) == old_local
+    (work / "fixed").write_text("")
+    result = run_script(work, script, "--use-cached", "old-run", "new-run")
+    assert result.returncode == 0, result.stderr
+    assert rerun.counters(work) == rerun.AFTER_RERUN
+    new = load_run_log(work, "new-run")
+    assert normalize(new) == new_local
+    rerun.check_rerun_log(new, "old-run")
+
+
+def test_shell_parameter_given_at_submit(tmp_path: Path) -> None:
+    from tests.test_shell_conformance import run_script
+
+    work = rerun.workdir(tmp_path / "shell")
+    script = _shell_script(work, "greet.yaml", "greeting.yaml")
+    result = run_script(work, script, "--param", 'greeting="bonjour"', "given")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((work / "greeting-seen").read_text()) == "bonjour"
+    log = load_run_log(work, "given")
+    assert log.parameters["greeting"] == "bonjour"
+    assert log.run_config["parameter_sources"] == {"greeting": "submit"}
+    assert run_script(work, script, "plain").returncode == 0
+    assert json.loads((work / "greeting-seen").read_text()) == "hello"
+    plain = load_run_log(work, "plain")
+    assert plain.run_config["parameter_sources"] == {"greeting": "parameters_file"}
+    bad = run_script(work, script, "--param", "no-equals-sign", "bad")
+    assert bad.returncode == 2 and "--param 'no-equals-sign'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+# -- Step Functions, through the ASL interpreter ----------------------------------------
+@contextmanager
+def _sfn(
+    tmp_path: Path, name: str, pipeline: str, parameters: str | None = None
+) -> Iterator[tuple[Any, Path, dict[str, Any]]]:
+    """(moto server, workdir, machines) for ``pipeline`` rendered with S3 stores."""
+    from tests.sfn_harness import moto_server
+    from tests.test_sfn_conformance import BUCKET, render_in, write_config
+
+    work = rerun.workdir(tmp_path / "sfn")
+    with moto_server(route_tasks=True, workdir=work) as server:
+        server.client("s3").create_bucket(Bucket=BUCKET)
+        config = write_config(server, work, name)
+        if parameters:
+            machines = _render_sfn_with_parameters(work, pipeline, config, parameters)
+        else:
+            machines = render_in(work, pipeline, config, name)
+        yield server, work, machines
+
+
+def _render_sfn_with_parameters(work: Path, pipeline: str, config: str, params: str) -> Any:
+    from magnus_render.render import render_text
+
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        text, _ = render_text(Path(pipeline), "stepfunctions", Path(config), Path(params))
+    finally:
+        os.chdir(old)
+    return {"magnus-greet": json.loads(text)}
+
+
+def test_stepfunctions_rerun_with_use_cached(tmp_path: Path) -> None:
+    from tests.sfn_harness import run_execution
+    from tests.test_sfn_conformance import s3_run_log
+
+    old_local, new_local = rerun.local_rerun(tmp_path / "local")
+    with _sfn(tmp_path, "magnus-rerun", "rerun.yaml") as (server, work, machines):
+        described = run_execution(server, machines, "exec-old")
+        assert described["status"] == "FAILED", described
+        assert rerun.counters(work) == rerun.AFTER_FAILED_RUN
+        assert normalize(s3_run_log(server, "exec-old")) == old_local
+        (work / "fixed").write_text("")
+        described = run_execution(
+            server, machines, "exec-new", execution_input={"use_cached": "exec-old"}
+        )
+        assert described["status"] == "SUCCEEDED", described
+        assert rerun.counters(work) == rerun.AFTER_RERUN
+        new = s3_run_log(server, "exec-new")
+    assert normalize(new) == new_local
+    rerun.check_rerun_log(new, "exec-old")
+
+
+def test_stepfunctions_run_id_and_parameter_given_at_submit(tmp_path: Path) -> None:
+    from tests.sfn_harness import run_execution
+    from tests.test_sfn_conformance import s3_run_log
+
+    with _sfn(tmp_path, "magnus-greet", "greet.yaml", "greeting.yaml") as (server, work, machines):
+        given = {"run_id": "named-run", "parameters": {"greeting": "bonjour"}}
+        described = run_execution(server, machines, "exec-1", execution_input=given)
+        assert described["status"] == "SUCCEEDED", described
+        seen = json.loads((work / "greeting-seen").read_text())
+        log = s3_run_log(server, "named-run")
+        described = run_execution(server, machines, "exec-2")  # no input: the defaults
+        assert described["status"] == "SUCCEEDED", described
+        default = s3_run_log(server, "exec-2")
+        seen_default = json.loads((work / "greeting-seen").read_text())
+    assert seen == "bonjour" and seen_default == "hello"
+    assert log.parameters["greeting"] == "bonjour"
+    assert log.run_config["parameter_sources"] == {"greeting": "submit"}
+    assert default.run_config["parameter_sources"] == {"greeting": "parameters_file"}

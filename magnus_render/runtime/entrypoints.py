@@ -69,11 +69,17 @@ def make_executor(ctx: RunContext) -> Any:
 
 
 def _ensure_run_log(ctx: RunContext) -> None:
+    """Create the run log if this is the run's first node. A re-run is a property of the
+    run: a node not given --use-cached reuses from the run log's original run (Step
+    Functions passes the execution input's use_cached to the first container only)."""
     from magnus_render.runtime.parameters import sourced_parameters
 
-    if ctx.store.exists(ctx.run_id):
-        return
-    ctx.create_run_log(*sourced_parameters(ctx.parameters_file))
+    if not ctx.store.exists(ctx.run_id):
+        ctx.create_run_log(*sourced_parameters(ctx.parameters_file))
+    if not ctx.use_cached:
+        header = ctx.store.get_run_header(ctx.run_id)
+        if header.use_cached and header.original_run_id:
+            ctx.use_cached = header.original_run_id
 
 
 def _submitted(ctx: RunContext, params: list[str] | None, params_json: str | None) -> None:

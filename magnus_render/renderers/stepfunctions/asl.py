@@ -1,9 +1,12 @@
 """IR -> Amazon States Language: one state per node plus the few helper states it needs.
 
-The state payload carries only ``run_id`` (the execution's name, so every container of a
-run shares it), ``map_variable`` inside map iterations, ``failed_step`` (for the final
-Fail state's cause) and ``error`` (the last caught error). Parameters travel through the
-run log store, never through the payload, so the 256 KB state limit never binds.
+The state payload carries only ``run_id`` (the execution input's ``run_id``, else the
+execution's name, so every container of a run shares it), ``map_variable`` inside map
+iterations, ``failed_step`` (for the final Fail state's cause), ``error`` (the last caught
+error) and, outside maps, the execution input's ``use_cached`` and ``parameters`` (as
+JSON text), which only the run's first container reads: it creates the run log.
+Parameters travel through the run log store, never through the payload, so the 256 KB
+state limit never binds.
 
 Failure routing mirrors the local executor: a failed task goes to its ``on_failure``
 target, else to its graph's fail node, which a container runs to mark that graph FAIL.
@@ -27,6 +30,7 @@ from magnus_render.renderers.base import (
     RenderOptions,
     fan_argv,
     node_argv,
+    submit_options,
     with_options,
 )
 from magnus_render.renderers.stepfunctions.names import job_name, literal, state_name
@@ -42,12 +46,17 @@ BATCH_RESOURCE = "arn:aws:states:::batch:submitJob.sync"
 ECS_RESOURCE = "arn:aws:states:::ecs:runTask.sync"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 START_STATE = "magnus.start"
+#: the Pass states that turn the execution input into the state payload (START_STATE
+#: first); a split definition keeps them all in the main machine
+START_STATES = (START_STATE, "magnus.start-merge", "magnus.start-payload")
 ITEMS_BUCKET_PLACEHOLDER = "MAGNUS_ITEMS_BUCKET_NOT_SET"
 NO_FAILED_STEP = "none (a step's next was the fail node)"
 
 _RUN_ID = "\x00run_id"
 _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
+_USE_CACHED = "\x00use_cached"
+_PARAMETERS = "\x00parameters"
 
 
 @dataclass(frozen=True)
@@ -87,13 +96,40 @@ class AslBuilder:
     # -- graphs -------------------------------------------------------------------------
     def definition(self, comment: str) -> dict[str, Any]:
         body = self.graph(self.root, Scope(self.root, root=True, in_map=False))
+        merge, payload = START_STATES[1:]
         start = {
             "Type": "Pass",
-            "Comment": "the run id is the execution's name; parameters stay in the run log",
-            "Parameters": {"run_id.$": "$$.Execution.Name", "failed_step": NO_FAILED_STEP},
+            "Comment": "the execution input may hold run_id (default: the execution's "
+            "name), use_cached (re-run: an earlier run's id) and parameters (initial "
+            "values given at submit); absent fields mean a fresh run",
+            "Parameters": {
+                "defaults": {
+                    "run_id.$": "$$.Execution.Name",
+                    "use_cached": "",
+                    "parameters": {},
+                },
+                "given.$": "$",
+            },
+            "Next": merge,
+        }
+        merged = {
+            "Type": "Pass",
+            "Parameters": {"input.$": "States.JsonMerge($.defaults, $.given, false)"},
+            "Next": payload,
+        }
+        first = {
+            "Type": "Pass",
+            "Comment": "the payload: parameters stay in the run log; the first container "
+            "creates it with use_cached and the parameters given at submit",
+            "Parameters": {
+                "run_id.$": "$.input.run_id",
+                "failed_step": NO_FAILED_STEP,
+                "use_cached.$": "$.input.use_cached",
+                "parameters.$": "States.JsonToString($.input.parameters)",
+            },
             "Next": body["StartAt"],
         }
-        states = {START_STATE: start, **body["States"]}
+        states = {START_STATE: start, merge: merged, payload: first, **body["States"]}
         return {"Comment": comment, "StartAt": START_STATE, "States": states}
 
     def graph(self, graph: Graph, scope: Scope) -> dict[str, Any]:
@@ -273,9 +309,19 @@ class AslBuilder:
         else:
             items_file = _ITEMS_FILE if items else None
             argv = fan_argv(self.options, _RUN_ID, node.internal_name, mode, map_var, items_file)
+        if scope.root and node.name == self.root.start_at and mode != "in":
+            # the run's first container creates the run log: a re-run (later nodes read
+            # use_cached from the run log) with the values given at submit
+            argv = with_options(argv, *submit_options(_USE_CACHED, None, _PARAMETERS))
         command = self._command(node, scope, argv)
         shown = shlex.join(
-            {_RUN_ID: "RUN_ID", _MAP_VARIABLE: "MAP_VARIABLE", _ITEMS_FILE: "ITEMS_URL"}.get(w, w)
+            {
+                _RUN_ID: "RUN_ID",
+                _MAP_VARIABLE: "MAP_VARIABLE",
+                _ITEMS_FILE: "ITEMS_URL",
+                _USE_CACHED: "USE_CACHED",
+                _PARAMETERS: "PARAMETERS_JSON",
+            }.get(w, w)
             for w in argv
         )
         name = state_name(node.internal_name, f"fan-{mode}" if mode else "")
@@ -374,6 +420,10 @@ class AslBuilder:
                 words.append("$.map_variable")
             elif word == _ITEMS_FILE:
                 words.append(self._items_key(node, scope, url=True))
+            elif word == _USE_CACHED:
+                words.append("$.use_cached")
+            elif word == _PARAMETERS:
+                words.append("$.parameters")
             else:
                 words.append(literal(word))
         return f"States.Array({', '.join(words)})"
