@@ -201,3 +201,124 @@ def test_stepfunctions_run_id_and_parameter_given_at_submit(tmp_path: Path) -> N
     assert log.parameters["greeting"] == "bonjour"
     assert log.run_config["parameter_sources"] == {"greeting": "submit"}
     assert default.run_config["parameter_sources"] == {"greeting": "parameters_file"}
+
+
+# -- Kubernetes Jobs, through the API double --------------------------------------------
+K8S_CONFIG = """
+executor:
+  type: k8s-job
+  config: {image: local/magnus:test, parallelism: 2, api_retries: 3}
+"""
+
+
+def _k8s_render(work: Path, pipeline: str, *flags: str) -> list[dict[str, Any]]:
+    """``magnus-render --target k8s-jobs`` as a user runs it (exit 0, strict-valid)."""
+    (work / "k8s.yaml").write_text(K8S_CONFIG, encoding="utf-8")
+    argv = ["-c", "k8s.yaml", "--validate", *flags, pipeline]
+    proc = run_magnus_render(["--target", "k8s-jobs", *argv], work)
+    assert proc.returncode == 0, proc.stderr
+    return list(yaml.safe_load_all(proc.stdout))
+
+
+def run_magnus_render(args: list[str], work: Path) -> Any:
+    import subprocess
+
+    code = "from magnus_render.cli import render_main; render_main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=work,
+        env=magnus_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _start_driver(
+    kube: Any, docs: list[dict[str, Any]], job_name: str, env: dict[str, str] | None = None
+) -> Any:
+    """Run the driver Job's pod as the kubelet would: the ConfigMap's files at their mount
+    path (a folder here), the container's env (the run id from the Job's name label, plus
+    ``env`` as ``kubectl set env`` adds it) and its command, `$(VAR)` expanded."""
+    import subprocess
+
+    from tests.helpers.kubernetes import container_env, expand_command
+
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+    job = next(d for d in docs if d["kind"] == "Job")
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    mount = next(m["mountPath"] for m in container["volumeMounts"])
+    spec_dir = kube.workdir / "spec"
+    spec_dir.mkdir(exist_ok=True)
+    for key, text in config_map["data"].items():
+        (spec_dir / key).write_text(text, encoding="utf-8")
+    added = [{"name": k, "value": v} for k, v in (env or {}).items()]
+    entries = [*container.get("env", []), *added]
+    variables = container_env(entries, {"MAGNUS_RUN_ID": job_name})
+    argv = expand_command(container["command"], variables)
+    assert argv[0] == "magnus-k8s-driver"
+    argv = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job", *argv[1:]]
+    argv = [w.replace(mount, str(spec_dir)) for w in argv]
+    kubeconfig = str(kube.workdir.parent / "kubeconfig")
+    return subprocess.run(
+        argv,
+        cwd=kube.workdir,
+        env=magnus_env({**variables, "KUBECONFIG": kubeconfig}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _kube(tmp_path: Path) -> Any:
+    from tests.k8s_fake_api import FakeKubernetes
+
+    work = rerun.workdir(tmp_path / "work")
+    api = FakeKubernetes(work, env=magnus_env())
+    api.kubeconfig(tmp_path / "kubeconfig")
+    return api
+
+
+def test_k8s_jobs_rerun_with_use_cached(tmp_path: Path) -> None:
+    old_local, new_local = rerun.local_rerun(tmp_path / "local")
+    with _kube(tmp_path) as kube:
+        work = kube.workdir
+        first = _k8s_render(work, "rerun.yaml")
+        job = next(d for d in first if d["kind"] == "Job")
+        assert job["metadata"]["generateName"] == "magnus-rerun-"  # a new Job per create
+        assert "name" not in job["metadata"]
+        proc = _start_driver(kube, first, "magnus-rerun-x7k2p")  # the name Kubernetes gave
+        assert proc.returncode == 1, proc.stderr
+        assert rerun.counters(work) == rerun.AFTER_FAILED_RUN
+        config = work / "spec" / "config.yaml"
+        assert normalize(load_run_log(work, "magnus-rerun-x7k2p", config)) == old_local
+        (work / "fixed").write_text("")
+        again = _k8s_render(work, "rerun.yaml", "--use-cached", "magnus-rerun-x7k2p")
+        assert again == _k8s_render(work, "rerun.yaml", "--use-cached", "magnus-rerun-x7k2p")
+        proc = _start_driver(kube, again, "magnus-rerun-q9w3z")
+        assert proc.returncode == 0, proc.stderr
+        assert rerun.counters(work) == rerun.AFTER_RERUN
+        new = load_run_log(work, "magnus-rerun-q9w3z", config)
+        ran = sorted(j["metadata"]["name"] for j in kube.jobs() if "q9w3z" in j["metadata"]["name"])
+    assert normalize(new) == new_local
+    rerun.check_rerun_log(new, "magnus-rerun-x7k2p")
+    assert ran == ["magnus-rerun-q9w3z-last", "magnus-rerun-q9w3z-middle"]  # no reused Job
+
+
+def test_k8s_jobs_run_id_and_parameter_given_at_submit(tmp_path: Path) -> None:
+    with _kube(tmp_path) as kube:
+        work = kube.workdir
+        docs = _k8s_render(work, "greet.yaml", "-p", "greeting.yaml", "--run-id", "Greet_1")
+        job = next(d for d in docs if d["kind"] == "Job")
+        assert job["metadata"]["name"].startswith("greet-1-")  # DNS-1123, hash suffixed
+        # `kubectl set env --local -f job.yaml MAGNUS_PRM_greeting='"bonjour"'`
+        given = {"MAGNUS_PRM_greeting": '"bonjour"'}
+        proc = _start_driver(kube, docs, job["metadata"]["name"], given)
+        assert proc.returncode == 0, proc.stderr
+        seen = json.loads((work / "greeting-seen").read_text())
+        log = load_run_log(work, "Greet_1", work / "spec" / "config.yaml")
+    assert seen == "bonjour"
+    assert log.parameters["greeting"] == "bonjour"
+    assert log.run_config["parameter_sources"] == {"greeting": "environment"}
