@@ -322,3 +322,67 @@ def test_k8s_jobs_run_id_and_parameter_given_at_submit(tmp_path: Path) -> None:
     assert seen == "bonjour"
     assert log.parameters["greeting"] == "bonjour"
     assert log.run_config["parameter_sources"] == {"greeting": "environment"}
+
+
+# -- rendering: every Argo kind takes the arguments; bad input is refused ----------------
+def test_argo_kinds_take_the_arguments_and_pass_the_official_schemas(tmp_path: Path) -> None:
+    from magnus_render.render import render_text
+
+    work = rerun.workdir(tmp_path / "w")
+    (work / "p.yaml").write_text("lr: 0.1\nname: x\n")
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        for kind, extra in (
+            ("Workflow", {}),
+            ("WorkflowTemplate", {}),
+            ("CronWorkflow", {"schedule": "0 * * * *"}),
+        ):
+            text, _ = render_text(
+                Path("rerun.yaml"),
+                "argo",
+                parameters_file=Path("p.yaml"),
+                extra={"kind": kind, **extra},
+                validate=True,
+            )
+            spec = yaml.safe_load(text)["spec"]
+            spec = spec.get("workflowSpec", spec)
+            names = [p["name"] for p in spec["arguments"]["parameters"]]
+            values = [p["value"] for p in spec["arguments"]["parameters"]]
+            assert names == ["use_cached", "run_id", "lr", "name"], kind
+            assert values == ["", "", "0.1", '"x"'], kind
+    finally:
+        os.chdir(old)
+
+
+def test_a_parameter_named_like_a_submit_argument_is_refused(tmp_path: Path) -> None:
+    work = rerun.workdir(tmp_path / "w")
+    (work / "p.yaml").write_text("run_id: 3\n")
+    for target in ("argo", "stepfunctions", "shell", "k8s-jobs"):
+        proc = run_magnus_render(["--target", target, "-p", "p.yaml", "rerun.yaml"], work)
+        if target == "argo":  # workflow arguments share one namespace
+            assert proc.returncode == 2, proc.stderr
+            assert "p.yaml" in proc.stderr and "'run_id'" in proc.stderr
+            assert "Traceback" not in proc.stderr
+        else:  # parameters named run_id are fine where nothing is named after them
+            assert proc.returncode == 0, proc.stderr
+
+
+def test_k8s_jobs_run_id_is_checked_and_not_taken_with_a_schedule(tmp_path: Path) -> None:
+    work = rerun.workdir(tmp_path / "w")
+    base = ["--target", "k8s-jobs", "rerun.yaml"]
+    bad = run_magnus_render([*base, "--run-id", "no spaces"], work)
+    assert bad.returncode == 2 and "--run-id 'no spaces'" in bad.stderr
+    cron = run_magnus_render([*base, "--run-id", "r1", "--schedule", "0 * * * *"], work)
+    assert cron.returncode == 2 and "--schedule" in cron.stderr
+    assert "Traceback" not in bad.stderr + cron.stderr
+
+
+def test_argo_parameters_file_only_in_the_image_still_renders(tmp_path: Path) -> None:
+    work = rerun.workdir(tmp_path / "w")
+    argv = ["--target", "argo", "-p", "/app/params.yaml", "rerun.yaml"]
+    proc = run_magnus_render(argv, work)
+    assert proc.returncode == 0, proc.stderr
+    assert "/app/params.yaml is not here" in proc.stderr
+    spec = yaml.safe_load(proc.stdout)["spec"]
+    assert [p["name"] for p in spec["arguments"]["parameters"]] == ["use_cached", "run_id"]

@@ -105,7 +105,15 @@ class ArgoRenderer(Renderer):
         if self.options.image:  # --image replaces the global image; overrides still win
             settings = settings.model_copy(update={"image": self.options.image})
         image = self.resolve_image(settings.image)  # placeholder + warning when unset
-        parameters = submit_parameters(self.options)
+        parameters: dict[str, Any] = {}
+        if self.options.parameters_file and not Path(self.options.parameters_file).is_file():
+            self.warn(
+                f"parameters file {self.options.parameters_file} is not here (only in the "
+                "image?): its parameters are not workflow arguments, so they cannot be "
+                "given other values at submit; render where the file is to have them"
+            )
+        else:
+            parameters = submit_parameters(self.options)
         template_names = UniqueNames()
         factory = TemplateFactory(
             self.options,
