@@ -255,7 +255,7 @@ class ShellRenderer(Renderer):
 
     def _interrupted_call(self) -> str:
         """What the script runs after a signal stopped it: the run's leftovers become FAIL."""
-        from magnus_render.runtime import protocol
+        from magnus_render.contract import protocol
 
         argv = protocol.interrupted_argv(_RUN_ID, _SIGNAL, self.options.config_file)
         return '"${MAGNUS[@]}" ' + _words(argv)

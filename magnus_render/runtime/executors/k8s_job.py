@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from magnus_render import k8s_spec
+from magnus_render.contract import k8s_spec
 from magnus_render.errors import ConfigError, MagnusError, RunError
 from magnus_render.pipeline.ir import Node, NodeKind, resolve_name
 from magnus_render.runtime import nodes
