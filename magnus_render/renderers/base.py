@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -122,7 +122,7 @@ class Renderer:
         emitter = self.emitters().get(node.kind)
         if emitter is None:
             self.unsupported(node, f"{node.kind.value} nodes are not supported")
-        return emitter(node, *args, **kwargs)  # type: ignore[misc]
+        return emitter(node, *args, **kwargs)
 
     def visit(self, scope: Scope, nodes: Iterable[Node] | None = None) -> list[Any]:
         """The walk of one graph through this target's emitters (see :func:`walk`)."""
@@ -132,7 +132,7 @@ class Renderer:
         """Every graph of the pipeline with its scope, root first (see :func:`scopes`)."""
         return scopes(self.graph)
 
-    def unsupported(self, node: Node | None, why: str) -> None:
+    def unsupported(self, node: Node | None, why: str) -> NoReturn:
         """Refuse what this target cannot express, as ``file:line: step ...: why``."""
         if node is None:
             raise UnsupportedError(f"target {self.name!r} cannot render this pipeline: {why}")
