@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import MagnusError, UnsupportedError
 from magnus_render.pipeline.ir import Node, NodeKind
 from magnus_render.renderers.argo.dags import DagBuilder
@@ -52,7 +53,6 @@ from magnus_render.renderers.argo.settings import (
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult, submit_parameters
-from magnus_render.renderers.naming import UniqueNames
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -261,7 +261,7 @@ def _arguments(parameters: dict[str, Any]) -> list[dict[str, Any]]:
             "description": "the run id (empty: the workflow's name)",
         },
     ]
-    from magnus_render.runtime.protocol import inert_json
+    from magnus_render.contract.protocol import inert_json
 
     for name, value in parameters.items():
         text = inert_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from magnus_render.k8s_spec import literal
+from magnus_render.contract.k8s_spec import literal
+from magnus_render.contract.naming import UniqueNames, dns_label
 from magnus_render.renderers.argo.settings import StepSettings
 from magnus_render.renderers.base import (
     RenderOptions,
@@ -21,7 +22,6 @@ from magnus_render.renderers.base import (
     submit_options,
     with_options,
 )
-from magnus_render.renderers.naming import UniqueNames, dns_label
 
 #: the run id: the ``run_id`` workflow argument, else (empty, the default) the workflow's
 #: name. An expression, as Argo does not substitute ``{{workflow.name}}`` inside a
