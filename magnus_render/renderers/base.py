@@ -287,18 +287,3 @@ def submit_parameters(options: RenderOptions) -> dict[str, Any]:
                 options.parameters_file,
             )
     return values
-
-
-def submit_options(
-    use_cached: str | None, params: dict[str, str] | None = None, params_json: str | None = None
-) -> list[str]:
-    """The container protocol's re-run and submit-time options, as argv words: each value
-    may be a target's own expression (``{{workflow.parameters.use_cached}}``)."""
-    words: list[str] = []
-    if use_cached is not None:
-        words += ["--use-cached", use_cached]
-    for name, value in (params or {}).items():
-        words += ["--param", f"{name}={value}"]
-    if params_json is not None:
-        words += ["--params-json", params_json]
-    return words

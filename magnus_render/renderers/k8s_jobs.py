@@ -284,22 +284,14 @@ class K8sJobsRenderer(Renderer):
         }
 
     def _rerun_options(self) -> tuple[str | None, str | None]:
-        """``--run-id`` and ``--use-cached`` (checked as run ids; a schedule starts many
+        """``--run-id`` and ``--use-cached``, checked as run ids (a schedule starts many
         runs, so it takes no run id)."""
-        from magnus_render.errors import RunError
+        from magnus_render.contract.naming import check_run_id
 
         run_id, use_cached = self.options.extra.get("run_id"), self.options.extra.get("use_cached")
         for flag, value in (("--run-id", run_id), ("--use-cached", use_cached)):
-            ok = value is None or (
-                0 < len(value) <= 63
-                and all(c.isalnum() or c in "-_" for c in value)
-                and value[0].isalnum()
-            )
-            if not ok:
-                raise RunError(
-                    f"{flag} {value!r}: use letters, digits, '-' and '_', starting with a "
-                    "letter or digit (at most 63)"
-                )
+            if value is not None:
+                check_run_id(value, flag)
         if run_id and self.options.extra.get("schedule"):
             raise MagnusError("--run-id names one run; a --schedule starts a new run each time")
         return run_id, use_cached

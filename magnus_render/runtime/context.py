@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.config import MagnusConfig
-from magnus_render.errors import RunError
 from magnus_render.pipeline.loaded import Pipeline
 from magnus_render.stores import backend_class
 from magnus_render.stores.catalog_base import Catalog
@@ -84,13 +83,6 @@ def generate_run_id() -> str:
     """A readable unique id, also a valid DNS-1123 label and Step Functions name."""
     stamp = time.strftime("%H%M%S", time.gmtime())
     return f"{_random.choice(_ADJECTIVES)}-{_random.choice(_NOUNS)}-{stamp}-{_random.token_hex(2)}"
-
-
-def check_run_id(run_id: str) -> str:
-    ok = run_id and len(run_id) <= 200 and all(c.isalnum() or c in "-_" for c in run_id)
-    if not ok or run_id.startswith((".", "-")):
-        raise RunError(f"invalid run id {run_id!r}: use letters, digits, '-' and '_' (at most 200)")
-    return run_id
 
 
 def code_identity(cwd: str | None = None) -> CodeIdentity:

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from magnus_render.contract.naming import check_run_id
 from magnus_render.errors import MagnusError, RunError
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
 from magnus_render.runtime import interrupt
-from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
+from magnus_render.runtime.context import RunContext, build_services, generate_run_id
 from magnus_render.stores.models import Status
 
 

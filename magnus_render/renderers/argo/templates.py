@@ -14,12 +14,12 @@ from typing import Any
 
 from magnus_render.contract.k8s_spec import literal
 from magnus_render.contract.naming import UniqueNames, dns_label
+from magnus_render.contract.protocol import submit_options
 from magnus_render.renderers.argo.settings import StepSettings
 from magnus_render.renderers.base import (
     RenderOptions,
     fan_argv,
     node_argv,
-    submit_options,
     with_options,
 )
 

@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from magnus_render.contract.protocol import submit_options
 from magnus_render.errors import ConfigError, UnsupportedError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.base import (
     RenderOptions,
     fan_argv,
     node_argv,
-    submit_options,
     with_options,
 )
 from magnus_render.renderers.stepfunctions.names import job_name, literal, state_name
