@@ -89,3 +89,45 @@ def test_bad_values_given_at_submit_exit_2_before_anything_runs(tmp_path: Path) 
         assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert not (work / "ran-a").exists()
     assert not list((work / ".run_log_store").glob("bad*"))
+
+
+PARALLEL = """
+dag:
+  start_at: par
+  steps:
+    par:
+      type: parallel
+      next: last
+      branches:
+        x:
+          start_at: step
+          steps:
+            step: {type: task, command_type: shell, command: "echo x >> ran-x", next: success}
+            success: {type: success}
+            fail: {type: fail}
+        y:
+          start_at: step
+          steps:
+            step: {type: task, command_type: shell, command: "echo x >> ran-y", next: success}
+            success: {type: success}
+            fail: {type: fail}
+    last: {type: task, command_type: shell, command: "test -f fixed", next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_parallel_branches_are_reused_through_the_protocol(tmp_path: Path) -> None:
+    from tests.helpers.protocol import drive
+
+    work = prepare_workdir(tmp_path)
+    (work / "par.yaml").write_text(PARALLEL, encoding="utf-8")
+    assert drive("par.yaml", "old", work) == 1
+    (work / "fixed").write_text("")
+    assert drive("par.yaml", "new", work, extra=["--use-cached", "old"]) == 0
+    assert [(work / f"ran-{b}").read_text() for b in "xy"] == ["x\n", "x\n"]
+    branches = load_run_log(work, "new").steps["par"].branches
+    assert {n: b.steps[f"{n}.step"].mock for n, b in branches.items()} == {
+        "par.x": True,
+        "par.y": True,
+    }
