@@ -25,7 +25,7 @@ class _Fallback(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise _Fallback(message)
 
 

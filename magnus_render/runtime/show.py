@@ -130,7 +130,7 @@ def _step(step: StepLog, indent: str, lines: list[str], summaries: dict[str, Sum
     summary = summaries.get(step.internal_name)
     if summary is not None:
         _summary(summary, inner, lines)
-    branches = step.branches.values()
+    branches: Iterable[BranchLog] = step.branches.values()
     if summary is not None:
         order = {name: i for i, name in enumerate(summary.shown)}
         branches = sorted(branches, key=lambda b: order.get(b.internal_name, len(order)))
