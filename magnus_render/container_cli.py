@@ -76,7 +76,7 @@ def dispatch(argv: list[str]) -> int | None:
 
 
 def _guarded(command: str, ns: argparse.Namespace, debug: bool) -> int:
-    """Like cli._guard: a MagnusError is its message and exit code, ^C is 130."""
+    """Like cli_common.guard: a MagnusError is its message and exit code, ^C is 130."""
     from magnus_render.errors import MagnusError
 
     try:
