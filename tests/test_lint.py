@@ -91,3 +91,20 @@ def test_container_start_imports_no_heavy_library() -> None:
         f"a top-level import of {result['loaded']} in magnus_render.runtime or container_cli: "
         "import it inside the function that needs it (every container pays for it otherwise)"
     )
+
+
+#: the project's rule: small modules with one job
+MAX_MODULE_LINES = 400
+
+
+def test_every_module_is_under_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in sorted((ROOT / "magnus_render").rglob("*.py"))
+    }
+    assert len(sizes) > 50  # it did look
+    big = {name: lines for name, lines in sizes.items() if lines >= MAX_MODULE_LINES}
+    assert not big, (
+        f"modules of {MAX_MODULE_LINES} lines or more: {big}; split each by job (move whole "
+        "functions or classes into a new module beside it)"
+    )
