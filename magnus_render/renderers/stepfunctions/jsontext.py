@@ -4,7 +4,8 @@
 10 MB definition) and puts every list item on its own line. This writer builds the text
 bottom-up: a container whose items fit in ``WIDTH`` columns stays on one line, others
 are indented by two spaces. Keys are sorted; output is ASCII, so the same input always
-gives the same bytes.
+gives the same bytes. Infinity and NaN are not JSON: they are refused
+(``yamltext.NonFiniteNumber`` naming where they are), never written as ``inf``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from __future__ import annotations
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from magnus_render.yamltext import NonFiniteNumber, refuse_non_finite
+
 WIDTH = 96
 
 
 def dumps(value: Any) -> str:
     """The document as text with a trailing newline."""
-    return _render(value, 0) + "\n"
+    try:
+        return _render(value, 0) + "\n"
+    except NonFiniteNumber:
+        refuse_non_finite(value)  # names where it is; the writer keeps no path (speed)
+        raise
 
 
 def _scalar(value: Any) -> str:
@@ -32,6 +39,8 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
+        if value - value != 0.0:  # infinite or NaN
+            raise NonFiniteNumber("", value)
         return float.__repr__(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
 
