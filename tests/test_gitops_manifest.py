@@ -252,8 +252,7 @@ def test_many_pipelines_render_through_the_worker_pool_in_order(tmp_path: Path) 
 def test_pre_commit_hook_fails_on_drift_and_passes_when_current(tmp_path: Path) -> None:
     """The repository's own .pre-commit-hooks.yaml, installed by pre-commit from this tree."""
     pre_commit = shutil.which("pre-commit") or str(Path(sys.executable).parent / "pre-commit")
-    if not Path(pre_commit).exists():
-        pytest.skip("pre-commit is not installed (it is in the dev extra)")
+    assert Path(pre_commit).exists(), "pre-commit is missing: it is in the dev extra"
     repo = make_repo(
         tmp_path,
         "renders:\n  - pipelines: pipelines/hello.yaml\n    target: argo\n"
