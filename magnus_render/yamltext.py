@@ -111,6 +111,22 @@ def refuse_non_finite(data: Any) -> None:
         raise NonFiniteNumber(path_text(path), node)
 
 
+def plain_text(value: bool | int | float | None) -> str:
+    """A bool, None, int or finite float as YAML and JSON both write it (a float as
+    ``float_text`` writes it: ``1.0e+20`` is a float to every YAML 1.1/1.2 and JSON reader)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float_text(value)
+    raise TypeError(f"cannot write {type(value).__name__}: not plain data")
+
+
 def dump(data: Any, style: Style = STRICT) -> str:
     """``data`` as block YAML text ending in a newline."""
     try:
@@ -260,6 +276,7 @@ def _literal(value: str, indent: str) -> tuple[str, bool]:
 
 
 _CONTAINERS = (list, tuple)
+_COLLECTIONS = (dict, list, tuple)
 #: what ``_Writer.values`` holds for a string written as a ``|`` block (that needs the
 #: indent, so it is written each time); no scalar's text is empty
 _BLOCK = ""
@@ -302,17 +319,7 @@ class _Writer:
             text = value if type(value) is str else str.__str__(value)
             found = self.text(text, key)
             return found if found != _BLOCK else _pyyaml(text, key, self.style)
-        if value is True:
-            return "true"
-        if value is False:
-            return "false"
-        if value is None:
-            return "null"
-        if isinstance(value, int):
-            return int.__repr__(value)
-        if isinstance(value, float):
-            return float_text(value)
-        raise TypeError(f"cannot write {type(value).__name__} as YAML")
+        return plain_text(value)
 
     def node(self, value: Any, indent: str, top: bool = False) -> None:
         """Write ``value``; the caller wrote the key (or '- ') and no newline yet."""
@@ -327,20 +334,15 @@ class _Writer:
                 out.append(space + block)
                 return
             out.append(space + found + "\n")
-        elif isinstance(value, dict):
-            if value:
+        elif isinstance(value, _COLLECTIONS):
+            mapping = isinstance(value, dict)
+            if not value:
+                out.append(space + ("{}\n" if mapping else "[]\n"))
+            else:
                 if not top:
                     out.append("\n")
-                self.mapping(value, indent)
+                (self.mapping if mapping else self.sequence)(value, indent)
                 return
-            out.append(space + "{}\n")
-        elif isinstance(value, _CONTAINERS):
-            if value:
-                if not top:
-                    out.append("\n")
-                self.sequence(value, indent)
-                return
-            out.append(space + "[]\n")
         else:
             out.append(space + self.scalar(value) + "\n")
         self.open_ended = False
