@@ -25,6 +25,7 @@ Two quoting policies, one per kind of reader (each keeps its golden files byte f
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from collections.abc import Iterator
@@ -204,20 +205,18 @@ _PY_ESCAPES = {
 }
 
 
-class _Analyzer:
-    """Just enough of an emitter for PyYAML's ``analyze_scalar`` (it reads only this)."""
-
-    analyze_scalar = yaml.emitter.Emitter.analyze_scalar
-
-    def __init__(self, unicode: bool) -> None:
-        self.allow_unicode = unicode
+#: PyYAML emitters (never written to) whose ``analyze_scalar`` decides the quoting, by
+#: whether non-ASCII characters may be written as they are
+_ANALYZERS = {
+    unicode: yaml.emitter.Emitter(io.StringIO(), allow_unicode=unicode) for unicode in (False, True)
+}
 
 
 def _pyyaml(value: str, key: bool, style: Style) -> str:
     """Plain, ``'single'`` or ``"double"`` text, chosen as PyYAML's emitter chooses."""
     if any(ch in value for ch in _BREAKS):
         return _py_double(value, style.unicode)  # a line break only in a block or escaped
-    analysis = _Analyzer(style.unicode).analyze_scalar(value)
+    analysis = _ANALYZERS[style.unicode].analyze_scalar(value)
     implicit = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
     if implicit and analysis.allow_block_plain and not (key and analysis.empty):
         return value
@@ -252,7 +251,7 @@ def _literal_allowed(value: str, style: Style) -> bool:
         return False
     if any(ch in value for ch in _BREAKS[1:]):
         return False
-    return bool(_Analyzer(style.unicode).analyze_scalar(value).allow_block)
+    return bool(_ANALYZERS[style.unicode].analyze_scalar(value).allow_block)
 
 
 def _literal(value: str, indent: str) -> tuple[str, bool]:
@@ -335,13 +334,15 @@ class _Writer:
                 return
             out.append(space + found + "\n")
         elif isinstance(value, _COLLECTIONS):
-            mapping = isinstance(value, dict)
             if not value:
-                out.append(space + ("{}\n" if mapping else "[]\n"))
+                out.append(space + ("{}\n" if isinstance(value, dict) else "[]\n"))
             else:
                 if not top:
                     out.append("\n")
-                (self.mapping if mapping else self.sequence)(value, indent)
+                if isinstance(value, dict):
+                    self.mapping(value, indent)
+                else:
+                    self.sequence(value, indent)
                 return
         else:
             out.append(space + self.scalar(value) + "\n")
