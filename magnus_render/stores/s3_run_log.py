@@ -21,16 +21,16 @@ from typing import Any
 from pydantic import Field
 
 from magnus_render.errors import RunError
-from magnus_render.stores.models import BranchLog, RunLog, StepLog
+from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore
 from magnus_render.stores.run_log_chunked import file_name
 from magnus_render.stores.s3_client import (
+    LazyS3Client,
     S3Settings,
     client_error,
     error_code,
     is_conflict,
     is_missing,
-    make_client,
 )
 
 HEADER = "run.json"
@@ -59,27 +59,18 @@ def merge3(base: Any, mine: Any, theirs: Any) -> Any:
     return out
 
 
-class S3RunLogStore(RunLogStore):
+class S3RunLogStore(LazyS3Client, RunLogStore):
     name = "s3"
     settings_model = S3RunLogSettings
 
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         super().__init__(settings, config)
-        self._client: Any = None
         self._local = threading.local()
         self._lock = threading.Lock()
         #: how many writes had to be re-applied after losing a race (for tests and logs)
         self.conflicts = 0
 
     # -- plumbing -----------------------------------------------------------------------
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = make_client(self.settings.endpoint_url, self.settings.region)
-        return self._client
-
     def _seen(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Per thread: key -> (ETag, data) last read or written by this writer."""
         seen = getattr(self._local, "seen", None)
@@ -182,20 +173,25 @@ class S3RunLogStore(RunLogStore):
         self._write(key, header.model_dump(mode="json", exclude={"steps"}))
 
     def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        data = self._read(self._key(run_id, "steps", file_name(name)))
-        return StepLog.model_validate(data) if data is not None else None
+        return self._load(run_id, "steps", name, StepLog)
 
     def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        data = step_log.model_dump(mode="json", exclude={"branches"})
-        self._write(self._key(run_id, "steps", file_name(step_log.internal_name)), data)
+        self._store(run_id, "steps", step_log, "branches")
 
     def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        data = self._read(self._key(run_id, "branches", file_name(name)))
-        return BranchLog.model_validate(data) if data is not None else None
+        return self._load(run_id, "branches", name, BranchLog)
 
     def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        data = branch_log.model_dump(mode="json", exclude={"steps"})
-        self._write(self._key(run_id, "branches", file_name(branch_log.internal_name)), data)
+        self._store(run_id, "branches", branch_log, "steps")
+
+    def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
+        data = self._read(self._key(run_id, kind, file_name(name)))
+        return model.model_validate(data) if data is not None else None
+
+    def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
+        """One step or branch log, without its nested logs (each is its own object)."""
+        data = log.model_dump(mode="json", exclude={nested})
+        self._write(self._key(run_id, kind, file_name(log.internal_name)), data)
 
     def _list(self, prefix: str, delimiter: str | None = None) -> Iterable[dict[str, Any]]:
         kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Prefix": prefix}
