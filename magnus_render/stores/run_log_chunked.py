@@ -25,8 +25,8 @@ from urllib.parse import quote, unquote
 
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
+    LogPerObject,
     RunLogNotFound,
-    RunLogStore,
     RunLogWriteError,
     StoreSettings,
 )
@@ -49,7 +49,7 @@ def file_name(name: str) -> str:
     return f"{encoded[:150]}~{digest}.json"
 
 
-class ChunkedFsRunLogStore(RunLogStore):
+class ChunkedFsRunLogStore(LogPerObject):
     name = "chunked-fs"
     settings_model = ChunkedFsSettings
 
@@ -119,18 +119,6 @@ class ChunkedFsRunLogStore(RunLogStore):
     def put_run_header(self, header: RunLog) -> None:
         folder = self._require(header.run_id)
         self._write(folder / HEADER, header.model_dump_json(exclude={"steps"}).encode())
-
-    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        return self._load(run_id, "steps", name, StepLog)
-
-    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        self._store(run_id, "steps", step_log, "branches")
-
-    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        return self._load(run_id, "branches", name, BranchLog)
-
-    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        self._store(run_id, "branches", branch_log, "steps")
 
     def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
         raw = self._raw(self._path(run_id, kind, name))

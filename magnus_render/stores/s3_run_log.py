@@ -22,7 +22,7 @@ from pydantic import Field
 
 from magnus_render.errors import RunError
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
-from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore
+from magnus_render.stores.run_log_base import LogPerObject, RunLogNotFound
 from magnus_render.stores.run_log_chunked import file_name
 from magnus_render.stores.s3_client import (
     LazyS3Client,
@@ -59,7 +59,7 @@ def merge3(base: Any, mine: Any, theirs: Any) -> Any:
     return out
 
 
-class S3RunLogStore(LazyS3Client, RunLogStore):
+class S3RunLogStore(LazyS3Client, LogPerObject):
     name = "s3"
     settings_model = S3RunLogSettings
 
@@ -171,18 +171,6 @@ class S3RunLogStore(LazyS3Client, RunLogStore):
         if key not in self._seen():
             self.get_run_header(header.run_id)  # must exist; also gives the ETag to match
         self._write(key, header.model_dump(mode="json", exclude={"steps"}))
-
-    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        return self._load(run_id, "steps", name, StepLog)
-
-    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        self._store(run_id, "steps", step_log, "branches")
-
-    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        return self._load(run_id, "branches", name, BranchLog)
-
-    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        self._store(run_id, "branches", branch_log, "steps")
 
     def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
         data = self._read(self._key(run_id, kind, file_name(name)))
