@@ -100,26 +100,32 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
         self._seen()[key] = found
         return found[1]
 
+    def _put_json(self, key: str, data: dict[str, Any], what: str, **condition: str) -> Any:
+        """Put ``data`` as JSON if ``condition`` holds: the response, or None when another
+        writer's object stood in the way; any other failure is an error naming ``what``."""
+        try:
+            return self.client.put_object(
+                Bucket=self.settings.bucket,
+                Key=key,
+                Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
+                ContentType="application/json",
+                **condition,
+            )
+        except Exception as exc:
+            if not is_conflict(exc):
+                if error_code(exc):
+                    raise client_error(exc, what) from None
+                raise
+            return None
+
     def _write(self, key: str, data: dict[str, Any]) -> None:
         seen = self._seen()
         base = seen.get(key)
         for attempt in range(self.settings.max_conflict_retries + 1):
             condition = {"IfMatch": base[0]} if base else {"IfNoneMatch": "*"}
-            try:
-                response = self.client.put_object(
-                    Bucket=self.settings.bucket,
-                    Key=key,
-                    Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
-                    ContentType="application/json",
-                    **condition,
-                )
-            except Exception as exc:
-                if not is_conflict(exc):
-                    if error_code(exc):
-                        raise client_error(
-                            exc, f"writing s3://{self.settings.bucket}/{key}"
-                        ) from None
-                    raise
+            where = f"writing s3://{self.settings.bucket}/{key}"
+            response = self._put_json(key, data, where, **condition)
+            if response is None:
                 with self._lock:
                     self.conflicts += 1
                 current = self._fetch(key)
@@ -140,19 +146,8 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
         key = self._key(header.run_id, HEADER)
         data = header.model_dump(mode="json", exclude={"steps"})
-        try:
-            response = self.client.put_object(
-                Bucket=self.settings.bucket,
-                Key=key,
-                Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
-        except Exception as exc:
-            if not is_conflict(exc):
-                if error_code(exc):
-                    raise client_error(exc, f"creating run {header.run_id}") from None
-                raise
+        response = self._put_json(key, data, f"creating run {header.run_id}", IfNoneMatch="*")
+        if response is None:  # another container created it first
             return self.get_run_header(header.run_id), False
         self._seen()[key] = (response["ETag"], data)
         return self.get_run_header(header.run_id), True
