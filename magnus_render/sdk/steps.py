@@ -390,6 +390,10 @@ class Graph:
         self.name = name
         self.description = description
         self.add_terminal_nodes = add_terminal_nodes
+        self._complete()
+
+    def _complete(self) -> None:
+        """What a subclass does once the fields are set (a Pipeline builds itself)."""
 
     def terminal(self, kind: type[Step]) -> Step:
         """A terminal step added for ``add_terminal_nodes``, located at this pipeline."""
