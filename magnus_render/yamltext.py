@@ -275,6 +275,8 @@ def _literal(value: str, indent: str) -> tuple[str, bool]:
 
 
 _CONTAINERS = (list, tuple)
+#: the longest key a YAML reader takes in the short ``key: value`` form
+_SIMPLE_KEY_MAX = 1024
 _COLLECTIONS = (dict, list, tuple)
 #: what ``_Writer.values`` holds for a string written as a ``|`` block (that needs the
 #: indent, so it is written each time); no scalar's text is empty
@@ -356,7 +358,10 @@ class _Writer:
         items = sorted(value.items()) if self.style.sort_keys else value.items()
         for key, item in items:
             text = keys.get(key) if type(key) is str else None
-            out.append(prefix + (text or self.scalar(key, key=True)) + ":")
+            text = text or self.scalar(key, key=True)
+            if len(text) > _SIMPLE_KEY_MAX:  # too long for ``key:``: the explicit ``? key``
+                text = f"? {text}\n{indent}"
+            out.append(prefix + text + ":")
             prefix = indent
             if item and isinstance(item, _CONTAINERS):
                 out.append("\n")

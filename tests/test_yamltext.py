@@ -212,3 +212,13 @@ def test_same_bytes_in_every_process() -> None:
         for seed in ("0", "1", "12345")
     }
     assert len(outputs) == 1 and next(iter(outputs))
+
+
+@pytest.mark.parametrize("style", STYLES.values(), ids=list(STYLES))
+def test_a_key_too_long_for_key_colon_is_written_as_an_explicit_key(style: Style) -> None:
+    """A reader takes ``key: value`` only for keys up to 1024 characters."""
+    long = "k" * 1100
+    data = {long: 1, "b": {long: [1, {long + "x": {"x": "a\nb"}}], "c": {}}, long + "e": {}}
+    text = dump(data, style)
+    assert yaml.safe_load(text) == data
+    assert dump({"short": 1}, style) == "short: 1\n"
