@@ -385,11 +385,8 @@ class Graph:
         add_terminal_nodes: bool = True,
     ) -> None:
         self.location: Location = caller()
-        self.steps = list(steps)
-        self.start_at = start_at
-        self.name = name
-        self.description = description
-        self.add_terminal_nodes = add_terminal_nodes
+        self.steps, self.start_at, self.name = list(steps), start_at, name
+        self.description, self.add_terminal_nodes = description, add_terminal_nodes
         self._complete()
 
     def _complete(self) -> None:
