@@ -232,7 +232,7 @@ def node_argv(
     object of the iteration, outer maps' values included (what ``magnus fan --mode out``
     writes as each item).
     """
-    from magnus_render.runtime import protocol
+    from magnus_render.contract import protocol
 
     return protocol.node_argv(
         run_id,
@@ -253,7 +253,7 @@ def fan_argv(
     items_file: str | None = None,
 ) -> list[str]:
     """``magnus fan RUN_ID NAME --mode out|in ...`` as argv words (see :func:`node_argv`)."""
-    from magnus_render.runtime import protocol
+    from magnus_render.contract import protocol
 
     return protocol.fan_argv(
         run_id,
@@ -269,6 +269,6 @@ def fan_argv(
 
 def with_options(argv: list[str], *options: str) -> list[str]:
     """A node or fan command line with more options, placed before its ``-- RUN_ID NAME``."""
-    from magnus_render.runtime import protocol
+    from magnus_render.contract import protocol
 
     return protocol.with_options(argv, *options)

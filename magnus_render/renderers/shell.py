@@ -86,7 +86,7 @@ class ShellRenderer(Renderer):
         }
 
     def render(self) -> RenderResult:
-        from magnus_render.runtime.protocol import interrupted_argv
+        from magnus_render.contract.protocol import interrupted_argv
 
         settings = self.settings()
         assert isinstance(settings, ShellSettings)

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from magnus_render.k8s_spec import literal
+from magnus_render.contract.k8s_spec import literal
+from magnus_render.contract.naming import UniqueNames
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
 from magnus_render.pipeline.route import reachable
 from magnus_render.renderers.argo.templates import (
@@ -28,7 +29,6 @@ from magnus_render.renderers.argo.templates import (
     TemplateFactory,
 )
 from magnus_render.renderers.base import Scope
-from magnus_render.renderers.naming import UniqueNames
 
 #: the order of a task's keys in the output (fixed, for stable diffs)
 _TASK_KEYS = ("name", "template", "depends", "withParam", "arguments")

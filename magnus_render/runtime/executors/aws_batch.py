@@ -413,13 +413,7 @@ def log_stream(job: Mapping[str, Any]) -> str | None:
     return str(stream) if stream else None
 
 
-# -- the driver's entry point -------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """``python -m magnus_render.runtime.executors.aws_batch``: run or resume a run."""
-    from magnus_render.runtime.executors import k8s_job
+if __name__ == "__main__":  # only as a script: the driver lives above the executors
+    from magnus_render.runtime.driver import aws_batch_main
 
-    return k8s_job.main(argv, "python -m magnus_render.runtime.executors.aws_batch", "aws-batch")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(aws_batch_main())
