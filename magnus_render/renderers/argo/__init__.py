@@ -57,7 +57,7 @@ MAX_OBJECT_BYTES = 1024 * 1024
 class ArgoRenderer(Renderer):
     name: ClassVar[str] = "argo"
     description: ClassVar[str] = "Argo Workflows: Workflow, WorkflowTemplate or CronWorkflow"
-    settings_model = ArgoSettings
+    settings_model = ArgoSettings  # type: ignore[assignment]  # not a TargetSettings
     max_object_bytes: ClassVar[int | None] = MAX_OBJECT_BYTES
 
     _emitters: dict[NodeKind, Callable[..., Any]]
