@@ -209,3 +209,14 @@ def test_routes_survive_the_compiled_cache_and_are_not_stored_in_it() -> None:
     graph = again.graph
     assert graph._routes == {}
     assert {node.name: graph.route(node).on_failure for node in graph} == expected
+
+
+def test_the_shell_target_stays_the_small_example_of_docs_extending() -> None:
+    """docs/extending.md walks through renderers/shell.py as the whole of a target written
+    on the shared walk; it must stay that small (its template counts separately)."""
+    from tests.conftest import ROOT
+
+    lines = (ROOT / "magnus_render" / "renderers" / "shell.py").read_text().count("\n")
+    assert lines < 200, f"renderers/shell.py has {lines} lines"
+    guide = (ROOT / "docs" / "extending.md").read_text()
+    assert "### New target walkthrough: the shell target" in guide
