@@ -12,13 +12,18 @@ import hashlib
 import json
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from magnus_render.contract.protocol import submit_options
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
-from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv, with_options
+from magnus_render.renderers.base import (
+    RenderOptions,
+    Scope,
+    fan_argv,
+    node_argv,
+    with_options,
+)
 from magnus_render.renderers.stepfunctions.names import job_name, literal, state_name
 from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings, settings_for
 
@@ -36,15 +41,6 @@ _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
 _USE_CACHED = "\x00use_cached"
 _PARAMETERS = "\x00parameters"
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where a graph sits: the root graph ends in Fail/Succeed; map branches see a variable."""
-
-    graph: Graph
-    root: bool
-    in_map: bool
 
 
 class ContainerStates:
