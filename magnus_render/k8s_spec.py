@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from magnus_render.config import MagnusConfig, deep_merge
-from magnus_render.errors import ConfigError, Diagnostic
+from magnus_render import settings as settings_path
+from magnus_render.config import MagnusConfig
+from magnus_render.errors import ConfigError
 
 #: the executor type (and per-step override key) these settings belong to
 EXECUTOR_TYPE = "k8s-job"
@@ -172,29 +173,32 @@ class K8sJobSettings(PodSettings):
     def _names(cls, value: str | None) -> str | None:
         return None if value is None else _dns_label(value)
 
-    @field_validator("overrides")
-    @classmethod
-    def _overrides(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for name, patch in value.items():
-            try:
-                PodSettings.model_validate(patch)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-                raise ValueError(f"override {name!r}: {where}: {msg}") from None
-        return value
-
     def for_step(self, overrides: Any) -> K8sJobSettings:
-        """These settings with the step's ``overrides[k8s-job]`` patch applied (deep merge)."""
+        """These settings with the step's ``overrides[k8s-job]`` patch deep-merged in
+        (:func:`magnus_render.settings.deep_merge`); an undefined name is a ConfigError."""
         name = (overrides or {}).get(EXECUTOR_TYPE)
         if name is None:
             return self
         if name not in self.overrides:
-            known = ", ".join(sorted(self.overrides)) or "none defined"
-            raise KeyError(f"override {name!r} is not in executor.config.overrides ({known})")
-        merged = deep_merge(self.model_dump(), self.overrides[name])
-        return K8sJobSettings.model_validate(merged)
+            known = ", ".join(sorted(self.overrides)) or "none"
+            raise ConfigError(
+                f"overrides.{EXECUTOR_TYPE} {name!r} is not defined in "
+                f"executor.config.overrides (defined: {known})"
+            )
+        return step_settings(self, self.overrides[name])
+
+
+def step_settings(settings: K8sJobSettings, patch: dict[str, Any] | None) -> K8sJobSettings:
+    """The settings of a node's Job: ``settings`` with one override deep-merged in."""
+    return settings_path.merged_settings(settings, patch, K8sJobSettings)
+
+
+def check_overrides(settings: K8sJobSettings, config: MagnusConfig | None, nodes: Any) -> None:
+    """Every override merges into valid settings and sets only per-pod fields
+    (:class:`PodSettings`); every step names an override that exists."""
+    settings_path.check_overrides(
+        settings, EXECUTOR_TYPE, K8sJobSettings, config, nodes, allowed=PodSettings.model_fields
+    )
 
 
 def _dns_label(value: str) -> str:
@@ -208,21 +212,7 @@ def settings_from_config(config: MagnusConfig) -> K8sJobSettings:
 
     Errors name the config file and the line of the offending key.
     """
-    if config.executor.type != EXECUTOR_TYPE:
-        return K8sJobSettings()
-    try:
-        return K8sJobSettings.model_validate(config.executor.config)
-    except ValidationError as exc:
-        diagnostics = []
-        for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else None
-            where = ".".join(str(p) for p in err["loc"])
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            line = config.line_of("executor", key)
-            diagnostics.append(
-                Diagnostic(f"executor.config.{where}: {msg}", config.source_file, line)
-            )
-        raise ConfigError.from_diagnostics(diagnostics) from None
+    return settings_path.load_settings(K8sJobSettings, config, owner=EXECUTOR_TYPE)
 
 
 def dns_name(text: str, max_length: int = 63) -> str:

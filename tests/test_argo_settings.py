@@ -271,11 +271,11 @@ def test_override_gets_its_own_template_deep_merged(rendered: dict[str, Any]) ->
 
 
 BAD = [
-    ("    retry_strategyy: {limit: 1}\n", "executor: retry_strategyy: unknown setting", 6),
+    ("    retry_strategyy: {limit: 1}\n", "executor.config.retry_strategyy: unknown setting", 6),
     ("    image_pull_policy: Sometimes\n", "image_pull_policy", 6),
     ("    secrets_from_k8s: [JUST_A_NAME]\n", "ENV_VAR=secret_name:key", 6),
-    ("    overrides:\n      gpu: {imagee: x}\n", "overrides.gpu.imagee: unknown setting", 6),
-    ("    overrides:\n      gpu: {namespace: x}\n", "a workflow setting", 6),
+    ("    overrides:\n      gpu: {imagee: x}\n", "overrides.gpu.imagee: unknown setting", 7),
+    ("    overrides:\n      gpu: {namespace: x}\n", "gpu.namespace: cannot be set per step", 7),
 ]
 
 

@@ -52,7 +52,7 @@ dag:
     fail:
       type: fail
 """
-DRIVER = [sys.executable, "-m", "magnus_render.runtime.executors.aws_batch"]
+DRIVER = [sys.executable, "-m", "magnus_render.driver_cli"]
 
 
 @pytest.fixture(scope="module")
@@ -294,8 +294,8 @@ SLOW = "    overrides:\n      slow: {memory: 1024}\n"
         (BASE + SLOW + "run_log_store:\n  type: buffered\n", 8, "buffered"),
         (BASE + SLOW + "run_log_store:\n  type: file-system\n", 8, "shared_filesystem"),
         (BASE + "    vcpu: 2\n" + SLOW, 6, "vcpu: unknown setting"),
-        (FS + "    overrides:\n      slow: {memory: 1}\n", 7, "memory"),
-        (FS + "    overrides:\n      slow: {parallelism: 3}\n", 7, "parallelism"),
+        (FS + "    overrides:\n      slow: {memory: 1}\n", 8, "overrides.slow.memory:"),
+        (FS + "    overrides:\n      slow: {parallelism: 3}\n", 8, "slow.parallelism: cannot"),
         (FS + "    overrides:\n      other: {}\n", None, "'slow'"),
         (BASE + SLOW, 1, "the default when no run_log_store"),
     ],
@@ -310,7 +310,7 @@ def test_config_errors(tmp_path: Path, text: str, line: int | None, words: str) 
 def test_shared_filesystem_allows_a_mounted_store(tmp_path: Path) -> None:
     from magnus_render.config import load_config
     from magnus_render.runtime.executors.aws_batch import AwsBatchExecutor
-    from magnus_render.runtime.executors.k8s_job import drive
+    from magnus_render.runtime.resume import drive
 
     assert drive is not None
     text = BASE + "    shared_filesystem: true\n" + SLOW

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from magnus_render.errors import ConfigError
 from tests.conftest import SAMPLES
 from tests.helpers.runlog import load_run_log, magnus_env, normalize, prepare_workdir, run_magnus
 from tests.k8s_fake_api import VALIDATE_VERSIONS, FakeKubernetes, Fault
@@ -23,7 +24,7 @@ pytest.importorskip("kubernetes")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
-DRIVER = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]
+DRIVER = [sys.executable, "-m", "magnus_render.driver_cli"]
 
 
 def _config(workdir: Path, **settings: object) -> Path:
@@ -293,7 +294,7 @@ def test_step_override_changes_only_that_steps_job() -> None:
     assert plain.resources.limits == {"memory": "1Gi"}
     assert big.resources.limits == {"memory": "8Gi"} and big.image == "img:gpu"
     assert big.node_selector == {"pool": "small"}  # the rest is inherited
-    with pytest.raises(KeyError, match="huge"):
+    with pytest.raises(ConfigError, match=r"overrides\.k8s-job 'huge' is not defined"):
         settings.for_step({"k8s-job": "huge"})
     body = k8s_spec.node_job_body(
         big, name="r-train", command=["magnus", "x"], labels={}, annotations={"a": "b"}

@@ -137,11 +137,11 @@ def test_placeholder_image_warns() -> None:
 @pytest.mark.parametrize(
     ("body", "line", "needle"),
     [
-        ("    namspace: x\n", 4, "namspace: unknown field"),
+        ("    namspace: x\n", 4, "executor.config.namspace: unknown setting"),
         ("    resources: {limits: {memory: 2 GB}}\n", 4, "not a Kubernetes quantity"),
         ("    namespace: Bad_NS\n", 4, "DNS-1123"),
         ("    tolerations: [{operator: Maybe}]\n", 4, "tolerations"),
-        ("    overrides: {big: {namespace: other}}\n", 4, "override 'big': namespace"),
+        ("    overrides: {big: {namespace: other}}\n", 4, "overrides.big.namespace: cannot be set"),
     ],
 )
 def test_bad_settings_name_file_and_line(tmp_path: Path, body: str, line: int, needle: str) -> None:

@@ -280,7 +280,7 @@ def test_unknown_override_names_the_step_line(tmp_path: Path) -> None:
         ("    job_queu: x\n", 4, "job_queu: unknown setting"),
         ("    max_concurrency: -1\n", 4, "max_concurrency"),
         ("    launch: lambda\n", 4, "launch"),
-        ("    overrides:\n      big: {vcpus: 3}\n", 4, "overrides.big.vcpus: unknown setting"),
+        ("    overrides:\n      big: {vcpus: 3}\n", 6, "overrides.big.vcpus: unknown setting"),
     ],
 )
 def test_bad_settings_name_config_file_and_line(

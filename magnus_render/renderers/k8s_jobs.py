@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import yaml
 
 from magnus_render import k8s_spec
-from magnus_render.errors import ConfigError, MagnusError
+from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
 
@@ -119,18 +119,10 @@ class K8sJobsRenderer(Renderer):
     # -- parts ----------------------------------------------------------------------------
     def _check_overrides(self, settings: k8s_spec.K8sJobSettings) -> None:
         """Every step's k8s-job override must exist and merge into valid settings."""
+        k8s_spec.check_overrides(settings, self.config, self.graph.walk())
         for node in self.graph.walk():
             if k8s_spec.EXECUTOR_TYPE not in node.overrides:
                 continue
-            try:
-                settings.for_step(node.overrides)
-            except KeyError as exc:
-                where = node.source
-                raise ConfigError(
-                    f"step {node.internal_name!r}: {exc.args[0]}",
-                    where.file if where else self.pipeline.file,
-                    where.line if where else None,
-                ) from None
             if node.kind not in (NodeKind.TASK, NodeKind.STUB, NodeKind.AS_IS):
                 self.warn(f"step {node.internal_name!r}: overrides apply to task steps only")
 

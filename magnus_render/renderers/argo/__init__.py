@@ -48,6 +48,7 @@ from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult
 from magnus_render.renderers.naming import UniqueNames
+from magnus_render.settings import key_error, override_name
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -107,18 +108,9 @@ class ArgoRenderer(Renderer):
         profiles: dict[str, Profile] = {"": Profile("", step_settings(settings, None))}
 
         def profile_of(node: Node) -> Profile:
-            key = node.overrides.get("argo")
+            key = override_name(node, "argo", settings)
             if key is None:
                 return profiles[""]
-            if key not in settings.overrides:
-                where = node.source
-                known = ", ".join(sorted(settings.overrides)) or "none defined"
-                raise MagnusError(
-                    f"step {node.name!r}: overrides.argo {key!r} is not in the config's "
-                    f"executor.config.overrides ({known})",
-                    where.file if where else None,
-                    where.line if where else None,
-                )
             if key not in profiles:
                 profiles[key] = Profile(key, step_settings(settings, settings.overrides[key]))
             return profiles[key]
@@ -202,11 +194,12 @@ class ArgoRenderer(Renderer):
         if self.config.executor.type == self.name:
             for where, value in _strings(self.config.executor.config, ()):
                 if "{{" in value:
-                    raise self.config.error(
+                    raise key_error(
+                        self.config,
                         "executor",
-                        f"config.{'.'.join(where)}: {value!r} contains '{{{{', which Argo "
-                        "would substitute (it has no escape for it)",
-                        where[0],
+                        where,
+                        f"{value!r} contains '{{{{', which Argo would substitute (it has no "
+                        "escape for it)",
                     )
 
     def _as_is(self, node: Node, text: str) -> str:

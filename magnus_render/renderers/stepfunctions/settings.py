@@ -2,17 +2,18 @@
 
 Validated strictly (unknown keys are errors naming the config file and line) so a typo in
 a job queue setting fails the render instead of silently producing a wrong spec. Per-step
-``overrides: {stepfunctions: NAME}`` patch these settings with ``overrides.NAME``.
+``overrides: {stepfunctions: NAME}`` patch these settings with ``overrides.NAME``
+(deep-merged, :func:`magnus_render.settings.deep_merge`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from magnus_render import settings as settings_path
 from magnus_render.config import MagnusConfig
-from magnus_render.errors import ConfigError, Diagnostic
 from magnus_render.pipeline.ir import Node
 from magnus_render.renderers.base import TargetSettings
 
@@ -112,61 +113,15 @@ class StepFunctionsSettings(TargetSettings):
 
 
 def load_settings(config: MagnusConfig) -> StepFunctionsSettings:
-    """The executor section's settings when it is ours, else the defaults."""
-    if config.executor.type != TARGET:
-        return StepFunctionsSettings()
-    raw = config.executor.config
-    try:
-        settings = StepFunctionsSettings.model_validate(raw)
-    except ValidationError as exc:
-        raise _config_errors(config, exc) from None
-    for name, patch in settings.overrides.items():
-        try:
-            _patched(settings, patch)
-        except ValidationError as exc:
-            raise _config_errors(config, exc, f"overrides.{name}.") from None
+    """The executor section's settings when it is ours, else the defaults; every override
+    is checked through the one settings path (:mod:`magnus_render.settings`)."""
+    settings = settings_path.load_settings(StepFunctionsSettings, config, owner=TARGET)
+    settings_path.check_overrides(settings, TARGET, StepFunctionsSettings, config)
     return settings
 
 
 def settings_for(base: StepFunctionsSettings, node: Node) -> StepFunctionsSettings:
     """The settings of one step: ``base`` patched by the step's stepfunctions override."""
-    name = node.overrides.get(TARGET)
-    if name is None:
+    if TARGET not in node.overrides:
         return base
-    patch = base.overrides.get(name)
-    if patch is None:
-        known = ", ".join(sorted(base.overrides)) or "none are defined"
-        where = node.source
-        raise ConfigError(
-            f"step {node.name!r} uses stepfunctions override {name!r}, which the config's "
-            f"executor.config.overrides does not define (known: {known})",
-            where.file if where else None,
-            where.line if where else None,
-        )
-    return _patched(base, patch)
-
-
-def _patched(base: StepFunctionsSettings, patch: dict[str, Any]) -> StepFunctionsSettings:
-    if "overrides" in patch:
-        raise ValueError("an override cannot define overrides")
-    data = base.model_dump(exclude={"overrides"})
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return StepFunctionsSettings.model_validate(data)
-
-
-def _config_errors(config: MagnusConfig, exc: ValidationError, prefix: str = "") -> ConfigError:
-    diagnostics = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        key = loc[0] if loc and not prefix else "overrides"
-        what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        where = prefix + ".".join(loc)
-        line = config.line_of("executor", key)
-        diagnostics.append(
-            Diagnostic(f"executor: config.{where}: {what}", config.source_file, line)
-        )
-    return ConfigError.from_diagnostics(diagnostics)  # type: ignore[return-value]
+    return settings_path.step_settings(base, TARGET, node, StepFunctionsSettings)
