@@ -146,7 +146,7 @@ def test_argo_refuses_braces_in_a_config_value(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "argo.yaml:5: executor: config.annotations.note:" in proc.stderr
+    assert "argo.yaml:6: executor.config.annotations.note:" in proc.stderr
     assert "{{" in proc.stderr and "Traceback" not in proc.stderr
 
 
