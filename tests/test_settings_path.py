@@ -202,3 +202,20 @@ def test_local_container_override_merges_environment(
     env = [words[i + 1] for i, w in enumerate(words) if w == "-e"]
     assert env == ["GLOBAL=g", "SHARED=step", "STEP=s"]
     assert "--cpus=2" in words and "--network=none" not in words  # a list replaces
+
+
+@pytest.mark.parametrize(
+    ("patch", "line", "key", "why"),
+    [
+        ("      nope: {command: x}\n", 6, "patches.nope", "no such step"),
+        ("      train:\n        comand: x\n", 7, "patches.train.comand", "cannot be patched"),
+    ],
+)
+def test_mocked_patches_use_the_same_wording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patch: str, line: int, key: str, why: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path, "mocked", "    patches:\n" + patch)
+    message = _execute_error(tmp_path, config, "argo")  # an override of another target
+    assert message.startswith(f"{config}:{line}: executor.config.{key}: "), message
+    assert why in message
