@@ -19,17 +19,26 @@ at the line of the deepest key of the path that the file holds (:func:`settings_
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from magnus_render.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
-    from magnus_render.config import MagnusConfig
     from magnus_render.pipeline.ir import Node
 
 S = TypeVar("S", bound=BaseModel)
+
+
+class MagnusConfig(Protocol):
+    """What this module reads of :class:`magnus_render.config.MagnusConfig` (which imports
+    :func:`deep_merge` from here: the config layer sits above this one)."""
+
+    source_file: str | None
+
+    def line_at(self, section: str, path: tuple[str, ...]) -> int | None: ...
+
 
 #: the message of a key the model does not know
 UNKNOWN = "unknown setting"
@@ -95,7 +104,7 @@ def load_settings(
     gets its defaults)."""
     raw: Any = {}
     if config is not None:
-        part = getattr(config, section)
+        part: Any = getattr(config, section)
         if owner is None or part.type == owner:
             raw = part.config or {}
     try:

@@ -259,7 +259,7 @@ def test_hostile_pipeline_through_k8s_jobs_matches_local(tmp_path: Path) -> None
     with FakeKubernetes(work, env=magnus_env()) as api:
         api.kubeconfig(tmp_path / "kubeconfig")
         env = magnus_env({"KUBECONFIG": str(tmp_path / "kubeconfig")})
-        driver = [sys.executable, "-m", "magnus_render.driver_cli"]
+        driver = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]
         driver += ["--file", pipeline.name, "--config-file", config.name]
         driver += ["--parameters-file", "params.yaml", "--run-id", "k8s-run"]
         proc = subprocess.run(

@@ -97,7 +97,7 @@ def _drive_k8s(tmp_path: Path, *extra: str) -> tuple[Path, Path, dict[str, dict]
     with FakeKubernetes(workdir, env=magnus_env()) as api:
         api.kubeconfig(tmp_path / "kubeconfig")
         env = magnus_env({"KUBECONFIG": str(tmp_path / "kubeconfig")})
-        argv = [sys.executable, "-m", "magnus_render.driver_cli"]
+        argv = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]
         argv += ["--file", "as_is.yaml", "--config-file", str(config), "--run-id", "k8s-as-is"]
         proc = subprocess.run(
             [*argv, *extra],

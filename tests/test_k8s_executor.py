@@ -24,7 +24,7 @@ pytest.importorskip("kubernetes")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
-DRIVER = [sys.executable, "-m", "magnus_render.driver_cli"]
+DRIVER = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]
 
 
 def _config(workdir: Path, **settings: object) -> Path:

@@ -9,10 +9,10 @@ Stub, success and fail nodes have no user code: the driver records them itself.
 Batch has no secrets field in ``containerOverrides``: jobs read secrets through the
 config's secrets backend (e.g. ``aws-secrets-manager``), so only secret *names* travel.
 
-Traversal, resuming and bounded branch threads are the remote driver's (:mod:`.driver`);
+Traversal, resuming and bounded branch threads are the remote driver's (:mod:`.remote_driver`);
 here a restarted driver adopts a job of the run that already exists (found by its name)
 instead of submitting it again, and Ctrl-C terminates the jobs this driver started. The
-driver's command line is :mod:`magnus_render.driver_cli`.
+driver's command line is :mod:`magnus_render.runtime.driver`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime.executors.base import ExecutorSettings
-from magnus_render.runtime.executors.driver import RemoteDriverExecutor
 from magnus_render.runtime.executors.remote import record_launch_failure
+from magnus_render.runtime.executors.remote_driver import RemoteDriverExecutor
 
 EXECUTOR_TYPE = "aws-batch"
 FINISHED_JOB = ("SUCCEEDED", "FAILED")

@@ -3,9 +3,9 @@
 Each task node becomes one Job running ``magnus execute_single_node``; the driver waits on
 a watch, copies the pod's log to its own output, then reads the node's outcome from the
 run log (which the Job wrote) and routes on it. Traversal, resuming, bookkeeping nodes and
-bounded branch threads are the remote driver's (:mod:`.driver`); what is Kubernetes' is
+bounded branch threads are the remote driver's (:mod:`.remote_driver`); what is Kubernetes' is
 here: a node's Job body, and adopting a node's Job that already exists (409 on create)
-instead of starting it again. The driver's command line is :mod:`magnus_render.driver_cli`
+instead of starting it again. The driver's command line is :mod:`magnus_render.runtime.driver`
 (``magnus-k8s-driver``).
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from magnus_render import k8s_spec
 from magnus_render.pipeline.ir import Node, resolve_name
-from magnus_render.runtime.executors.driver import RemoteDriverExecutor
 from magnus_render.runtime.executors.remote import record_launch_failure
+from magnus_render.runtime.executors.remote_driver import RemoteDriverExecutor
 
 #: annotations that tie a Job to its run and step (checked before adopting a Job)
 RUN_ANNOTATION = "magnus-render/run-id"

@@ -5,7 +5,7 @@ the secrets file and the working directory are bind-mounted at the same paths, s
 container's ``magnus execute_single_node`` writes the same run log the driver reads. The
 engine is the configured one, else the first of podman and docker that answers
 ``<engine> info``; none usable is a clear error before the run starts. Traversal,
-resuming and bounded branch threads are the remote driver's (:mod:`.driver`).
+resuming and bounded branch threads are the remote driver's (:mod:`.remote_driver`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pydantic import Field, field_validator
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime.executors.base import ExecutorSettings
-from magnus_render.runtime.executors.driver import RemoteDriverExecutor
 from magnus_render.runtime.executors.remote import record_launch_failure
+from magnus_render.runtime.executors.remote_driver import RemoteDriverExecutor
 
 ENGINES = ("podman", "docker")
 #: how long ``<engine> info`` may take before the engine counts as unusable

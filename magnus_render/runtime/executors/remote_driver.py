@@ -6,7 +6,7 @@ its remote work outlives the driver, :meth:`RemoteDriverExecutor.on_interrupt`.
 
 What they share, here once:
 - resuming: a driver started again with the run id of an existing run (a restarted driver
-  pod, :mod:`magnus_render.runtime.resume`) skips nodes whose step log is finished and
+  pod, :mod:`magnus_render.runtime.driver`) skips nodes whose step log is finished and
   keeps the branch logs a composite opened before the restart;
 - bookkeeping nodes (stub, success, fail) have no user code: the driver records them
   itself, through the same code a container would run;
