@@ -63,7 +63,7 @@ _EXPORTS: dict[str, str] = {
     "make_thread_safe": "magnus_render.runtime.executors.remote",
     "run_concurrently": "magnus_render.runtime.executors.remote",
     "record_launch_failure": "magnus_render.runtime.executors.remote",
-    "encode_map_variable": "magnus_render.runtime.protocol",
+    "encode_map_variable": "magnus_render.contract.protocol",
     "executor_class": "magnus_render.runtime.executors",
     # run log models and backends
     "Status": "magnus_render.stores.models",
@@ -162,6 +162,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __getattr__
     from magnus_render.config import MagnusConfig, load_config
+    from magnus_render.contract.protocol import encode_map_variable
     from magnus_render.errors import ConfigError, MagnusError, RunError, UnsupportedError
     from magnus_render.pipeline.build import Pipeline, load_pipeline
     from magnus_render.pipeline.ir import (
@@ -197,7 +198,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
         run_concurrently,
     )
     from magnus_render.runtime.nodes import Branch
-    from magnus_render.runtime.protocol import encode_map_variable
     from magnus_render.stores import backend_class
     from magnus_render.stores.catalog_base import Catalog, CatalogSettings
     from magnus_render.stores.models import (

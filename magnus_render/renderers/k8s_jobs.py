@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from magnus_render import k8s_spec
+from magnus_render.contract import k8s_spec
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult

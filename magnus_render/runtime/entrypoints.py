@@ -353,7 +353,7 @@ def fan(
         return 1
     branches = opened
     if items_file is not None:
-        from magnus_render.runtime.protocol import inert_json
+        from magnus_render.contract.protocol import inert_json
 
         # each item becomes a --map-variable word inside a container: see inert_json
         items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import MagnusError, UnsupportedError
 from magnus_render.pipeline.ir import Node, NodeKind
 from magnus_render.renderers.argo.dags import DagBuilder
@@ -47,7 +48,6 @@ from magnus_render.renderers.argo.settings import (
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult
-from magnus_render.renderers.naming import UniqueNames
 from magnus_render.settings import key_error, override_name
 
 API_VERSION = "argoproj.io/v1alpha1"

@@ -24,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from magnus_render.contract.naming import is_dns_label
 from magnus_render.errors import Diagnostic, MagnusError
-from magnus_render.renderers.naming import is_dns_label
 
 SCHEMA_ENV = "MAGNUS_ARGO_SCHEMA_DIR"
 _DEF = "io.argoproj.workflow.v1alpha1."

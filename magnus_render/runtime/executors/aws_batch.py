@@ -345,3 +345,9 @@ def log_stream(job: Mapping[str, Any]) -> str | None:
             return str(stream)
     stream = (job.get("container") or {}).get("logStreamName")
     return str(stream) if stream else None
+
+
+if __name__ == "__main__":  # only as a script: the driver lives above the executors
+    from magnus_render.runtime.driver import aws_batch_main
+
+    sys.exit(aws_batch_main())

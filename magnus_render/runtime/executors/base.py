@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from magnus_render.contract.protocol import encode_map_variable, node_argv, with_options
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, resolve_name
 from magnus_render.runtime import interrupt, nodes
 from magnus_render.runtime.context import RunContext
-from magnus_render.runtime.protocol import encode_map_variable, node_argv, with_options
 from magnus_render.settings import check_overrides, load_settings, step_settings
 from magnus_render.stores.models import Status
 

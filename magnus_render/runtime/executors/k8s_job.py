@@ -11,11 +11,12 @@ instead of starting it again. The driver's command line is :mod:`magnus_render.r
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from magnus_render import k8s_spec
+from magnus_render.contract import k8s_spec
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime.executors.remote import record_launch_failure
 from magnus_render.runtime.executors.remote_driver import RemoteDriverExecutor
@@ -95,3 +96,9 @@ class K8sJobExecutor(RemoteDriverExecutor):
         if outcome.code:
             record_launch_failure(self.ctx, node, resolved, f"Job {name}: {outcome.reason}")
         return int(outcome.code)
+
+
+if __name__ == "__main__":  # only as a script: the driver lives above the executors
+    from magnus_render.runtime.driver import main
+
+    sys.exit(main())
