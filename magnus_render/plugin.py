@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "RunError": "magnus_render.errors",
     "UnsupportedError": "magnus_render.errors",
     # the pipeline IR every target and executor walks
-    "Pipeline": "magnus_render.pipeline.build",
+    "Pipeline": "magnus_render.pipeline.loaded",
     "load_pipeline": "magnus_render.pipeline.build",
     "Graph": "magnus_render.pipeline.ir",
     "Node": "magnus_render.pipeline.ir",
@@ -164,7 +164,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
     from magnus_render.config import MagnusConfig, load_config
     from magnus_render.contract.protocol import encode_map_variable
     from magnus_render.errors import ConfigError, MagnusError, RunError, UnsupportedError
-    from magnus_render.pipeline.build import Pipeline, load_pipeline
+    from magnus_render.pipeline.build import load_pipeline
     from magnus_render.pipeline.ir import (
         MAP_PLACEHOLDER,
         CommandType,
@@ -173,6 +173,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
         NodeKind,
         resolve_name,
     )
+    from magnus_render.pipeline.loaded import Pipeline
     from magnus_render.renderers import get_renderer, list_targets
     from magnus_render.renderers.base import (
         PLACEHOLDER_IMAGE,

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from magnus_render.config import MagnusConfig
 from magnus_render.errors import UnsupportedError
-from magnus_render.pipeline.build import Pipeline
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
+from magnus_render.pipeline.loaded import Pipeline
 
 #: image used when neither --image nor the config names one; a warning says so
 PLACEHOLDER_IMAGE = "MAGNUS_RENDER_IMAGE_NOT_SET"

@@ -91,7 +91,7 @@ class ShellRenderer(Renderer):
 
         settings = self.settings()
         assert isinstance(settings, ShellSettings)
-        self._settings, self._calls = settings, {}
+        self._settings, self._calls = settings, dict[bool, tuple[str, str]]()
         if self.options.image:
             self.warn("--image is ignored by the shell target: steps run where the script runs")
         found = list(self.scopes())

@@ -21,7 +21,7 @@ from magnus_render.sdk.steps import Graph, Step
 from magnus_render.sdk.yaml_out import dump_yaml
 
 if TYPE_CHECKING:
-    from magnus_render.pipeline.build import Pipeline as LoadedPipeline
+    from magnus_render.pipeline.loaded import Pipeline as LoadedPipeline
 
 #: where magnus 0.5 wrote the YAML of an SDK pipeline for non-local executors
 DEFAULT_PIPELINE_FILE = "magnus-pipeline.yaml"

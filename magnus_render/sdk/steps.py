@@ -373,12 +373,8 @@ def _catalog(value: Catalog | Mapping[str, Any] | None) -> Catalog | dict[str, A
 
 
 class Graph:
-    """Steps plus where to start: a pipeline, or a branch of a Parallel or a Map.
-
-    The SDK's :class:`~magnus_render.sdk.pipeline.Pipeline` is this plus building,
-    rendering and running. Steps and the assembler need only these fields, so they name
-    this class and never import the Pipeline module (which imports them).
-    """
+    """Steps plus where to start (a Pipeline is this plus building, rendering and running):
+    steps and the assembler name this class, never the Pipeline module, which imports them."""
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ def registered_executors() -> dict[str, str]:
 
 
 def executor_class(name: str, config: Any = None) -> type:
+    origins: dict[str, str]
     if name in EXECUTORS:  # built-ins win: no need to scan every package's entry points
         known, origins = EXECUTORS, {}
     else:
