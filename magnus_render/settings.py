@@ -168,8 +168,9 @@ def step_settings(
     patches were checked by :func:`check_overrides`, so this raises only ConfigError."""
     name = None if node is None else override_name(node, owner, settings)
     if name is None and type(settings) is model and not not_inherited:
-        return settings  # type: ignore[return-value]  # the global settings are the step's
-    patch = None if name is None else settings.overrides[name]  # type: ignore[attr-defined]
+        return settings  # nothing to merge: the global settings are the step's
+    defined: Mapping[str, Any] = getattr(settings, "overrides", None) or {}
+    patch = None if name is None else defined[name]
     try:
         return merged_settings(settings, patch, model, not_inherited)
     except ValidationError as exc:

@@ -96,7 +96,7 @@ class AwsBatchExecutor(RemoteDriverExecutor):
     """Each task node one Batch job; the traversal is the remote driver's."""
 
     name = EXECUTOR_TYPE
-    settings_model = AwsBatchSettings  # type: ignore[assignment]
+    settings_model = AwsBatchSettings
     #: what a step's ``overrides: {aws-batch: NAME}`` may change (deep-merged)
     step_model = JobSettings
 

@@ -49,7 +49,8 @@ class Executor:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.settings = load_settings(self.settings_model, ctx.config, "executor")
+        #: the validated ``executor.config``, of each executor's own ``settings_model``
+        self.settings: Any = load_settings(self.settings_model, ctx.config, "executor")
 
     # -- integration checks ------------------------------------------------------------
     def validate(self) -> None:
