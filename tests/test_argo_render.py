@@ -411,3 +411,31 @@ def test_cli_kinds() -> None:
     bad = _cli("samples/hello.yaml", "-t", "argo", "--kind", "CronWorkflow")
     assert bad.returncode == 2 and "needs --schedule" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "problem"),
+    [
+        ("0 3 * *", None, "expected 5 fields"),
+        ("0 24 * * *", None, "hour field '24': 24 is outside 0-23"),
+        ("0 3 * * MON-SUN-1", None, "day-of-week field"),
+        ("*/0 * * * *", None, "step '0' must be a positive number"),
+        ("@fortnightly", None, "unknown macro"),
+        ("0 3 * * *", "Europe/Atlantis", "unknown timezone"),
+    ],
+)
+def test_bad_cron_schedule_is_refused_naming_the_flag(
+    schedule: str, timezone: str | None, problem: str
+) -> None:
+    extra = {"kind": "CronWorkflow", "schedule": schedule, "timezone": timezone}
+    with pytest.raises(MagnusError, match=r"--schedule|--timezone") as caught:
+        render("hello", **extra)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "schedule", ["@hourly", "@every 1h30m", "*/15 9-17 1,15 JAN-MAR mon-fri", "0 0 ? * 0"]
+)
+def test_good_cron_schedules_render(schedule: str) -> None:
+    docs = docs_of(render("hello", kind="CronWorkflow", schedule=schedule, timezone="UTC"))
+    assert docs[0]["spec"]["schedules"] == [schedule]

@@ -224,3 +224,22 @@ def test_goldens_pass_the_kubernetes_validate_cli(version: str) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"schedule": "*/15 * * *"}, "--schedule '*/15 * * *': expected 5 fields"),
+        ({"schedule": "0 0 32 * *"}, "day-of-month field '32': 32 is outside 1-31"),
+        ({"schedule": "0 0 * 13 *"}, "month field '13'"),
+        ({"schedule": "@every soon"}, "@every needs a duration"),
+        ({"schedule": "0 0 * * *", "timezone": "Paris"}, "--timezone 'Paris'"),
+        ({"timezone": "UTC"}, "--timezone applies only with --schedule"),
+    ],
+)
+def test_bad_cronjob_schedule_is_refused_naming_the_flag(
+    extra: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(MagnusError) as caught:
+        _render("map", **extra)
+    assert problem in str(caught.value)

@@ -394,7 +394,10 @@ def test_with_infra_template_and_schedule() -> None:
         "Fn::GetAtt": ["StateMachineRole", "Arn"]
     }
     policy = json.dumps(resources["StateMachineRole"])
-    assert "batch:SubmitJob" in policy and "arn:aws:s3:::magnus-runs/magnus/map-items/*" in policy
+    assert "batch:SubmitJob" in policy
+    assert "arn:${AWS::Partition}:s3:::${ItemsBucket}/magnus/map-items/*" in policy
+    assert "magnus-runs" not in json.dumps(resources["StateMachine"])  # the bucket is a parameter
+    assert doc["Parameters"]["ItemsBucket"]["Default"] == "magnus-runs"
     schedule = resources["Schedule"]["Properties"]
     assert schedule["ScheduleExpression"] == "cron(30 2 ? * 2-6 *)"
     assert schedule["ScheduleExpressionTimezone"] == "UTC"
@@ -521,7 +524,16 @@ def test_secret_references_go_into_job_definitions(tmp_path: Path) -> None:
     states = machine["Definition"]["States"]
     train, double = (states[n]["Parameters"]["JobDefinition"] for n in ("train", "double"))
     assert train != double and {train, double} == {"${" + k + "}" for k in jobs}
-    assert machine["DefinitionSubstitutions"] == {k: {"Ref": k} for k in jobs}
+    subs = machine["DefinitionSubstitutions"]
+    assert {k: subs[k] for k in jobs} == {k: {"Ref": k} for k in jobs}
+    assert states["train"]["Parameters"]["JobQueue"] == "${JobQueue}"
+    assert subs["JobQueue"] == {
+        "Fn::If": ["CreateJobQueue", {"Ref": "MagnusJobQueue"}, {"Ref": "JobQueue"}]
+    }
+    for job in jobs.values():
+        props = job["Properties"]["ContainerProperties"]
+        assert props["JobRoleArn"] == {"Fn::GetAtt": ["JobRole", "Arn"]}
+        assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["JobExecutionRole", "Arn"]}
     policy = json.dumps(resources["JobExecutionRole"])
     assert "secretsmanager:GetSecretValue" in policy and "secret:api" in policy
 
@@ -554,3 +566,139 @@ def test_cli_validate_runs_both_validators(tmp_path: Path) -> None:
     del broken["States"]["chunk"]["Resource"]
     with pytest.raises(MagnusError, match="asl-validator"):
         validate_text(json.dumps(broken))
+
+
+# -- issue 17: the last mile on a real AWS account ---------------------------------------------
+def _ecs_config(tmp_path: Path, extra: str) -> str:
+    config = tmp_path / "ecs.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n    launch: ecs\n"
+        "    items_bucket: b-u-c\n" + extra,
+        encoding="utf-8",
+    )
+    return str(config)
+
+
+def test_fargate_without_a_network_is_refused_naming_the_line(tmp_path: Path) -> None:
+    config = _ecs_config(tmp_path, "    cluster: c1\n")
+    with pytest.raises(ConfigError) as caught:
+        render(str(SAMPLES / "hello.yaml"), config)
+    assert f"{config}:4:" in str(caught.value)
+    assert "Fargate" in str(caught.value) and "subnets" in str(caught.value)
+    # EC2 tasks need no awsvpc network; an override that drops the subnets is refused too
+    render(str(SAMPLES / "hello.yaml"), _ecs_config(tmp_path, "    launch_type: EC2\n"))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        (SAMPLES / "hello.yaml")
+        .read_text()
+        .replace(
+            "      command: samples.functions.train\n",
+            "      command: samples.functions.train\n      overrides: {stepfunctions: bare}\n",
+        )
+    )
+    config = _ecs_config(tmp_path, "    subnets: [s-1]\n    overrides: {bare: {subnets: []}}\n")
+    with pytest.raises(ConfigError, match="step 'train'"):
+        render(str(pipeline), config)
+
+
+def test_ecs_platform_version_exec_and_role_overrides(tmp_path: Path) -> None:
+    role = "arn:aws:iam::123456789012:role/"
+    config = _ecs_config(
+        tmp_path,
+        "    subnets: [s-1]\n    platform_version: 1.4.0\n    enable_execute_command: true\n"
+        f"    task_role_arn: {role}task\n    execution_role_arn: {role}exec\n",
+    )
+    definition = json.loads(render(str(SAMPLES / "hello.yaml"), config)[0])
+    params = definition["States"]["train"]["Parameters"]
+    assert params["PlatformVersion"] == "1.4.0" and params["EnableExecuteCommand"] is True
+    assert params["Overrides"]["TaskRoleArn"] == f"{role}task"
+    assert params["Overrides"]["ExecutionRoleArn"] == f"{role}exec"
+    assert both_validators({"ecs": definition}) == []
+    # --with-infra: roles the template creates, passed (and only those) to ECS
+    doc = json.loads(
+        render(
+            str(SAMPLES / "hello.yaml"),
+            _ecs_config(tmp_path, "    subnets: [s-1]\n"),
+            extra={"with_infra": True},
+        )[0]
+    )
+    machine = doc["Resources"]["StateMachine"]["Properties"]
+    overrides = machine["Definition"]["States"]["train"]["Parameters"]["Overrides"]
+    assert overrides["TaskRoleArn"] == "${JobRoleArn}"
+    assert machine["DefinitionSubstitutions"]["JobRoleArn"] == {"Fn::GetAtt": ["JobRole", "Arn"]}
+    statements = doc["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]
+    passing = [
+        s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"
+    ]
+    assert passing[0]["Resource"] == [
+        {"Fn::GetAtt": ["JobRole", "Arn"]},
+        {"Fn::GetAtt": ["JobExecutionRole", "Arn"]},
+    ]
+    with pytest.raises(ConfigError, match="platform_version"):
+        render(str(SAMPLES / "hello.yaml"), _ecs_config(tmp_path, "    platform_version: new\n"))
+
+
+def test_with_infra_roles_bucket_parameter_and_queue(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n    image: repo/magnus:1\n"
+        "    compute_environment: ce-spot\n"
+        "    shared_volumes: [{mount_path: /mnt/efs, efs_file_system_id: fs-0123abcd}]\n"
+        "run_log_store:\n  type: s3\n  config: {bucket: run-logs}\n",
+        encoding="utf-8",
+    )
+    doc = json.loads(render("samples/map.yaml", str(config), extra={"with_infra": True})[0])
+    assert doc["Parameters"]["ItemsBucket"]["Default"] == "run-logs"  # the store's bucket
+    assert doc["Parameters"]["JobQueue"]["Default"] == "magnus"
+    assert doc["Parameters"]["ComputeEnvironment"]["Default"] == "ce-spot"
+    queue = doc["Resources"]["MagnusJobQueue"]
+    assert queue["Condition"] == "CreateJobQueue"
+    assert queue["Properties"]["ComputeEnvironmentOrder"][0]["ComputeEnvironment"] == {
+        "Ref": "ComputeEnvironment"
+    }
+    job_role = json.dumps(doc["Resources"]["JobRole"])
+    assert "arn:aws:s3:::run-logs/*" in job_role and "${ItemsBucket}/*" in job_role
+    job = next(r for r in doc["Resources"].values() if r["Type"] == "AWS::Batch::JobDefinition")[
+        "Properties"
+    ]["ContainerProperties"]
+    assert job["MountPoints"] == [{"ContainerPath": "/mnt/efs", "SourceVolume": "shared-0"}]
+    assert job["Volumes"][0]["EfsVolumeConfiguration"]["FileSystemId"] == "fs-0123abcd"
+    machine = doc["Resources"]["StateMachine"]["Properties"]
+    reader = machine["Definition"]["States"]["each"]["ItemReader"]["Parameters"]
+    assert reader["Bucket"] == "${ItemsBucket}"
+    assert machine["DefinitionSubstitutions"]["ItemsBucket"] == {"Ref": "ItemsBucket"}
+    from magnus_render.renderers.stepfunctions.validate import machines_in
+
+    assert both_validators(machines_in(doc)) == []
+
+
+def test_with_infra_over_the_cloudformation_limit_is_refused(tmp_path: Path) -> None:
+    pipeline = tmp_path / "big.yaml"
+    _chain(pipeline, 3000)
+    with pytest.raises(MagnusError, match=r"CloudFormation template would be [\d,]+ bytes"):
+        render(str(pipeline), None, extra={"with_infra": True}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "problem"),
+    [
+        ("0 3 * *", None, "expected 5 cron fields"),
+        ("61 * * * *", None, "minute field '61': 61 is outside 0-59"),
+        ("@fortnightly", None, "unknown macro"),
+        ("0 3 * * *", "Mars/Olympus", "unknown timezone"),
+    ],
+)
+def test_bad_schedule_is_refused_naming_the_flag(
+    schedule: str, timezone: str | None, problem: str
+) -> None:
+    extra = {"with_infra": True, "schedule": schedule, "timezone": timezone}
+    with pytest.raises(ConfigError, match=r"--schedule|--timezone") as caught:
+        render("samples/hello.yaml", extra=extra)
+    assert problem in str(caught.value)
+
+
+def test_schedule_macros_become_eventbridge_cron() -> None:
+    from magnus_render.renderers.stepfunctions.infra import schedule_expression
+
+    assert schedule_expression("@hourly") == "cron(0 * * * ? *)"
+    assert schedule_expression("@daily") == "cron(0 0 * * ? *)"

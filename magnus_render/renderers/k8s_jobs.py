@@ -18,6 +18,7 @@ from magnus_render import k8s_spec
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
+from magnus_render.renderers.cron import check_schedule, check_timezone
 
 #: the Role's rules: what the driver's executor needs, nothing more
 DRIVER_RULES: list[dict[str, Any]] = [
@@ -248,6 +249,12 @@ class K8sJobsRenderer(Renderer):
             settings.driver_active_deadline_seconds,
         )
         schedule = self.options.extra.get("schedule")
+        if self.options.extra.get("timezone"):
+            if not schedule:
+                raise MagnusError("--timezone applies only with --schedule (a CronJob)")
+            check_timezone(str(self.options.extra["timezone"]))
+        if schedule:
+            check_schedule(str(schedule))
         if not schedule:
             return {
                 "apiVersion": "batch/v1",

@@ -82,10 +82,13 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def write_items(url: str, text: str) -> None:
-    """The ``--items-file s3://...`` writer of ``magnus fan --mode out`` (a JSON array)."""
+def write_items(
+    url: str, text: str, endpoint_url: str | None = None, region: str | None = None
+) -> None:
+    """The ``--items-file s3://...`` writer of ``magnus fan --mode out`` (a JSON array),
+    through the endpoint and region the config's S3 stores use."""
     bucket, key = split_url(url)
-    client = make_client()
+    client = make_client(endpoint_url, region)
     try:
         client.put_object(
             Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/json"

@@ -47,6 +47,7 @@ from magnus_render.renderers.argo.settings import (
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult
+from magnus_render.renderers.cron import check_schedule, check_timezone
 from magnus_render.renderers.naming import UniqueNames
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -185,6 +186,10 @@ class ArgoRenderer(Renderer):
             raise MagnusError("--kind CronWorkflow needs --schedule (a cron expression)")
         if kind != "CronWorkflow" and (schedule or timezone):
             raise MagnusError("--schedule and --timezone apply only to --kind CronWorkflow")
+        if schedule:
+            check_schedule(str(schedule))
+        if timezone:
+            check_timezone(str(timezone))
         return kind, schedule, timezone
 
     def _check_expressions(self) -> None:

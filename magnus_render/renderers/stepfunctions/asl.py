@@ -45,6 +45,12 @@ START_STATE = "magnus.start"
 ITEMS_BUCKET_PLACEHOLDER = "MAGNUS_ITEMS_BUCKET_NOT_SET"
 NO_FAILED_STEP = "none (a step's next was the fail node)"
 
+#: DefinitionSubstitutions keys of --with-infra's template parameters and roles
+BUCKET_SUB = "${ItemsBucket}"
+JOB_QUEUE_SUB = "${JobQueue}"
+JOB_ROLE_SUB = "${JobRoleArn}"
+EXECUTION_ROLE_SUB = "${ExecutionRoleArn}"
+
 _RUN_ID = "\x00run_id"
 _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
@@ -76,6 +82,9 @@ class AslBuilder:
         self.warnings: list[str] = []
         #: with --with-infra and an image: job definitions to create, by logical id
         self.define_jobs = False
+        #: with --with-infra: the template creates the job and execution roles and takes
+        #: the items bucket and job queue as parameters (DefinitionSubstitutions)
+        self.with_infra = False
         self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
         self._fail_nodes: dict[int, Node] = {}
@@ -297,7 +306,11 @@ class AslBuilder:
                 overrides["ResourceRequirements"] = requirements
             params: dict[str, Any] = {
                 "JobName": job_name(name),
-                "JobQueue": settings.job_queue,
+                "JobQueue": (
+                    JOB_QUEUE_SUB
+                    if self.with_infra and settings.job_queue == self.settings.job_queue
+                    else settings.job_queue
+                ),
                 "JobDefinition": self._job_definition(settings),
                 "ContainerOverrides": overrides,
             }
@@ -311,12 +324,24 @@ class AslBuilder:
             if settings.resources.memory is not None:
                 container["Memory"] = int(settings.resources.memory)
             overrides = {"ContainerOverrides": [container]}
+            task_role = settings.task_role_arn or (JOB_ROLE_SUB if self.with_infra else None)
+            execution_role = settings.execution_role_arn or (
+                EXECUTION_ROLE_SUB if self.with_infra else None
+            )
+            if task_role:
+                overrides["TaskRoleArn"] = task_role
+            if execution_role:
+                overrides["ExecutionRoleArn"] = execution_role
             params = {
                 "Cluster": settings.cluster,
                 "TaskDefinition": settings.task_definition,
                 "LaunchType": settings.launch_type,
                 "Overrides": overrides,
             }
+            if settings.platform_version and settings.launch_type == "FARGATE":
+                params["PlatformVersion"] = settings.platform_version
+            if settings.enable_execute_command:
+                params["EnableExecuteCommand"] = True
             if settings.subnets:
                 params["NetworkConfiguration"] = {
                     "AwsvpcConfiguration": {
@@ -424,6 +449,7 @@ def _format_template(*parts: str) -> str:
     """A States.Format template; the literal parts are plain (bucket, prefix and state
     names are validated to safe characters), '{}' parts are placeholders."""
     for part in parts:
-        if part != "{}" and not literal(part).startswith("'"):
+        plain = part.replace(BUCKET_SUB, "bucket")  # substituted by CloudFormation
+        if part != "{}" and not literal(plain).startswith("'"):
             raise ConfigError(f"cannot use {part!r} in an S3 key template")
     return "'" + "".join(parts) + "'"
