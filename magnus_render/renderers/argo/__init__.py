@@ -49,6 +49,7 @@ from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult
 from magnus_render.renderers.cron import check_schedule, check_timezone
 from magnus_render.renderers.naming import UniqueNames
+from magnus_render.renderers.shared_stores import check_shared_stores
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -139,6 +140,16 @@ class ArgoRenderer(Renderer):
 
         self._emitters[NodeKind.AS_IS] = as_is
         builder.build(self.graph, root=True)
+        check_shared_stores(
+            self.config,
+            "an Argo workflow",
+            [
+                [v.mount_path for v in p.settings.persistent_volumes if not v.read_only]
+                for p in profiles.values()
+            ],
+            "mount a PersistentVolumeClaim in every step with executor.config."
+            "persistent_volumes: [{name: CLAIM, mount_path: /mnt/magnus}]",
+        )
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import Renderer, RenderResult
+from magnus_render.renderers.shared_stores import check_shared_stores
 from magnus_render.renderers.stepfunctions.asl import BUCKET_SUB, AslBuilder
 from magnus_render.renderers.stepfunctions.jsontext import dumps
 from magnus_render.renderers.stepfunctions.settings import (
@@ -49,6 +50,17 @@ class StepFunctionsRenderer(Renderer):
         for node in self.graph.walk():
             settings_for(settings, node)  # an unknown override name fails early, with its line
         self._check_network(settings)
+        check_shared_stores(
+            self.config,
+            "a Step Functions execution",
+            [
+                [v.mount_path for v in each.shared_volumes]
+                for each in [settings, *(settings_for(settings, n) for n in self.graph.walk())]
+            ],
+            "mount a shared file system (EFS) in every task and declare it with "
+            "executor.config.shared_volumes: [{mount_path: /mnt/magnus, efs_file_system_id: "
+            "fs-...}]",
+        )
         bucket = self._items_bucket(settings)
         with_infra = bool(self.options.extra.get("with_infra"))
         builder = AslBuilder(
