@@ -38,3 +38,24 @@ def s3_config() -> MagnusConfig:
     (for tests that measure spec sizes)."""
     s3 = {"type": "s3", "config": {"bucket": "magnus-test"}}
     return MagnusConfig.model_validate({"run_log_store": s3, "catalog": s3})
+
+
+def played_argo_config(folder: Path, **settings: object) -> dict[str, object]:
+    """An argo config for a Workflow the tests play on this machine: ``folder`` (where
+    the containers run) is the shared volume, the stores live in it."""
+    volumes = [{"name": "magnus-data", "mount_path": str(folder)}]
+    return {
+        "executor": {"type": "argo", "config": {"persistent_volumes": volumes, **settings}},
+        "run_log_store": {
+            "type": "file-system",
+            "config": {"log_folder": f"{folder}/.run_log_store"},
+        },
+        "catalog": {"type": "file-system", "config": {"catalog_location": f"{folder}/.catalog"}},
+    }
+
+
+#: config sections with both stores on S3 (reachable from any pod; nothing to play)
+S3_STORES = {
+    "run_log_store": {"type": "s3", "config": {"bucket": "magnus-test"}},
+    "catalog": {"type": "s3", "config": {"bucket": "magnus-test"}},
+}
