@@ -287,7 +287,7 @@ def test_ttl_settings_are_configurable(tmp_path: Path) -> None:
     assert docs[-1]["spec"]["ttlSecondsAfterFinished"] == 60
     driver_config = yaml.safe_load(docs[0]["data"]["config.yaml"])["executor"]["config"]
     assert driver_config["ttl_seconds_after_finished"] is None  # node Jobs: kept with the run
-    from magnus_render import k8s_spec
+    from magnus_render.contract import k8s_spec
 
     settings = k8s_spec.K8sJobSettings.model_validate(driver_config)
     body = k8s_spec.node_job_body(
@@ -343,7 +343,7 @@ def test_pod_level_settings_on_driver_and_node_jobs(tmp_path: Path) -> None:
         ("wait-db", None),
         ("proxy", "Always"),
     ]
-    from magnus_render import k8s_spec
+    from magnus_render.contract import k8s_spec
 
     settings = k8s_spec.K8sJobSettings.model_validate(
         yaml.safe_load(next(yaml.safe_load_all(text))["data"]["config.yaml"])["executor"]["config"]

@@ -15,7 +15,13 @@ from typing import Any
 from magnus_render.errors import MagnusError, RunError
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
 from magnus_render.runtime import interrupt
-from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
+from magnus_render.runtime.context import (
+    RunContext,
+    build_services,
+    check_run_id,
+    configured_store,
+    generate_run_id,
+)
 from magnus_render.stores.models import Status
 
 
@@ -283,16 +289,16 @@ def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | 
         signum = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
     except KeyError:
         raise MagnusError(f"--signal: unknown signal {signal_name!r} (INT or TERM)") from None
-    store = _store(config_file)
+    store = configured_store(config_file)
     if store.exists(check_run_id(run_id)):
         interrupt.mark_run(store, run_id, interrupt.Interrupted(signum).message)
     return 0
 
 
 def write_items(items_file: str, items: list[str], config: Any = None) -> None:
-    """Where the fan-out items go: a plain path, or a URL (s3://) written with the
-    endpoint and region the config's S3 stores use (a map on an S3-compatible server
-    must write its items there, not to AWS)."""
+    """Where the fan-out items go: a plain path, or a URL (s3://) whose writer takes the
+    endpoint and region from the config's stores (a map on an S3-compatible server must
+    write its items there, not to AWS)."""
     payload = json.dumps(items, ensure_ascii=False)
     if "://" in items_file:
         scheme = items_file.split("://", 1)[0]
@@ -302,9 +308,7 @@ def write_items(items_file: str, items: list[str], config: Any = None) -> None:
         module_name, _, attr = writer.partition(":")
         import importlib
 
-        getattr(importlib.import_module(module_name), attr)(
-            items_file, payload, **_endpoint_of(config, scheme)
-        )
+        getattr(importlib.import_module(module_name), attr)(items_file, payload, config)
         return
     path = Path(items_file)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,22 +317,8 @@ def write_items(items_file: str, items: list[str], config: Any = None) -> None:
     tmp.replace(path)
 
 
-#: URL scheme -> "module:function(url, text, endpoint_url=, region=)" writing the items
+#: URL scheme -> "module:function(url, text, config)" writing the items
 ITEM_WRITERS: dict[str, str] = {"s3": "magnus_render.stores.s3_client:write_items"}
-
-
-def _endpoint_of(config: Any, scheme: str) -> dict[str, Any]:
-    """``endpoint_url``/``region`` of the first store or catalog of type ``scheme`` that
-    sets them (run log store first), else none: boto3's own chain decides."""
-    found: dict[str, Any] = {"endpoint_url": None, "region": None}
-    if config is None:
-        return found
-    for service in (config.run_log_store, config.catalog):
-        if service.type == scheme:
-            for key in found:
-                if found[key] is None and isinstance(service.config.get(key), str):
-                    found[key] = service.config[key]
-    return found
 
 
 @interrupt.guarded
@@ -371,7 +361,7 @@ def fan(
         return 1
     branches = opened
     if items_file is not None:
-        from magnus_render.runtime.protocol import inert_json
+        from magnus_render.contract.protocol import inert_json
 
         # each item becomes a --map-variable word inside a container: see inert_json
         items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]
@@ -387,43 +377,10 @@ def fan(
     return 0
 
 
-def _store(config_file: Path | str | None) -> Any:
-    from magnus_render.config import load_config
-
-    config = load_config(config_file)
-    return build_services(config)[0]
-
-
-def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool = False) -> int:
-    store = _store(config_file)
-    if as_json:
-        run_log = store.get_run_log(check_run_id(run_id))
-        sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
-        return 0
-    from magnus_render.runtime.show import show
-
-    show(store, check_run_id(run_id))  # big maps summarised, their hidden logs not read
-    return 0
-
-
-def list_runs(config_file: Path | str | None = None, limit: int = 20) -> int:
-    store = _store(config_file)
-    for run_id in store.list_run_ids()[:limit]:
-        try:
-            header = store.get_run_header(run_id)
-        except MagnusError:
-            continue
-        tag = f"  tag={header.tag}" if header.tag else ""
-        print(f"{run_id}  {header.status.value}{tag}")
-    return 0
-
-
 __all__ = [
     "execute_pipeline",
     "execute_single_node",
     "fan",
-    "list_runs",
     "record_interrupted",
     "resolve_name",
-    "show_run",
 ]

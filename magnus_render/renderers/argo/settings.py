@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from magnus_render.config import MagnusConfig, deep_merge
+from magnus_render.contract.k8s_pod import PodLevelSettings
 from magnus_render.errors import ConfigError, Diagnostic
-from magnus_render.k8s_pod import PodLevelSettings
 
 
 class _Strict(BaseModel):

@@ -9,8 +9,10 @@ from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import Renderer, RenderResult
 from magnus_render.renderers.shared_stores import check_shared_stores
-from magnus_render.renderers.stepfunctions.asl import BUCKET_SUB, AslBuilder
+from magnus_render.renderers.stepfunctions.asl import AslBuilder
+from magnus_render.renderers.stepfunctions.containers import BUCKET_SUB
 from magnus_render.renderers.stepfunctions.jsontext import dumps
+from magnus_render.renderers.stepfunctions.names import substitution
 from magnus_render.renderers.stepfunctions.settings import (
     StepFunctionsSettings,
     load_settings,
@@ -19,15 +21,6 @@ from magnus_render.renderers.stepfunctions.settings import (
 
 #: CloudFormation's limit for a template body uploaded to S3 (1 MB; counted as 10^6 bytes)
 MAX_TEMPLATE_BYTES = 1_000_000
-
-
-def substitution(part: str) -> str:
-    """CloudFormation DefinitionSubstitutions placeholder for a nested machine's ARN."""
-    return "${" + substitution_key(part) + "}"
-
-
-def substitution_key(part: str) -> str:
-    return "Arn" + "".join(c for c in part.title() if c.isalnum())
 
 
 def dump(document: Any) -> str:

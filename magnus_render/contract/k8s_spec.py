@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from magnus_render.config import MagnusConfig, deep_merge
+from magnus_render.contract.k8s_pod import PodLevelSettings, pod_failure_policy, pod_fields
 from magnus_render.errors import ConfigError, Diagnostic
-from magnus_render.k8s_pod import PodLevelSettings, pod_failure_policy, pod_fields
 
 #: the executor type (and per-step override key) these settings belong to
 EXECUTOR_TYPE = "k8s-job"
@@ -238,7 +238,7 @@ def settings_from_config(config: MagnusConfig) -> K8sJobSettings:
 def dns_name(text: str, max_length: int = 63) -> str:
     """A DNS-1123 label for any text (the shared naming rules: readable, with a stable hash
     suffix whenever the text had to change, so distinct inputs stay distinct)."""
-    from magnus_render.renderers.naming import dns_label
+    from magnus_render.contract.naming import dns_label
 
     return dns_label(text, max_length)
 
