@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import MagnusError, UnsupportedError
-from magnus_render.pipeline.ir import Node, NodeKind
+from magnus_render.pipeline.ir import Node, NodeKind, Route
 from magnus_render.renderers.argo.dags import DagBuilder
 from magnus_render.renderers.argo.settings import (
     ArgoSettings,
@@ -47,7 +47,7 @@ from magnus_render.renderers.argo.settings import (
 )
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
-from magnus_render.renderers.base import Renderer, RenderResult
+from magnus_render.renderers.base import Renderer, RenderResult, Scope
 from magnus_render.renderers.cron import check_schedule, check_timezone
 from magnus_render.renderers.shared_stores import check_shared_stores
 
@@ -128,18 +128,17 @@ class ArgoRenderer(Renderer):
         def map_parallelism(node: Node) -> int | None:
             return profile_of(node).settings.parallelism
 
-        builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.emit)
+        builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.visit)
         self._emitters = {k: builder.leaf for k in NodeKind if not k.is_composite}
         self._emitters.update({k: builder.composite for k in NodeKind if k.is_composite})
 
-        def as_is(node: Node, names: UniqueNames, mapped: bool, tasks: list[Any]) -> Any:
+        def as_is(node: Node, route: Route, scope: Scope) -> Any:
             text = self.as_is_text(node)
-            return builder.leaf(
-                node, names, mapped, tasks, as_is=None if text is None else self._as_is(node, text)
-            )
+            escaped = None if text is None else self._as_is(node, text)
+            return builder.leaf(node, route, scope, as_is=escaped)
 
         self._emitters[NodeKind.AS_IS] = as_is
-        builder.build(self.graph, root=True)
+        builder.build(Scope(self.graph))
         check_shared_stores(
             self.config,
             "an Argo workflow",
