@@ -257,7 +257,7 @@ def _base_name(pipeline_file: str) -> str:
 
 
 def dump_yaml(docs: list[dict[str, Any]]) -> str:
-    """Deterministic multi-document YAML (see ``emit.py`` for why not PyYAML's dumper)."""
-    from magnus_render.renderers.argo.emit import dump
+    """Deterministic multi-document YAML, strictly quoted (see ``magnus_render.yamltext``)."""
+    from magnus_render.yamltext import STRICT, dump_all
 
-    return "---\n".join(dump(doc) for doc in docs)
+    return dump_all(docs, STRICT)
