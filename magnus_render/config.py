@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
 from magnus_render.errors import ConfigError, Diagnostic
+from magnus_render.settings import deep_merge
+
+__all__ = ["MagnusConfig", "ServiceConfig", "deep_merge", "load_config", "validation_error"]
 
 DEFAULT_CONFIG_FILE = "magnus-config.yaml"
 #: the experiment trackers a config may name (magnus 0.5's names)
@@ -43,6 +46,27 @@ class MagnusConfig(BaseModel):
     source_file: str | None = Field(default=None, exclude=True)
     #: line of each section's ``config`` key and of keys inside it, for messages
     source_lines: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    #: the file as read and its source map: lines of keys at any depth, for messages
+    _raw: Any = PrivateAttr(default=None)
+    _smap: Any = PrivateAttr(default=None)
+
+    def line_at(self, section: str, path: tuple[str, ...]) -> int | None:
+        """The line of the deepest key of ``<section>.config.<path>`` the file holds."""
+        raw, smap = self._raw, self._smap
+        if smap is None or not isinstance(raw, dict):
+            return self.line_of(section, path[0] if path else None)
+        line = smap.line_of(raw, section)
+        node: Any = raw.get(section)
+        for part in ("config", *path):
+            if isinstance(node, dict) and part in node:
+                line = smap.line_of(node, part) or line
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+                line = smap.line_of(node) or line
+            else:
+                break
+        return line
 
     def line_of(self, section: str, key: str | None = None) -> int | None:
         entry = self.source_lines.get(section)
@@ -68,18 +92,6 @@ class MagnusConfig(BaseModel):
     def error(self, section: str, message: str, key: str | None = None) -> ConfigError:
         """A ConfigError pointing at ``section`` (and ``key`` in its config) of the file."""
         return ConfigError(f"{section}: {message}", self.source_file, self.line_of(section, key))
-
-
-def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``patch`` laid over it, nested mappings merged key by key: how a step's
-    ``overrides`` entry patches a target's or executor's settings."""
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def read_yaml_file(path: Path) -> tuple[Any, Any]:
@@ -132,7 +144,7 @@ def validation_error(
         line = _line_at(data, smap, err["loc"])
         where = ".".join(str(p) for p in err["loc"])
         msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
-        diagnostics.append(Diagnostic(f"{where}: {msg.lower()}", file, line))
+        diagnostics.append(Diagnostic(f"{where}: {msg[:1].lower()}{msg[1:]}", file, line))
     return ConfigError.from_diagnostics(diagnostics)
 
 
@@ -164,4 +176,5 @@ def load_config(path: str | Path | None) -> MagnusConfig:
             lines[section] = (smap.line_of(data, section), keys)
     config.source_file = str(path)
     config.source_lines = lines
+    config._raw, config._smap = data, smap
     return config

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import load_config
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
@@ -30,10 +30,17 @@ from tests.helpers.runlog import load_run_log, magnus_env, normalize
 
 # -- Argo, through the test player ------------------------------------------------------
 def _argo_docs(work: Path, pipeline: str, parameters_file: str | None = None) -> list[Any]:
-    options = RenderOptions(pipeline_file=pipeline, parameters_file=parameters_file)
-    renderer = ArgoRenderer(load_pipeline(work / pipeline), MagnusConfig(), options)
+    options = RenderOptions(
+        pipeline_file=pipeline, config_file="argo.yaml", parameters_file=parameters_file
+    )
+    config = load_config(work / "argo.yaml")
+    renderer = ArgoRenderer(load_pipeline(work / pipeline), config, options)
     os.chdir(work)  # the parameters file is read relative to where magnus-render runs
     return list(yaml.safe_load_all(renderer.render().text))
+
+
+def _argo_log(work: Path, run_id: str) -> Any:
+    return load_run_log(work, run_id, work / "argo.yaml")
 
 
 def _argo_env(tmp_path: Path) -> dict[str, str]:
@@ -50,7 +57,7 @@ def test_argo_rerun_with_use_cached(tmp_path: Path, monkeypatch: Any) -> None:
     play = play_workflow(docs, work, env, workflow_name="rerun-abc12")
     assert play.phase == "Failed"
     assert rerun.counters(work) == rerun.AFTER_FAILED_RUN
-    assert normalize(load_run_log(work, "rerun-abc12")) == old_local
+    assert normalize(_argo_log(work, "rerun-abc12")) == old_local
     (work / "fixed").write_text("")
     # `argo submit wf.yaml -p use_cached=rerun-abc12`: the same spec, not re-rendered
     play = play_workflow(
@@ -58,7 +65,7 @@ def test_argo_rerun_with_use_cached(tmp_path: Path, monkeypatch: Any) -> None:
     )
     assert play.phase == "Succeeded", play.pods
     assert rerun.counters(work) == rerun.AFTER_RERUN
-    new = load_run_log(work, "rerun-xyz34")
+    new = _argo_log(work, "rerun-xyz34")
     assert normalize(new) == new_local
     rerun.check_rerun_log(new, "rerun-abc12")
 
@@ -73,13 +80,13 @@ def test_argo_run_id_and_parameter_given_at_submit(tmp_path: Path, monkeypatch: 
     play = play_workflow(docs, work, env, workflow_name="greet-1")  # the defaults
     assert play.phase == "Succeeded", play.pods
     assert json.loads((work / "greeting-seen").read_text()) == "hello"
-    default = load_run_log(work, "greet-1")
+    default = _argo_log(work, "greet-1")
     assert default.run_config["parameter_sources"] == {"greeting": "parameters_file"}
     given = {"greeting": '"bonjour"', "run_id": "my-run"}
     play = play_workflow(docs, work, env, workflow_name="greet-2", arguments=given)
     assert play.phase == "Succeeded", play.pods
     assert json.loads((work / "greeting-seen").read_text()) == "bonjour"
-    log = load_run_log(work, "my-run")  # run_id given: the run is named by it
+    log = _argo_log(work, "my-run")  # run_id given: the run is named by it
     assert log.parameters["greeting"] == "bonjour"
     assert log.run_config["parameter_sources"] == {"greeting": "submit"}
     assert log.run_config["initial_parameters"] == {"greeting": "bonjour"}
@@ -204,16 +211,8 @@ def test_stepfunctions_run_id_and_parameter_given_at_submit(tmp_path: Path) -> N
 
 
 # -- Kubernetes Jobs, through the API double --------------------------------------------
-K8S_CONFIG = """
-executor:
-  type: k8s-job
-  config: {image: local/magnus:test, parallelism: 2, api_retries: 3}
-"""
-
-
 def _k8s_render(work: Path, pipeline: str, *flags: str) -> list[dict[str, Any]]:
     """``magnus-render --target k8s-jobs`` as a user runs it (exit 0, strict-valid)."""
-    (work / "k8s.yaml").write_text(K8S_CONFIG, encoding="utf-8")
     argv = ["-c", "k8s.yaml", "--validate", *flags, pipeline]
     proc = run_magnus_render(["--target", "k8s-jobs", *argv], work)
     assert proc.returncode == 0, proc.stderr
@@ -248,7 +247,8 @@ def _start_driver(
     job = next(d for d in docs if d["kind"] == "Job")
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    mount = next(m["mountPath"] for m in container["volumeMounts"])
+    spec_volumes = {v["name"] for v in pod["volumes"] if "configMap" in v}
+    mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] in spec_volumes)
     spec_dir = kube.workdir / "spec"
     spec_dir.mkdir(exist_ok=True)
     for key, text in config_map["data"].items():
@@ -341,6 +341,7 @@ def test_argo_kinds_take_the_arguments_and_pass_the_official_schemas(tmp_path: P
             text, _ = render_text(
                 Path("rerun.yaml"),
                 "argo",
+                config_file=Path("argo.yaml"),
                 parameters_file=Path("p.yaml"),
                 extra={"kind": kind, **extra},
                 validate=True,
@@ -358,8 +359,9 @@ def test_argo_kinds_take_the_arguments_and_pass_the_official_schemas(tmp_path: P
 def test_a_parameter_named_like_a_submit_argument_is_refused(tmp_path: Path) -> None:
     work = rerun.workdir(tmp_path / "w")
     (work / "p.yaml").write_text("run_id: 3\n")
-    for target in ("argo", "stepfunctions", "shell", "k8s-jobs"):
-        proc = run_magnus_render(["--target", target, "-p", "p.yaml", "rerun.yaml"], work)
+    for target, config in (("argo", "argo.yaml"), ("shell", None), ("k8s-jobs", "k8s.yaml")):
+        argv = ["--target", target, "-p", "p.yaml", "rerun.yaml"]
+        proc = run_magnus_render(argv + (["-c", config] if config else []), work)
         if target == "argo":  # workflow arguments share one namespace
             assert proc.returncode == 2, proc.stderr
             assert "p.yaml" in proc.stderr and "'run_id'" in proc.stderr
@@ -370,7 +372,7 @@ def test_a_parameter_named_like_a_submit_argument_is_refused(tmp_path: Path) -> 
 
 def test_k8s_jobs_run_id_is_checked_and_not_taken_with_a_schedule(tmp_path: Path) -> None:
     work = rerun.workdir(tmp_path / "w")
-    base = ["--target", "k8s-jobs", "rerun.yaml"]
+    base = ["--target", "k8s-jobs", "-c", "k8s.yaml", "rerun.yaml"]
     bad = run_magnus_render([*base, "--run-id", "no spaces"], work)
     assert bad.returncode == 2 and "--run-id 'no spaces'" in bad.stderr
     cron = run_magnus_render([*base, "--run-id", "r1", "--schedule", "0 * * * *"], work)
@@ -380,7 +382,7 @@ def test_k8s_jobs_run_id_is_checked_and_not_taken_with_a_schedule(tmp_path: Path
 
 def test_argo_parameters_file_only_in_the_image_still_renders(tmp_path: Path) -> None:
     work = rerun.workdir(tmp_path / "w")
-    argv = ["--target", "argo", "-p", "/app/params.yaml", "rerun.yaml"]
+    argv = ["--target", "argo", "-c", "argo.yaml", "-p", "/app/params.yaml", "rerun.yaml"]
     proc = run_magnus_render(argv, work)
     assert proc.returncode == 0, proc.stderr
     assert "/app/params.yaml is not here" in proc.stderr

@@ -365,7 +365,7 @@ def test_settings_and_overrides_are_rendered_quoted(tmp_path: Path) -> None:
 
 
 def test_unknown_override_name_is_an_error(tmp_path: Path) -> None:
-    from magnus_render.errors import UnsupportedError
+    from magnus_render.errors import ConfigError
 
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
@@ -374,7 +374,7 @@ def test_unknown_override_name_is_an_error(tmp_path: Path) -> None:
         "    success:\n      type: success\n    fail:\n      type: fail\n",
         encoding="utf-8",
     )
-    with pytest.raises(UnsupportedError, match=r"p\.yaml:4: step 'a'.*'missing'"):
+    with pytest.raises(ConfigError, match=r"p\.yaml:4: step 'a': overrides.shell 'missing'"):
         render(pipeline, "p.yaml")
 
 

@@ -10,16 +10,21 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from magnus_render.config import MagnusConfig, deep_merge
-from magnus_render.errors import ConfigError, Diagnostic
+from magnus_render import settings as settings_path
+from magnus_render.config import MagnusConfig
+from magnus_render.contract.k8s_pod import PodLevelSettings, pod_failure_policy, pod_fields
+from magnus_render.errors import ConfigError
 
 #: the executor type (and per-step override key) these settings belong to
 EXECUTOR_TYPE = "k8s-job"
 #: where the ConfigMap with pipeline, config and parameters is mounted in every pod
 SPEC_MOUNT_PATH = "/magnus/spec"
 SPEC_VOLUME = "magnus-spec"
+#: the driver pod's environment naming its own Job, for the node Jobs' ownerReference
+DRIVER_NAME_ENV = "MAGNUS_DRIVER_JOB_NAME"
+DRIVER_UID_ENV = "MAGNUS_DRIVER_JOB_UID"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$")
@@ -120,7 +125,7 @@ class Resources(_Strict):
         return {k: dict(v) for k, v in (("requests", self.requests), ("limits", self.limits)) if v}
 
 
-class PodSettings(_Strict):
+class PodSettings(PodLevelSettings):
     """What may differ from one step to another (also the shape of a per-step override)."""
 
     image: str | None = None
@@ -134,7 +139,9 @@ class PodSettings(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     backoff_limit: int = Field(default=0, ge=0)
     active_deadline_seconds: int | None = Field(default=None, ge=1)
-    ttl_seconds_after_finished: int = Field(default=3600, ge=0)
+    #: node Jobs are deleted this long after they finish (None: kept until the driver
+    #: Job, their owner, is deleted)
+    ttl_seconds_after_finished: int | None = Field(default=3600, ge=0)
 
     @field_validator("env")
     @classmethod
@@ -153,7 +160,11 @@ class K8sJobSettings(PodSettings):
     service_account: str | None = None
     #: service account of node pods (default: the namespace's default, without a token)
     node_service_account: str | None = None
+    #: restarts of a crashed driver pod (a driver that exits 1 or 2 is never restarted)
     driver_backoff_limit: int = Field(default=2, ge=0)
+    #: the driver Job (and through its ownerReference every node Job) is deleted this
+    #: long after the run ends; None keeps it
+    driver_ttl_seconds_after_finished: int | None = Field(default=86400, ge=0)
     #: the whole run's deadline (``active_deadline_seconds`` is each node's)
     driver_active_deadline_seconds: int | None = Field(default=None, ge=1)
     #: how many node Jobs of one parallel or map node run at once
@@ -172,29 +183,32 @@ class K8sJobSettings(PodSettings):
     def _names(cls, value: str | None) -> str | None:
         return None if value is None else _dns_label(value)
 
-    @field_validator("overrides")
-    @classmethod
-    def _overrides(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for name, patch in value.items():
-            try:
-                PodSettings.model_validate(patch)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-                raise ValueError(f"override {name!r}: {where}: {msg}") from None
-        return value
-
     def for_step(self, overrides: Any) -> K8sJobSettings:
-        """These settings with the step's ``overrides[k8s-job]`` patch applied (deep merge)."""
+        """These settings with the step's ``overrides[k8s-job]`` patch deep-merged in
+        (:func:`magnus_render.settings.deep_merge`); an undefined name is a ConfigError."""
         name = (overrides or {}).get(EXECUTOR_TYPE)
         if name is None:
             return self
         if name not in self.overrides:
-            known = ", ".join(sorted(self.overrides)) or "none defined"
-            raise KeyError(f"override {name!r} is not in executor.config.overrides ({known})")
-        merged = deep_merge(self.model_dump(), self.overrides[name])
-        return K8sJobSettings.model_validate(merged)
+            known = ", ".join(sorted(self.overrides)) or "none"
+            raise ConfigError(
+                f"overrides.{EXECUTOR_TYPE} {name!r} is not defined in "
+                f"executor.config.overrides (defined: {known})"
+            )
+        return step_settings(self, self.overrides[name])
+
+
+def step_settings(settings: K8sJobSettings, patch: dict[str, Any] | None) -> K8sJobSettings:
+    """The settings of a node's Job: ``settings`` with one override deep-merged in."""
+    return settings_path.merged_settings(settings, patch, K8sJobSettings)
+
+
+def check_overrides(settings: K8sJobSettings, config: MagnusConfig | None, nodes: Any) -> None:
+    """Every override merges into valid settings and sets only per-pod fields
+    (:class:`PodSettings`); every step names an override that exists."""
+    settings_path.check_overrides(
+        settings, EXECUTOR_TYPE, K8sJobSettings, config, nodes, allowed=PodSettings.model_fields
+    )
 
 
 def _dns_label(value: str) -> str:
@@ -208,21 +222,7 @@ def settings_from_config(config: MagnusConfig) -> K8sJobSettings:
 
     Errors name the config file and the line of the offending key.
     """
-    if config.executor.type != EXECUTOR_TYPE:
-        return K8sJobSettings()
-    try:
-        return K8sJobSettings.model_validate(config.executor.config)
-    except ValidationError as exc:
-        diagnostics = []
-        for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else None
-            where = ".".join(str(p) for p in err["loc"])
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            line = config.line_of("executor", key)
-            diagnostics.append(
-                Diagnostic(f"executor.config.{where}: {msg}", config.source_file, line)
-            )
-        raise ConfigError.from_diagnostics(diagnostics) from None
+    return settings_path.load_settings(K8sJobSettings, config, owner=EXECUTOR_TYPE)
 
 
 def dns_name(text: str, max_length: int = 63) -> str:
@@ -293,7 +293,10 @@ def pod_spec(
         body["resources"] = resources
     if mounts:
         body["volumeMounts"] = mounts
+    if settings.security_context:
+        body["securityContext"] = dict(settings.security_context)
     spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [body]}
+    spec.update(pod_fields(settings, sidecars_as_init=True))
     if service_account:
         spec["serviceAccountName"] = service_account
     else:
@@ -313,13 +316,16 @@ def job_spec(
     labels: dict[str, str],
     backoff_limit: int,
     deadline: int | None,
+    ttl: int | None = None,
 ) -> dict[str, Any]:
-    """A Job's spec around a pod spec: retries, deadline and TTL."""
+    """A Job's spec around a pod spec: retries (crashes only), deadline and TTL."""
     spec: dict[str, Any] = {
         "backoffLimit": backoff_limit,
-        "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+        "podFailurePolicy": pod_failure_policy(pod["containers"][0]["name"]),
         "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
     }
+    if ttl is not None:
+        spec["ttlSecondsAfterFinished"] = ttl
     if deadline is not None:
         spec["activeDeadlineSeconds"] = deadline
     return spec
@@ -332,8 +338,10 @@ def node_job_body(
     command: list[str],
     labels: dict[str, str],
     annotations: dict[str, str],
+    owner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Job the k8s-job executor creates for one node (retries are magnus's own)."""
+    """The Job the k8s-job executor creates for one node (retries are magnus's own);
+    ``owner``: the driver Job's :func:`owner_reference`."""
     image = settings.image or "MAGNUS_RENDER_IMAGE_NOT_SET"
     all_labels = {**settings.labels, **labels}
     pod = pod_spec(
@@ -343,16 +351,24 @@ def node_job_body(
         command=command,
         service_account=settings.node_service_account,
     )
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": settings.namespace,
+        "labels": all_labels,
+        "annotations": dict(annotations),
+    }
+    if owner is not None:
+        metadata["ownerReferences"] = [owner]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": settings.namespace,
-            "labels": all_labels,
-            "annotations": dict(annotations),
-        },
+        "metadata": metadata,
         "spec": job_spec(
-            settings, pod, all_labels, settings.backoff_limit, settings.active_deadline_seconds
+            settings,
+            pod,
+            all_labels,
+            settings.backoff_limit,
+            settings.active_deadline_seconds,
+            settings.ttl_seconds_after_finished,
         ),
     }

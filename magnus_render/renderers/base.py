@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from magnus_render.config import MagnusConfig
 from magnus_render.errors import ConfigError, UnsupportedError
@@ -95,6 +95,8 @@ class Renderer:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     settings_model: ClassVar[type[TargetSettings]] = TargetSettings
+    #: what one step may change through ``overrides: {<target>: NAME}`` (None: nothing)
+    step_model: ClassVar[type[BaseModel] | None] = None
     #: whether the target decides map fan-out at run time (all real orchestrators do)
     dynamic_fan_out: ClassVar[bool] = True
     #: largest single rendered object in bytes, or None when the target has no limit
@@ -190,20 +192,23 @@ class Renderer:
 
     def settings(self) -> TargetSettings:
         """This target's settings: the config's executor section when its type names this
-        target, else the defaults. Bad keys are errors naming the config file and line."""
-        section = self.config.executor
-        data = section.config if section.type == self.name else {}
-        try:
-            return self.settings_model.model_validate(data)
-        except ValidationError as exc:
-            diagnostics = []
-            for err in exc.errors():
-                loc = [str(part) for part in err["loc"]]
-                why = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-                where = "config." + ".".join(loc) if loc else "config"
-                error = self.config.error("executor", f"{where}: {why}", loc[0] if loc else None)
-                diagnostics.extend(error.diagnostics)
-            raise ConfigError.from_diagnostics(diagnostics) from None
+        target, else the defaults; with a ``step_model``, every override is checked too.
+        Bad keys are errors naming the config file, line and key (one settings path:
+        :mod:`magnus_render.settings`)."""
+        from magnus_render.settings import check_overrides, load_settings
+
+        settings = load_settings(self.settings_model, self.config, owner=self.name)
+        if self.step_model is not None:
+            check_overrides(settings, self.name, self.step_model, self.config, self.graph.walk())
+        return settings
+
+    def step_settings(self, settings: TargetSettings, node: Node) -> Any:
+        """One step's ``step_model`` settings: the global ones with the step's
+        ``overrides: {<target>: NAME}`` patch deep-merged in."""
+        from magnus_render.settings import step_settings
+
+        assert self.step_model is not None
+        return step_settings(settings, self.name, node, self.step_model)
 
     def resolve_image(self, configured: str | None) -> str:
         """--image wins, then the config; else a placeholder and a warning, so a spec never

@@ -75,6 +75,7 @@ class ShellRenderer(Renderer):
     name: ClassVar[str] = "shell"
     description: ClassVar[str] = "one bash script calling magnus for every node"
     settings_model: ClassVar[type[TargetSettings]] = ShellSettings
+    step_model = ShellOverride
 
     def emitters(self) -> dict[NodeKind, Callable[..., Any]]:
         """Node kind -> the data of its block in the template's state machine."""
@@ -187,12 +188,7 @@ class ShellRenderer(Renderer):
 
     def _env(self, node: Node) -> str:
         """``NAME=value `` prefixes from the step's shell override, if it names one."""
-        chosen = node.overrides.get(self.name)
-        if chosen is None:
+        if self.name not in node.overrides:
             return ""
-        override = self._settings.overrides.get(chosen)
-        if override is None:
-            known = ", ".join(sorted(self._settings.overrides)) or "none are defined"
-            why = f"overrides names {chosen!r}, which executor.config.overrides does not define"
-            self.unsupported(node, f"{why} ({known})")
+        override = self.step_settings(self._settings, node)
         return "".join(f"{k}={quote(v)} " for k, v in sorted(override.env.items()))

@@ -161,6 +161,27 @@ class RunContext:
     def executor_type(self) -> str:
         return self.config.executor.type
 
+    def take_submitted(self, params: list[str] | None, params_json: str | None) -> None:
+        """The values given when the run was submitted (``--param``, ``--params-json``),
+        for :meth:`ensure_run_log`; bad ones exit 2 before anything runs."""
+        if params or params_json:
+            from magnus_render.runtime.parameters import submitted_parameters
+
+            self.submitted = submitted_parameters(params, params_json)
+
+    def ensure_run_log(self) -> None:
+        """Create the run log if this is the run's first node. A re-run is a property of
+        the run: a node not given --use-cached reuses from the run log's original run
+        (Step Functions passes the execution input's use_cached to the first container)."""
+        from magnus_render.runtime.parameters import sourced_parameters
+
+        if not self.store.exists(self.run_id):
+            self.create_run_log(*sourced_parameters(self.parameters_file))
+        if not self.use_cached:
+            header = self.store.get_run_header(self.run_id)
+            if header.use_cached and header.original_run_id:
+                self.use_cached = header.original_run_id
+
     def create_run_log(
         self, initial_parameters: dict[str, Any], sources: dict[str, str] | None = None
     ) -> tuple[RunLog, bool]:

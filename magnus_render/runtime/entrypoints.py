@@ -74,28 +74,6 @@ def make_executor(ctx: RunContext) -> Any:
     return executor
 
 
-def _ensure_run_log(ctx: RunContext) -> None:
-    """Create the run log if this is the run's first node. A re-run is a property of the
-    run: a node not given --use-cached reuses from the run log's original run (Step
-    Functions passes the execution input's use_cached to the first container only)."""
-    from magnus_render.runtime.parameters import sourced_parameters
-
-    if not ctx.store.exists(ctx.run_id):
-        ctx.create_run_log(*sourced_parameters(ctx.parameters_file))
-    if not ctx.use_cached:
-        header = ctx.store.get_run_header(ctx.run_id)
-        if header.use_cached and header.original_run_id:
-            ctx.use_cached = header.original_run_id
-
-
-def _submitted(ctx: RunContext, params: list[str] | None, params_json: str | None) -> None:
-    """Parse the submit-time values (bad ones exit 2 before anything runs)."""
-    if params or params_json:
-        from magnus_render.runtime.parameters import submitted_parameters
-
-        ctx.submitted = submitted_parameters(params, params_json)
-
-
 def execute_pipeline(
     pipeline_file: Path | str,
     config_file: Path | str | None = None,
@@ -223,7 +201,7 @@ def execute_single_node(
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
-    _submitted(ctx, params, params_json)
+    ctx.take_submitted(params, params_json)
     node = _find(ctx, internal_name)
     variables = parse_map_variable(map_variable, node)
     given = [
@@ -241,7 +219,7 @@ def execute_single_node(
         if len(given) > 1:
             raise MagnusError(f"give one of {', '.join(given)}, not several")
         as_is_node.check_node(node, given[0])
-        _ensure_run_log(ctx)
+        ctx.ensure_run_log()
         if as_is is not None:
             status = as_is_node.run(ctx, node, variables, as_is)
         elif as_is_begin is not None:
@@ -252,7 +230,7 @@ def execute_single_node(
             assert as_is_end is not None
             status = as_is_node.end(ctx, node, variables, as_is_end)
         return 0 if status is Status.SUCCESS else 1
-    _ensure_run_log(ctx)
+    ctx.ensure_run_log()
     if node.kind.is_composite:
         executor = make_executor(ctx)
         status = run_guarded(ctx, lambda: executor.execute_composite(node, variables))
@@ -314,8 +292,10 @@ def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | 
     return 0
 
 
-def write_items(items_file: str, items: list[str]) -> None:
-    """Where the fan-out items go. A plain path here; URL schemes plug in later (s3://)."""
+def write_items(items_file: str, items: list[str], config: Any = None) -> None:
+    """Where the fan-out items go: a plain path, or a URL (s3://) whose writer takes the
+    endpoint and region from the config's stores (a map on an S3-compatible server must
+    write its items there, not to AWS)."""
     payload = json.dumps(items, ensure_ascii=False)
     if "://" in items_file:
         scheme = items_file.split("://", 1)[0]
@@ -325,7 +305,7 @@ def write_items(items_file: str, items: list[str]) -> None:
         module_name, _, attr = writer.partition(":")
         import importlib
 
-        getattr(importlib.import_module(module_name), attr)(items_file, payload)
+        getattr(importlib.import_module(module_name), attr)(items_file, payload, config)
         return
     path = Path(items_file)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -334,7 +314,7 @@ def write_items(items_file: str, items: list[str]) -> None:
     tmp.replace(path)
 
 
-#: URL scheme -> "module:function(url, text)" writing the items (s3 is added with issue 6)
+#: URL scheme -> "module:function(url, text, config)" writing the items
 ITEM_WRITERS: dict[str, str] = {"s3": "magnus_render.stores.s3_client:write_items"}
 
 
@@ -359,12 +339,12 @@ def fan(
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
-    _submitted(ctx, params, params_json)
+    ctx.take_submitted(params, params_json)
     node = _find(ctx, internal_name)
     if not node.kind.is_composite:
         raise MagnusError(f"{internal_name!r} is a {node.kind.value} node, not parallel/map/dag")
     variables = parse_map_variable(map_variable, node)
-    _ensure_run_log(ctx)
+    ctx.ensure_run_log()
     if mode == "in":
         status = run_guarded(ctx, lambda: nodes.fan_in(ctx, node, variables))
         return 0 if status is Status.SUCCESS else 1
@@ -386,7 +366,15 @@ def fan(
 
         # each item becomes a --map-variable word inside a container: see inert_json
         items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]
-        write_items(str(items_file), items)
+        try:
+            write_items(str(items_file), items, ctx.config)
+        except (MagnusError, OSError) as exc:
+            # the branches are open but no iteration can start: the step failed here
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            message = f"could not write the map items to {items_file}: {reason}"
+            print(f"error: {message}", file=sys.stderr)
+            run_guarded(ctx, lambda: nodes.fail_fan_out(ctx, node, variables, branches, message))
+            return 1
     return 0
 
 

@@ -41,16 +41,12 @@ class StoreSettings(BaseModel):
 
 def build_settings(model: type[BaseModel], raw: dict[str, Any], config: Any, section: str) -> Any:
     """Validate a backend's ``config`` block, pointing errors at the config file line."""
+    from magnus_render.settings import settings_error
+
     try:
         return model.model_validate(raw or {})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else None
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        text = f"{key}: {msg}" if key else msg
-        if config is not None and hasattr(config, "error"):
-            raise config.error(section, text, key) from None
-        raise RunError(f"{section}: {text}") from None
+        raise settings_error(exc, config if hasattr(config, "line_at") else None, section) from None
 
 
 def parent_of(resolved_name: str) -> str:

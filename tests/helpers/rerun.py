@@ -4,6 +4,7 @@
 (fails until a ``fixed`` file exists) -> ``last``. Every task appends to its counter file
 ``count-<name>``, so a test sees which steps really ran in each run.
 ``GREET``: one task that writes the ``greeting`` parameter it got to ``greeting-seen``.
+The working folder also holds ``argo.yaml`` and ``k8s.yaml``: stores on a declared volume.
 """
 
 from __future__ import annotations
@@ -12,6 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.runlog import execute_in_process, normalize, prepare_workdir
+from tests.helpers.shared_stores import shared_argo_yaml
+
+#: the k8s-jobs config: a PVC mounted at the working folder holds both stores
+K8S_CONFIG = """
+executor:
+  type: k8s-job
+  config:
+    image: local/magnus:test
+    parallelism: 2
+    api_retries: 3
+    pvc_mounts: [{{claim_name: magnus-data, mount_path: '{mount}'}}]
+run_log_store: {{type: file-system, config: {{log_folder: '{mount}/.run_log_store'}}}}
+catalog: {{type: file-system, config: {{catalog_location: '{mount}/.catalog'}}}}
+"""
 
 TASKS = """
 import json
@@ -93,6 +108,10 @@ def workdir(path: Path) -> Path:
     (work / "rerun.yaml").write_text(PIPELINE, encoding="utf-8")
     (work / "greet.yaml").write_text(GREET, encoding="utf-8")
     (work / "greeting.yaml").write_text("greeting: hello\n", encoding="utf-8")
+    # the cluster targets render only stores every pod reaches: the folder stands in for
+    # the volume every pod mounts (tests/helpers/shared_stores.py)
+    (work / "argo.yaml").write_text(shared_argo_yaml(work), encoding="utf-8")
+    (work / "k8s.yaml").write_text(K8S_CONFIG.format(mount=work), encoding="utf-8")
     return work
 
 

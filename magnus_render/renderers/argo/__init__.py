@@ -53,6 +53,9 @@ from magnus_render.renderers.argo.settings import (
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult, Scope, submit_parameters
+from magnus_render.renderers.cron import check_schedule, check_timezone
+from magnus_render.renderers.shared_stores import check_shared_stores
+from magnus_render.settings import key_error, override_name
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -126,18 +129,9 @@ class ArgoRenderer(Renderer):
         profiles: dict[str, Profile] = {"": Profile("", step_settings(settings, None))}
 
         def profile_of(node: Node) -> Profile:
-            key = node.overrides.get("argo")
+            key = override_name(node, "argo", settings)
             if key is None:
                 return profiles[""]
-            if key not in settings.overrides:
-                where = node.source
-                known = ", ".join(sorted(settings.overrides)) or "none defined"
-                raise MagnusError(
-                    f"step {node.name!r}: overrides.argo {key!r} is not in the config's "
-                    f"executor.config.overrides ({known})",
-                    where.file if where else None,
-                    where.line if where else None,
-                )
             if key not in profiles:
                 profiles[key] = Profile(key, step_settings(settings, settings.overrides[key]))
             return profiles[key]
@@ -156,6 +150,16 @@ class ArgoRenderer(Renderer):
 
         self._emitters[NodeKind.AS_IS] = as_is
         builder.build(Scope(self.graph))
+        check_shared_stores(
+            self.config,
+            "an Argo workflow",
+            [
+                [v.mount_path for v in p.settings.persistent_volumes if not v.read_only]
+                for p in profiles.values()
+            ],
+            "mount a PersistentVolumeClaim in every step with executor.config."
+            "persistent_volumes: [{name: CLAIM, mount_path: /mnt/magnus}]",
+        )
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
 
@@ -206,6 +210,10 @@ class ArgoRenderer(Renderer):
             raise MagnusError("--kind CronWorkflow needs --schedule (a cron expression)")
         if kind != "CronWorkflow" and (schedule or timezone):
             raise MagnusError("--schedule and --timezone apply only to --kind CronWorkflow")
+        if schedule:
+            check_schedule(str(schedule))
+        if timezone:
+            check_timezone(str(timezone))
         return kind, schedule, timezone
 
     def _check_expressions(self) -> None:
@@ -223,11 +231,12 @@ class ArgoRenderer(Renderer):
         if self.config.executor.type == self.name:
             for where, value in _strings(self.config.executor.config, ()):
                 if "{{" in value:
-                    raise self.config.error(
+                    raise key_error(
+                        self.config,
                         "executor",
-                        f"config.{'.'.join(where)}: {value!r} contains '{{{{', which Argo "
-                        "would substitute (it has no escape for it)",
-                        where[0],
+                        where,
+                        f"{value!r} contains '{{{{', which Argo would substitute (it has no "
+                        "escape for it)",
                     )
 
     def _as_is(self, node: Node, text: str) -> str:

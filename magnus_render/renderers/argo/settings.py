@@ -3,17 +3,19 @@
 Keys follow magnus 0.5's argo executor (snake_case); Argo's own structures (retry
 strategy, TTL) also accept Argo's camelCase names. Every model forbids unknown keys, so a
 typo is an error naming the file and line, never a silently dropped setting. Per-step
-``overrides: {argo: NAME}`` deep-merge ``config.overrides.NAME`` into the step settings.
+``overrides: {argo: NAME}`` deep-merge ``config.overrides.NAME`` into the step settings
+(:func:`magnus_render.settings.deep_merge`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from magnus_render.config import MagnusConfig, deep_merge
-from magnus_render.errors import ConfigError, Diagnostic
+from magnus_render import settings as settings_path
+from magnus_render.config import MagnusConfig
+from magnus_render.contract.k8s_pod import PodLevelSettings
 
 
 class _Strict(BaseModel):
@@ -92,8 +94,11 @@ class TTLStrategy(_Strict):
     seconds_after_failure: int | None = Field(default=None, ge=0, alias="secondsAfterFailure")
 
 
-class StepSettings(_Strict):
-    """What may differ from step to step (the global values, patched by ``overrides``)."""
+class StepSettings(PodLevelSettings):
+    """What may differ from step to step (the global values, patched by ``overrides``);
+    pod-level settings (security contexts, pull secrets, sidecars, ...) included."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     image: str | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
@@ -144,55 +149,28 @@ class ArgoSettings(StepSettings):
 
 #: settings that belong to the workflow, not to a step (not allowed in overrides)
 WORKFLOW_ONLY = ("namespace", "max_workflow_duration", "pod_gc", "ttl_strategy", "overrides")
-
-
-def _errors(exc: ValidationError, config: MagnusConfig, prefix: str) -> ConfigError:
-    diagnostics = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        where = ".".join([prefix, *loc]) if prefix else ".".join(loc)
-        key = (prefix.split(".")[0] if prefix else loc[0]) if (prefix or loc) else None
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        msg = msg[:1].lower() + msg[1:]
-        diag = config.error("executor", f"{where}: {msg}", key).diagnostics[0]
-        diagnostics.append(diag)
-    return ConfigError.from_diagnostics(diagnostics)
+#: the global ``parallelism`` is the workflow's; a step's (an override's) is its map's
+NOT_INHERITED = ("parallelism",)
 
 
 def load_settings(config: MagnusConfig) -> ArgoSettings:
-    """Validate ``executor.config`` (only when the executor type is argo; else defaults)."""
-    if config.executor.type != "argo":
-        return ArgoSettings()
-    try:
-        settings = ArgoSettings.model_validate(config.executor.config)
-    except ValidationError as exc:
-        raise _errors(exc, config, "") from None
-    for name, patch in settings.overrides.items():
-        bad = [k for k in patch if k in WORKFLOW_ONLY]
-        if bad:
-            raise config.error(
-                "executor",
-                f"overrides.{name}.{bad[0]}: a workflow setting, not a step one",
-                "overrides",
-            )
-        try:
-            StepSettings.model_validate(patch)
-        except ValidationError as exc:
-            raise _errors(exc, config, f"overrides.{name}") from None
+    """Validate ``executor.config`` (only when the executor type is argo; else defaults)
+    and every override, through the one settings path (:mod:`magnus_render.settings`)."""
+    settings = settings_path.load_settings(ArgoSettings, config, owner="argo")
+    settings_path.check_overrides(
+        settings, "argo", StepSettings, config, not_inherited=NOT_INHERITED
+    )
     return settings
 
 
 def step_settings(settings: ArgoSettings, patch: dict[str, Any] | None) -> StepSettings:
     """The global step settings with one override deep-merged in."""
-    base = settings.model_dump(exclude=set(WORKFLOW_ONLY) | {"parallelism"}, exclude_unset=True)
-    merged = deep_merge(base, patch or {})
-    return StepSettings.model_validate(merged)
+    return settings_path.merged_settings(settings, patch, StepSettings, NOT_INHERITED)
 
 
 __all__ = [
     "WORKFLOW_ONLY",
     "ArgoSettings",
-    "Diagnostic",
     "StepSettings",
     "load_settings",
     "step_settings",

@@ -2,17 +2,18 @@
 
 Validated strictly (unknown keys are errors naming the config file and line) so a typo in
 a job queue setting fails the render instead of silently producing a wrong spec. Per-step
-``overrides: {stepfunctions: NAME}`` patch these settings with ``overrides.NAME``.
+``overrides: {stepfunctions: NAME}`` patch these settings with ``overrides.NAME``
+(deep-merged, :func:`magnus_render.settings.deep_merge`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from magnus_render import settings as settings_path
 from magnus_render.config import MagnusConfig
-from magnus_render.errors import ConfigError, Diagnostic
 from magnus_render.pipeline.ir import Node
 from magnus_render.renderers.base import TargetSettings
 
@@ -55,6 +56,16 @@ class Resources(_Strict):
     gpu: str | None = None
 
 
+class SharedVolume(_Strict):
+    """A shared file system (EFS) every task mounts: a file-system run log store or catalog
+    may live below ``mount_path``. With ``efs_file_system_id``, ``--with-infra`` adds it
+    to the Batch job definitions it creates; otherwise your job/task definition mounts it."""
+
+    mount_path: str = Field(pattern=r"^/")
+    efs_file_system_id: str | None = Field(None, pattern=r"^fs-[0-9a-f]{8,40}$")
+    root_directory: str = Field("/", pattern=r"^/")
+
+
 class StepFunctionsSettings(TargetSettings):
     """Everything a rendered state machine needs to know about the AWS account."""
 
@@ -71,6 +82,20 @@ class StepFunctionsSettings(TargetSettings):
     subnets: list[str] = Field(default_factory=list)
     security_groups: list[str] = Field(default_factory=list)
     assign_public_ip: bool = False
+    #: Fargate platform version (e.g. LATEST, 1.4.0)
+    platform_version: str | None = Field(None, pattern=r"^(LATEST|\d+\.\d+\.\d+)$")
+    #: ECS Exec into running tasks
+    enable_execute_command: bool = False
+    #: role the container assumes (ECS TaskRoleArn / Batch JobRoleArn); with --with-infra
+    #: and no value, the template creates one
+    task_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    #: role ECS/Batch uses to pull the image, write logs and read secrets at start
+    execution_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    #: shared file systems mounted in every task (see SharedVolume)
+    shared_volumes: list[SharedVolume] = Field(default_factory=list)
+    #: --with-infra: a Batch compute environment to create the job queue on when the
+    #: template's JobQueue parameter is left empty (default for that parameter)
+    compute_environment: str | None = None
     # both
     resources: Resources = Field(default_factory=Resources)
     environment: dict[str, str] = Field(default_factory=dict)
@@ -112,61 +137,15 @@ class StepFunctionsSettings(TargetSettings):
 
 
 def load_settings(config: MagnusConfig) -> StepFunctionsSettings:
-    """The executor section's settings when it is ours, else the defaults."""
-    if config.executor.type != TARGET:
-        return StepFunctionsSettings()
-    raw = config.executor.config
-    try:
-        settings = StepFunctionsSettings.model_validate(raw)
-    except ValidationError as exc:
-        raise _config_errors(config, exc) from None
-    for name, patch in settings.overrides.items():
-        try:
-            _patched(settings, patch)
-        except ValidationError as exc:
-            raise _config_errors(config, exc, f"overrides.{name}.") from None
+    """The executor section's settings when it is ours, else the defaults; every override
+    is checked through the one settings path (:mod:`magnus_render.settings`)."""
+    settings = settings_path.load_settings(StepFunctionsSettings, config, owner=TARGET)
+    settings_path.check_overrides(settings, TARGET, StepFunctionsSettings, config)
     return settings
 
 
 def settings_for(base: StepFunctionsSettings, node: Node) -> StepFunctionsSettings:
     """The settings of one step: ``base`` patched by the step's stepfunctions override."""
-    name = node.overrides.get(TARGET)
-    if name is None:
+    if TARGET not in node.overrides:
         return base
-    patch = base.overrides.get(name)
-    if patch is None:
-        known = ", ".join(sorted(base.overrides)) or "none are defined"
-        where = node.source
-        raise ConfigError(
-            f"step {node.name!r} uses stepfunctions override {name!r}, which the config's "
-            f"executor.config.overrides does not define (known: {known})",
-            where.file if where else None,
-            where.line if where else None,
-        )
-    return _patched(base, patch)
-
-
-def _patched(base: StepFunctionsSettings, patch: dict[str, Any]) -> StepFunctionsSettings:
-    if "overrides" in patch:
-        raise ValueError("an override cannot define overrides")
-    data = base.model_dump(exclude={"overrides"})
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return StepFunctionsSettings.model_validate(data)
-
-
-def _config_errors(config: MagnusConfig, exc: ValidationError, prefix: str = "") -> ConfigError:
-    diagnostics = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        key = loc[0] if loc and not prefix else "overrides"
-        what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        where = prefix + ".".join(loc)
-        line = config.line_of("executor", key)
-        diagnostics.append(
-            Diagnostic(f"executor: config.{where}: {what}", config.source_file, line)
-        )
-    return ConfigError.from_diagnostics(diagnostics)
+    return settings_path.step_settings(base, TARGET, node, StepFunctionsSettings)

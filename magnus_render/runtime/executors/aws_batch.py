@@ -9,10 +9,10 @@ Stub, success and fail nodes have no user code: the driver records them itself.
 Batch has no secrets field in ``containerOverrides``: jobs read secrets through the
 config's secrets backend (e.g. ``aws-secrets-manager``), so only secret *names* travel.
 
-Resuming (as in ``k8s-job``): a driver restarted with the same run id skips finished
-nodes and adopts a job of the run that already exists (found by its name) instead of
-submitting it again. ``python -m magnus_render.runtime.executors.aws_batch`` is the
-driver's entry point. Ctrl-C terminates the jobs this driver started, then re-raises.
+Traversal, resuming and bounded branch threads are the remote driver's (:mod:`.remote_driver`);
+here a restarted driver adopts a job of the run that already exists (found by its name)
+instead of submitting it again, and Ctrl-C terminates the jobs this driver started. The
+driver's command line is :mod:`magnus_render.runtime.driver`.
 """
 
 from __future__ import annotations
@@ -21,25 +21,22 @@ import random
 import re
 import sys
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import Node, resolve_name
-from magnus_render.runtime import nodes
-from magnus_render.runtime.executors.base import ExecutorSettings, NodeTriggeringExecutor
+from magnus_render.runtime.executors.base import ExecutorSettings
 from magnus_render.runtime.executors.batch_api import (
     is_throttling,
     job_name,
     log_stream,
     make_batch_client,
 )
-from magnus_render.runtime.executors.k8s_job import K8sJobExecutor
 from magnus_render.runtime.executors.remote import record_launch_failure
-from magnus_render.stores.models import Status
+from magnus_render.runtime.executors.remote_driver import RemoteDriverExecutor
 
 EXECUTOR_TYPE = "aws-batch"
 FINISHED_JOB = ("SUCCEEDED", "FAILED")
@@ -95,11 +92,13 @@ class AwsBatchSettings(JobSettings, ExecutorSettings):
         return self
 
 
-class AwsBatchExecutor(K8sJobExecutor):
-    """Reuses k8s-job's traversal (resume, bookkeeping nodes, bounded branch threads)."""
+class AwsBatchExecutor(RemoteDriverExecutor):
+    """Each task node one Batch job; the traversal is the remote driver's."""
 
     name = EXECUTOR_TYPE
-    settings_model = AwsBatchSettings  # type: ignore[assignment]
+    settings_model = AwsBatchSettings
+    #: what a step's ``overrides: {aws-batch: NAME}`` may change (deep-merged)
+    step_model = JobSettings
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -107,39 +106,16 @@ class AwsBatchExecutor(K8sJobExecutor):
         self._client_lock = threading.Lock()
         self._started: dict[str, str] = {}  # job id -> name, jobs this driver submitted
         self._started_lock = threading.Lock()
-        self._interrupted = threading.Event()
-        self._entered = False
 
     # -- settings and checks -------------------------------------------------------------
     def job_settings(self, node: Node) -> JobSettings:
-        """The step's settings with its override applied (validated)."""
-        merged = self.step_settings(node)
-        fields = JobSettings.model_fields
-        return JobSettings.model_validate({k: v for k, v in merged.items() if k in fields})
+        """The step's settings with its override deep-merged in (validated)."""
+        settings: JobSettings = self.step_settings(node)
+        return settings
 
     def validate(self) -> None:
-        for node in self.ctx.pipeline.graph.walk():
-            name = node.overrides.get(self.name)
-            if name is not None and name not in self.settings.overrides:
-                continue  # reported by the base check below
-            try:
-                if name is not None:
-                    unknown = set(self.settings.overrides[name]) - set(JobSettings.model_fields)
-                    if unknown:
-                        raise ValueError(f"cannot be overridden per step: {sorted(unknown)}")
-                self.job_settings(node)
-            except (ValueError, ValidationError) as exc:
-                text = str(exc)
-                if isinstance(exc, ValidationError):
-                    err = exc.errors()[0]
-                    text = f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
-                raise self.ctx.config.error(
-                    "executor",
-                    f"override {name!r} (step {node.internal_name!r}): {text}",
-                    "overrides",
-                ) from None
+        super().validate()
         self._check_reachable()
-        NodeTriggeringExecutor.validate(self)
 
     def _check_reachable(self) -> None:
         """Jobs run on other machines: the run log store and the catalog must be remote,
@@ -189,14 +165,9 @@ class AwsBatchExecutor(K8sJobExecutor):
             except Exception as exc:  # botocore ClientError, connection errors
                 if not is_throttling(exc) or attempt == self.settings.api_retries:
                     raise MagnusError(f"AWS Batch {operation} failed: {exc}") from None
-            self._pause(delay * (0.5 + random.random() / 2))
+            self.pause(delay * (0.5 + random.random() / 2))
             delay = min(delay * 2, self.settings.poll_max_seconds)
         raise AssertionError("unreachable")
-
-    def _pause(self, seconds: float) -> None:
-        """Sleep, but wake (and stop) at once when the driver is interrupted."""
-        if self._interrupted.wait(seconds):
-            raise KeyboardInterrupt
 
     # -- one node, one job ---------------------------------------------------------------
     def submit_request(
@@ -268,25 +239,22 @@ class AwsBatchExecutor(K8sJobExecutor):
             return None
         return max(found, key=lambda j: j.get("createdAt", 0))
 
-    def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
+    def run_remote(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
         request = self.submit_request(node, map_variable, argv)
         name = request["jobName"]
         resolved = request["tags"]["magnus-render/step"]
-        with self._slots:
-            if self._interrupted.is_set():
-                raise KeyboardInterrupt
-            existing = self._existing_job(request["jobQueue"], name)
-            if existing is not None:
-                job_id = existing["jobId"]
-                print(f"[{resolved}] adopting Batch job {name} ({job_id})", file=sys.stderr)
-            else:
-                job_id = self._submit(request)
-                print(f"[{resolved}] submitted Batch job {name} ({job_id})", file=sys.stderr)
-            with self._started_lock:
-                self._started[job_id] = name
-            job = self.wait(job_id, resolved)
-            with self._started_lock:
-                self._started.pop(job_id, None)
+        existing = self._existing_job(request["jobQueue"], name)
+        if existing is not None:
+            job_id = existing["jobId"]
+            print(f"[{resolved}] adopting Batch job {name} ({job_id})", file=sys.stderr)
+        else:
+            job_id = self._submit(request)
+            print(f"[{resolved}] submitted Batch job {name} ({job_id})", file=sys.stderr)
+        with self._started_lock:
+            self._started[job_id] = name
+        job = self.wait(job_id, resolved)
+        with self._started_lock:
+            self._started.pop(job_id, None)
         if job["status"] == "SUCCEEDED":
             return 0
         reason = job.get("statusReason") or "failed"
@@ -311,7 +279,7 @@ class AwsBatchExecutor(K8sJobExecutor):
                 print(f"[{label}] logs: CloudWatch /aws/batch/job {stream}", file=sys.stderr)
             if job["status"] in FINISHED_JOB:
                 return job
-            self._pause(delay)
+            self.pause(delay)
             delay = min(delay * 2, self.settings.poll_max_seconds)
 
     def terminate_started(self, reason: str) -> list[str]:
@@ -325,44 +293,10 @@ class AwsBatchExecutor(K8sJobExecutor):
                 print(f"could not terminate Batch job {job_id}: {exc}", file=sys.stderr)
         return sorted(started)
 
-    def interrupt(self) -> None:
-        """Ctrl-C: stop waiting everywhere and terminate the jobs this driver started."""
-        if self._interrupted.is_set():
-            return
-        self._interrupted.set()
+    def on_interrupt(self) -> None:
+        """Ctrl-C: terminate the jobs this driver started (they would run on unwatched)."""
         ids = self.terminate_started("magnus driver interrupted (Ctrl-C)")
         print(f"interrupted: terminated {len(ids)} Batch job(s)", file=sys.stderr)
-
-    def execute_graph(self, graph: Any, map_variable: Mapping[str, Any] | None = None) -> Status:
-        if self._entered or threading.current_thread() is not threading.main_thread():
-            return super().execute_graph(graph, map_variable)
-        self._entered = True
-        try:
-            return super().execute_graph(graph, map_variable)
-        except KeyboardInterrupt:
-            self.interrupt()
-            raise
-        finally:
-            self._entered = False
-
-    def run_branches(self, branches: Sequence[nodes.Branch]) -> None:
-        """Branches in threads, at most ``parallelism`` at once; on Ctrl-C the jobs are
-        terminated *before* waiting for the branch threads (which then stop polling)."""
-        if len(branches) < 2:
-            super().run_branches(branches)
-            return
-        workers = min(len(branches), self.settings.parallelism)
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="branch")
-        try:
-            futures = [pool.submit(self.execute_graph, b.graph, b.map_variable) for b in branches]
-            for future in futures:
-                future.result()
-        except KeyboardInterrupt:
-            self.interrupt()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            pool.shutdown(wait=True)
 
 
 if __name__ == "__main__":  # only as a script: the driver lives above the executors

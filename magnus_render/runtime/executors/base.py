@@ -2,9 +2,11 @@
 
 Subclasses decide only *where* a node runs, through :meth:`Executor.run_node`:
 - in this process (``local``, ``mocked``): call :func:`nodes.execute_node`;
-- elsewhere (``k8s-job``, ``local-container``, ``aws-batch``): subclass
-  :class:`NodeTriggeringExecutor` and implement :meth:`trigger_node`, which launches the
-  ``magnus execute_single_node`` argv; the outcome is then read from the run log.
+- elsewhere: subclass :class:`NodeTriggeringExecutor` and implement
+  :meth:`trigger_node`, which launches the ``magnus execute_single_node`` argv; the
+  outcome is then read from the run log. Drivers that may be restarted (``k8s-job``,
+  ``local-container``, ``aws-batch``) subclass :class:`.driver.RemoteDriverExecutor`.
+Settings come through the one settings path (:mod:`magnus_render.settings`).
 Composites are opened and closed here (cheap bookkeeping) and their branches traversed
 through :meth:`run_branches`, which executors may parallelise.
 """
@@ -13,18 +15,17 @@ from __future__ import annotations
 
 import subprocess
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from magnus_render.contract.protocol import encode_map_variable, node_argv, with_options
-from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, resolve_name
 from magnus_render.runtime import interrupt, nodes
 from magnus_render.runtime.context import RunContext
+from magnus_render.settings import check_overrides, load_settings, step_settings
 from magnus_render.stores.models import Status
-from magnus_render.stores.run_log_base import build_settings
 
 
 class ExecutorSettings(BaseModel):
@@ -36,6 +37,10 @@ class ExecutorSettings(BaseModel):
 class Executor:
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[ExecutorSettings]] = ExecutorSettings
+    #: what one step's settings are (None: ``settings_model``), and the keys an override
+    #: may set (None: that model's fields)
+    step_model: ClassVar[type[BaseModel] | None] = None
+    step_fields: ClassVar[Collection[str] | None] = None
     #: run log store types this executor can work with (None: any)
     needs_multi_process_store: ClassVar[bool] = False
     #: True: Ctrl-C stays a KeyboardInterrupt anywhere and SIGTERM keeps its default
@@ -44,9 +49,8 @@ class Executor:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.settings = build_settings(
-            self.settings_model, ctx.config.executor.config, ctx.config, "executor"
-        )
+        #: the validated ``executor.config``, of each executor's own ``settings_model``
+        self.settings: Any = load_settings(self.settings_model, ctx.config, "executor")
 
     # -- integration checks ------------------------------------------------------------
     def validate(self) -> None:
@@ -58,22 +62,20 @@ class Executor:
                 f" the {self.name!r} executor with these settings needs file-system or"
                 " chunked-fs (or a remote store)",
             )
-        for node in self.ctx.pipeline.graph.walk():
-            name = node.overrides.get(self.name)
-            if name is not None and name not in self.settings.overrides:
-                where = f"{node.source}: " if node.source else ""
-                raise ConfigError(
-                    f"{where}step {node.internal_name!r} asks for override {name!r} of the "
-                    f"{self.name!r} executor, which the config does not define"
-                )
+        check_overrides(
+            self.settings,
+            self.name,
+            self.step_model or self.settings_model,
+            self.ctx.config,
+            self.ctx.pipeline.graph.walk(),
+            allowed=self.step_fields,
+        )
 
-    def step_settings(self, node: Node) -> dict[str, Any]:
-        """The executor settings for one step, with its override applied."""
-        base = self.settings.model_dump(exclude={"overrides"})
-        name = node.overrides.get(self.name)
-        if name:
-            base.update(self.settings.overrides.get(name, {}))
-        return base
+    def step_settings(self, node: Node) -> Any:
+        """The settings of one step (a ``step_model``, else a ``settings_model``): the
+        executor's, with the step's ``overrides: {<executor>: NAME}`` patch deep-merged in
+        (:mod:`magnus_render.settings`; :meth:`validate` checked every patch)."""
+        return step_settings(self.settings, self.name, node, self.step_model or self.settings_model)
 
     # -- traversal -----------------------------------------------------------------------
     def execute_graph(self, graph: Graph, map_variable: Mapping[str, Any] | None = None) -> Status:

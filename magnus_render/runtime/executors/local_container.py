@@ -4,7 +4,8 @@ Like magnus's local-container: the image holds the code; the run log store, the 
 the secrets file and the working directory are bind-mounted at the same paths, so the
 container's ``magnus execute_single_node`` writes the same run log the driver reads. The
 engine is the configured one, else the first of podman and docker that answers
-``<engine> info``; none usable is a clear error before the run starts.
+``<engine> info``; none usable is a clear error before the run starts. Traversal,
+resuming and bounded branch threads are the remote driver's (:mod:`.remote_driver`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,13 +22,9 @@ from pydantic import Field, field_validator
 
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Node, resolve_name
-from magnus_render.runtime import nodes
-from magnus_render.runtime.executors.base import ExecutorSettings, NodeTriggeringExecutor
-from magnus_render.runtime.executors.remote import (
-    make_thread_safe,
-    record_launch_failure,
-    run_concurrently,
-)
+from magnus_render.runtime.executors.base import ExecutorSettings
+from magnus_render.runtime.executors.remote import record_launch_failure
+from magnus_render.runtime.executors.remote_driver import RemoteDriverExecutor
 
 ENGINES = ("podman", "docker")
 #: how long ``<engine> info`` may take before the engine counts as unusable
@@ -93,23 +90,18 @@ def choose_engine(wanted: str) -> str:
     )
 
 
-class LocalContainerExecutor(NodeTriggeringExecutor):
+class LocalContainerExecutor(RemoteDriverExecutor):
     name = "local-container"
     settings_model = LocalContainerSettings
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        make_thread_safe(ctx)
         self.engine: str | None = None
-        self._slots = threading.BoundedSemaphore(self.settings.parallelism)
         self._out = threading.Lock()
 
     def validate(self) -> None:
         super().validate()
         self.engine = choose_engine(self.settings.engine)
-
-    def step_model(self, node: Node) -> LocalContainerSettings:
-        return LocalContainerSettings.model_validate(self.step_settings(node))
 
     def mounts(self) -> list[str]:
         """Host directories the node needs, mounted at the same path (deduplicated)."""
@@ -139,7 +131,7 @@ class LocalContainerExecutor(NodeTriggeringExecutor):
     def container_argv(
         self, node: Node, map_variable: Mapping[str, Any], argv: list[str]
     ) -> list[str]:
-        settings = self.step_model(node)
+        settings: LocalContainerSettings = self.step_settings(node)
         assert self.engine is not None
         resolved = resolve_name(node.internal_name, map_variable)
         words = [self.engine, *settings.engine_args, "run", "--rm"]
@@ -158,19 +150,18 @@ class LocalContainerExecutor(NodeTriggeringExecutor):
         words += [*settings.run_args, settings.image, *argv]
         return words
 
-    def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
+    def run_remote(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
         words = self.container_argv(node, map_variable, argv)
         resolved = resolve_name(node.internal_name, map_variable)
-        with self._slots:
-            proc = subprocess.Popen(
-                words, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-            )
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                with self._out:
-                    sys.stdout.write(f"[{resolved}] {line}")
-                    sys.stdout.flush()
-            code = proc.wait()
+        proc = subprocess.Popen(
+            words, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with self._out:
+                sys.stdout.write(f"[{resolved}] {line}")
+                sys.stdout.flush()
+        code = proc.wait()
         if code not in (0, 1):
             # the engine failed (image missing, mount refused) before or around the node
             why = f"{self.engine} run exited {code} (the container did not run the node)"
@@ -178,10 +169,3 @@ class LocalContainerExecutor(NodeTriggeringExecutor):
                 print(f"[{resolved}] {why}", file=sys.stderr)
             record_launch_failure(self.ctx, node, resolved, why)
         return code
-
-    def run_branches(self, branches: Sequence[nodes.Branch]) -> None:
-        if len(branches) < 2 or self.settings.parallelism < 2:
-            super().run_branches(branches)
-            return
-        workers = min(len(branches), self.settings.parallelism)
-        run_concurrently(branches, self.execute_graph, workers)

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Node, NodeKind
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
+from magnus_render.settings import key_error
 from magnus_render.stores.models import Status
 
 _PATCHABLE = {"command", "command_type", "notebook_output_path", "optional_ploomber_args"}
@@ -31,14 +31,10 @@ class MockedExecutor(LocalNodeExecutor):
         known |= {n.internal_name for n in self.ctx.pipeline.graph.walk()}
         for step, patch in self.settings.patches.items():
             if step not in known:
-                raise self.ctx.config.error(
-                    "executor", f"patches: no step named {step!r}", "patches"
-                )
-            bad = set(patch) - _PATCHABLE
-            if bad:
-                raise ConfigError(
-                    f"executor patches for {step!r}: cannot patch {', '.join(sorted(bad))}"
-                )
+                raise key_error(self.ctx.config, "executor", ("patches", step), "no such step")
+            for key in sorted(set(patch) - _PATCHABLE):
+                why = f"a task's {key!r} cannot be patched (only {', '.join(sorted(_PATCHABLE))})"
+                raise key_error(self.ctx.config, "executor", ("patches", step, key), why)
 
     def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
         if node.kind is not NodeKind.TASK:

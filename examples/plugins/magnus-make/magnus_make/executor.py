@@ -55,7 +55,7 @@ class SubprocessPoolExecutor(NodeTriggeringExecutor):
     def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
         import os
 
-        settings = SubprocessPoolSettings.model_validate(self.step_settings(node))
+        settings: SubprocessPoolSettings = self.step_settings(node)
         command = [*settings.magnus_command, *argv[1:]]
         env = {**os.environ, **settings.environment}
         resolved = resolve_name(node.internal_name, map_variable)

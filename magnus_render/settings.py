@@ -1,0 +1,209 @@
+"""One settings path for every render target and executor.
+
+A target or executor validates the config's ``executor.config`` with its own pydantic
+model (:func:`load_settings`). A step that says ``overrides: {<owner>: NAME}`` gets the
+global settings with ``executor.config.overrides.NAME`` laid over them by
+:func:`deep_merge` (:func:`step_settings`); :func:`check_overrides` proves, before
+anything renders or runs, that every patch merges into valid step settings and that every
+step names a patch that exists. The merge rule is the same everywhere:
+
+- a mapping merges key by key, recursively (``environment: {B: 2}`` keeps a global
+  ``environment: {A: 1}``: the step sees both);
+- a list, a scalar or null replaces the global value (``tolerations: [...]`` is the
+  step's whole list).
+
+Every error has one wording, ``file:line: executor.config.<key path>: <what is wrong>``,
+at the line of the deepest key of the path that the file holds (:func:`settings_error`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from magnus_render.errors import ConfigError, Diagnostic
+
+if TYPE_CHECKING:
+    from magnus_render.pipeline.ir import Node
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class MagnusConfig(Protocol):
+    """What this module reads of :class:`magnus_render.config.MagnusConfig` (which imports
+    :func:`deep_merge` from here: the config layer sits above this one)."""
+
+    source_file: str | None
+
+    def line_at(self, section: str, path: tuple[str, ...]) -> int | None: ...
+
+
+#: the message of a key the model does not know
+UNKNOWN = "unknown setting"
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``patch`` laid over it: mappings merge key by key (recursively);
+    lists, scalars and null replace. Neither argument is changed."""
+    out = dict(base)
+    for key, value in patch.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            out[key] = deep_merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def settings_error(
+    exc: ValidationError,
+    config: MagnusConfig | None,
+    section: str = "executor",
+    prefix: tuple[str, ...] = (),
+) -> ConfigError:
+    """One ConfigError for every problem pydantic found in ``<section>.config`` (below
+    ``prefix`` inside it, e.g. ``("overrides", "gpu")``), in the one wording."""
+    diagnostics = []
+    for err in exc.errors():
+        path = (*prefix, *(str(p) for p in err["loc"]))
+        msg = UNKNOWN if err["type"] == "extra_forbidden" else _lower_first(err["msg"])
+        diagnostics.append(_diagnostic(config, section, path, msg))
+    return ConfigError.from_diagnostics(diagnostics)
+
+
+def key_error(
+    config: MagnusConfig | None, section: str, path: Iterable[str], message: str
+) -> ConfigError:
+    """A ConfigError about one key of ``<section>.config``, in the one wording."""
+    return ConfigError.from_diagnostics([_diagnostic(config, section, tuple(path), message)])
+
+
+def _diagnostic(
+    config: MagnusConfig | None, section: str, path: tuple[str, ...], message: str
+) -> Diagnostic:
+    where = ".".join((section, "config", *path))
+    if config is None:
+        return Diagnostic(f"{where}: {message}")
+    return Diagnostic(f"{where}: {message}", config.source_file, config.line_at(section, path))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def load_settings(
+    model: type[S],
+    config: MagnusConfig | None,
+    section: str = "executor",
+    owner: str | None = None,
+) -> S:
+    """``<section>.config`` validated by ``model``. With ``owner``, the section is read only
+    when its type is ``owner`` (a target rendering a config written for another executor
+    gets its defaults)."""
+    raw: Any = {}
+    if config is not None:
+        part: Any = getattr(config, section)
+        if owner is None or part.type == owner:
+            raw = part.config or {}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise settings_error(exc, config, section) from None
+
+
+def _patch_of(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return dict(value or {})
+
+
+def _base(settings: BaseModel, model: type[BaseModel], not_inherited: Collection[str]) -> dict:
+    fields = model.model_fields
+    skip = {"overrides", *not_inherited}
+    data = settings.model_dump()
+    return {k: v for k, v in data.items() if k in fields and k not in skip}
+
+
+def merged_settings(
+    settings: BaseModel,
+    patch: Mapping[str, Any] | BaseModel | None,
+    model: type[S],
+    not_inherited: Collection[str] = (),
+) -> S:
+    """``model`` from the global ``settings`` (its fields ``model`` has, but
+    ``not_inherited``) with ``patch`` deep-merged over them; may raise ValidationError."""
+    merged = deep_merge(_base(settings, model, not_inherited), _patch_of(patch))
+    return model.model_validate(merged)
+
+
+def override_name(node: Node, owner: str, settings: BaseModel) -> str | None:
+    """The override a step names for ``owner`` (None: none); an undefined one is an error
+    at the step's line that names the key and the ones defined."""
+    name = node.overrides.get(owner)
+    if name is None:
+        return None
+    defined: Mapping[str, Any] = getattr(settings, "overrides", None) or {}
+    if name not in defined:
+        known = ", ".join(sorted(defined)) or "none"
+        source = node.source
+        raise ConfigError(
+            f"step {node.internal_name!r}: overrides.{owner} {name!r} is not defined in "
+            f"executor.config.overrides (defined: {known})",
+            source.file if source else None,
+            source.line if source else None,
+        )
+    return name
+
+
+def step_settings(
+    settings: BaseModel,
+    owner: str,
+    node: Node | None,
+    model: type[S],
+    not_inherited: Collection[str] = (),
+) -> S:
+    """The settings of one step (``node`` None: of a step without an override). The
+    patches were checked by :func:`check_overrides`, so this raises only ConfigError."""
+    name = None if node is None else override_name(node, owner, settings)
+    if name is None and type(settings) is model and not not_inherited:
+        return settings  # nothing to merge: the global settings are the step's
+    defined: Mapping[str, Any] = getattr(settings, "overrides", None) or {}
+    patch = None if name is None else defined[name]
+    try:
+        return merged_settings(settings, patch, model, not_inherited)
+    except ValidationError as exc:
+        raise settings_error(exc, None, prefix=("overrides", name or "")) from None
+
+
+def check_overrides(
+    settings: BaseModel,
+    owner: str,
+    model: type[S],
+    config: MagnusConfig | None,
+    nodes: Iterable[Node] = (),
+    *,
+    allowed: Collection[str] | None = None,
+    not_inherited: Collection[str] = (),
+) -> dict[str, S]:
+    """Every ``executor.config.overrides`` patch merged into valid ``model`` settings, by
+    name; raises a ConfigError at the patch's line otherwise (a key of ``allowed``, default
+    ``model``'s fields, may be patched; another known setting is one of the whole run),
+    and at a step's line when it names an undefined patch."""
+    keys = set(model.model_fields if allowed is None else allowed) - {"overrides"}
+    known = set(type(settings).model_fields) | set(model.model_fields)
+    out: dict[str, S] = {}
+    for name, raw in (getattr(settings, "overrides", None) or {}).items():
+        patch = _patch_of(raw)
+        for key in patch:
+            if key not in keys:
+                why = "cannot be set per step" if key in known else UNKNOWN
+                raise key_error(config, "executor", ("overrides", name, key), why)
+        try:
+            out[name] = merged_settings(settings, patch, model, not_inherited)
+        except ValidationError as exc:
+            raise settings_error(exc, config, prefix=("overrides", name)) from None
+    for node in nodes:
+        override_name(node, owner, settings)
+    return out
