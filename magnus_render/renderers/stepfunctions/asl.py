@@ -79,6 +79,7 @@ class AslBuilder:
         self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
         self._fail_nodes: dict[int, Node] = {}
+        self._retries: dict[int, tuple[StepFunctionsSettings, list[dict[str, Any]]]] = {}
         #: an as-is node's text for this target (the renderer's, which warns when None)
         self.as_is_text: Callable[[Node], str | None] = lambda node: (
             node.as_is.text_for("stepfunctions") if node.as_is is not None else None
@@ -274,10 +275,6 @@ class AslBuilder:
             items_file = _ITEMS_FILE if items else None
             argv = fan_argv(self.options, _RUN_ID, node.internal_name, mode, map_var, items_file)
         command = self._command(node, scope, argv)
-        shown = shlex.join(
-            {_RUN_ID: "RUN_ID", _MAP_VARIABLE: "MAP_VARIABLE", _ITEMS_FILE: "ITEMS_URL"}.get(w, w)
-            for w in argv
-        )
         name = state_name(node.internal_name, f"fan-{mode}" if mode else "")
         env = [{"Name": k, "Value": v} for k, v in sorted(settings.environment.items())]
         if settings.launch == "batch":
@@ -334,9 +331,27 @@ class AslBuilder:
             "ResultPath": None,
         }
         if "Base64Decode" in command:  # the command is not readable as it stands
-            state["Comment"] = shown
+            state["Comment"] = shlex.join(
+                {_RUN_ID: "RUN_ID", _MAP_VARIABLE: "MAP_VARIABLE", _ITEMS_FILE: "ITEMS_URL"}.get(
+                    w, w
+                )
+                for w in argv
+            )
         if settings.timeout_seconds is not None:
             state["TimeoutSeconds"] = settings.timeout_seconds
+        retry = self._retry(settings)
+        if retry:
+            state["Retry"] = retry
+        if end:
+            state["End"] = True
+        return state
+
+    def _retry(self, settings: StepFunctionsSettings) -> list[dict[str, Any]]:
+        """The Retry list, one object shared by every state of the same settings (nothing
+        mutates a built state: 100,000 states need not hold 100,000 copies)."""
+        cached = self._retries.get(id(settings))
+        if cached is not None and cached[0] is settings:
+            return cached[1]
         retry = [
             {
                 "ErrorEquals": settings.retry_errors(rule),
@@ -347,11 +362,8 @@ class AslBuilder:
             }
             for rule in settings.retry
         ]
-        if retry:
-            state["Retry"] = retry
-        if end:
-            state["End"] = True
-        return state
+        self._retries[id(settings)] = (settings, retry)
+        return retry
 
     def _job_definition(self, settings: StepFunctionsSettings) -> str:
         """The configured name, or (with --with-infra and an image) a placeholder for a
@@ -383,6 +395,11 @@ class AslBuilder:
         the ECS limit; the run id is counted at its longest, a map variable is not known
         until run time."""
         words = ["x" * RUN_ID_RESERVE if w == _RUN_ID else w for w in argv]
+        # the JSON is at most 12 characters per character (an escaped surrogate pair) plus
+        # quotes, commas and keys: most commands are far below the limit without dumping
+        chars = sum(map(len, words)) + sum(len(e["Name"]) + len(e["Value"]) for e in env)
+        if 12 * chars + 3 * len(words) + 30 * len(env) + 40 <= MAX_OVERRIDES_CHARS:
+            return
         size = len(json.dumps({"Command": words, "Environment": env}, separators=(",", ":")))
         if size > MAX_OVERRIDES_CHARS:
             raise ConfigError(

@@ -1,57 +1,230 @@
-"""Deterministic, readable JSON that is fast enough for 10,000-step definitions.
+"""Deterministic, readable JSON that is fast enough for 100,000-step definitions.
 
 ``json.dumps(indent=2)`` falls back to the pure-Python encoder (several seconds for a
-10 MB definition) and puts every list item on its own line. This writer builds the text
-bottom-up: a container whose items fit in ``WIDTH`` columns stays on one line, others
-are indented by two spaces. Keys are sorted; output is ASCII, so the same input always
-gives the same bytes.
+10 MB definition) and puts every list item on its own line. In this layout a container
+whose items fit in ``WIDTH`` columns stays on one line, others are indented by two
+spaces. Keys are sorted; output is ASCII, so the same input always gives the same bytes.
+
+Why it is fast: a container's one-line form is exactly the compact text of the C
+encoder (``", "`` and ``": "`` separators, sorted keys), and a container fits on its line
+at ``indent`` iff ``indent + 2 + len(compact) <= WIDTH`` (its items then fit too: they
+are shorter and indented by only two more). So only the containers that span lines are
+walked in Python; a one-line container is one C call, made only after a bounded look
+(``_may_fit``) says that it can fit. ``size`` counts the bytes without keeping the text
+and stops early once past a limit, so "does it fit 1 MB?" costs O(1 MB), not O(text).
+A list that spans lines is rendered once per indent and object (``Memo``): the builder
+shares one Retry list between all states of the same settings.
 """
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 WIDTH = 96
+#: (id of a list, indent) -> (the list, its text or size); the list is kept so that its id
+#: is not reused while the entry lives
+Memo = dict[tuple[int, int], tuple[Any, Any]]
+#: ``dump_to`` may hand text over only between items of containers indented less than this
+_FLUSH_DEPTH = 8
+#: texts of lists longer than this are not remembered (a list that big is rarely shared)
+_MEMO_TEXT = 4096
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+try:  # the C encoder called directly: JSONEncoder.encode rebuilds it on every call
+    from json.encoder import c_make_encoder as _make  # type: ignore[attr-defined]
+
+    _encoder = _make(None, _not_json, _quote, None, ": ", ", ", True, False, False)
+
+    def _compact(value: Any) -> str:
+        return "".join(_encoder(value, 0))
+
+except (ImportError, TypeError):  # pragma: no cover - CPython always has it
+    _compact = json.JSONEncoder(
+        ensure_ascii=True, sort_keys=True, separators=(", ", ": "), allow_nan=False
+    ).encode
 
 
 def dumps(value: Any) -> str:
     """The document as text with a trailing newline."""
-    return _render(value, 0) + "\n"
+    out = io.StringIO()
+    _write(value, 0, out.write, None, {})
+    out.write("\n")
+    return out.getvalue()
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return _quote(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return float.__repr__(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")
+def dump_to(value: Any, sink: Callable[[str], Any], pieces: int = 2_000) -> None:
+    """``dumps(value)`` handed to ``sink`` in parts of about ``pieces`` pieces, so that a
+    100 MB definition is written without ever holding its whole text."""
+    parts: list[str] = []
+
+    def flush() -> None:
+        if len(parts) >= pieces:
+            sink("".join(parts))
+            parts.clear()
+
+    _write(value, 0, parts.append, flush, {})
+    parts.append("\n")
+    sink("".join(parts))
 
 
-def _render(value: Any, indent: int) -> str:
+def size(value: Any, limit: int | None = None, memo: Memo | None = None) -> int:
+    """``len(dumps(value))`` without keeping the text; once it is surely over ``limit``,
+    some number over ``limit`` (counting stops early). ``memo`` may be shared by calls."""
+    return _size(value, 0, limit if limit is not None else -1, {} if memo is None else memo) + 1
+
+
+def _one_line(value: Any, indent: int) -> str | None:
+    """The compact text when ``value`` (a non-empty container) fits its line, else None."""
+    room = WIDTH - indent - 2
+    if not _may_fit(value, room):
+        return None
+    text = _compact(value)
+    return text if len(text) <= room else None
+
+
+def _may_fit(value: Any, room: int) -> bool:
+    """False when a lower bound of the compact length already exceeds ``room``; about
+    ``room`` steps at most, so a big container costs O(1) here. (Exact types only: any
+    other value counts one character, which keeps the bound a lower bound.)"""
+    used = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            used += 2 + 4 * len(item)  # braces, and '"": ' or ', ' per key at least
+            if used > room:
+                return False
+            for key, sub in item.items():
+                used += len(key)
+                if type(sub) is str:
+                    used += len(sub) + 2
+                elif type(sub) is dict or type(sub) is list:
+                    stack.append(sub)
+                else:
+                    used += 1
+        elif type(item) is list:
+            used += 2 * len(item)
+            if used > room:
+                return False
+            for sub in item:
+                if type(sub) is str:
+                    used += len(sub) + 2
+                elif type(sub) is dict or type(sub) is list:
+                    stack.append(sub)
+                else:
+                    used += 1
+        if used > room:
+            return False
+    return True
+
+
+def _write(
+    value: Any,
+    indent: int,
+    write: Callable[[str], Any],
+    flush: Callable[[], None] | None,
+    memo: Memo,
+) -> None:
+    """Append the text of ``value`` at ``indent``; ``flush``, when given, after each item of
+    the outer containers (the inner ones are small)."""
+    inner = flush if indent < _FLUSH_DEPTH else None
     if isinstance(value, dict):
         if not value:
-            return "{}"
-        items = [f"{_quote(key)}: {_render(value[key], indent + 2)}" for key in sorted(value)]
-        return _join(items, "{", "}", indent)
+            write("{}")
+            return
+        text = _one_line(value, indent)
+        if text is not None:
+            write(text)
+            return
+        pad = " " * (indent + 2)
+        sep = "{\n" + pad
+        for key in sorted(value):
+            item = value[key]
+            if type(item) is str:
+                write(sep + _quote(key) + ": " + _quote(item))
+            else:
+                write(sep + _quote(key) + ": ")
+                _write(item, indent + 2, write, inner, memo)
+            if inner is not None:
+                inner()
+            sep = ",\n" + pad
+        write("\n" + " " * indent + "}")
+        return
     if isinstance(value, list | tuple):
         if not value:
-            return "[]"
-        return _join([_render(v, indent + 2) for v in value], "[", "]", indent)
-    return _scalar(value)
+            write("[]")
+            return
+        hit = memo.get((id(value), indent))
+        seen = hit is not None and hit[0] is value
+        if seen and hit[1] is not None:
+            write(hit[1])
+            return
+        text = _one_line(value, indent)
+        if text is not None:
+            write(text)
+            return
+        parts: list[str] = []
+        pad = " " * (indent + 2)
+        sep = "[\n" + pad
+        for item in value:
+            if type(item) is str:
+                parts.append(sep + _quote(item))
+            else:
+                parts.append(sep)
+                _write(item, indent + 2, parts.append, None, memo)
+            sep = ",\n" + pad
+        parts.append("\n" + " " * indent + "]")
+        text = "".join(parts)
+        # the text is kept from the second time on: most lists are seen only once
+        memo[(id(value), indent)] = (value, text if seen and len(text) < _MEMO_TEXT else None)
+        write(text)
+        return
+    write(_compact(value))
 
 
-def _join(items: list[str], open_: str, close: str, indent: int) -> str:
-    total = indent + 2 + sum(len(i) + 2 for i in items)
-    if total <= WIDTH and not any("\n" in i for i in items):
-        return open_ + ", ".join(items) + close
-    pad = " " * (indent + 2)
-    return open_ + "\n" + pad + f",\n{pad}".join(items) + "\n" + " " * indent + close
+def _size(value: Any, indent: int, limit: int, memo: Memo) -> int:
+    """Bytes of ``value`` rendered at ``indent``; with ``limit`` >= 0, stops once over it."""
+    if isinstance(value, dict):
+        if not value:
+            return 2
+        text = _one_line(value, indent)
+        if text is not None:
+            return len(text)
+        # per item: '{' or ',', newline, pad, key, ': ', value; then newline, pad, '}'
+        total = len(value) * (indent + 6) + indent + 2
+        for key, item in value.items():
+            if type(item) is str:
+                total += len(_quote(key)) + len(_quote(item))
+            else:
+                total += len(_quote(key)) + _size(item, indent + 2, limit, memo)
+            if 0 <= limit < total:
+                return total
+        return total
+    if isinstance(value, list | tuple):
+        if not value:
+            return 2
+        hit = memo.get((id(value), indent))
+        if hit is not None and hit[0] is value:
+            return int(hit[1])
+        text = _one_line(value, indent)
+        if text is not None:
+            return len(text)
+        total = len(value) * (indent + 4) + indent + 2
+        for item in value:
+            if type(item) is str:
+                total += len(_quote(item))
+            else:
+                total += _size(item, indent + 2, limit, memo)
+            if 0 <= limit < total:
+                return total  # a partial count: not remembered
+        memo[(id(value), indent)] = (value, total)
+        return total
+    return len(_compact(value))
