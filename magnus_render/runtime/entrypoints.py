@@ -15,7 +15,13 @@ from typing import Any
 from magnus_render.errors import MagnusError, RunError
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
 from magnus_render.runtime import interrupt
-from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
+from magnus_render.runtime.context import (
+    RunContext,
+    build_services,
+    check_run_id,
+    configured_store,
+    generate_run_id,
+)
 from magnus_render.stores.models import Status
 
 
@@ -283,7 +289,7 @@ def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | 
         signum = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
     except KeyError:
         raise MagnusError(f"--signal: unknown signal {signal_name!r} (INT or TERM)") from None
-    store = _store(config_file)
+    store = configured_store(config_file)
     if store.exists(check_run_id(run_id)):
         interrupt.mark_run(store, run_id, interrupt.Interrupted(signum).message)
     return 0
@@ -353,7 +359,7 @@ def fan(
         return 1
     branches = opened
     if items_file is not None:
-        from magnus_render.runtime.protocol import inert_json
+        from magnus_render.contract.protocol import inert_json
 
         # each item becomes a --map-variable word inside a container: see inert_json
         items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]
@@ -361,43 +367,10 @@ def fan(
     return 0
 
 
-def _store(config_file: Path | str | None) -> Any:
-    from magnus_render.config import load_config
-
-    config = load_config(config_file)
-    return build_services(config)[0]
-
-
-def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool = False) -> int:
-    store = _store(config_file)
-    if as_json:
-        run_log = store.get_run_log(check_run_id(run_id))
-        sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
-        return 0
-    from magnus_render.runtime.show import show
-
-    show(store, check_run_id(run_id))  # big maps summarised, their hidden logs not read
-    return 0
-
-
-def list_runs(config_file: Path | str | None = None, limit: int = 20) -> int:
-    store = _store(config_file)
-    for run_id in store.list_run_ids()[:limit]:
-        try:
-            header = store.get_run_header(run_id)
-        except MagnusError:
-            continue
-        tag = f"  tag={header.tag}" if header.tag else ""
-        print(f"{run_id}  {header.status.value}{tag}")
-    return 0
-
-
 __all__ = [
     "execute_pipeline",
     "execute_single_node",
     "fan",
-    "list_runs",
     "record_interrupted",
     "resolve_name",
-    "show_run",
 ]

@@ -38,18 +38,20 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-try:  # the C encoder called directly: JSONEncoder.encode rebuilds it on every call
-    from json.encoder import c_make_encoder as _make  # type: ignore[attr-defined]
+def _make_compact() -> Callable[[Any], str]:
+    """The C encoder called directly (``JSONEncoder.encode`` rebuilds it on every call);
+    the pure-Python one where ``_json`` is missing (json.encoder then sets it to None)."""
+    from json.encoder import c_make_encoder  # type: ignore[attr-defined]  # untyped, public
 
-    _encoder = _make(None, _not_json, _quote, None, ": ", ", ", True, False, False)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(
+            ensure_ascii=True, sort_keys=True, separators=(", ", ": "), allow_nan=False
+        ).encode
+    encoder = c_make_encoder(None, _not_json, _quote, None, ": ", ", ", True, False, False)
+    return lambda value: "".join(encoder(value, 0))
 
-    def _compact(value: Any) -> str:
-        return "".join(_encoder(value, 0))
 
-except (ImportError, TypeError):  # pragma: no cover - CPython always has it
-    _compact = json.JSONEncoder(
-        ensure_ascii=True, sort_keys=True, separators=(", ", ": "), allow_nan=False
-    ).encode
+_compact = _make_compact()
 
 
 def dumps(value: Any) -> str:
@@ -163,10 +165,12 @@ def _write(
             write("[]")
             return
         hit = memo.get((id(value), indent))
-        seen = hit is not None and hit[0] is value
-        if seen and hit[1] is not None:
-            write(hit[1])
-            return
+        seen = False
+        if hit is not None and hit[0] is value:
+            if hit[1] is not None:
+                write(hit[1])
+                return
+            seen = True
         text = _one_line(value, indent)
         if text is not None:
             write(text)
