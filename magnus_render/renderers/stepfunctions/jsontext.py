@@ -105,13 +105,15 @@ def _may_fit(value: Any, room: int) -> bool:
             if used > room:
                 return False
             for key, sub in item.items():
-                used += len(key)
                 if type(sub) is str:
-                    used += len(sub) + 2
+                    used += len(key) + len(sub) + 2
+                    if used > room:
+                        return False
                 elif type(sub) is dict or type(sub) is list:
+                    used += len(key)
                     stack.append(sub)
                 else:
-                    used += 1
+                    used += len(key) + 1
         elif type(item) is list:
             used += 2 * len(item)
             if used > room:

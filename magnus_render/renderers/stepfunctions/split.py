@@ -13,6 +13,7 @@ Two moves, applied until every machine fits:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ def split_definition(
     return [Machine(name, main), *splitter.parts]
 
 
+@functools.lru_cache(maxsize=4096)  # a chunk's exits mostly lead to the same few states
 def _short(prefix: str, target: str) -> str:
     return f"{prefix}-{hashlib.sha1(target.encode('utf-8')).hexdigest()[:12]}"
 
@@ -299,6 +301,8 @@ class Splitter:
 
         def leave(target: str) -> str:
             name = _short("magnus.exit", target)
+            if name in exits:  # every ".failed" Pass of a chunk leaves for the Fail state
+                return name
             exits[name] = {
                 "Type": "Pass",
                 "Result": target,
