@@ -196,9 +196,8 @@ def _reduce_proxy(obj: MappingProxyType) -> tuple[Any, ...]:
 
 def _positional(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """Pickle an IR dataclass as its constructor's arguments: the generic ``__getstate__`` of
-    frozen slotted dataclasses costs more than building the IR for large pipelines."""
-    # the constructor's fields only: a cache such as Graph._routes (init=False) is not
-    # passed back, and rebuilds itself
+    frozen slotted dataclasses costs more than building the IR for large pipelines. Fields
+    the constructor does not take (a graph's route cache) start afresh."""
     values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls) if f.init))
     return lambda obj: (cls, values(obj))
 

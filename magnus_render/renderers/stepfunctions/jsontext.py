@@ -14,6 +14,11 @@ walked in Python; a one-line container is one C call, made only after a bounded 
 and stops early once past a limit, so "does it fit 1 MB?" costs O(1 MB), not O(text).
 A list that spans lines is rendered once per indent and object (``Memo``): the builder
 shares one Retry list between all states of the same settings.
+
+Numbers are written as the YAML writer writes them (``1.0e+20``), so a container holding a
+float (or anything but str, int, bool and None) is written on one line by Python, not by
+the C encoder; infinity and NaN are not JSON: they are refused
+(``yamltext.NonFiniteNumber`` naming where they are), never written as ``inf``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import json
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
+
+from magnus_render.yamltext import NonFiniteNumber, plain_text, refuse_non_finite
 
 WIDTH = 96
 #: (id of a list, indent) -> (the list, its text or size); the list is kept so that its id
@@ -51,9 +58,43 @@ def _make_compact() -> Callable[[Any], str]:
     return lambda value: "".join(encoder(value, 0))
 
 
-_compact = _make_compact()
+_compact_c = _make_compact()
+#: scalars the C encoder writes exactly as ``_scalar`` does (str is checked apart)
+_PLAIN = frozenset({int, bool, type(None)})
+#: ``_may_fit`` answers
+_NO, _C, _PYTHON = 0, 1, 2
 
 
+def _scalar(value: Any) -> str:
+    return _quote(value) if isinstance(value, str) else plain_text(value)
+
+
+def _compact_py(value: Any) -> str:
+    """The one-line form written by Python (``_scalar`` for every scalar)."""
+    if isinstance(value, dict):
+        items = (f"{_quote(key)}: {_compact_py(value[key])}" for key in sorted(value))
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_compact_py(item) for item in value) + "]"
+    return _scalar(value)
+
+
+def _named(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function(value, ...)``, a non-finite float reported with where it is."""
+
+    def call(value: Any, *args: Any) -> Any:
+        try:
+            return function(value, *args)
+        except NonFiniteNumber:
+            refuse_non_finite(value)  # names where it is; the writer keeps no path (speed)
+            raise
+
+    call.__doc__ = function.__doc__
+    call.__name__ = function.__name__
+    return call
+
+
+@_named
 def dumps(value: Any) -> str:
     """The document as text with a trailing newline."""
     out = io.StringIO()
@@ -62,6 +103,7 @@ def dumps(value: Any) -> str:
     return out.getvalue()
 
 
+@_named
 def dump_to(value: Any, sink: Callable[[str], Any], pieces: int = 2_000) -> None:
     """``dumps(value)`` handed to ``sink`` in parts of about ``pieces`` pieces, so that a
     100 MB definition is written without ever holding its whole text."""
@@ -77,6 +119,7 @@ def dump_to(value: Any, sink: Callable[[str], Any], pieces: int = 2_000) -> None
     sink("".join(parts))
 
 
+@_named
 def size(value: Any, limit: int | None = None, memo: Memo | None = None) -> int:
     """``len(dumps(value))`` without keeping the text; once it is surely over ``limit``,
     some number over ``limit`` (counting stops early). ``memo`` may be shared by calls."""
@@ -86,38 +129,43 @@ def size(value: Any, limit: int | None = None, memo: Memo | None = None) -> int:
 def _one_line(value: Any, indent: int) -> str | None:
     """The compact text when ``value`` (a non-empty container) fits its line, else None."""
     room = WIDTH - indent - 2
-    if not _may_fit(value, room):
+    how = _may_fit(value, room)
+    if how == _NO:
         return None
-    text = _compact(value)
+    text = _compact_c(value) if how == _C else _compact_py(value)
     return text if len(text) <= room else None
 
 
-def _may_fit(value: Any, room: int) -> bool:
-    """False when a lower bound of the compact length already exceeds ``room``; about
-    ``room`` steps at most, so a big container costs O(1) here. (Exact types only: any
-    other value counts one character, which keeps the bound a lower bound.)"""
+def _may_fit(value: Any, room: int) -> int:
+    """``_NO`` when a lower bound of the compact length already exceeds ``room`` (about
+    ``room`` steps at most, so a big container costs O(1) here); else ``_C`` when the C
+    encoder writes it as ``_compact_py`` would, ``_PYTHON`` when it holds a float or any
+    type but the exact plain ones (counted as one character: still a lower bound)."""
     used = 0
+    how = _C
     stack = [value]
     while stack:
         item = stack.pop()
         if type(item) is dict:
             used += 2 + 4 * len(item)  # braces, and '"": ' or ', ' per key at least
             if used > room:
-                return False
+                return _NO
             for key, sub in item.items():
                 if type(sub) is str:
                     used += len(key) + len(sub) + 2
                     if used > room:
-                        return False
+                        return _NO
                 elif type(sub) is dict or type(sub) is list:
                     used += len(key)
                     stack.append(sub)
                 else:
                     used += len(key) + 1
+                    if type(sub) not in _PLAIN:
+                        how = _PYTHON
         elif type(item) is list:
             used += 2 * len(item)
             if used > room:
-                return False
+                return _NO
             for sub in item:
                 if type(sub) is str:
                     used += len(sub) + 2
@@ -125,9 +173,13 @@ def _may_fit(value: Any, room: int) -> bool:
                     stack.append(sub)
                 else:
                     used += 1
+                    if type(sub) not in _PLAIN:
+                        how = _PYTHON
+        else:  # a tuple or a subclass at the top: not walked, Python decides
+            return _PYTHON
         if used > room:
-            return False
-    return True
+            return _NO
+    return how
 
 
 def _write(
@@ -193,7 +245,7 @@ def _write(
         memo[(id(value), indent)] = (value, text if seen and len(text) < _MEMO_TEXT else None)
         write(text)
         return
-    write(_compact(value))
+    write(_scalar(value))
 
 
 def _size(value: Any, indent: int, limit: int, memo: Memo) -> int:
@@ -233,4 +285,4 @@ def _size(value: Any, indent: int, limit: int, memo: Memo) -> int:
                 return total  # a partial count: not remembered
         memo[(id(value), indent)] = (value, total)
         return total
-    return len(_compact(value))
+    return len(_scalar(value))
