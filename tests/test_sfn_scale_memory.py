@@ -20,6 +20,7 @@ from magnus_render.render import render_text
 from magnus_render.renderers.base import RenderOptions
 from magnus_render.renderers.stepfunctions import StepFunctionsRenderer, jsontext
 from magnus_render.renderers.stepfunctions.split import split_definition
+from magnus_render.yamltext import plain_text
 
 RENDER = [sys.executable, "-c", "from magnus_render.cli import render_main; render_main()"]
 
@@ -109,7 +110,8 @@ def test_states_of_the_same_settings_share_one_retry_list(tmp_path: Path) -> Non
 
 # -- the writer's layout ----------------------------------------------------------------
 def reference(value: Any, indent: int = 0) -> str:
-    """The layout as documented, written the slow obvious way."""
+    """The layout as documented, written the slow obvious way (numbers as the YAML writer
+    writes them: 1e20 is 1.0e+20)."""
     if isinstance(value, dict | list | tuple) and value:
         if isinstance(value, dict):
             items = [f"{json.dumps(k)}: {reference(value[k], indent + 2)}" for k in sorted(value)]
@@ -122,13 +124,16 @@ def reference(value: Any, indent: int = 0) -> str:
             return line
         pad = " " * (indent + 2)
         return open_ + "\n" + pad + f",\n{pad}".join(items) + "\n" + " " * indent + close
-    return json.dumps(value)
+    if isinstance(value, dict | list | tuple):  # empty
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value) if isinstance(value, str) else plain_text(value)
 
 
 def random_document(rnd: random.Random, shared: list[Any], depth: int = 0) -> Any:
     roll = rnd.random()
     if depth > 4 or roll < 0.35:
-        scalars = [None, True, False, rnd.randint(-(10**6), 10**6), rnd.random() * 1e3, 1e20]
+        numbers = [rnd.randint(-(10**6), 10**6), rnd.random() * 1e3, 1e20, 1e-7, -0.0]
+        scalars = [None, True, False, *numbers]
         return rnd.choice([*scalars, "x" * rnd.randint(0, 45), 'é\n"\u2028', shared, (1, "a")])
     if roll < 0.7:
         return {

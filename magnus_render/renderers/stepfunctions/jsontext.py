@@ -82,9 +82,9 @@ def _compact_py(value: Any) -> str:
 def _named(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function(value, ...)``, a non-finite float reported with where it is."""
 
-    def call(value: Any, *args: Any) -> Any:
+    def call(value: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return function(value, *args)
+            return function(value, *args, **kwargs)
         except NonFiniteNumber:
             refuse_non_finite(value)  # names where it is; the writer keeps no path (speed)
             raise
