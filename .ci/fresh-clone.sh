@@ -40,5 +40,7 @@ PY
 python3 -m pip install -q --no-deps --force-reinstall "$work"/dist/magnus_render-*.whl
 mkdir "$work/elsewhere"
 cp samples/hello.yaml "$work/elsewhere/"
-(cd "$work/elsewhere" && magnus-render --target argo --validate --image i hello.yaml >/dev/null)
+cp samples/golden/argo/config.yaml "$work/elsewhere/argo-config.yaml"
+(cd "$work/elsewhere" && magnus-render --target argo --validate --image i -c argo-config.yaml \
+  hello.yaml >/dev/null)
 echo "fresh clone: OK"

@@ -171,6 +171,16 @@ def write_workspace(root: Path) -> None:
         "run_log_store": {"type": "file-system", "config": {"log_folder": str(root / "ref")}},
     }
     (root / "ref-argo.yaml").write_text(yaml.safe_dump(argo))
+    # ours refuses stores its pods cannot share: the same on a declared volume
+    ours_argo = {
+        "executor": {
+            "type": "argo",
+            "config": {"persistent_volumes": [{"name": "runs", "mount_path": str(root)}]},
+        },
+        "run_log_store": {"type": "file-system", "config": {"log_folder": str(root / "ours")}},
+        "catalog": {"type": "file-system", "config": {"catalog_location": str(root / "cat")}},
+    }
+    (root / "ours-argo.yaml").write_text(yaml.safe_dump(ours_argo))
 
 
 # -- measuring -----------------------------------------------------------------------------
@@ -225,7 +235,8 @@ def our_argv(scripts: tuple[Path, Path], w: Workload, root: Path, run_id: str) -
     magnus, render = (str(s) for s in scripts)
     if w.mode == "argo":
         out = str(root / "ours-argo-out.yaml")
-        return [render, "--target", "argo", w.pipeline, "--image", "bench:latest", "-o", out]
+        return [render, "--target", "argo", w.pipeline, "--image", "bench:latest", "-o", out,
+                "-c", "ours-argo.yaml"]  # fmt: skip
     argv = [magnus, "execute", "--file", w.pipeline, "--config-file", "ours-local.yaml"]
     argv += ["--run-id", run_id]
     return argv + (["--parameters-file", "params.yaml"] if w.params else [])

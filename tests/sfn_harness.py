@@ -75,11 +75,13 @@ def moto_server(
     route_tasks: bool = False,
     workdir: Path | None = None,
     container_env: dict[str, str] | None = None,
+    endpoint_env: bool = True,
 ) -> Iterator[MotoServer]:
     """A moto server on 127.0.0.1 (OS-chosen port) in a child process; stopped afterwards.
 
     Fake credentials are set in this process for the duration, so boto3 clients made here
-    never reach for real ones.
+    never reach for real ones. ``endpoint_env=False``: the containers get no
+    ``AWS_ENDPOINT_URL*``, so only the config's ``endpoint_url`` can lead them here.
     """
     saved = {k: os.environ.get(k) for k in FAKE_ENV}
     os.environ.update(FAKE_ENV)
@@ -94,6 +96,8 @@ def moto_server(
             raise ValueError("route_tasks needs a workdir for the containers")
         argv += ["--route-tasks", str(workdir), "--log", str(log)]
         env["SFN_HARNESS_CONTAINER_ENV"] = json.dumps(container_env or {})
+        if not endpoint_env:
+            env["SFN_HARNESS_NO_ENDPOINT_ENV"] = "1"
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -198,6 +202,10 @@ def _install_routing(workdir: Path, log: Path, port: int) -> None:
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
     }
+    if os.environ.get("SFN_HARNESS_NO_ENDPOINT_ENV"):
+        for key in list(container_env):
+            if key.startswith("AWS_ENDPOINT_URL") or key == "SFN_HARNESS_NO_ENDPOINT_ENV":
+                container_env.pop(key)
     lock = threading.Lock()
 
     def eval_service_task(

@@ -141,6 +141,9 @@ def test_secret_never_rendered_into_a_spec(target: str, tmp_path: Path) -> None:
     config = (
         f"executor:\n  type: {executor}\n  config:\n    {settings}\n"
         "secrets:\n  type: dotenv\n  config:\n    location: secrets.env\n"
+        # stores every pod or task can reach (the cluster targets refuse others)
+        "run_log_store:\n  type: s3\n  config: {bucket: magnus-test}\n"
+        "catalog:\n  type: s3\n  config: {bucket: magnus-test}\n"
     )
     (tmp_path / "config.yaml").write_text(config)
     out = tmp_path / "spec.out"

@@ -31,6 +31,7 @@ from tests.argo_player import Player, magnus_shim, play_workflow, substitute_glo
 from tests.helpers.deps import require
 from tests.helpers.kubernetes import container_env, expand
 from tests.helpers.runlog import load_run_log, magnus_env, normalize
+from tests.helpers.shared_stores import S3_STORES, played_argo_config
 
 NAMES = ["-lead", "--help", "x $(HOME) $$ [bold] 'q' \"d\" \\ ü"]
 ITEMS = ["$(HOME)", "$$", "{{workflow.name}}", "-lead", "[bold]", "ü ✓", "a\\b", "{{=1+1}}"]
@@ -200,12 +201,15 @@ def test_argo_containers_receive_names_items_and_env_as_written(tmp_path: Path) 
 def argo_doc(folder: Path, pipeline: Path) -> dict[str, Any]:
     config = folder / "argo.yaml"
     config.write_text(
-        yaml.safe_dump(
-            {"executor": {"type": "argo", "config": {"env": {"HOSTILE_ENV": ENV_VALUE}}}}
-        ),
+        yaml.safe_dump(played_argo_config(folder, env={"HOSTILE_ENV": ENV_VALUE})),
         encoding="utf-8",
     )
-    options = RenderOptions(pipeline_file=pipeline.name, image="i:1", parameters_file="params.yaml")
+    options = RenderOptions(
+        pipeline_file=pipeline.name,
+        image="i:1",
+        parameters_file="params.yaml",
+        config_file=config.name,
+    )
     renderer = ArgoRenderer(load_pipeline(pipeline), load_config(config), options)
     return yaml.safe_load(renderer.render().text)
 
@@ -218,7 +222,8 @@ def test_hostile_pipeline_through_argo_matches_local(tmp_path: Path) -> None:
     env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
     play = play_workflow(doc, tmp_path, env, workflow_name="argo-play")
     assert play.phase == "Succeeded", play.pods
-    assert normalize(load_run_log(tmp_path, "argo-play")) == local_log(tmp_path, pipeline)
+    played = load_run_log(tmp_path, "argo-play", tmp_path / "argo.yaml")
+    assert normalize(played) == local_log(tmp_path, pipeline)
 
 
 @pytest.mark.slow  # ~30 magnus processes; the k8s-jobs run and the recorded play run in CI
@@ -352,7 +357,7 @@ def test_k8s_jobs_driver_escapes_values_but_expands_its_run_id(tmp_path: Path) -
     pipeline = hostile(tmp_path)
     settings = {"image": "i:1", "env": {"HOSTILE_ENV": ENV_VALUE}}
     (tmp_path / "k8s.yaml").write_text(
-        yaml.safe_dump({"executor": {"type": "k8s-job", "config": settings}})
+        yaml.safe_dump({"executor": {"type": "k8s-job", "config": settings}, **S3_STORES})
     )
     out = tmp_path / "k8s-out.yaml"
     proc = subprocess.run(

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import load_config
 from magnus_render.pipeline import load_pipeline
 from magnus_render.pipeline.build import load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
@@ -30,6 +30,7 @@ from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import magnus_shim, play_workflow
 from tests.conftest import ROOT
 from tests.helpers.runlog import load_run_log, magnus_env, normalize
+from tests.helpers.shared_stores import S3_STORES, played_argo_config
 from tests.test_shell_conformance import render_script
 
 NAMES = [
@@ -181,11 +182,16 @@ def test_hostile_pipeline_through_the_shell_script(tmp_path: Path) -> None:
 def test_hostile_pipeline_through_argo_matches_local(tmp_path: Path) -> None:
     box = Sandbox(tmp_path)
     pipeline = hostile_pipeline(box.run, argo_names=False)
+    config = box.run / "argo.yaml"
+    config.write_text(yaml.safe_dump(played_argo_config(box.run)), encoding="utf-8")
     options = RenderOptions(
-        pipeline_file=pipeline.name, image="magnus:test", parameters_file="params.yaml"
+        pipeline_file=pipeline.name,
+        image="magnus:test",
+        parameters_file="params.yaml",
+        config_file=config.name,
     )
     doc = yaml.safe_load(
-        ArgoRenderer(load_pipeline(pipeline), MagnusConfig(), options).render().text
+        ArgoRenderer(load_pipeline(pipeline), load_config(config), options).render().text
     )
     bin_dir = magnus_shim(box.tmp / "bin", sys.executable)
     env = box.env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
@@ -194,8 +200,8 @@ def test_hostile_pipeline_through_argo_matches_local(tmp_path: Path) -> None:
     assert_items_seen(box.run)
     (box.run / "items.b64").unlink()
     assert run_local(box, pipeline, "local").returncode == 0
-    assert normalize(load_run_log(box.run, "argo-play")) == normalize(
-        load_run_log(box.run, "local")
+    assert normalize(load_run_log(box.run, "argo-play", config)) == normalize(
+        load_run_log(box.run, "local", config)
     )
     box.assert_clean()
 
@@ -220,6 +226,9 @@ def test_argo_refuses_names_it_would_substitute(tmp_path: Path) -> None:
 # -- static checks of the specs that cannot run here ---------------------------------------
 def render_cli(target: str, pipeline: Path, cwd: Path, *extra: str) -> str:
     out = cwd / f"out-{target}.txt"
+    stores = cwd / "s3-stores.yaml"  # reachable from every pod or task
+    stores.write_text(yaml.safe_dump(S3_STORES), encoding="utf-8")
+    extra = ("-c", stores.name, *extra)
     result = subprocess.run(
         [*RENDER, "--target", target, pipeline.name, "--image", "i:1", "-o", str(out), *extra],
         capture_output=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import load_config
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
@@ -28,6 +28,7 @@ from tests.helpers.runlog import (
     normalize,
     prepare_workdir,
 )
+from tests.helpers.shared_stores import played_argo_config
 
 # about 1 s per container here: the quicker samples run in CI, the rest with --runslow
 # (map runs in CI through test_map_with_argo_config_and_per_map_parallelism below)
@@ -35,10 +36,16 @@ FAST = ["failing", "on_failure", "retry", "shell", "catalog"]
 SLOW = ["hello", "map", "parallel", "include", "nested"]
 
 
-def render_docs(sample: str) -> list[dict]:
+def render_docs(sample: str, workdir: Path) -> list[dict]:
+    """The sample's Workflow with its stores on ``workdir`` (where the pods are played),
+    declared as the volume every pod mounts."""
+    config = workdir / "argo.yaml"
+    config.write_text(yaml.safe_dump(played_argo_config(workdir)), encoding="utf-8")
     pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
-    options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="magnus:test")
-    text = ArgoRenderer(pipeline, MagnusConfig(), options).render().text
+    options = RenderOptions(
+        pipeline_file=f"samples/{sample}.yaml", image="magnus:test", config_file=config.name
+    )
+    text = ArgoRenderer(pipeline, load_config(config), options).render().text
     return list(yaml.safe_load_all(text))
 
 
@@ -47,9 +54,9 @@ def play_sample(sample: str, tmp_path: Path, concurrent: bool = False):
     bin_dir = magnus_shim(tmp_path / "bin", sys.executable)
     env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
     play = play_workflow(
-        render_docs(sample), workdir, env, workflow_name="argo-play", concurrent=concurrent
+        render_docs(sample, workdir), workdir, env, workflow_name="argo-play", concurrent=concurrent
     )
-    return play, load_run_log(workdir, "argo-play")
+    return play, load_run_log(workdir, "argo-play", workdir / "argo.yaml")
 
 
 def check(sample: str, tmp_path: Path, concurrent: bool = False) -> None:
@@ -92,7 +99,6 @@ executor:
 
 def test_map_with_argo_config_and_per_map_parallelism(tmp_path: Path) -> None:
     """The container commands carry --config-file; the per-map limit's extra DAG plays."""
-    from magnus_render.config import load_config
     from tests.helpers.runlog import run_magnus
 
     text = (SAMPLES / "map.yaml").read_text(encoding="utf-8")
@@ -108,7 +114,8 @@ def test_map_with_argo_config_and_per_map_parallelism(tmp_path: Path) -> None:
 
     workdir = prepare_workdir(tmp_path / "argo")
     (workdir / "narrow.yaml").write_text(text, encoding="utf-8")
-    (workdir / "argo.yaml").write_text(ARGO_CONFIG, encoding="utf-8")
+    config = played_argo_config(workdir, **yaml.safe_load(ARGO_CONFIG)["executor"]["config"])
+    (workdir / "argo.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     options = RenderOptions(pipeline_file="narrow.yaml", config_file="argo.yaml")
     renderer = ArgoRenderer(
         load_pipeline(workdir / "narrow.yaml"), load_config(workdir / "argo.yaml"), options

@@ -19,7 +19,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from magnus_render.config import MagnusConfig
 from magnus_render.pipeline import load_pipeline
 from magnus_render.pipeline.ir import Graph, NodeKind
 from magnus_render.renderers.argo import ArgoRenderer
@@ -30,6 +29,7 @@ from magnus_render.renderers.argo.validate import (
 )
 from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player
+from tests.helpers.shared_stores import argo_config
 from tests.test_pipeline_roundtrip import Writer, graph_specs
 
 SCHEMAS = schema_files_in(SHIPPED_SCHEMAS)
@@ -96,7 +96,7 @@ def test_random_pipelines_route_like_magnus(spec: Any, data: st.DataObject) -> N
         pipeline = load_pipeline(path)
         options = RenderOptions("pipeline.yaml", image="i")
         docs = list(
-            yaml.safe_load_all(ArgoRenderer(pipeline, MagnusConfig(), options).render().text)
+            yaml.safe_load_all(ArgoRenderer(pipeline, argo_config(), options).render().text)
         )
         assert validate_documents(docs, SCHEMAS) == []
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import load_config
 from magnus_render.contract.naming import is_dns_label
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
@@ -28,6 +28,7 @@ from magnus_render.renderers.argo.validate import (
 from magnus_render.renderers.base import RenderOptions
 from tests.conftest import ROOT, SAMPLES
 from tests.golden import assert_golden
+from tests.helpers.shared_stores import argo_config
 
 SCHEMAS = schema_files_in(SHIPPED_SCHEMAS)
 # a fixed list: a sample added later gets its golden file when its author adds it here
@@ -47,10 +48,16 @@ GOLDEN = ROOT / "samples" / "golden" / "argo"
 IMAGE = "registry.example.com/magnus:1.0"
 
 
+#: the stores on a volume every pod mounts (an Argo render refuses unshared ones)
+CONFIG = "samples/golden/argo/config.yaml"
+
+
 def render(sample: str, **extra: Any) -> str:
     pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
-    options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image=IMAGE, extra=extra)
-    return ArgoRenderer(pipeline, MagnusConfig(), options).render().text
+    options = RenderOptions(
+        pipeline_file=f"samples/{sample}.yaml", config_file=CONFIG, image=IMAGE, extra=extra
+    )
+    return ArgoRenderer(pipeline, load_config(ROOT / CONFIG), options).render().text
 
 
 def docs_of(text: str) -> list[dict[str, Any]]:
@@ -242,7 +249,7 @@ dag:
 
 def test_any_step_name_renders_to_legal_unique_names() -> None:
     pipeline = load_pipeline_text(HOSTILE, "hostile.yaml")
-    text = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("hostile.yaml", image="i")).render()
+    text = ArgoRenderer(pipeline, argo_config(), RenderOptions("hostile.yaml", image="i")).render()
     docs = docs_of(text.text)
     assert validate_documents(docs, SCHEMAS) == []
     templates = docs[0]["spec"]["templates"]
@@ -268,14 +275,14 @@ def test_any_step_name_renders_to_legal_unique_names() -> None:
 def test_names_with_argo_expressions_are_refused() -> None:
     text = HOSTILE.replace("x-fan-out", "{{item}}")
     pipeline = load_pipeline_text(text, "hostile.yaml")
-    renderer = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("hostile.yaml"))
+    renderer = ArgoRenderer(pipeline, argo_config(), RenderOptions("hostile.yaml"))
     with pytest.raises(MagnusError, match="Argo would substitute"):
         renderer.render()
 
 
 def test_placeholder_image_warns() -> None:
     pipeline = load_pipeline(SAMPLES / "hello.yaml")
-    result = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/hello.yaml")).render()
+    result = ArgoRenderer(pipeline, argo_config(), RenderOptions("samples/hello.yaml")).render()
     assert "MAGNUS_RENDER_IMAGE_NOT_SET" in result.text
     assert any("no container image given" in w for w in result.warnings)
 
@@ -349,7 +356,7 @@ def test_size_1000_steps_under_200_kib() -> None:
     finally:
         sys.path.remove(str(ROOT / "bench"))
     pipeline = load_pipeline_text(chain_pipeline(1000), "big.yaml")
-    doc = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("big.yaml", image="i")).build()
+    doc = ArgoRenderer(pipeline, argo_config(), RenderOptions("big.yaml", image="i")).build()
     size = len(json.dumps(doc, separators=(",", ":")).encode())
     assert size < 200 * 1024, size
 
@@ -362,7 +369,7 @@ def test_one_graph_over_1_mib_is_cut_into_segments() -> None:
     finally:
         sys.path.remove(str(ROOT / "bench"))
     pipeline = load_pipeline_text(chain_pipeline(8000), "huge.yaml")
-    renderer = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("huge.yaml", image="i"))
+    renderer = ArgoRenderer(pipeline, argo_config(), RenderOptions("huge.yaml", image="i"))
     docs = renderer.documents()
     assert [d["kind"] for d in docs][-2:] == ["WorkflowTemplate", "Workflow"]
     assert all(len(json.dumps(d, separators=(",", ":")).encode()) <= 1024 * 1024 for d in docs)
@@ -374,7 +381,7 @@ def test_cli_validate_finds_schema_and_prints(tmp_path: Path) -> None:
         [
             sys.executable, "-c", "from magnus_render.cli import render_main; render_main()",
             "samples/map.yaml", "--target", "argo", "--validate", "--image", IMAGE,
-            "--output", str(out),
+            "-c", CONFIG, "--output", str(out),
         ],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -385,7 +392,7 @@ def test_cli_validate_finds_schema_and_prints(tmp_path: Path) -> None:
 
 def test_validate_raises_on_a_broken_spec() -> None:
     pipeline = load_pipeline(SAMPLES / "map.yaml")
-    renderer = ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/map.yaml"))
+    renderer = ArgoRenderer(pipeline, argo_config(), RenderOptions("samples/map.yaml"))
     text = renderer.render().text.replace("depends: chunk.Succeeded", "depends: chunk.Suceeded")
     with pytest.raises(MagnusError, match="unknown task result 'Suceeded'"):
         renderer.validate(text)
@@ -403,7 +410,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_kinds() -> None:
     proc = _cli("samples/hello.yaml", "-t", "argo", "--image", IMAGE, "--kind", "CronWorkflow",
-                "--schedule", "0 3 * * *", "--timezone", "UTC")  # fmt: skip
+                "--schedule", "0 3 * * *", "--timezone", "UTC", "-c", CONFIG)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = yaml.safe_load(proc.stdout)
     assert doc["kind"] == "CronWorkflow" and doc["spec"]["schedules"] == ["0 3 * * *"]
@@ -411,3 +418,31 @@ def test_cli_kinds() -> None:
     bad = _cli("samples/hello.yaml", "-t", "argo", "--kind", "CronWorkflow")
     assert bad.returncode == 2 and "needs --schedule" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "problem"),
+    [
+        ("0 3 * *", None, "expected 5 fields"),
+        ("0 24 * * *", None, "hour field '24': 24 is outside 0-23"),
+        ("0 3 * * MON-SUN-1", None, "day-of-week field"),
+        ("*/0 * * * *", None, "step '0' must be a positive number"),
+        ("@fortnightly", None, "unknown macro"),
+        ("0 3 * * *", "Europe/Atlantis", "unknown timezone"),
+    ],
+)
+def test_bad_cron_schedule_is_refused_naming_the_flag(
+    schedule: str, timezone: str | None, problem: str
+) -> None:
+    extra = {"kind": "CronWorkflow", "schedule": schedule, "timezone": timezone}
+    with pytest.raises(MagnusError, match=r"--schedule|--timezone") as caught:
+        render("hello", **extra)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "schedule", ["@hourly", "@every 1h30m", "*/15 9-17 1,15 JAN-MAR mon-fri", "0 0 ? * 0"]
+)
+def test_good_cron_schedules_render(schedule: str) -> None:
+    docs = docs_of(render("hello", kind="CronWorkflow", schedule=schedule, timezone="UTC"))
+    assert docs[0]["spec"]["schedules"] == [schedule]

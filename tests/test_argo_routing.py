@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from magnus_render.config import MagnusConfig
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Play, Player, evaluate_depends
 from tests.conftest import SAMPLES
+from tests.helpers.shared_stores import argo_config
 
 RECORDER = """#!{python}
 import json, os, sys
@@ -43,7 +43,7 @@ sys.exit(json.loads(os.environ.get("REC_CODES", "{{}}")).get(key, 0))
 def doc_of(sample: str) -> dict[str, Any]:
     pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
     options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="i")
-    return yaml.safe_load(ArgoRenderer(pipeline, MagnusConfig(), options).render().text)
+    return yaml.safe_load(ArgoRenderer(pipeline, argo_config(), options).render().text)
 
 
 def play(
@@ -221,7 +221,7 @@ class SmallLimit(ArgoRenderer):
 def split_docs(sample: str) -> list[dict[str, Any]]:
     pipeline = load_pipeline(SAMPLES / f"{sample}.yaml")
     options = RenderOptions(pipeline_file=f"samples/{sample}.yaml", image="i")
-    result = SmallLimit(pipeline, MagnusConfig(), options).render()
+    result = SmallLimit(pipeline, argo_config(), options).render()
     assert any("WorkflowTemplates" in w for w in result.warnings)
     return list(yaml.safe_load_all(result.text))
 

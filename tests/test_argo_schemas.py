@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from magnus_render.config import MagnusConfig
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
@@ -26,13 +25,14 @@ from magnus_render.renderers.argo.validate import (
 )
 from magnus_render.renderers.base import RenderOptions
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers.shared_stores import ARGO_CONFIG, argo_config
 
 IMAGE = "registry.example.com/magnus:1.0"
 
 
 def renderer() -> ArgoRenderer:
     pipeline = load_pipeline(SAMPLES / "map.yaml")
-    return ArgoRenderer(pipeline, MagnusConfig(), RenderOptions("samples/map.yaml", image=IMAGE))
+    return ArgoRenderer(pipeline, argo_config(), RenderOptions("samples/map.yaml", image=IMAGE))
 
 
 def with_typo(text: str) -> str:
@@ -117,7 +117,7 @@ def test_cli_validate_outside_the_repository(tmp_path: Path) -> None:
     pipeline.write_bytes((SAMPLES / "hello.yaml").read_bytes())
     argv = [
         sys.executable, "-c", "from magnus_render.cli import render_main; render_main()",
-        "--target", "argo", "--validate", "--image", IMAGE, str(pipeline),
+        "--target", "argo", "--validate", "--image", IMAGE, str(pipeline), "-c", str(ARGO_CONFIG),
     ]  # fmt: skip
     ok = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
@@ -136,7 +136,7 @@ def test_validate_without_jsonschema_says_what_to_install(tmp_path: Path) -> Non
         "from magnus_render.cli import render_main; render_main()"
     )
     argv = [sys.executable, "-c", code, "--target", "argo", "--validate", "--image", IMAGE,
-            str(SAMPLES / "hello.yaml")]  # fmt: skip
+            str(SAMPLES / "hello.yaml"), "-c", str(ARGO_CONFIG)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != SCHEMA_ENV}
     env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import yaml
 
-from magnus_render.config import MagnusConfig
 from magnus_render.errors import UnsupportedError
 from magnus_render.pipeline import load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
@@ -43,6 +42,7 @@ from tests.helpers.runlog import (
     normalize,
     prepare_workdir,
 )
+from tests.helpers.shared_stores import s3_config
 from tests.test_argo_routing import names, play
 
 LIMIT = 6 * 1024
@@ -73,7 +73,7 @@ def chain(steps: int, jumps: dict[int, int] | None = None, failing: tuple[int, .
 def render(text: str, renderer: type[ArgoRenderer] = SmallLimit) -> list[dict[str, Any]]:
     pipeline = load_pipeline_text(text, "long.yaml")
     options = RenderOptions(pipeline_file="long.yaml", image="magnus:test")
-    return list(yaml.safe_load_all(renderer(pipeline, MagnusConfig(), options).render().text))
+    return list(yaml.safe_load_all(renderer(pipeline, s3_config(), options).render().text))
 
 
 def segment_of(docs: list[dict[str, Any]], task: str) -> str:
@@ -202,7 +202,7 @@ def test_other_kinds_split_too(kind: str) -> None:
     pipeline = load_pipeline_text(chain(60, JUMPS), "long.yaml")
     extra = {"kind": kind, "schedule": "0 * * * *" if kind == "CronWorkflow" else None}
     options = RenderOptions(pipeline_file="long.yaml", image="magnus:test", extra=extra)
-    docs = list(yaml.safe_load_all(SmallLimit(pipeline, MagnusConfig(), options).render().text))
+    docs = list(yaml.safe_load_all(SmallLimit(pipeline, s3_config(), options).render().text))
     assert docs[-1]["kind"] == kind and len(docs) >= 3
     assert all(compact_size(d) <= LIMIT for d in docs)
     assert validate_documents(docs, schema_files_in(SHIPPED_SCHEMAS)) == []

@@ -3,6 +3,7 @@ unknown or bad settings are errors naming the config file and line (exit 2 from 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -110,9 +111,36 @@ executor:
         max_step_duration: 7200
         service_account_name: gpu-runner
         labels: {accelerator: nvidia}
+        priority_class_name: gpu-high
+        security_context: {privileged: false, capabilities: {drop: [ALL], add: [SYS_PTRACE]}}
+        termination_grace_period_seconds: 120
       narrow:
         parallelism: 2
+    image_pull_secrets: [regcred]
+    pod_security_context: {runAsNonRoot: true, runAsUser: 1000, fsGroup: 2000}
+    security_context: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
+    priority_class_name: batch-low
+    scheduler_name: volcano
+    runtime_class_name: gvisor
+    host_aliases: [{ip: 10.0.0.5, hostnames: [mlflow.internal]}]
+    dns_policy: None
+    dns_config: {nameservers: [10.0.0.10], searches: [svc.cluster.local]}
+    init_containers:
+      - {name: wait-db, image: "busybox:1.36", command: [sh, -c, "until nc -z db 5432; do :; done"]}
+    sidecars:
+      - {name: proxy, image: "envoyproxy/envoy:v1.30", args: [--config-path, /etc/envoy.yaml]}
+run_log_store:
+  type: file-system
+  config: {log_folder: /mnt/runs/run-logs}
+catalog:
+  type: file-system
+  config: {catalog_location: /mnt/runs/catalog}
 """
+#: stores any pod can reach, for configs about something else
+S3_STORES = (
+    "run_log_store:\n  type: s3\n  config: {bucket: magnus-test}\n"
+    "catalog:\n  type: s3\n  config: {bucket: magnus-test}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +247,7 @@ def test_retry_policy_defaults_to_on_error_and_fail_node_never_retries(tmp_path:
     (tmp_path / "p.yaml").write_text(PIPELINE, encoding="utf-8")
     (tmp_path / "c.yaml").write_text(
         "executor:\n  type: argo\n  config:\n    retry_strategy: {limit: 3}\n"
-        "    overrides: {gpu: {}, narrow: {}}\n",
+        "    overrides: {gpu: {}, narrow: {}}\n" + S3_STORES,
         encoding="utf-8",
     )
     doc = render(tmp_path / "p.yaml", tmp_path / "c.yaml")
@@ -319,3 +347,110 @@ def test_cli_bad_setting_exits_2_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{config}:4:" in proc.stderr and "imag" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_pod_level_settings_globally_and_per_step(rendered: dict[str, Any]) -> None:
+    node = node_template(rendered)
+    assert node["securityContext"] == {"fsGroup": 2000, "runAsNonRoot": True, "runAsUser": 1000}
+    assert node["container"]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+    }
+    assert node["priorityClassName"] == "batch-low" and node["schedulerName"] == "volcano"
+    assert node["hostAliases"] == [{"hostnames": ["mlflow.internal"], "ip": "10.0.0.5"}]
+    assert node["initContainers"][0]["name"] == "wait-db"
+    assert node["sidecars"][0]["image"] == "envoyproxy/envoy:v1.30"
+    # what Argo has only workflow-wide goes into each template's pod spec patch
+    assert json.loads(node["podSpecPatch"]) == {
+        "dnsConfig": {"nameservers": ["10.0.0.10"], "searches": ["svc.cluster.local"]},
+        "dnsPolicy": "None",
+        "imagePullSecrets": [{"name": "regcred"}],
+        "runtimeClassName": "gvisor",
+    }
+    gpu = templates(rendered)[task(rendered, "train")["template"]]
+    assert gpu["priorityClassName"] == "gpu-high"
+    assert gpu["container"]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"add": ["SYS_PTRACE"], "drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+    }
+    assert json.loads(gpu["podSpecPatch"])["terminationGracePeriodSeconds"] == 120
+
+
+POD_BAD = [
+    ("    pod_security_context: {runAsUsr: 1}\n", "unknown field 'runAsUsr'"),
+    ("    sidecars: [{name: Proxy, image: envoy}]\n", "'name' must be a DNS-1123 label"),
+    ("    init_containers: [{name: wait}]\n", "'image' is required"),
+    ("    init_containers: [{name: w, image: i, comand: [x]}]\n", "unknown field 'comand'"),
+    ("    dns_policy: Cluster\n", "dns_policy"),
+    ("    image_pull_secrets: [Reg_Cred]\n", "is not a Secret name"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), POD_BAD)
+def test_bad_pod_level_settings_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "# settings\nexecutor:\n  type: argo\n  config:\n    image: x\n" + line + S3_STORES,
+        encoding="utf-8",
+    )
+    with pytest.raises(MagnusError) as info:
+        ArgoRenderer(
+            load_pipeline(ROOT / "samples" / "hello.yaml"),
+            load_config(config),
+            RenderOptions("samples/hello.yaml"),
+        ).render()
+    assert message in str(info.value) and f"{config}:6:" in str(info.value), str(info.value)
+
+
+STORES = [
+    ("", "executor", "'file-system' run log store (the default) at '.run_log_store'"),
+    (
+        "run_log_store:\n  type: chunked-fs\n  config: {log_folder: /elsewhere/logs}\n",
+        "log_folder",
+        "'chunked-fs' run log store at '/elsewhere/logs' is not on a shared volume",
+    ),
+    ("run_log_store:\n  type: buffered\n", "run_log_store", "'buffered' run log store lives"),
+    (
+        "catalog:\n  type: file-system\n  config: {catalog_location: /mnt/runs/../etc}\n",
+        "catalog_location",
+        "'file-system' catalog at '/mnt/runs/../etc'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stores", "where", "message"), STORES)
+def test_stores_the_pods_cannot_share_are_refused(
+    tmp_path: Path, stores: str, where: str, message: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    text = (
+        "executor:\n  type: argo\n  config:\n    persistent_volumes:\n"
+        "      - {name: runs, mount_path: /mnt/runs}\n" + stores
+    )
+    config.write_text(text, encoding="utf-8")
+    lineno = next(i for i, line in enumerate(text.splitlines(), 1) if where in line)
+    with pytest.raises(MagnusError) as info:
+        ArgoRenderer(
+            load_pipeline(ROOT / "samples" / "hello.yaml"),
+            load_config(config),
+            RenderOptions("samples/hello.yaml"),
+        ).render()
+    text = str(info.value)
+    assert message in text and f"{config}:{lineno}:" in text, text
+    assert "persistent_volumes" in text or "buffered" in text
+
+
+def test_a_store_below_every_mount_renders(tmp_path: Path) -> None:
+    """An override with its own volumes must mount the store's folder too."""
+    (tmp_path / "p.yaml").write_text(PIPELINE, encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    base = CONFIG.replace(
+        "        labels: {accelerator: nvidia}\n",
+        "        labels: {accelerator: nvidia}\n"
+        "        persistent_volumes: [{name: scratch, mount_path: /scratch}]\n",
+    )
+    config.write_text(base, encoding="utf-8")
+    with pytest.raises(MagnusError, match="declared mounts are /mnt/runs, /scratch"):
+        render(tmp_path / "p.yaml", config)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from magnus_render.config import MagnusConfig
+from magnus_render.config import MagnusConfig, load_config
 from magnus_render.errors import UnsupportedError
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
@@ -25,6 +25,7 @@ from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player, magnus_shim
 from tests.helpers.deps import require
 from tests.helpers.runlog import load_run_log, magnus_env
+from tests.helpers.shared_stores import S3_STORES, played_argo_config
 from tests.test_as_is import PIPELINE, _one_step, check_rendered, copy_pipeline
 
 ARGO_MARKER = '"hello" $(x) $$\n'
@@ -32,8 +33,11 @@ ARGO_MARKER = '"hello" $(x) $$\n'
 
 # -- Argo -------------------------------------------------------------------------------
 def _argo_docs(pipeline: Path, word: str) -> list[dict]:
-    options = RenderOptions(pipeline_file=word, image="magnus:test")
-    text = ArgoRenderer(load_pipeline(pipeline), MagnusConfig(), options).render().text
+    """Rendered to be played in the pipeline's folder (the stores' shared volume)."""
+    config = pipeline.parent / "argo.yaml"
+    config.write_text(yaml.safe_dump(played_argo_config(pipeline.parent)), encoding="utf-8")
+    options = RenderOptions(pipeline_file=word, image="magnus:test", config_file=config.name)
+    text = ArgoRenderer(load_pipeline(pipeline), load_config(config), options).render().text
     return list(yaml.safe_load_all(text))
 
 
@@ -49,7 +53,8 @@ def test_argo_runs_the_text_in_the_step_container(tmp_path: Path) -> None:
     env = magnus_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
     play = Player(doc, workdir, env, "argo-as-is").run()
     assert play.phase == "Succeeded", play.pods
-    check_rendered(load_run_log(workdir, "argo-as-is"), workdir, ARGO_MARKER)
+    played = load_run_log(workdir, "argo-as-is", workdir / "argo.yaml")
+    check_rendered(played, workdir, ARGO_MARKER)
 
 
 def test_argo_refuses_braces_it_would_substitute() -> None:
@@ -70,7 +75,10 @@ def test_argo_as_is_step_keeps_its_override_settings() -> None:
         "p.yaml",
     )
     config = MagnusConfig.model_validate(
-        {"executor": {"type": "argo", "config": {"overrides": {"big": {"image": "big:1"}}}}}
+        {
+            "executor": {"type": "argo", "config": {"overrides": {"big": {"image": "big:1"}}}},
+            **S3_STORES,
+        }
     )
     options = RenderOptions(pipeline_file="p.yaml", image="magnus:test")
     doc = yaml.safe_load(ArgoRenderer(pipeline, config, options).render().text)
@@ -132,7 +140,7 @@ def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
 
     rendered = K8sJobsRenderer(
         load_pipeline(PIPELINE),
-        MagnusConfig(),
+        MagnusConfig.model_validate(S3_STORES),
         RenderOptions(pipeline_file="as_is.yaml", image="magnus:test"),
     ).render()
     driver = list(yaml.safe_load_all(rendered.text))[-1]
@@ -157,7 +165,7 @@ def test_step_functions_runs_the_text_in_the_task(tmp_path: Path, launch: str) -
     with moto_server(route_tasks=True, workdir=workdir) as server:
         server.client("s3").create_bucket(Bucket=BUCKET)
         name = f"magnus-as-is-{launch}"
-        extra = "    launch: ecs\n" if launch == "ecs" else ""
+        extra = "    launch: ecs\n    subnets: [subnet-0a1b]\n" if launch == "ecs" else ""
         config = write_config(server, workdir, name, extra)
         machines = render_in(workdir, "as_is.yaml", config, name)
         described = run_execution(server, machines, f"sfn-as-is-{launch}", timeout=300)

@@ -42,7 +42,12 @@ def test_argo_executor_section_drives_the_argo_target(tmp_path: Path) -> None:
 
     workdir = project("simple", tmp_path)
     config = workdir / "argo-config.yaml"
-    config.write_text("executor:\n  type: argo\n  config:\n    image: my/image:1\n")
+    config.write_text(  # as magnus 0.5's argo docs set it up: stores on a mounted PVC
+        "executor:\n  type: argo\n  config:\n    image: my/image:1\n"
+        "    persistent_volumes:\n      - name: magnus-volume\n        mount_path: /mnt\n"
+        "run_log_store:\n  type: file-system\n  config:\n    log_folder: /mnt/run_log_store\n"
+        "catalog:\n  type: file-system\n  config:\n    catalog_location: /mnt/catalog\n"
+    )
     text, _ = render_text(workdir / "pipeline.yaml", "argo", config_file=config)
     assert "my/image:1" in set(_values(yaml.safe_load(text), "image"))
 

@@ -26,10 +26,12 @@ renders:
     target: argo
     kind: WorkflowTemplate
     image: registry.example/team/app:1.0
+    config: configs/argo.yaml
     output: deploy/argo/{name}.yaml
     kustomization: true
   - pipelines: pipelines/*.yaml
     target: stepfunctions
+    config: configs/stepfunctions.yaml
     output: deploy/sfn/{name}.json
   - pipelines: pipelines/hello.yaml
     target: shell
@@ -58,6 +60,10 @@ def make_repo(root: Path, manifest: str = MANIFEST) -> Path:
         ignore=shutil.ignore_patterns("golden", "__pycache__", "sdk", "notebooks"),
     )
     (repo / "render.yaml").write_text(manifest, encoding="utf-8")
+    # stores every pod or task can reach: the cluster targets refuse others
+    (repo / "configs").mkdir()
+    for target, name in (("argo", "config.yaml"), ("stepfunctions", "config.yaml")):
+        shutil.copy(SAMPLES / "golden" / target / name, repo / "configs" / f"{target}.yaml")
     return repo
 
 
@@ -235,7 +241,7 @@ def test_many_pipelines_render_through_the_worker_pool_in_order(tmp_path: Path) 
     repo = make_repo(
         tmp_path,
         "renders:\n  - pipelines: pipelines/many/*.yaml\n    target: argo\n"
-        "    output: deploy/{name}.yaml\n",
+        "    config: configs/argo.yaml\n    output: deploy/{name}.yaml\n",
     )
     many = repo / "pipelines" / "many"
     many.mkdir()
@@ -256,7 +262,7 @@ def test_pre_commit_hook_fails_on_drift_and_passes_when_current(tmp_path: Path) 
     repo = make_repo(
         tmp_path,
         "renders:\n  - pipelines: pipelines/hello.yaml\n    target: argo\n"
-        "    output: deploy/{name}.yaml\n",
+        "    config: configs/argo.yaml\n    output: deploy/{name}.yaml\n",
     )
     env = dict(os.environ, PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"))
     env.pop("PYTHONPATH", None)  # the hook runs from its own install, not this checkout

@@ -451,3 +451,60 @@ def test_broken_log_stream_neither_loses_nor_doubles_lines(kube: FakeKubernetes)
     assert kube.drop_logs == 0, "the log streams were not cut"
     for line in ("line-a", "line-b", "line-c"):
         assert proc.stdout.count(f"[talk] {line}") == 1, proc.stdout
+
+
+def _verb(method: str, path: str) -> tuple[str, str]:
+    """(resource, RBAC verb) of one API request the fake server saw."""
+    route, _, query = path.partition("?")
+    parts = route.strip("/").split("/")
+    resource = parts[parts.index("namespaces") + 2]
+    named = len(parts) > parts.index("namespaces") + 3
+    if parts[-1] == "log":
+        return "pods/log", "get"
+    if method == "POST":
+        return resource, "create"
+    if method == "DELETE":
+        return resource, "delete"
+    if named:
+        return resource, "get"
+    return resource, "watch" if "watch=true" in query.lower() else "list"
+
+
+def test_node_jobs_are_owned_by_the_driver_job_and_need_only_the_role(
+    kube: FakeKubernetes,
+) -> None:
+    """Node Jobs carry an ownerReference to the driver Job (named by the downward API in a
+    rendered driver), and every API call the driver makes is one its Role grants."""
+    from magnus_render.renderers.k8s_jobs import DRIVER_RULES
+
+    env = magnus_env(
+        {
+            "KUBECONFIG": str(kube.workdir.parent / "kubeconfig"),
+            "MAGNUS_DRIVER_JOB_NAME": "magnus-parallel",
+            "MAGNUS_DRIVER_JOB_UID": "0f6c1f0e-1111-4222-8333-944455556666",
+        }
+    )
+    argv = [*DRIVER, "--file", "samples/parallel.yaml", "--config-file"]
+    argv += [str(_config(kube.workdir)), "--run-id", "owned-run"]
+    proc = subprocess.run(argv, cwd=kube.workdir, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(kube.created_jobs) >= 3
+    for body in kube.created_jobs:
+        assert body["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": "magnus-parallel",
+                "uid": "0f6c1f0e-1111-4222-8333-944455556666",
+            }
+        ]
+        rules = body["spec"]["podFailurePolicy"]["rules"]
+        assert rules[0]["onExitCodes"] == {
+            "containerName": "node",
+            "operator": "In",
+            "values": [1, 2],
+        }
+    granted = {(r, v) for rule in DRIVER_RULES for r in rule["resources"] for v in rule["verbs"]}
+    used = {_verb(method, path) for method, path in kube.requests}
+    assert used <= granted, used - granted
+    assert {("jobs", "create"), ("jobs", "watch"), ("pods/log", "get")} <= used

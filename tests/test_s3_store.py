@@ -229,7 +229,8 @@ def test_config_selects_s3_backends_with_line_errors(tmp_path: Path) -> None:
 def test_boto3_is_imported_only_when_needed() -> None:
     code = (
         "import sys; from pathlib import Path; from magnus_render.render import render_text;"
-        "render_text(Path('samples/map.yaml'), 'stepfunctions');"
+        "render_text(Path('samples/map.yaml'), 'stepfunctions',"
+        " Path('samples/golden/stepfunctions/config.yaml'));"
         "import magnus_render.stores.s3_run_log, magnus_render.stores.s3_catalog;"
         "assert 'boto3' not in sys.modules, 'boto3 imported'; print('ok')"
     )

@@ -171,7 +171,7 @@ def test_failing_branch_on_ecs_routes_like_local(
     server, workdir = aws
     (workdir / "branch_failure.yaml").write_text(BRANCH_FAILURE, encoding="utf-8")
     name = "magnus-branch-failure"
-    config = write_config(server, workdir, name, "    launch: ecs\n")
+    config = write_config(server, workdir, name, "    launch: ecs\n    subnets: [subnet-0a1b]\n")
     machines = render_in(workdir, "branch_failure.yaml", config, name)
     main = next(iter(machines.values()))
     assert main["States"]["both.fan-out"]["Resource"] == "arn:aws:states:::ecs:runTask.sync"

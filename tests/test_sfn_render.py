@@ -18,6 +18,11 @@ GOLDEN = SAMPLES / "golden" / "stepfunctions"
 CONFIG = "samples/golden/stepfunctions/config.yaml"
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
 BATCH = "arn:aws:states:::batch:submitJob.sync"
+#: stores every task can reach (a render refuses others), for configs about something else
+S3_STORES = (
+    "run_log_store:\n  type: s3\n  config: {bucket: magnus-test}\n"
+    "catalog:\n  type: s3\n  config: {bucket: magnus-test}\n"
+)
 
 
 def render(
@@ -220,6 +225,7 @@ def test_tolerated_failure_and_ecs_launch(tmp_path: Path) -> None:
         "    items_bucket: b-u-c\n    cluster: c1\n    task_definition: td:3\n"
         "    subnets: [subnet-1]\n    security_groups: [sg-1]\n"
         "    tolerated_failure_percentage: 5\n    resources: {vcpu: '0.5', memory: '1024'}\n"
+        + S3_STORES
     )
     definition = json.loads(render(str(SAMPLES / "map.yaml"), str(config))[0])
     each = definition["States"]["each"]
@@ -330,7 +336,7 @@ def test_parameters_and_secrets_never_in_the_spec(tmp_path: Path) -> None:
     config.write_text(
         f"secrets:\n  type: dotenv\n  config: {{location: {dotenv}}}\n"
         "executor:\n  type: stepfunctions\n  config:\n    items_bucket: bkt\n"
-        "    secrets: {API_KEY: 'arn:aws:secretsmanager:us-east-1:1:secret:api'}\n"
+        "    secrets: {API_KEY: 'arn:aws:secretsmanager:us-east-1:1:secret:api'}\n" + S3_STORES
     )
     from magnus_render.render import render_text
 
@@ -354,7 +360,7 @@ def test_state_names_for_hostile_step_names(tmp_path: Path) -> None:
         + "".join(steps)
         + "    success:\n      type: success\n    fail:\n      type: fail\n"
     )
-    definition = json.loads(render(str(pipeline), None)[0])
+    definition = json.loads(render(str(pipeline))[0])
     states = definition["States"]
     assert all(len(n) <= 80 for n in states)
     task_names = [n for n, s in states.items() if s.get("Resource") == BATCH]
@@ -377,6 +383,7 @@ def test_command_over_the_limit_is_an_error(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(
         f"executor:\n  type: stepfunctions\n  config:\n    environment:\n      BIG: {'v' * 9000}\n"
+        + S3_STORES
     )
     with pytest.raises(MagnusError, match="8192-character limit"):
         render(str(SAMPLES / "hello.yaml"), str(config))
@@ -394,7 +401,10 @@ def test_with_infra_template_and_schedule() -> None:
         "Fn::GetAtt": ["StateMachineRole", "Arn"]
     }
     policy = json.dumps(resources["StateMachineRole"])
-    assert "batch:SubmitJob" in policy and "arn:aws:s3:::magnus-runs/magnus/map-items/*" in policy
+    assert "batch:SubmitJob" in policy
+    assert "arn:${AWS::Partition}:s3:::${ItemsBucket}/magnus/map-items/*" in policy
+    assert "magnus-runs" not in json.dumps(resources["StateMachine"])  # the bucket is a parameter
+    assert doc["Parameters"]["ItemsBucket"]["Default"] == "magnus-runs"
     schedule = resources["Schedule"]["Properties"]
     assert schedule["ScheduleExpression"] == "cron(30 2 ? * 2-6 *)"
     assert schedule["ScheduleExpressionTimezone"] == "UTC"
@@ -441,6 +451,7 @@ def test_large_definition_is_split_into_nested_machines(tmp_path: Path) -> None:
     config.write_text(
         "executor:\n  type: stepfunctions\n  config:\n    max_definition_bytes: 40000\n"
         "    state_machine_arn_prefix: 'arn:aws:states:us-east-1:123456789012:stateMachine:'\n"
+        + S3_STORES
     )
     text, warnings = render(str(pipeline), str(config))
     machines = json.loads(text)["StateMachines"]
@@ -470,10 +481,10 @@ def test_thousand_steps_render_fast(tmp_path: Path) -> None:
     """The bench target (1,000 steps under 0.5 s) with slack for a loaded CI machine."""
     import time
 
-    from magnus_render.config import MagnusConfig
     from magnus_render.pipeline import load_pipeline
     from magnus_render.renderers.base import RenderOptions
     from magnus_render.renderers.stepfunctions import StepFunctionsRenderer
+    from tests.helpers.shared_stores import s3_config
 
     pipeline = tmp_path / "chain.yaml"
     _chain(pipeline, 1000)
@@ -481,7 +492,7 @@ def test_thousand_steps_render_fast(tmp_path: Path) -> None:
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        StepFunctionsRenderer(loaded, MagnusConfig(), RenderOptions(str(pipeline))).render()
+        StepFunctionsRenderer(loaded, s3_config(), RenderOptions(str(pipeline))).render()
         best = min(best, time.perf_counter() - started)
     assert best < 2.0
 
@@ -494,6 +505,7 @@ def test_secret_references_go_into_job_definitions(tmp_path: Path) -> None:
         "executor:\n  type: stepfunctions\n  config:\n    image: repo/magnus:1\n"
         "    secrets: {API_KEY: 'arn:aws:secretsmanager:us-east-1:1:secret:api'}\n"
         "    overrides:\n      other: {image: 'repo/magnus:2', secrets: {DB: db-secret}}\n"
+        + S3_STORES
     )
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
@@ -521,7 +533,16 @@ def test_secret_references_go_into_job_definitions(tmp_path: Path) -> None:
     states = machine["Definition"]["States"]
     train, double = (states[n]["Parameters"]["JobDefinition"] for n in ("train", "double"))
     assert train != double and {train, double} == {"${" + k + "}" for k in jobs}
-    assert machine["DefinitionSubstitutions"] == {k: {"Ref": k} for k in jobs}
+    subs = machine["DefinitionSubstitutions"]
+    assert {k: subs[k] for k in jobs} == {k: {"Ref": k} for k in jobs}
+    assert states["train"]["Parameters"]["JobQueue"] == "${JobQueue}"
+    assert subs["JobQueue"] == {
+        "Fn::If": ["CreateJobQueue", {"Ref": "MagnusJobQueue"}, {"Ref": "JobQueue"}]
+    }
+    for job in jobs.values():
+        props = job["Properties"]["ContainerProperties"]
+        assert props["JobRoleArn"] == {"Fn::GetAtt": ["JobRole", "Arn"]}
+        assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["JobExecutionRole", "Arn"]}
     policy = json.dumps(resources["JobExecutionRole"])
     assert "secretsmanager:GetSecretValue" in policy and "secret:api" in policy
 
@@ -544,7 +565,7 @@ def test_cli_validate_runs_both_validators(tmp_path: Path) -> None:
         )
 
     out = tmp_path / "map.json"
-    ok = cli("samples/map.yaml", "--target", "stepfunctions", "--validate", "-o", str(out))
+    ok = cli("samples/map.yaml", "-t", "stepfunctions", "--validate", "-c", CONFIG, "-o", str(out))
     assert ok.returncode == 0, ok.stderr
     assert json.loads(out.read_text())["StartAt"] == "magnus.start"
     from magnus_render.errors import MagnusError
@@ -554,3 +575,156 @@ def test_cli_validate_runs_both_validators(tmp_path: Path) -> None:
     del broken["States"]["chunk"]["Resource"]
     with pytest.raises(MagnusError, match="asl-validator"):
         validate_text(json.dumps(broken))
+
+
+# -- issue 17: the last mile on a real AWS account ---------------------------------------------
+def _ecs_config(tmp_path: Path, extra: str) -> str:
+    config = tmp_path / "ecs.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n    launch: ecs\n"
+        "    items_bucket: b-u-c\n" + extra + S3_STORES,
+        encoding="utf-8",
+    )
+    return str(config)
+
+
+def test_fargate_without_a_network_is_refused_naming_the_line(tmp_path: Path) -> None:
+    config = _ecs_config(tmp_path, "    cluster: c1\n")
+    with pytest.raises(ConfigError) as caught:
+        render(str(SAMPLES / "hello.yaml"), config)
+    assert f"{config}:4:" in str(caught.value)
+    assert "Fargate" in str(caught.value) and "subnets" in str(caught.value)
+    # EC2 tasks need no awsvpc network; an override that drops the subnets is refused too
+    render(str(SAMPLES / "hello.yaml"), _ecs_config(tmp_path, "    launch_type: EC2\n"))
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        (SAMPLES / "hello.yaml")
+        .read_text()
+        .replace(
+            "      command: samples.functions.train\n",
+            "      command: samples.functions.train\n      overrides: {stepfunctions: bare}\n",
+        )
+    )
+    config = _ecs_config(tmp_path, "    subnets: [s-1]\n    overrides: {bare: {subnets: []}}\n")
+    with pytest.raises(ConfigError, match="step 'train'"):
+        render(str(pipeline), config)
+
+
+def test_ecs_platform_version_exec_and_role_overrides(tmp_path: Path) -> None:
+    role = "arn:aws:iam::123456789012:role/"
+    config = _ecs_config(
+        tmp_path,
+        "    subnets: [s-1]\n    platform_version: 1.4.0\n    enable_execute_command: true\n"
+        f"    task_role_arn: {role}task\n    execution_role_arn: {role}exec\n",
+    )
+    definition = json.loads(render(str(SAMPLES / "hello.yaml"), config)[0])
+    params = definition["States"]["train"]["Parameters"]
+    assert params["PlatformVersion"] == "1.4.0" and params["EnableExecuteCommand"] is True
+    assert params["Overrides"]["TaskRoleArn"] == f"{role}task"
+    assert params["Overrides"]["ExecutionRoleArn"] == f"{role}exec"
+    assert both_validators({"ecs": definition}) == []
+    # --with-infra: roles the template creates, passed (and only those) to ECS
+    doc = json.loads(
+        render(
+            str(SAMPLES / "hello.yaml"),
+            _ecs_config(tmp_path, "    subnets: [s-1]\n"),
+            extra={"with_infra": True},
+        )[0]
+    )
+    machine = doc["Resources"]["StateMachine"]["Properties"]
+    overrides = machine["Definition"]["States"]["train"]["Parameters"]["Overrides"]
+    assert overrides["TaskRoleArn"] == "${JobRoleArn}"
+    assert machine["DefinitionSubstitutions"]["JobRoleArn"] == {"Fn::GetAtt": ["JobRole", "Arn"]}
+    statements = doc["Resources"]["StateMachineRole"]["Properties"]["Policies"][0]
+    passing = [
+        s for s in statements["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"
+    ]
+    assert passing[0]["Resource"] == [
+        {"Fn::GetAtt": ["JobRole", "Arn"]},
+        {"Fn::GetAtt": ["JobExecutionRole", "Arn"]},
+    ]
+    with pytest.raises(ConfigError, match="platform_version"):
+        render(str(SAMPLES / "hello.yaml"), _ecs_config(tmp_path, "    platform_version: new\n"))
+
+
+def test_with_infra_roles_bucket_parameter_and_queue(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n    image: repo/magnus:1\n"
+        "    compute_environment: ce-spot\n"
+        "    shared_volumes: [{mount_path: /mnt/efs, efs_file_system_id: fs-0123abcd}]\n"
+        "run_log_store:\n  type: s3\n  config: {bucket: run-logs}\n"
+        "catalog:\n  type: file-system\n  config: {catalog_location: /mnt/efs/catalog}\n",
+        encoding="utf-8",
+    )
+    doc = json.loads(render("samples/map.yaml", str(config), extra={"with_infra": True})[0])
+    assert doc["Parameters"]["ItemsBucket"]["Default"] == "run-logs"  # the store's bucket
+    assert doc["Parameters"]["JobQueue"]["Default"] == "magnus"
+    assert doc["Parameters"]["ComputeEnvironment"]["Default"] == "ce-spot"
+    queue = doc["Resources"]["MagnusJobQueue"]
+    assert queue["Condition"] == "CreateJobQueue"
+    assert queue["Properties"]["ComputeEnvironmentOrder"][0]["ComputeEnvironment"] == {
+        "Ref": "ComputeEnvironment"
+    }
+    job_role = json.dumps(doc["Resources"]["JobRole"])
+    assert "arn:aws:s3:::run-logs/*" in job_role and "${ItemsBucket}/*" in job_role
+    job = next(r for r in doc["Resources"].values() if r["Type"] == "AWS::Batch::JobDefinition")[
+        "Properties"
+    ]["ContainerProperties"]
+    assert job["MountPoints"] == [{"ContainerPath": "/mnt/efs", "SourceVolume": "shared-0"}]
+    assert job["Volumes"][0]["EfsVolumeConfiguration"]["FileSystemId"] == "fs-0123abcd"
+    machine = doc["Resources"]["StateMachine"]["Properties"]
+    reader = machine["Definition"]["States"]["each"]["ItemReader"]["Parameters"]
+    assert reader["Bucket"] == "${ItemsBucket}"
+    assert machine["DefinitionSubstitutions"]["ItemsBucket"] == {"Ref": "ItemsBucket"}
+    from magnus_render.renderers.stepfunctions.validate import machines_in
+
+    assert both_validators(machines_in(doc)) == []
+
+
+def test_with_infra_over_the_cloudformation_limit_is_refused(tmp_path: Path) -> None:
+    pipeline = tmp_path / "big.yaml"
+    _chain(pipeline, 3000)
+    with pytest.raises(MagnusError, match=r"CloudFormation template would be [\d,]+ bytes"):
+        render(str(pipeline), ROOT / CONFIG, extra={"with_infra": True}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "problem"),
+    [
+        ("0 3 * *", None, "expected 5 cron fields"),
+        ("61 * * * *", None, "minute field '61': 61 is outside 0-59"),
+        ("@fortnightly", None, "unknown macro"),
+        ("0 3 * * *", "Mars/Olympus", "unknown timezone"),
+    ],
+)
+def test_bad_schedule_is_refused_naming_the_flag(
+    schedule: str, timezone: str | None, problem: str
+) -> None:
+    extra = {"with_infra": True, "schedule": schedule, "timezone": timezone}
+    with pytest.raises(ConfigError, match=r"--schedule|--timezone") as caught:
+        render("samples/hello.yaml", extra=extra)
+    assert problem in str(caught.value)
+
+
+def test_schedule_macros_become_eventbridge_cron() -> None:
+    from magnus_render.renderers.stepfunctions.infra import schedule_expression
+
+    assert schedule_expression("@hourly") == "cron(0 * * * ? *)"
+    assert schedule_expression("@daily") == "cron(0 0 * * ? *)"
+
+
+def test_stores_the_tasks_cannot_share_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "executor:\n  type: stepfunctions\n  config:\n"
+        "    shared_volumes: [{mount_path: /mnt/efs}]\n"
+        "run_log_store:\n  type: chunked-fs\n  config: {log_folder: /mnt/efs/logs}\n"
+        "catalog:\n  type: file-system\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        render(str(SAMPLES / "hello.yaml"), str(config))
+    message = str(caught.value)
+    assert f"{config}:8: catalog: the 'file-system' catalog at '.catalog'" in message
+    assert "shared_volumes" in message and "run_log_store" not in message

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from magnus_render.config import MagnusConfig, deep_merge
+from magnus_render.contract.k8s_pod import PodLevelSettings, pod_failure_policy, pod_fields
 from magnus_render.errors import ConfigError, Diagnostic
 
 #: the executor type (and per-step override key) these settings belong to
@@ -20,6 +21,9 @@ EXECUTOR_TYPE = "k8s-job"
 #: where the ConfigMap with pipeline, config and parameters is mounted in every pod
 SPEC_MOUNT_PATH = "/magnus/spec"
 SPEC_VOLUME = "magnus-spec"
+#: the driver pod's environment naming its own Job, for the node Jobs' ownerReference
+DRIVER_NAME_ENV = "MAGNUS_DRIVER_JOB_NAME"
+DRIVER_UID_ENV = "MAGNUS_DRIVER_JOB_UID"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[mkMGTPE])?$")
@@ -120,7 +124,7 @@ class Resources(_Strict):
         return {k: dict(v) for k, v in (("requests", self.requests), ("limits", self.limits)) if v}
 
 
-class PodSettings(_Strict):
+class PodSettings(PodLevelSettings):
     """What may differ from one step to another (also the shape of a per-step override)."""
 
     image: str | None = None
@@ -134,7 +138,9 @@ class PodSettings(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     backoff_limit: int = Field(default=0, ge=0)
     active_deadline_seconds: int | None = Field(default=None, ge=1)
-    ttl_seconds_after_finished: int = Field(default=3600, ge=0)
+    #: node Jobs are deleted this long after they finish (None: kept until the driver
+    #: Job, their owner, is deleted)
+    ttl_seconds_after_finished: int | None = Field(default=3600, ge=0)
 
     @field_validator("env")
     @classmethod
@@ -153,7 +159,11 @@ class K8sJobSettings(PodSettings):
     service_account: str | None = None
     #: service account of node pods (default: the namespace's default, without a token)
     node_service_account: str | None = None
+    #: restarts of a crashed driver pod (a driver that exits 1 or 2 is never restarted)
     driver_backoff_limit: int = Field(default=2, ge=0)
+    #: the driver Job (and through its ownerReference every node Job) is deleted this
+    #: long after the run ends; None keeps it
+    driver_ttl_seconds_after_finished: int | None = Field(default=86400, ge=0)
     #: the whole run's deadline (``active_deadline_seconds`` is each node's)
     driver_active_deadline_seconds: int | None = Field(default=None, ge=1)
     #: how many node Jobs of one parallel or map node run at once
@@ -293,7 +303,10 @@ def pod_spec(
         body["resources"] = resources
     if mounts:
         body["volumeMounts"] = mounts
+    if settings.security_context:
+        body["securityContext"] = dict(settings.security_context)
     spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [body]}
+    spec.update(pod_fields(settings, sidecars_as_init=True))
     if service_account:
         spec["serviceAccountName"] = service_account
     else:
@@ -313,13 +326,16 @@ def job_spec(
     labels: dict[str, str],
     backoff_limit: int,
     deadline: int | None,
+    ttl: int | None = None,
 ) -> dict[str, Any]:
-    """A Job's spec around a pod spec: retries, deadline and TTL."""
+    """A Job's spec around a pod spec: retries (crashes only), deadline and TTL."""
     spec: dict[str, Any] = {
         "backoffLimit": backoff_limit,
-        "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+        "podFailurePolicy": pod_failure_policy(pod["containers"][0]["name"]),
         "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
     }
+    if ttl is not None:
+        spec["ttlSecondsAfterFinished"] = ttl
     if deadline is not None:
         spec["activeDeadlineSeconds"] = deadline
     return spec
@@ -332,8 +348,10 @@ def node_job_body(
     command: list[str],
     labels: dict[str, str],
     annotations: dict[str, str],
+    owner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Job the k8s-job executor creates for one node (retries are magnus's own)."""
+    """The Job the k8s-job executor creates for one node (retries are magnus's own);
+    ``owner``: the driver Job's :func:`owner_reference`."""
     image = settings.image or "MAGNUS_RENDER_IMAGE_NOT_SET"
     all_labels = {**settings.labels, **labels}
     pod = pod_spec(
@@ -343,16 +361,24 @@ def node_job_body(
         command=command,
         service_account=settings.node_service_account,
     )
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": settings.namespace,
+        "labels": all_labels,
+        "annotations": dict(annotations),
+    }
+    if owner is not None:
+        metadata["ownerReferences"] = [owner]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": settings.namespace,
-            "labels": all_labels,
-            "annotations": dict(annotations),
-        },
+        "metadata": metadata,
         "spec": job_spec(
-            settings, pod, all_labels, settings.backoff_limit, settings.active_deadline_seconds
+            settings,
+            pod,
+            all_labels,
+            settings.backoff_limit,
+            settings.active_deadline_seconds,
+            settings.ttl_seconds_after_finished,
         ),
     }

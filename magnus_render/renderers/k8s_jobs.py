@@ -19,15 +19,14 @@ from magnus_render.contract import k8s_spec
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
+from magnus_render.renderers.cron import check_schedule, check_timezone
+from magnus_render.renderers.shared_stores import check_shared_stores
 
 #: the Role's rules: what the driver's executor needs, nothing more
 DRIVER_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": ["batch"],
-        "resources": ["jobs"],
-        "verbs": ["create", "get", "list", "watch", "delete"],
-    },
-    {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
 ]
 #: Kubernetes versions the output is validated against (kubernetes-validate --strict)
 VALIDATE_VERSIONS = ("1.30.0", "1.34.0")
@@ -56,11 +55,19 @@ class K8sJobsRenderer(Renderer):
                 f"driver runs the {k8s_spec.EXECUTOR_TYPE} executor with default settings"
             )
         image = self.resolve_image(settings.image)
-        if not settings.pvc_mounts:
-            self.warn(
-                "no pvc_mounts: the run log store and catalog must be reachable from the "
-                "driver and every node pod (mount a PersistentVolumeClaim or use s3)"
-            )
+        check_shared_stores(
+            self.config,
+            "a Kubernetes Jobs run",
+            [
+                [m.mount_path for m in each.pvc_mounts if not m.read_only]
+                for each in [
+                    settings,
+                    *(settings.for_step({k8s_spec.EXECUTOR_TYPE: n}) for n in settings.overrides),
+                ]
+            ],
+            "mount a PersistentVolumeClaim in the driver and every node pod with "
+            "executor.config.pvc_mounts: [{claim_name: CLAIM, mount_path: /mnt/magnus}]",
+        )
         base = k8s_spec.dns_name(f"magnus-{Path(self.pipeline.file).stem}", CRONJOB_NAME_MAX)
         data, items = self._spec_files()
         args_files = ["--config-file", f"{settings.spec_mount_path}/config.yaml"]
@@ -219,13 +226,22 @@ class K8sJobsRenderer(Renderer):
             "name": "MAGNUS_RUN_ID",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}},
         }
+        # the driver Job's name and uid (labels the Job controller puts on its pods, 1.27+):
+        # each node Job gets an ownerReference to it
+        owner_env = [
+            {"name": env, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{label}']"}}}
+            for env, label in (
+                (k8s_spec.DRIVER_NAME_ENV, "batch.kubernetes.io/job-name"),
+                (k8s_spec.DRIVER_UID_ENV, "batch.kubernetes.io/controller-uid"),
+            )
+        ]
         pod = k8s_spec.pod_spec(
             settings,
             container="driver",
             image=settings.image or PLACEHOLDER_IMAGE,
             command=command,
             service_account=settings.service_account,
-            extra_env=[run_id_env],
+            extra_env=[run_id_env, *owner_env],
         )
         labels = {**meta["labels"], "magnus-render/role": "driver"}
         job = k8s_spec.job_spec(
@@ -234,8 +250,15 @@ class K8sJobsRenderer(Renderer):
             labels,
             settings.driver_backoff_limit,
             settings.driver_active_deadline_seconds,
+            settings.driver_ttl_seconds_after_finished,
         )
         schedule = self.options.extra.get("schedule")
+        if self.options.extra.get("timezone"):
+            if not schedule:
+                raise MagnusError("--timezone applies only with --schedule (a CronJob)")
+            check_timezone(str(self.options.extra["timezone"]))
+        if schedule:
+            check_schedule(str(schedule))
         if not schedule:
             return {
                 "apiVersion": "batch/v1",

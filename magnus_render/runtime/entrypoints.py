@@ -295,8 +295,10 @@ def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | 
     return 0
 
 
-def write_items(items_file: str, items: list[str]) -> None:
-    """Where the fan-out items go. A plain path here; URL schemes plug in later (s3://)."""
+def write_items(items_file: str, items: list[str], config: Any = None) -> None:
+    """Where the fan-out items go: a plain path, or a URL (s3://) whose writer takes the
+    endpoint and region from the config's stores (a map on an S3-compatible server must
+    write its items there, not to AWS)."""
     payload = json.dumps(items, ensure_ascii=False)
     if "://" in items_file:
         scheme = items_file.split("://", 1)[0]
@@ -306,7 +308,7 @@ def write_items(items_file: str, items: list[str]) -> None:
         module_name, _, attr = writer.partition(":")
         import importlib
 
-        getattr(importlib.import_module(module_name), attr)(items_file, payload)
+        getattr(importlib.import_module(module_name), attr)(items_file, payload, config)
         return
     path = Path(items_file)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,7 +317,7 @@ def write_items(items_file: str, items: list[str]) -> None:
     tmp.replace(path)
 
 
-#: URL scheme -> "module:function(url, text)" writing the items (s3 is added with issue 6)
+#: URL scheme -> "module:function(url, text, config)" writing the items
 ITEM_WRITERS: dict[str, str] = {"s3": "magnus_render.stores.s3_client:write_items"}
 
 
@@ -363,7 +365,15 @@ def fan(
 
         # each item becomes a --map-variable word inside a container: see inert_json
         items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]
-        write_items(str(items_file), items)
+        try:
+            write_items(str(items_file), items, ctx.config)
+        except (MagnusError, OSError) as exc:
+            # the branches are open but no iteration can start: the step failed here
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            message = f"could not write the map items to {items_file}: {reason}"
+            print(f"error: {message}", file=sys.stderr)
+            run_guarded(ctx, lambda: nodes.fail_fan_out(ctx, node, variables, branches, message))
+            return 1
     return 0
 
 

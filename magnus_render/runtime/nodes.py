@@ -311,6 +311,35 @@ def fan_out(
     return branches
 
 
+def fail_fan_out(
+    ctx: RunContext,
+    node: Node,
+    map_variable: Mapping[str, Any] | None,
+    branches: list[Branch],
+    message: str,
+) -> Status:
+    """A fan-out that opened its branches but could not hand them on (the map items could
+    not be written): the branches and the composite step are FAIL, never left PROCESSING."""
+    resolved = resolve_name(node.internal_name, dict(map_variable or {}))
+    for branch in branches:
+        log = ctx.store.get_branch_log(ctx.run_id, branch.name)
+        if log is not None and log.status is Status.PROCESSING:
+            log.status = Status.FAIL
+            ctx.store.put_branch_log(ctx.run_id, log)
+    step_log = ctx.store.get_step_log(ctx.run_id, resolved) or _new_step_log(node, resolved)
+    step_log.status = Status.FAIL
+    step_log.message = message
+    if not step_log.attempts:
+        step_log.attempts = [StepAttempt(attempt_number=1, start_time=now_iso())]
+    attempt = step_log.attempts[-1]
+    attempt.status = Status.FAIL
+    attempt.message = message
+    attempt.end_time = now_iso()
+    ctx.store.put_step_log(ctx.run_id, step_log)
+    _report(ctx, "end", name=resolved, status=Status.FAIL, seconds=0.0, message=message)
+    return Status.FAIL
+
+
 def fan_in(ctx: RunContext, node: Node, map_variable: Mapping[str, Any] | None = None) -> Status:
     """Close a composite: roll branch statuses and parameters up; returns its status."""
     map_variable = dict(map_variable or {})

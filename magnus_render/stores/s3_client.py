@@ -100,10 +100,11 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def write_items(url: str, text: str) -> None:
-    """The ``--items-file s3://...`` writer of ``magnus fan --mode out`` (a JSON array)."""
+def write_items(url: str, text: str, config: Any = None) -> None:
+    """The ``--items-file s3://...`` writer of ``magnus fan --mode out`` (a JSON array),
+    through the endpoint and region the config's s3 stores use."""
     bucket, key = split_url(url)
-    client = make_client()
+    client = make_client(*endpoint_of(config))
     try:
         client.put_object(
             Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/json"
@@ -112,3 +113,15 @@ def write_items(url: str, text: str) -> None:
         if error_code(exc):
             raise client_error(exc, f"writing map items to {url}") from None
         raise
+
+
+def endpoint_of(config: Any) -> tuple[str | None, str | None]:
+    """``endpoint_url`` and ``region`` of the config's s3 run log store, else its s3
+    catalog (the first that sets each); (None, None) leaves them to boto3's own chain."""
+    found: dict[str, str | None] = {"endpoint_url": None, "region": None}
+    for service in (config.run_log_store, config.catalog) if config is not None else ():
+        if service.type == "s3":
+            for key in found:
+                if found[key] is None and isinstance(service.config.get(key), str):
+                    found[key] = service.config[key]
+    return found["endpoint_url"], found["region"]

@@ -48,6 +48,8 @@ from magnus_render.renderers.argo.settings import (
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult, Scope
+from magnus_render.renderers.cron import check_schedule, check_timezone
+from magnus_render.renderers.shared_stores import check_shared_stores
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -137,6 +139,16 @@ class ArgoRenderer(Renderer):
 
         self._emitters[NodeKind.AS_IS] = as_is
         builder.build(Scope(self.graph))
+        check_shared_stores(
+            self.config,
+            "an Argo workflow",
+            [
+                [v.mount_path for v in p.settings.persistent_volumes if not v.read_only]
+                for p in profiles.values()
+            ],
+            "mount a PersistentVolumeClaim in every step with executor.config."
+            "persistent_volumes: [{name: CLAIM, mount_path: /mnt/magnus}]",
+        )
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
 
@@ -184,6 +196,10 @@ class ArgoRenderer(Renderer):
             raise MagnusError("--kind CronWorkflow needs --schedule (a cron expression)")
         if kind != "CronWorkflow" and (schedule or timezone):
             raise MagnusError("--schedule and --timezone apply only to --kind CronWorkflow")
+        if schedule:
+            check_schedule(str(schedule))
+        if timezone:
+            check_timezone(str(timezone))
         return kind, schedule, timezone
 
     def _check_expressions(self) -> None:

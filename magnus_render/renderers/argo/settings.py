@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from magnus_render.config import MagnusConfig, deep_merge
+from magnus_render.contract.k8s_pod import PodLevelSettings
 from magnus_render.errors import ConfigError, Diagnostic
 
 
@@ -92,8 +93,11 @@ class TTLStrategy(_Strict):
     seconds_after_failure: int | None = Field(default=None, ge=0, alias="secondsAfterFailure")
 
 
-class StepSettings(_Strict):
-    """What may differ from step to step (the global values, patched by ``overrides``)."""
+class StepSettings(PodLevelSettings):
+    """What may differ from step to step (the global values, patched by ``overrides``);
+    pod-level settings (security contexts, pull secrets, sidecars, ...) included."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     image: str | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from magnus_render.contract.k8s_pod import argo_template_fields
 from magnus_render.contract.k8s_spec import literal
 from magnus_render.contract.naming import UniqueNames, dns_label
 from magnus_render.renderers.argo.settings import StepSettings
@@ -126,6 +127,7 @@ class TemplateFactory:
         account = settings.service_account_name
         if account and account != self.workflow_service_account:
             template["serviceAccountName"] = account
+        template.update(argo_template_fields(settings))
         return template
 
     def _container(self, settings: StepSettings, kind: str, mapped: bool) -> dict[str, Any]:
@@ -158,6 +160,8 @@ class TemplateFactory:
             mounts.append(mount)
         if mounts:
             container["volumeMounts"] = mounts
+        if settings.security_context:
+            container["securityContext"] = dict(settings.security_context)
         return container
 
 

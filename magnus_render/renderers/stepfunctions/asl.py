@@ -20,7 +20,7 @@ from typing import Any
 from magnus_render.errors import ConfigError, UnsupportedError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
 from magnus_render.renderers.base import RenderOptions, Scope, walk
-from magnus_render.renderers.stepfunctions.containers import ContainerStates
+from magnus_render.renderers.stepfunctions.containers import BUCKET_SUB, ContainerStates
 from magnus_render.renderers.stepfunctions.names import literal, state_name
 from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings, settings_for
 
@@ -47,6 +47,9 @@ class AslBuilder(ContainerStates):
         self.warnings: list[str] = []
         #: with --with-infra and an image: job definitions to create, by logical id
         self.define_jobs = False
+        #: with --with-infra: the template creates the job and execution roles and takes
+        #: the items bucket and job queue as parameters (DefinitionSubstitutions)
+        self.with_infra = False
         self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
         self._retries: dict[int, tuple[StepFunctionsSettings, list[dict[str, Any]]]] = {}
@@ -252,6 +255,7 @@ def _format_template(*parts: str) -> str:
     """A States.Format template; the literal parts are plain (bucket, prefix and state
     names are validated to safe characters), '{}' parts are placeholders."""
     for part in parts:
-        if part != "{}" and not literal(part).startswith("'"):
+        plain = part.replace(BUCKET_SUB, "bucket")  # substituted by CloudFormation
+        if part != "{}" and not literal(plain).startswith("'"):
             raise ConfigError(f"cannot use {part!r} in an S3 key template")
     return "'" + "".join(parts) + "'"

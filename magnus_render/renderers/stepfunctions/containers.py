@@ -35,6 +35,12 @@ RUN_ID_RESERVE = 80
 BATCH_RESOURCE = "arn:aws:states:::batch:submitJob.sync"
 ECS_RESOURCE = "arn:aws:states:::ecs:runTask.sync"
 
+#: DefinitionSubstitutions keys of --with-infra's template parameters and roles
+BUCKET_SUB = "${ItemsBucket}"
+JOB_QUEUE_SUB = "${JobQueue}"
+JOB_ROLE_SUB = "${JobRoleArn}"
+EXECUTION_ROLE_SUB = "${ExecutionRoleArn}"
+
 _RUN_ID = "\x00run_id"
 _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
@@ -46,6 +52,7 @@ class ContainerStates:
     settings: StepFunctionsSettings
     options: RenderOptions
     define_jobs: bool
+    with_infra: bool
     job_definitions: dict[str, dict[str, Any]]
     as_is_text: Callable[[Node], str | None]
     #: id(settings) -> (settings, its Retry list); see ``_retry``
@@ -93,7 +100,11 @@ class ContainerStates:
                 overrides["ResourceRequirements"] = requirements
             params: dict[str, Any] = {
                 "JobName": job_name(name),
-                "JobQueue": settings.job_queue,
+                "JobQueue": (
+                    JOB_QUEUE_SUB
+                    if self.with_infra and settings.job_queue == self.settings.job_queue
+                    else settings.job_queue
+                ),
                 "JobDefinition": self._job_definition(settings),
                 "ContainerOverrides": overrides,
             }
@@ -107,12 +118,24 @@ class ContainerStates:
             if settings.resources.memory is not None:
                 container["Memory"] = int(settings.resources.memory)
             overrides = {"ContainerOverrides": [container]}
+            task_role = settings.task_role_arn or (JOB_ROLE_SUB if self.with_infra else None)
+            execution_role = settings.execution_role_arn or (
+                EXECUTION_ROLE_SUB if self.with_infra else None
+            )
+            if task_role:
+                overrides["TaskRoleArn"] = task_role
+            if execution_role:
+                overrides["ExecutionRoleArn"] = execution_role
             params = {
                 "Cluster": settings.cluster,
                 "TaskDefinition": settings.task_definition,
                 "LaunchType": settings.launch_type,
                 "Overrides": overrides,
             }
+            if settings.platform_version and settings.launch_type == "FARGATE":
+                params["PlatformVersion"] = settings.platform_version
+            if settings.enable_execute_command:
+                params["EnableExecuteCommand"] = True
             if settings.subnets:
                 params["NetworkConfiguration"] = {
                     "AwsvpcConfiguration": {

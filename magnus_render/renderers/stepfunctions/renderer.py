@@ -7,16 +7,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import Renderer, RenderResult
+from magnus_render.renderers.shared_stores import check_shared_stores
 from magnus_render.renderers.stepfunctions.asl import AslBuilder
-from magnus_render.renderers.stepfunctions.jsontext import dump_to, dumps
+from magnus_render.renderers.stepfunctions.containers import BUCKET_SUB
+from magnus_render.renderers.stepfunctions.jsontext import dump_to, dumps, size
 from magnus_render.renderers.stepfunctions.names import substitution
 from magnus_render.renderers.stepfunctions.settings import (
     StepFunctionsSettings,
     load_settings,
     settings_for,
 )
+
+#: CloudFormation's limit for a template body uploaded to S3 (1 MB; counted as 10^6 bytes)
+MAX_TEMPLATE_BYTES = 1_000_000
 
 
 def dump(document: Any) -> str:
@@ -69,11 +75,26 @@ class StepFunctionsRenderer(Renderer):
         settings = load_settings(self.config)
         for node in self.graph.walk():
             settings_for(settings, node)  # an unknown override name fails early, with its line
+        self._check_network(settings)
+        check_shared_stores(
+            self.config,
+            "a Step Functions execution",
+            [
+                [v.mount_path for v in each.shared_volumes]
+                for each in [settings, *(settings_for(settings, n) for n in self.graph.walk())]
+            ],
+            "mount a shared file system (EFS) in every task and declare it with "
+            "executor.config.shared_volumes: [{mount_path: /mnt/magnus, efs_file_system_id: "
+            "fs-...}]",
+        )
         bucket = self._items_bucket(settings)
-        builder = AslBuilder(self.graph, settings, self.options, bucket)
-        builder.as_is_text = self.as_is_text
         with_infra = bool(self.options.extra.get("with_infra"))
+        builder = AslBuilder(
+            self.graph, settings, self.options, BUCKET_SUB if with_infra else bucket
+        )
+        builder.as_is_text = self.as_is_text
         builder.define_jobs = with_infra and settings.launch == "batch"
+        builder.with_infra = with_infra
         comment = self.graph.description or f"magnus pipeline {self.pipeline.file}"
         definition = builder.definition(comment)
         self.warnings.extend(builder.warnings)
@@ -100,12 +121,23 @@ class StepFunctionsRenderer(Renderer):
                 self._has_maps(),
                 bucket,
                 builder.job_definitions,
+                self._store_buckets(),
             )
             self.warnings.extend(doc.warnings)
             if self._any_secrets(settings) and not builder.job_definitions:
                 self.warn(
                     "secret references need an image (--image or executor.config.image) "
                     "so that --with-infra can create the job definitions that carry them"
+                )
+            # the text is ASCII: characters are bytes; counting stops past the limit
+            if size(doc.body, MAX_TEMPLATE_BYTES) > MAX_TEMPLATE_BYTES:
+                raise MagnusError(
+                    f"the CloudFormation template would be {size(doc.body):,} bytes, over "
+                    f"CloudFormation's limit of {MAX_TEMPLATE_BYTES:,} bytes (1 MB, for a "
+                    "template uploaded to S3): lower executor.config.max_definition_bytes "
+                    "only splits the definition, so split the pipeline into smaller ones "
+                    "(e.g. dag steps rendered apart)",
+                    self.pipeline.file,
                 )
             return doc.body
         if self.options.image or settings.image:
@@ -124,6 +156,21 @@ class StepFunctionsRenderer(Renderer):
             return machines[0].definition
         return {"StateMachines": {m.name: m.definition for m in machines}}
 
+    def _check_network(self, settings: StepFunctionsSettings) -> None:
+        """ECS tasks on Fargate use the awsvpc network mode: RunTask fails without subnets,
+        so a spec without them would only fail at the first task."""
+        for node in [None, *self.graph.walk()]:
+            each = settings if node is None else settings_for(settings, node)
+            if each.launch == "ecs" and each.launch_type == "FARGATE" and not each.subnets:
+                step = "" if node is None else f" (step {node.internal_name!r})"
+                raise self.config.error(
+                    "executor",
+                    f"config.subnets: ECS tasks on Fargate{step} need a network "
+                    "configuration: set executor.config.subnets (and security_groups, "
+                    "assign_public_ip), or launch_type: EC2",
+                    "subnets" if "subnets" in self.config.executor.config else "launch",
+                )
+
     def _arn_prefix(self, settings: StepFunctionsSettings) -> Callable[[str], str]:
         def arn_of(part: str) -> str:
             if settings.state_machine_arn_prefix is None:
@@ -141,6 +188,14 @@ class StepFunctionsRenderer(Renderer):
 
     def _has_maps(self) -> bool:
         return any(node.kind is NodeKind.MAP for node in self.graph.walk())
+
+    def _store_buckets(self) -> list[str]:
+        """Buckets of s3 run log store and catalog: the job role may use them."""
+        found = []
+        for service in (self.config.run_log_store, self.config.catalog):
+            if service.type == "s3" and isinstance(service.config.get("bucket"), str):
+                found.append(service.config["bucket"])
+        return found
 
     def _items_bucket(self, settings: StepFunctionsSettings) -> str | None:
         if settings.items_bucket:

@@ -55,6 +55,16 @@ class Resources(_Strict):
     gpu: str | None = None
 
 
+class SharedVolume(_Strict):
+    """A shared file system (EFS) every task mounts: a file-system run log store or catalog
+    may live below ``mount_path``. With ``efs_file_system_id``, ``--with-infra`` adds it
+    to the Batch job definitions it creates; otherwise your job/task definition mounts it."""
+
+    mount_path: str = Field(pattern=r"^/")
+    efs_file_system_id: str | None = Field(None, pattern=r"^fs-[0-9a-f]{8,40}$")
+    root_directory: str = Field("/", pattern=r"^/")
+
+
 class StepFunctionsSettings(TargetSettings):
     """Everything a rendered state machine needs to know about the AWS account."""
 
@@ -71,6 +81,20 @@ class StepFunctionsSettings(TargetSettings):
     subnets: list[str] = Field(default_factory=list)
     security_groups: list[str] = Field(default_factory=list)
     assign_public_ip: bool = False
+    #: Fargate platform version (e.g. LATEST, 1.4.0)
+    platform_version: str | None = Field(None, pattern=r"^(LATEST|\d+\.\d+\.\d+)$")
+    #: ECS Exec into running tasks
+    enable_execute_command: bool = False
+    #: role the container assumes (ECS TaskRoleArn / Batch JobRoleArn); with --with-infra
+    #: and no value, the template creates one
+    task_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    #: role ECS/Batch uses to pull the image, write logs and read secrets at start
+    execution_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    #: shared file systems mounted in every task (see SharedVolume)
+    shared_volumes: list[SharedVolume] = Field(default_factory=list)
+    #: --with-infra: a Batch compute environment to create the job queue on when the
+    #: template's JobQueue parameter is left empty (default for that parameter)
+    compute_environment: str | None = None
     # both
     resources: Resources = Field(default_factory=Resources)
     environment: dict[str, str] = Field(default_factory=dict)

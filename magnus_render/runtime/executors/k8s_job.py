@@ -14,12 +14,14 @@ entry point: ``magnus execute`` semantics, plus resuming an existing run.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from magnus_render.contract import k8s_spec
+from magnus_render.contract.k8s_pod import owner_reference
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Node, NodeKind, resolve_name
 from magnus_render.runtime import nodes
@@ -42,6 +44,14 @@ STEP_ANNOTATION = "magnus-render/step"
 def job_name(run_id: str, resolved_name: str) -> str:
     """A legal Job name, unique per run and (resolved) step: readable, hash when changed."""
     return k8s_spec.dns_name(f"{run_id}-{resolved_name}", 63)
+
+
+def driver_owner() -> dict[str, Any] | None:
+    """The driver Job as the owner of node Jobs, when the driver runs in a Job's pod (the
+    rendered driver gets its Job's name and uid from the downward API); None elsewhere."""
+    name = os.environ.get(k8s_spec.DRIVER_NAME_ENV, "")
+    uid = os.environ.get(k8s_spec.DRIVER_UID_ENV, "")
+    return owner_reference(name, uid) if name and uid else None
 
 
 class K8sJobExecutor(NodeTriggeringExecutor):
@@ -141,6 +151,7 @@ class K8sJobExecutor(NodeTriggeringExecutor):
             command=argv,
             labels=labels,
             annotations=annotations,
+            owner=driver_owner(),
         )
 
     def trigger_node(self, node: Node, map_variable: Mapping[str, Any], argv: list[str]) -> int:
