@@ -53,11 +53,13 @@ def whole_process(steps: int) -> int:
         path = Path(tmp) / f"chain{steps}.yaml"
         write_pipeline(path, steps)
         out = Path(tmp) / "out.json"
+        config = Path(tmp) / "s3.yaml"  # stores every task can reach
+        config.write_text(json.dumps(S3_STORES), encoding="utf-8")
         load = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         argv = [sys.executable, "-c", "from magnus_render.cli import render_main; render_main()"]
-        argv += ["--target", "stepfunctions", str(path), "-o", str(out)]
+        argv += ["--target", "stepfunctions", str(path), "-c", str(config), "-o", str(out)]
         subprocess.run(argv, check=True, capture_output=True)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

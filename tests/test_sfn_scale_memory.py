@@ -22,6 +22,11 @@ from magnus_render.renderers.stepfunctions import StepFunctionsRenderer, jsontex
 from magnus_render.renderers.stepfunctions.split import split_definition
 from magnus_render.yamltext import plain_text
 
+#: stores every task can reach (the cluster targets refuse unshared file-system stores)
+S3_STORES = {
+    "run_log_store": {"type": "s3", "config": {"bucket": "magnus-test"}},
+    "catalog": {"type": "s3", "config": {"bucket": "magnus-test"}},
+}
 RENDER = [sys.executable, "-c", "from magnus_render.cli import render_main; render_main()"]
 
 
@@ -39,10 +44,12 @@ def test_streamed_text_equals_the_text_and_is_never_held_whole(tmp_path: Path) -
     """3,000 steps (3.4 MB, split into nested machines): the CLI prints exactly what
     render_text returns, and while the text is streamed at most a fifth of it is held."""
     pipeline = chain(tmp_path / "p.yaml", 3000)
-    text, _ = render_text(pipeline, "stepfunctions")
+    config = tmp_path / "s3.yaml"  # stores every task can reach
+    config.write_text(json.dumps(S3_STORES), encoding="utf-8")
+    text, _ = render_text(pipeline, "stepfunctions", config)
     assert len(json.loads(text)["StateMachines"]) > 2
     printed = subprocess.run(
-        [*RENDER, "--target", "stepfunctions", str(pipeline)],
+        [*RENDER, "--target", "stepfunctions", str(pipeline), "-c", str(config)],
         capture_output=True,
         text=True,
         check=False,
@@ -51,14 +58,15 @@ def test_streamed_text_equals_the_text_and_is_never_held_whole(tmp_path: Path) -
     assert printed.stdout == text
     written = tmp_path / "out" / "sfn.json"
     subprocess.run(
-        [*RENDER, "--target", "stepfunctions", str(pipeline), "-o", str(written)],
+        [*RENDER, "--target", "stepfunctions", "-c", str(config), "-o", str(written), pipeline],
         capture_output=True,
         check=True,
     )
     assert written.read_text(encoding="utf-8") == text
 
+    options = RenderOptions(str(pipeline), config_file=str(config))
     renderer = StepFunctionsRenderer(
-        load_pipeline(pipeline), MagnusConfig(), RenderOptions(str(pipeline))
+        load_pipeline(pipeline), MagnusConfig.model_validate(S3_STORES), options
     )
     stream, _ = renderer.render_stream()
     received: list[int] = []
