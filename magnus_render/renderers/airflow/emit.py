@@ -1,0 +1,247 @@
+"""Writes the DAG file: Python source whose values are literals, built line by line.
+
+Layout of the output: a docstring, imports that work on Airflow 2.10+ and 3.x, constants
+(the shell each task runs, the run id template, the pod settings), two helpers (``step``
+makes a step's task, ``outcome`` its two route tasks), then the DAG: every graph's tasks
+first, then its routes as ``>>`` lines. Names are task ids (DNS labels, see naming.py);
+user text reaches the file only through ``repr``/``json`` (comments) or shlex-quoted words.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from magnus_render.pipeline.ir import Graph, Node, NodeKind
+from magnus_render.renderers.airflow.routing import routes
+
+#: environment variables a task's shell reads (never ``MAGNUS_*``: those are magnus's)
+ENV_RUN_ID = "MR_AIRFLOW_RUN_ID"
+ENV_USE_CACHED = "MR_AIRFLOW_USE_CACHED"
+ENV_STEP = "MR_AIRFLOW_STEP"
+ENV_MAP_VARIABLE = "MR_AIRFLOW_MAP_VARIABLE"
+ENV_ITEMS = "MR_AIRFLOW_ITEMS_FILE"
+ENV_AS_IS = "MR_AIRFLOW_AS_IS"
+
+#: the magnus run id: the ``run_id`` conf value, else the DAG id and Airflow's run id with
+#: every character magnus refuses (Airflow allows ``.~:+`` besides ``[A-Za-z0-9_-]``) as '-'
+RUN_ID_TEMPLATE = (
+    "{{ params.run_id or ((dag.dag_id ~ '-' ~ run_id) | replace('.', '-') | replace('~', '-')"
+    " | replace(':', '-') | replace('+', '-')) }}"
+)
+USE_CACHED_TEMPLATE = "{{ params.use_cached }}"
+#: KubernetesPodOperator writes this file's JSON to XCom (do_xcom_push)
+KPO_XCOM_FILE = "/airflow/xcom/return.json"
+
+_OPTIONS = (
+    f'${{{ENV_USE_CACHED}:+--use-cached "${ENV_USE_CACHED}"}}'
+    f' ${{{ENV_MAP_VARIABLE}:+--map-variable "${ENV_MAP_VARIABLE}"}}'
+)
+_POSITIONAL = f'-- "${ENV_RUN_ID}" "${ENV_STEP}"'
+
+
+def scripts(magnus: list[str], node_words: list[str], fan_words: dict[str, list[str]], kpo: bool):
+    """The POSIX shell of each kind of task (bash runs it, or ``sh -c`` in a pod).
+
+    ``node_words``/``fan_words`` are the protocol's argv without ``-- RUN_ID NAME``."""
+    head = " ".join(shlex.quote(w) for w in magnus)
+
+    def line(words: list[str], *extra: str) -> str:
+        return " ".join([head, *(shlex.quote(w) for w in words[1:]), _OPTIONS, *extra, _POSITIONAL])
+
+    items = KPO_XCOM_FILE if kpo else f'"${ENV_ITEMS}"'
+    as_is = f'"${ENV_AS_IS}"'
+    return {
+        "node": f"exec {line(node_words)}",
+        "fail": f"{line(node_words)}\nexit 1",
+        "as_is": f"exec {line(node_words, '--as-is', as_is)}",
+        "fan_out": f"exec {line(fan_words['out'])}",
+        "fan_out_items": f"exec {line(fan_words['out'], '--items-file', items)}",
+        "fan_in": f"exec {line(fan_words['in'])}",
+    }
+
+
+@dataclass
+class Ends:
+    """A step's tasks as routes see them: the entry and, per outcome, the route tasks."""
+
+    entry: str
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """Where a graph is written: indentation, task id prefix, map item template."""
+
+    indent: str
+    prefix: str
+    item: str | None = None
+    first: bool = False  # the root graph (its start step creates the run log)
+
+
+class DagWriter:
+    """Emits the body of the ``with DAG(...)`` block. ``names(graph)`` gives task ids."""
+
+    def __init__(self, renderer: Any, names: Any, kpo: bool) -> None:
+        self.r = renderer
+        self.names = names
+        self.kpo = kpo
+        self.lines: list[str] = []
+        self._count = 0
+        self.notes: list[str] = []
+
+    def var(self, base: str) -> str:
+        self._count += 1
+        return f"{base.replace('-', '_')}_{self._count}"
+
+    def out(self, ctx: Context, text: str) -> None:
+        self.lines.extend(ctx.indent + ln if ln else "" for ln in text.split("\n"))
+
+    # -- graphs -------------------------------------------------------------------------
+    def graph(self, graph: Graph, ctx: Context, entry: str | None) -> tuple[str, str]:
+        """Write ``graph``'s tasks and routes; returns its (success, fail) task variables.
+        ``entry`` is the task the start step waits for (None: the DAG's first task)."""
+        ids = self.names(graph)
+        ends: dict[str, Ends] = {}
+        for node in graph:
+            start = node.name == graph.start_at
+            ends[node.name] = self.node(node, graph, ids[node.name], ctx, start and ctx.first)
+        incoming: dict[str, list[str]] = {}
+        for name, outcome, target in routes(graph):
+            incoming.setdefault(target, []).extend(getattr(ends[name], outcome))
+        if entry is not None:
+            incoming.setdefault(graph.start_at, []).insert(0, entry)
+        for node in graph:
+            sources = incoming.get(node.name)
+            if sources:
+                src = sources[0] if len(sources) == 1 else f"[{', '.join(sources)}]"
+                self.out(ctx, f"{src} >> {ends[node.name].entry}")
+        return ends[graph.success_node.name].entry, ends[graph.fail_node.name].entry
+
+    def node(self, node: Node, graph: Graph, tid: str, ctx: Context, first: bool) -> Ends:
+        self.out(ctx, f"# {node.kind.value} {json.dumps(node.internal_name, ensure_ascii=False)}")
+        if node.kind is NodeKind.MAP and ctx.item is None:
+            return self.map(node, tid, ctx, first)
+        if node.kind in (NodeKind.PARALLEL, NodeKind.DAG):
+            return self.composite(node, tid, ctx, first)
+        if node.kind is NodeKind.MAP:
+            self.r.warn(
+                f"map {node.internal_name!r} is inside a map: Airflow cannot expand a mapped "
+                "group inside a mapped group, so this map runs in one task (magnus runs its "
+                "iterations)"
+            )
+        kind = "node"
+        extra: dict[str, str] = {}
+        if node.kind is NodeKind.FAIL and not graph.internal_name:
+            kind = "fail"  # the root fail node's task fails: the DAG run ends failed
+        if node.kind is NodeKind.AS_IS:
+            text = self.r.as_is_text(node)
+            if text is not None:
+                kind = "as_is"
+                extra[ENV_AS_IS] = text
+        var = self.var(tid)
+        self.out(ctx, f"{var} = {self.step_call(tid, node, kind, ctx, first, extra)}")
+        if node.kind.is_terminal:
+            return Ends(var)
+        return self.outcome(var, ctx, Ends(var))
+
+    def outcome(self, var: str, ctx: Context, ends: Ends) -> Ends:
+        ok, ko = f"{var}_ok", f"{var}_failed"
+        self.out(ctx, f"{ok}, {ko} = outcome({var})")
+        ends.succeeded.append(ok)
+        ends.failed.append(ko)
+        return ends
+
+    def step_call(
+        self,
+        tid: str,
+        node: Node,
+        kind: str,
+        ctx: Context,
+        first: bool,
+        extra: dict[str, str] | None = None,
+        task_id: str | None = None,
+    ) -> str:
+        args = [repr(task_id or tid), repr(node.internal_name)]
+        if kind != "node":
+            args.append(kind.upper())
+        if ctx.item is not None:
+            args.append(f"item={ctx.item}")
+        env = dict(extra or {})
+        if first:
+            args.append("env=INITIAL_PARAMETERS")
+            if env:
+                raise AssertionError("the first step takes no other environment")
+        if env:
+            args.append(f"env={_dict(env)}")
+        pod = self.r.pod_constant(node)
+        if pod is not None:
+            args.append(f"pod={pod}")
+        return f"step({', '.join(args)})"
+
+    # -- composites ---------------------------------------------------------------------
+    def composite(self, node: Node, tid: str, ctx: Context, first: bool) -> Ends:
+        """Parallel and dag steps: fan out, each branch in a TaskGroup, fan in."""
+        fan_out = self.var(f"{tid}_fan_out")
+        call = self.step_call(tid, node, "fan_out", ctx, first, task_id=f"{tid}__fan_out")
+        self.out(ctx, f"{fan_out} = {call}")
+        ends = self.outcome(fan_out, ctx, Ends(fan_out))
+        opened = ends.succeeded.pop()
+        failed_out = ends.failed.pop()
+        fan_in = self.var(f"{tid}_fan_in")
+        call = self.step_call(tid, node, "fan_in", ctx, False, task_id=f"{tid}__fan_in")
+        self.out(ctx, f"{fan_in} = {call}")
+        terminals = [opened]
+        with_names = self.names.branches(node)
+        self.out(ctx, f"with TaskGroup({tid!r}):")
+        for branch in node.branches:
+            group = with_names[branch.name]
+            self.out(ctx, f"    with TaskGroup({group!r}):")
+            inner = Context(ctx.indent + "        ", f"{ctx.prefix}{tid}.{group}.", ctx.item)
+            terminals.extend(self.graph(branch, inner, opened))
+        self.out(ctx, f"[{', '.join(terminals)}] >> {fan_in}")
+        done = self.outcome(fan_in, ctx, Ends(fan_out))
+        done.failed.insert(0, failed_out)
+        return done
+
+    def map(self, node: Node, tid: str, ctx: Context, first: bool) -> Ends:
+        """A map: a fan-out task whose XCom is the items, a mapped TaskGroup expanded over
+        it (each task reads its item by map index), and a fan-in after every iteration."""
+        fan_out = self.var(f"{tid}_fan_out")
+        items_id = f"{ctx.prefix}{tid}__fan_out"
+        call = self.step_call(tid, node, "fan_out_items", ctx, first, task_id=f"{tid}__fan_out")
+        self.out(ctx, f"{fan_out} = {call}")
+        ends = self.outcome(fan_out, ctx, Ends(fan_out))
+        opened = ends.succeeded.pop()
+        failed_out = ends.failed.pop()
+        fan_in = self.var(f"{tid}_fan_in")
+        call = self.step_call(tid, node, "fan_in", ctx, False, task_id=f"{tid}__fan_in")
+        self.out(ctx, f"{fan_in} = {call}")
+        function = self.var(f"{tid}_iteration")
+        item = f"item_of({items_id!r})"
+        self.out(ctx, f"@task_group(group_id={tid!r})")
+        self.out(ctx, f"def {function}(item: str) -> None:")
+        self.out(ctx, "    # item is the iteration's map variable; tasks read it by map index")
+        inner = Context(ctx.indent + "    ", f"{ctx.prefix}{tid}.", item)
+        success, fail = self.graph(node.branch, inner, fan_out)
+        self.out(ctx, f"    [{success}, {fail}] >> {fan_in}")
+        self.out(ctx, f"{function}.expand(item={fan_out}.output)")
+        self.out(ctx, f"{opened} >> {fan_in}")
+        done = self.outcome(fan_in, ctx, Ends(fan_out))
+        done.failed.insert(0, failed_out)
+        return done
+
+
+def _dict(values: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sorted(values.items())) + "}"
+
+
+def walk_maps(graph: Graph) -> Iterator[Node]:
+    """Every map node that Airflow expands (not inside another map)."""
+    for node in graph.walk():
+        if node.kind is NodeKind.MAP and node.in_map_depth == 0:
+            yield node

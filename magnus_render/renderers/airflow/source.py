@@ -1,0 +1,337 @@
+"""The fixed parts of the DAG file around the tasks the writer emits: docstring, imports
+(Airflow 3 paths first, then Airflow 2.10's), constants, helpers and the ``with DAG`` line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from magnus_render.renderers.airflow import emit
+
+if TYPE_CHECKING:
+    from magnus_render.renderers.airflow import AirflowRenderer
+    from magnus_render.renderers.airflow.settings import AirflowSettings, KubernetesPod
+
+_IMPORTS_BASH = '''\
+try:  # Airflow 3
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG, Param, TaskGroup, task_group
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
+    from airflow.decorators import task_group
+    from airflow.models.param import Param
+    from airflow.operators.bash import BashOperator
+    from airflow.operators.empty import EmptyOperator
+    from airflow.operators.python import PythonOperator
+    from airflow.utils.task_group import TaskGroup
+'''
+
+_IMPORTS_KPO = '''\
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.secret import Secret
+from kubernetes.client import models as k8s
+
+try:  # Airflow 3
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG, Param, TaskGroup, task_group
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
+    from airflow.decorators import task_group
+    from airflow.models.param import Param
+    from airflow.operators.empty import EmptyOperator
+    from airflow.utils.task_group import TaskGroup
+'''
+
+_OUTCOME = '''
+
+def outcome(task: Any) -> tuple[Any, Any]:
+    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
+    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
+    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
+    task >> [failed, unreached]
+    [failed, unreached] >> succeeded
+    return succeeded, failed
+
+
+def item_of(fan_out: str) -> str:
+    """The map variable of a mapped task: its item in the fan-out task's XCom."""
+    return "{{ ti.xcom_pull(task_ids='" + fan_out + "')[ti.map_index] }}"
+'''
+
+_STEP_BASH = '''
+
+def step(
+    task_id: str,
+    name: str,
+    script: str = NODE,
+    item: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Any:
+    """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
+    variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
+    if item is not None:
+        variables[MAP_VARIABLE_VAR] = item
+    if script is FAN_OUT_ITEMS:
+        return PythonOperator(
+            task_id=task_id,
+            python_callable=map_items,
+            op_kwargs={"env": variables},
+            trigger_rule="none_failed_min_one_success",
+            retries=0,
+        )
+    return BashOperator(
+        task_id=task_id,
+        bash_command=script,
+        env=variables,
+        append_env=True,
+        cwd=WORKING_DIR,
+        trigger_rule="none_failed_min_one_success",
+        retries=0,
+    )
+
+
+def map_items(env: dict[str, str]) -> list[str]:
+    """A map's fan-out: ``magnus fan --mode out`` writes the items; they go to XCom."""
+    with tempfile.TemporaryDirectory() as folder:
+        items = os.path.join(folder, "items.json")
+        variables = {**os.environ, **env, ITEMS_VAR: items}
+        subprocess.run(["bash", "-c", FAN_OUT_ITEMS], env=variables, cwd=WORKING_DIR, check=True)
+        with open(items, encoding="utf-8") as handle:
+            return json.load(handle)
+'''
+
+_STEP_KPO = '''
+
+def step(
+    task_id: str,
+    name: str,
+    script: str = NODE,
+    item: str | None = None,
+    env: dict[str, str] | None = None,
+    pod: dict[str, Any] = POD,
+) -> Any:
+    """The task of one step (or fan-out/fan-in): a pod running ``script`` with sh."""
+    variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
+    if item is not None:
+        variables[MAP_VARIABLE_VAR] = item
+    settings = {**pod, "env_vars": {**pod.get("env_vars", {}), **variables}}
+    return KubernetesPodOperator(
+        task_id=task_id,
+        name=task_id.replace(".", "-").replace("_", "-"),
+        cmds=["sh", "-c", script],
+        do_xcom_push=script is FAN_OUT_ITEMS,
+        trigger_rule="none_failed_min_one_success",
+        retries=0,
+        **settings,
+    )
+'''
+
+
+def dag_file(
+    r: AirflowRenderer,
+    settings: AirflowSettings,
+    body: list[str],
+    working_dir: str,
+    scripts: dict[str, str],
+) -> str:
+    pipeline = r.pipeline
+    dag_id = settings.dag_id or _dag_id(Path(r.options.pipeline_file).stem)
+    schedule = r.options.extra.get("schedule") or settings.schedule
+    description = pipeline.graph.description or f"magnus pipeline {r.options.pipeline_file}"
+    kpo = r.kpo
+    out: list[str] = [
+        f"# Generated by magnus-render --target airflow from {json.dumps(r.options.pipeline_file)}"
+        "; do not edit, re-render.",
+        f'"""{_doc(description)}',
+        "",
+        "Each step is a task running `magnus execute_single_node`; magnus keeps the run log.",
+        "Trigger `airflow dags trigger --conf '{\"use_cached\": \"OLD_RUN_ID\"}'` to re-run",
+        "reusing an earlier run's successes; `run_id` in the conf names the magnus run.",
+        "Routes: a step runs when one route into it fired (see outcome()).",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "import datetime",
+    ]
+    if not kpo:
+        out += ["import json", "import os", "import subprocess", "import tempfile"]
+    out += ["from typing import Any", ""]
+    out.append((_IMPORTS_KPO if kpo else _IMPORTS_BASH).rstrip("\n"))
+    out += ["", f"PIPELINE = {r.options.pipeline_file!r}"]
+    if not kpo:
+        out.append(f"WORKING_DIR = {working_dir!r}")
+    out += [
+        f"RUN_ID_VAR = {emit.ENV_RUN_ID!r}",
+        f"USE_CACHED_VAR = {emit.ENV_USE_CACHED!r}",
+        f"STEP_VAR = {emit.ENV_STEP!r}",
+        f"MAP_VARIABLE_VAR = {emit.ENV_MAP_VARIABLE!r}",
+    ]
+    if not kpo:
+        out.append(f"ITEMS_VAR = {emit.ENV_ITEMS!r}")
+    out += [
+        "#: the magnus run id: the run_id conf value, else the DAG run's, made legal for magnus",
+        f"RUN_ID = {emit.RUN_ID_TEMPLATE!r}",
+        f"USE_CACHED = {emit.USE_CACHED_TEMPLATE!r}",
+        "",
+        "# What the tasks run (POSIX shell; the words are quoted for it).",
+    ]
+    for key in ("node", "fail", "as_is", "fan_out", "fan_out_items", "fan_in"):
+        out.append(f"{key.upper()} = {_string(scripts[key])}")
+    params = _initial_parameters(r)
+    out += [
+        "",
+        "#: the pipeline's initial parameters, as DAG params (the conf overrides them); the",
+        "#: first step creates the run log and reads them as MAGNUS_PRM_<name> (JSON)",
+        "INITIAL_PARAMETERS = {",
+        *(
+            f"    {('MAGNUS_PRM_' + name)!r}: {_jinja_param(name)!r},"
+            for name in sorted(params)
+        ),
+        "}",
+    ]
+    if kpo:
+        for name, pod in r.pods():
+            out += ["", f"{name}: dict[str, Any] = {{", *_pod(pod), "}"]
+    out.append((_STEP_KPO if kpo else _STEP_BASH).rstrip("\n"))
+    out.append(_OUTCOME.rstrip("\n"))
+    start = settings.start_date
+    param_lines = [
+        '        "run_id": Param("", type="string", description="magnus run id (default: '
+        'from the DAG run)"),',
+        '        "use_cached": Param("", type="string", description="re-run: reuse this '
+        "run's successes\"),",
+        *(f"        {k!r}: Param({_py(v)})," for k, v in sorted(params.items())),
+    ]
+    tags = sorted({"magnus", *settings.tags})
+    out += [
+        "",
+        "",
+        "with DAG(",
+        f"    dag_id={dag_id!r},",
+        f"    description={description!r},",
+        f"    schedule={schedule!r},",
+        f"    start_date=datetime.datetime({start.year}, {start.month}, {start.day}, "
+        "tzinfo=datetime.timezone.utc),",
+        "    catchup=False,",
+        f"    tags={tags!r},",
+        f"    default_args={{'owner': {settings.owner!r}, 'retries': 0}},",
+        "    params={",
+        *param_lines,
+        "    },",
+        ") as dag:",
+        *body,
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _dag_id(stem: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:250] or "magnus"
+
+
+def _doc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').splitlines()[0] if text else ""
+
+
+def _string(text: str) -> str:
+    """A Python literal for a (multi-line) script."""
+    return repr(text)
+
+
+def _py(value: Any) -> str:
+    """A JSON value as a Python literal (True/False/None spelled Python's way)."""
+    return repr(value)
+
+
+def _jinja_param(name: str) -> str:
+    return "{{ params[" + json.dumps(name) + "] | tojson }}"
+
+
+def _initial_parameters(r: AirflowRenderer) -> dict[str, Any]:
+    path = r.options.parameters_file
+    if not path:
+        return {}
+    from magnus_render.config import read_yaml_file
+    from magnus_render.errors import MagnusError
+
+    data, _ = read_yaml_file(Path(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MagnusError("the parameters file must hold a mapping", path)
+    return dict(data)
+
+
+def _pod(pod: KubernetesPod) -> list[str]:
+    """KubernetesPodOperator keyword arguments for pod settings, as literal source lines."""
+    lines = [f'    "namespace": {pod.namespace!r},', f'    "image": {pod.image!r},']
+    if pod.image_pull_policy:
+        lines.append(f'    "image_pull_policy": {pod.image_pull_policy!r},')
+    resources = pod.resources
+    if resources.requests or resources.limits:
+        lines.append(
+            '    "container_resources": k8s.V1ResourceRequirements('
+            f"requests={dict(sorted(resources.requests.items()))!r}, "
+            f"limits={dict(sorted(resources.limits.items()))!r}),"
+        )
+    if pod.env:
+        lines.append(f'    "env_vars": {dict(sorted(pod.env.items()))!r},')
+    if pod.secret_env:
+        secrets = ", ".join(
+            f'Secret("env", {ref.name!r}, {ref.secret_name!r}, {ref.key!r})'
+            for ref in sorted(pod.secret_env, key=lambda r: r.name)
+        )
+        lines.append(f'    "secrets": [{secrets}],')
+    if pod.pvc_mounts:
+        volumes = ", ".join(
+            f"k8s.V1Volume(name='pvc-{i}', persistent_volume_claim="
+            f"k8s.V1PersistentVolumeClaimVolumeSource(claim_name={m.claim_name!r}, "
+            f"read_only={m.read_only!r}))"
+            for i, m in enumerate(pod.pvc_mounts)
+        )
+        mounts = ", ".join(
+            f"k8s.V1VolumeMount(name='pvc-{i}', mount_path={m.mount_path!r}, "
+            f"sub_path={m.sub_path!r}, read_only={m.read_only!r})"
+            for i, m in enumerate(pod.pvc_mounts)
+        )
+        lines += [f'    "volumes": [{volumes}],', f'    "volume_mounts": [{mounts}],']
+    if pod.node_selector:
+        lines.append(f'    "node_selector": {dict(sorted(pod.node_selector.items()))!r},')
+    if pod.tolerations:
+        tolerations = ", ".join(
+            "k8s.V1Toleration("
+            + ", ".join(
+                f"{k}={v!r}"
+                for k, v in (
+                    ("key", t.key),
+                    ("operator", t.operator),
+                    ("value", t.value),
+                    ("effect", t.effect),
+                    ("toleration_seconds", t.toleration_seconds),
+                )
+                if v is not None
+            )
+            + ")"
+            for t in pod.tolerations
+        )
+        lines.append(f'    "tolerations": [{tolerations}],')
+    if pod.labels:
+        lines.append(f'    "labels": {dict(sorted(pod.labels.items()))!r},')
+    if pod.service_account:
+        lines.append(f'    "service_account_name": {pod.service_account!r},')
+    if pod.image_pull_secrets:
+        refs = ", ".join(f"k8s.V1LocalObjectReference(name={n!r})" for n in pod.image_pull_secrets)
+        lines.append(f'    "image_pull_secrets": [{refs}],')
+    if pod.active_deadline_seconds:
+        lines.append(f'    "active_deadline_seconds": {pod.active_deadline_seconds!r},')
+    return lines
