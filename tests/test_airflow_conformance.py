@@ -13,7 +13,6 @@ import pytest
 
 from magnus_render.render import render_text
 from tests.airflow_harness import AirflowHome, bash_config, dags_test, make_home
-from tests.conftest import SAMPLES
 from tests.helpers.runlog import execute_in_process, load_run_log
 from tests.test_shell_conformance import SAMPLE_NAMES, assert_same_run, own_workdir
 
@@ -74,9 +73,7 @@ def test_use_cached_rerun_through_dag_params(tmp_path: Path, airflow2: AirflowHo
         "failing", workdir, run_id="local-rerun", use_cached="original"
     )
     dag = render_dag(workdir, "failing")
-    run = dags_test(
-        airflow2, dag, "failing", {"run_id": "airflow-rerun", "use_cached": "original"}
-    )
+    run = dags_test(airflow2, dag, "failing", {"run_id": "airflow-rerun", "use_cached": "original"})
     assert run.state == "failed" and local_code == 1 == first_code, run.output[-4000:]
     rerun = load_run_log(workdir, "airflow-rerun", workdir / "airflow-config.yaml")
     assert rerun.use_cached and rerun.original_run_id == "original"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.errors import MagnusError, RunError
-from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
+from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, NodeKind, resolve_name
 from magnus_render.runtime import interrupt
 from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
 from magnus_render.stores.models import Status
@@ -188,8 +188,13 @@ def execute_single_node(
     as_is: str | None = None,
     as_is_begin: str | None = None,
     as_is_end: int | None = None,
+    iteration: bool = False,
 ) -> int:
     """Run one node (a container's job). Composites run with their branches, locally.
+
+    ``iteration`` (a map node): traverse only the branch of the iteration the map variable
+    names, which ``magnus fan --mode out`` opened (one task per iteration, as Airflow's
+    dynamic task mapping runs it); the fan-in then decides the map step.
 
     ``as_is`` (the text to run), ``as_is_begin`` (a file for the environment) and
     ``as_is_end`` (the inserted lines' exit code) run an as-is node on a rendered target;
@@ -228,11 +233,30 @@ def execute_single_node(
             status = as_is_node.end(ctx, node, variables, as_is_end)
         return 0 if status is Status.SUCCESS else 1
     _ensure_run_log(ctx)
+    if iteration:
+        return _iteration(ctx, node, variables)
     if node.kind.is_composite:
         executor = make_executor(ctx)
         status = run_guarded(ctx, lambda: executor.execute_composite(node, variables))
     else:
         status = run_guarded(ctx, lambda: nodes.execute_node(ctx, node, variables))
+    return 0 if status is Status.SUCCESS else 1
+
+
+def _iteration(ctx: RunContext, node: Node, variables: dict[str, Any]) -> int:
+    """One map iteration's branch, traversed here (see execute_single_node)."""
+    if node.kind is not NodeKind.MAP or node.iterate_as not in variables:
+        raise MagnusError(
+            f"--iteration needs a map step and a --map-variable holding its "
+            f"{node.iterate_as or 'iterate_as'!r} value"
+        )
+    from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
+
+    # traversed in this process, one node after another, whatever executor the config
+    # names (a render target's, whose settings are not an executor's)
+    executor = LocalNodeExecutor.__new__(LocalNodeExecutor)
+    executor.ctx, executor.settings = ctx, ExecutorSettings()
+    status = run_guarded(ctx, lambda: executor.execute_graph(node.branch, variables))
     return 0 if status is Status.SUCCESS else 1
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
@@ -90,7 +90,7 @@ class AirflowRenderer(Renderer):
             self.warn(f"operator: bash: tasks run in {working_dir} (set working_dir to change it)")
         self._check_maps()
         writer = emit.DagWriter(self, _Names(), self.kpo)
-        ctx = emit.Context("    ", "", None, first=True)
+        ctx = emit.Context("    ", "", first=True)
         writer.graph(self.graph, ctx, None)
         text = source.dag_file(self, settings, writer.lines, working_dir, self._scripts())
         return RenderResult(text, self.warnings)
@@ -151,8 +151,12 @@ class AirflowRenderer(Renderer):
             for text in texts:
                 if _JINJA.search(text):
                     self.unsupported(node, "Airflow would read '{{', '{%' or '{#' as Jinja")
-        for path in (self.options.pipeline_file, self.options.config_file,
-                     self.options.parameters_file, *self.s.magnus_command):
+        for path in (
+            self.options.pipeline_file,
+            self.options.config_file,
+            self.options.parameters_file,
+            *self.s.magnus_command,
+        ):
             if path and _JINJA.search(path):
                 raise MagnusError(f"{path!r}: Airflow would read '{{{{' or '{{%' as Jinja")
 
@@ -163,15 +167,17 @@ class AirflowRenderer(Renderer):
             kind = getattr(self.config, section).type
             if kind == "buffered":
                 raise self.config.error(
-                    section, f"{section} 'buffered' lives in one process's memory; every "
-                    "Airflow task is its own process: use file-system, chunked-fs or s3"
+                    section,
+                    f"{section} 'buffered' lives in one process's memory; every "
+                    "Airflow task is its own process: use file-system, chunked-fs or s3",
                 )
             if kind in _SHARED_STORES:
                 continue
             if self.kpo and not self.s.pvc_mounts:
                 raise self.config.error(
-                    section, f"{section} {kind!r} is on the pod's own disk: every task is its "
-                    "own pod; mount a shared volume (pvc_mounts) or use s3"
+                    section,
+                    f"{section} {kind!r} is on the pod's own disk: every task is its "
+                    "own pod; mount a shared volume (pvc_mounts) or use s3",
                 )
             if not self.kpo:
                 self.warn(

@@ -35,6 +35,18 @@ RUN_ID_TEMPLATE = (
 USE_CACHED_TEMPLATE = "{{ params.use_cached }}"
 #: KubernetesPodOperator writes this file's JSON to XCom (do_xcom_push)
 KPO_XCOM_FILE = "/airflow/xcom/return.json"
+KPO_ITEMS_FILE = "/tmp/magnus-items.json"
+ENV_POD = "MR_AIRFLOW_POD_ENV"
+#: what a pod's map fan-out runs after `magnus fan`: one environment per item, to XCom
+_ENVIRONMENTS = (
+    "import json, os\n"
+    f"keys = ({ENV_RUN_ID!r}, {ENV_USE_CACHED!r}, {ENV_STEP!r})\n"
+    "env = {k: os.environ[k] for k in keys}\n"
+    f"env.update(json.loads(os.environ.get({ENV_POD!r}) or '{{}}'))\n"
+    f"items = json.load(open({KPO_ITEMS_FILE!r}, encoding='utf-8'))\n"
+    f"out = [{{**env, {ENV_MAP_VARIABLE!r}: item}} for item in items]\n"
+    f"json.dump(out, open({KPO_XCOM_FILE!r}, 'w', encoding='utf-8'))\n"
+)
 
 _OPTIONS = (
     f'${{{ENV_USE_CACHED}:+--use-cached "${ENV_USE_CACHED}"}}'
@@ -52,14 +64,22 @@ def scripts(magnus: list[str], node_words: list[str], fan_words: dict[str, list[
     def line(words: list[str], *extra: str) -> str:
         return " ".join([head, *(shlex.quote(w) for w in words[1:]), _OPTIONS, *extra, _POSITIONAL])
 
-    items = KPO_XCOM_FILE if kpo else f'"${ENV_ITEMS}"'
+    items = KPO_ITEMS_FILE if kpo else f'"${ENV_ITEMS}"'
     as_is = f'"${ENV_AS_IS}"'
+    fan_out_items = f"exec {line(fan_words['out'], '--items-file', items)}"
+    if kpo:  # the pod turns the items into one environment per item, in XCom
+        fan_out_items = (
+            f"{line(fan_words['out'], '--items-file', items)} || exit $?\n"
+            f"mkdir -p {shlex.quote(KPO_XCOM_FILE.rpartition('/')[0])}\n"
+            f"exec python3 -c {shlex.quote(_ENVIRONMENTS)}"
+        )
     return {
+        "iteration": f"exec {line(node_words, '--iteration')}",
         "node": f"exec {line(node_words)}",
         "fail": f"{line(node_words)}\nexit 1",
         "as_is": f"exec {line(node_words, '--as-is', as_is)}",
         "fan_out": f"exec {line(fan_words['out'])}",
-        "fan_out_items": f"exec {line(fan_words['out'], '--items-file', items)}",
+        "fan_out_items": fan_out_items,
         "fan_in": f"exec {line(fan_words['in'])}",
     }
 
@@ -75,11 +95,10 @@ class Ends:
 
 @dataclass
 class Context:
-    """Where a graph is written: indentation, task id prefix, map item template."""
+    """Where a graph is written: indentation and task id prefix (group ids)."""
 
     indent: str
     prefix: str
-    item: str | None = None
     first: bool = False  # the root graph (its start step creates the run log)
 
 
@@ -124,16 +143,10 @@ class DagWriter:
 
     def node(self, node: Node, graph: Graph, tid: str, ctx: Context, first: bool) -> Ends:
         self.out(ctx, f"# {node.kind.value} {json.dumps(node.internal_name, ensure_ascii=False)}")
-        if node.kind is NodeKind.MAP and ctx.item is None:
+        if node.kind is NodeKind.MAP:
             return self.map(node, tid, ctx, first)
         if node.kind in (NodeKind.PARALLEL, NodeKind.DAG):
             return self.composite(node, tid, ctx, first)
-        if node.kind is NodeKind.MAP:
-            self.r.warn(
-                f"map {node.internal_name!r} is inside a map: Airflow cannot expand a mapped "
-                "group inside a mapped group, so this map runs in one task (magnus runs its "
-                "iterations)"
-            )
         kind = "node"
         extra: dict[str, str] = {}
         if node.kind is NodeKind.FAIL and not graph.internal_name:
@@ -165,12 +178,11 @@ class DagWriter:
         first: bool,
         extra: dict[str, str] | None = None,
         task_id: str | None = None,
+        trigger_rule: str | None = None,
     ) -> str:
         args = [repr(task_id or tid), repr(node.internal_name)]
         if kind != "node":
             args.append(kind.upper())
-        if ctx.item is not None:
-            args.append(f"item={ctx.item}")
         env = dict(extra or {})
         if first:
             args.append("env=INITIAL_PARAMETERS")
@@ -181,6 +193,8 @@ class DagWriter:
         pod = self.r.pod_constant(node)
         if pod is not None:
             args.append(f"pod={pod}")
+        if trigger_rule is not None:
+            args.append(f"trigger_rule={trigger_rule!r}")
         return f"step({', '.join(args)})"
 
     # -- composites ---------------------------------------------------------------------
@@ -201,7 +215,7 @@ class DagWriter:
         for branch in node.branches:
             group = with_names[branch.name]
             self.out(ctx, f"    with TaskGroup({group!r}):")
-            inner = Context(ctx.indent + "        ", f"{ctx.prefix}{tid}.{group}.", ctx.item)
+            inner = Context(ctx.indent + "        ", f"{ctx.prefix}{tid}.{group}.")
             terminals.extend(self.graph(branch, inner, opened))
         self.out(ctx, f"[{', '.join(terminals)}] >> {fan_in}")
         done = self.outcome(fan_in, ctx, Ends(fan_out))
@@ -209,31 +223,32 @@ class DagWriter:
         return done
 
     def map(self, node: Node, tid: str, ctx: Context, first: bool) -> Ends:
-        """A map: a fan-out task whose XCom is the items, a mapped TaskGroup expanded over
-        it (each task reads its item by map index), and a fan-in after every iteration."""
+        """A map: the fan-out task's XCom is one environment per item; one task per item
+        (dynamic task mapping, ``.expand()``) traverses that iteration's branch; the fan-in
+        runs after every iteration whatever its state (``__done``: all_done), unless the
+        map was never reached (the fan-out's ``__succeeded`` route is then SKIPPED)."""
         fan_out = self.var(f"{tid}_fan_out")
-        items_id = f"{ctx.prefix}{tid}__fan_out"
         call = self.step_call(tid, node, "fan_out_items", ctx, first, task_id=f"{tid}__fan_out")
         self.out(ctx, f"{fan_out} = {call}")
         ends = self.outcome(fan_out, ctx, Ends(fan_out))
         opened = ends.succeeded.pop()
         failed_out = ends.failed.pop()
+        iterations = self.var(tid)
+        pod = self.r.pod_constant(node)
+        extra = f", pod={pod}" if pod else ""
+        self.out(ctx, f"{iterations} = iterate({tid!r}, {fan_out}{extra})")
+        done = self.var(f"{tid}_done")
+        self.out(ctx, f'{done} = EmptyOperator(task_id="{tid}__done", trigger_rule="all_done")')
         fan_in = self.var(f"{tid}_fan_in")
-        call = self.step_call(tid, node, "fan_in", ctx, False, task_id=f"{tid}__fan_in")
+        call = self.step_call(
+            tid, node, "fan_in", ctx, False, task_id=f"{tid}__fan_in", trigger_rule="all_success"
+        )
         self.out(ctx, f"{fan_in} = {call}")
-        function = self.var(f"{tid}_iteration")
-        item = f"item_of({items_id!r})"
-        self.out(ctx, f"@task_group(group_id={tid!r})")
-        self.out(ctx, f"def {function}(item: str) -> None:")
-        self.out(ctx, "    # item is the iteration's map variable; tasks read it by map index")
-        inner = Context(ctx.indent + "    ", f"{ctx.prefix}{tid}.", item)
-        success, fail = self.graph(node.branch, inner, fan_out)
-        self.out(ctx, f"    [{success}, {fail}] >> {fan_in}")
-        self.out(ctx, f"{function}.expand(item={fan_out}.output)")
-        self.out(ctx, f"{opened} >> {fan_in}")
-        done = self.outcome(fan_in, ctx, Ends(fan_out))
-        done.failed.insert(0, failed_out)
-        return done
+        self.out(ctx, f"{iterations} >> {done}")
+        self.out(ctx, f"[{opened}, {done}] >> {fan_in}")
+        result = self.outcome(fan_in, ctx, Ends(fan_out))
+        result.failed.insert(0, failed_out)
+        return result
 
 
 def _dict(values: dict[str, str]) -> str:

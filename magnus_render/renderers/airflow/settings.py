@@ -59,7 +59,7 @@ class AirflowSettings(TargetSettings, KubernetesPod):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is None or value.startswith("@") and value in _PRESETS:
+        if value is None or value in _PRESETS:
             return value
         if len(value.split()) != 5:
             raise ValueError(f"{value!r} is neither a 5-field cron expression nor a preset")
