@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from magnus_render.errors import ConfigError, MagnusError
-from magnus_render.pipeline.ir import Graph, Node, NodeKind
+from magnus_render.pipeline.ir import Graph, Node
 from magnus_render.renderers.airflow import emit, source
 from magnus_render.renderers.airflow.settings import AirflowSettings, KubernetesPod
 from magnus_render.renderers.base import Renderer, RenderResult, fan_argv, node_argv
@@ -186,15 +186,19 @@ class AirflowRenderer(Renderer):
                 )
 
     def _check_maps(self) -> None:
+        """Airflow expands a mapped task over at most ``core.max_map_length`` items: say
+        so for a map whose items are known now (initial parameters) and exceed it."""
+        from magnus_render.renderers.airflow.source import initial_parameters
+
+        params = initial_parameters(self)
         for node in emit.walk_maps(self.graph):
-            self.warn(
-                f"map {node.internal_name!r}: Airflow expands at most max_map_length "
-                f"({self.s.max_map_length}) items; a longer {node.iterate_on!r} fails the "
-                "fan-out (raise core.max_map_length and the setting together)"
-            )
-            for inner in node.branch.walk():
-                if inner.kind is NodeKind.MAP:
-                    break
+            items = params.get(node.iterate_on or "")
+            if isinstance(items, list) and len(items) > self.s.max_map_length:
+                self.warn(
+                    f"map {node.internal_name!r} iterates over {len(items)} items; Airflow "
+                    f"expands at most max_map_length ({self.s.max_map_length}): raise "
+                    "core.max_map_length in Airflow and this setting together"
+                )
 
 
 __all__ = ["AirflowRenderer", "ConfigError"]

@@ -38,14 +38,16 @@ KPO_XCOM_FILE = "/airflow/xcom/return.json"
 KPO_ITEMS_FILE = "/tmp/magnus-items.json"
 ENV_POD = "MR_AIRFLOW_POD_ENV"
 #: what a pod's map fan-out runs after `magnus fan`: one environment per item, to XCom
-_ENVIRONMENTS = (
-    "import json, os\n"
-    f"keys = ({ENV_RUN_ID!r}, {ENV_USE_CACHED!r}, {ENV_STEP!r})\n"
-    "env = {k: os.environ[k] for k in keys}\n"
-    f"env.update(json.loads(os.environ.get({ENV_POD!r}) or '{{}}'))\n"
-    f"items = json.load(open({KPO_ITEMS_FILE!r}, encoding='utf-8'))\n"
-    f"out = [{{**env, {ENV_MAP_VARIABLE!r}: item}} for item in items]\n"
-    f"json.dump(out, open({KPO_XCOM_FILE!r}, 'w', encoding='utf-8'))\n"
+_ENVIRONMENTS = "\n".join(
+    [
+        "import json, os",
+        f"keys = ({json.dumps(ENV_RUN_ID)}, {json.dumps(ENV_USE_CACHED)}, {json.dumps(ENV_STEP)})",
+        "env = {k: os.environ[k] for k in keys}",
+        f'env.update(json.loads(os.environ.get({json.dumps(ENV_POD)}) or "{{}}"))',
+        f'items = json.load(open({json.dumps(KPO_ITEMS_FILE)}, encoding="utf-8"))',
+        f"out = [{{**env, {json.dumps(ENV_MAP_VARIABLE)}: item}} for item in items]",
+        f'json.dump(out, open({json.dumps(KPO_XCOM_FILE)}, "w", encoding="utf-8"))',
+    ]
 )
 
 _OPTIONS = (
@@ -137,9 +139,19 @@ class DagWriter:
         for node in graph:
             sources = incoming.get(node.name)
             if sources:
-                src = sources[0] if len(sources) == 1 else f"[{', '.join(sources)}]"
-                self.out(ctx, f"{src} >> {ends[node.name].entry}")
+                self.edge(ctx, sources, ends[node.name].entry)
         return ends[graph.success_node.name].entry, ends[graph.fail_node.name].entry
+
+    def edge(self, ctx: Context, sources: list[str], target: str) -> None:
+        """``sources >> target``, the list one per line when the line would be long."""
+        if len(sources) == 1:
+            self.out(ctx, f"{sources[0]} >> {target}")
+            return
+        flat = f"[{', '.join(sources)}] >> {target}"
+        if len(ctx.indent) + len(flat) <= 100:
+            self.out(ctx, flat)
+            return
+        self.out(ctx, "[\n" + "".join(f"    {s},\n" for s in sources) + f"] >> {target}")
 
     def node(self, node: Node, graph: Graph, tid: str, ctx: Context, first: bool) -> Ends:
         self.out(ctx, f"# {node.kind.value} {json.dumps(node.internal_name, ensure_ascii=False)}")
@@ -211,13 +223,19 @@ class DagWriter:
         self.out(ctx, f"{fan_in} = {call}")
         terminals = [opened]
         with_names = self.names.branches(node)
-        self.out(ctx, f"with TaskGroup({tid!r}):")
-        for branch in node.branches:
-            group = with_names[branch.name]
-            self.out(ctx, f"    with TaskGroup({group!r}):")
-            inner = Context(ctx.indent + "        ", f"{ctx.prefix}{tid}.{group}.")
-            terminals.extend(self.graph(branch, inner, opened))
-        self.out(ctx, f"[{', '.join(terminals)}] >> {fan_in}")
+        if len(node.branches) == 1:  # one `with` for both groups (ruff SIM117)
+            group = with_names[node.branches[0].name]
+            self.out(ctx, f"with TaskGroup({tid!r}), TaskGroup({group!r}):")
+            inner = Context(ctx.indent + "    ", f"{ctx.prefix}{tid}.{group}.")
+            terminals.extend(self.graph(node.branches[0], inner, opened))
+        else:
+            self.out(ctx, f"with TaskGroup({tid!r}):")
+            for branch in node.branches:
+                group = with_names[branch.name]
+                self.out(ctx, f"    with TaskGroup({group!r}):")
+                inner = Context(ctx.indent + "        ", f"{ctx.prefix}{tid}.{group}.")
+                terminals.extend(self.graph(branch, inner, opened))
+        self.edge(ctx, terminals, fan_in)
         done = self.outcome(fan_in, ctx, Ends(fan_out))
         done.failed.insert(0, failed_out)
         return done
@@ -245,7 +263,7 @@ class DagWriter:
         )
         self.out(ctx, f"{fan_in} = {call}")
         self.out(ctx, f"{iterations} >> {done}")
-        self.out(ctx, f"[{opened}, {done}] >> {fan_in}")
+        self.edge(ctx, [opened, done], fan_in)
         result = self.outcome(fan_in, ctx, Ends(fan_out))
         result.failed.insert(0, failed_out)
         return result
