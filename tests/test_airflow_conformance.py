@@ -104,3 +104,24 @@ def test_airflow_run_id_is_made_legal_for_magnus(tmp_path: Path, airflow2: Airfl
     logs = [p.stem for p in (workdir / ".run_log_store").glob("*.jsonl")]
     assert len(logs) == 1 and logs[0].startswith("hello-manual__"), logs
     assert all(c.isalnum() or c in "-_" for c in logs[0]), logs
+
+
+@pytest.fixture(scope="session")
+def airflow3(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
+    return make_home("3", tmp_path_factory.mktemp("airflow3-home"))
+
+
+@pytest.mark.parametrize("sample", ["failing", "map"])
+def test_sample_on_airflow3_matches_magnus_execute(
+    sample: str, tmp_path: Path, airflow3: AirflowHome
+) -> None:
+    """The same on Airflow 3.1.8 (its `dags test` runs each task through the Task SDK,
+    seconds per task, so two samples: a failing run and dynamic task mapping)."""
+    local = own_workdir(tmp_path / "local")
+    local_code, local_log = execute_in_process(sample, local, run_id="local-run")
+    workdir = own_workdir(tmp_path / "airflow")
+    dag = render_dag(workdir, sample)
+    run = dags_test(airflow3, dag, dag_id(sample), {"run_id": "airflow-run"})
+    assert run.state == ("failed" if local_code else "success"), run.output[-6000:]
+    config = workdir / "airflow-config.yaml"
+    assert_same_run(local_log, load_run_log(workdir, "airflow-run", config))
