@@ -56,7 +56,7 @@ def bench_render(folder: Path) -> None:
 
 
 def bench_bodies() -> None:
-    from magnus_render import k8s_spec
+    from magnus_render.contract import k8s_spec
 
     settings = k8s_spec.K8sJobSettings(
         image="example/magnus:1",

@@ -7,11 +7,8 @@ traceback. Heavy imports happen inside the commands that need them.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 if __name__ == "__main__":  # `python -m magnus_render.cli`: container commands skip typer
     from magnus_render.container_cli import dispatch as _dispatch
@@ -23,7 +20,21 @@ if __name__ == "__main__":  # `python -m magnus_render.cli`: container commands 
 
 import typer
 
+from magnus_render.cli_common import (
+    ConfigOpt,
+    DebugOpt,
+    FileOpt,
+    LogLevelOpt,
+    ParamsOpt,
+    PipelineArg,
+    guard,
+    pipeline_path,
+    print_warnings,
+)
 from magnus_render.errors import MagnusError
+from magnus_render.render_cli import render_main  # the `magnus-render` console script
+
+__all__ = ["app", "magnus_main", "render_main"]
 
 app = typer.Typer(
     name="magnus",
@@ -33,64 +44,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"debug": os.environ.get("MAGNUS_DEBUG", "") not in ("", "0")}
-
-
-def _guard(action: Callable[[], int | None]) -> None:
-    """Run a command body; turn user errors into a message and an exit code."""
-    try:
-        code = action()
-    except MagnusError as exc:
-        if _state["debug"]:
-            import traceback
-
-            traceback.print_exc()
-        typer.echo(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt as exc:  # runtime.interrupt.Interrupted says which signal
-        typer.echo(str(exc) or "interrupted", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", 130)) from None
-    raise typer.Exit(code or 0)
-
-
-def _pipeline_path(positional: Path | None, option: Path | None) -> Path:
-    if positional and option and positional != option:
-        raise MagnusError(f"two pipelines given: {positional} and --file {option}")
-    path = positional or option
-    if path is None:
-        raise MagnusError("no pipeline file given (pass PIPELINE or --file PIPELINE)")
-    return path
-
-
-def _print_warnings(pipeline: Any) -> None:
-    for warning in pipeline.warnings:
-        typer.echo(str(warning), err=True)
-
-
-def _set_debug(value: bool) -> bool:
-    if value:
-        _state["debug"] = True
-    return value
-
-
-#: ``--debug`` is accepted before the subcommand and after it (on every command)
-DebugOpt = typer.Option(
-    False, "--debug", help="Show tracebacks for errors.", callback=_set_debug, is_eager=True
-)
-
 
 @app.callback()
 def _main(debug: bool = DebugOpt) -> None:
     """The flags every command shares (only --debug)."""
-
-
-PipelineArg = typer.Argument(None, help="The pipeline YAML file.", show_default=False)
-FileOpt = typer.Option(None, "--file", "-f", help="The pipeline YAML file (magnus 0.5 style).")
-ConfigOpt = typer.Option(None, "--config-file", "-c", help="Config file (magnus format).")
-ParamsOpt = typer.Option(None, "--parameters-file", "-p", help="Initial parameters (YAML).")
-LogLevelOpt = typer.Option(
-    None, "--log-level", help="Accepted for magnus 0.5 scripts; it changes nothing here."
-)
 
 
 @app.command()
@@ -104,12 +61,12 @@ def validate(
     def body() -> int:
         from magnus_render.pipeline import load_pipeline
 
-        loaded = load_pipeline(_pipeline_path(pipeline, file))
-        _print_warnings(loaded)
+        loaded = load_pipeline(pipeline_path(pipeline, file))
+        print_warnings(loaded)
         typer.echo(f"{loaded.file}: valid ({sum(1 for _ in loaded.graph.walk())} steps)")
         return 0
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -130,12 +87,12 @@ def graph(
         renderers = {"mermaid": MermaidRenderer, "dot": DotRenderer}
         if format not in renderers:
             raise MagnusError(f"unknown format {format!r}; choose mermaid or dot")
-        loaded = load_pipeline(_pipeline_path(pipeline, file))
+        loaded = load_pipeline(pipeline_path(pipeline, file))
         renderer = renderers[format](loaded, MagnusConfig(), RenderOptions(loaded.file))
         sys.stdout.write(renderer.render().text)
         return 0
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -150,7 +107,7 @@ def schema(debug: bool = DebugOpt) -> None:
         sys.stdout.write(json.dumps(pipeline_json_schema(), indent=2, sort_keys=True) + "\n")
         return 0
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -175,7 +132,7 @@ def execute(
 
         default = None if pipeline or file else Path("pipeline.yaml")
         return execute_pipeline(
-            pipeline_file=_pipeline_path(pipeline, file or default),
+            pipeline_file=pipeline_path(pipeline, file or default),
             config_file=config_file,
             parameters_file=parameters_file,
             run_id=run_id,
@@ -183,7 +140,7 @@ def execute(
             use_cached=use_cached,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @app.command("execute_single_node")
@@ -236,7 +193,7 @@ def execute_single_node(
             iteration=iteration,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -277,7 +234,7 @@ def fan(
             use_cached=use_cached,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -294,7 +251,7 @@ def interrupted(
 
         return record_interrupted(run_id, signal_name, config_file)
 
-    _guard(body)
+    guard(body)
 
 
 JobDataOpt = typer.Option(
@@ -331,7 +288,7 @@ def execute_function(
             data_folder,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @app.command("execute_notebook")
@@ -364,7 +321,7 @@ def execute_notebook(
             notebook_output_path,
         )
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -377,11 +334,11 @@ def show(
     """Show a run: steps, branches, statuses, attempts, parameters, metrics, catalog."""
 
     def body() -> int:
-        from magnus_render.runtime.entrypoints import show_run
+        from magnus_render.runtime.show import show_run
 
         return show_run(run_id=run_id, config_file=config_file, as_json=as_json)
 
-    _guard(body)
+    guard(body)
 
 
 @app.command()
@@ -393,110 +350,17 @@ def runs(
     """List recent runs."""
 
     def body() -> int:
-        from magnus_render.runtime.entrypoints import list_runs
+        from magnus_render.runtime.show import list_runs
 
         return list_runs(config_file=config_file, limit=limit)
 
-    _guard(body)
-
-
-render_app = typer.Typer(
-    name="magnus-render",
-    help="Compile a magnus pipeline into an orchestrator's spec.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@render_app.command()
-def render(
-    pipeline: Path | None = PipelineArg,
-    target: str | None = typer.Option(None, "--target", "-t", help="See --list-targets."),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
-    image: str | None = typer.Option(None, "--image", help="Container image for every step."),
-    check: Path | None = typer.Option(
-        None, "--check", help="Exit 1 with a diff when this committed file is out of date."
-    ),
-    validate_output: bool = typer.Option(False, "--validate", help="Validate the output first."),
-    kind: str | None = typer.Option(
-        None, "--kind", help="argo: Workflow, WorkflowTemplate, CronWorkflow."
-    ),
-    schedule: str | None = typer.Option(None, "--schedule", help="Cron schedule."),
-    timezone: str | None = typer.Option(None, "--timezone"),
-    with_infra: bool = typer.Option(False, "--with-infra", help="stepfunctions: CloudFormation."),
-    list_targets: bool = typer.Option(False, "--list-targets", help="List targets and exit."),
-    debug: bool = DebugOpt,
-) -> None:
-    """Render PIPELINE for --target and print it (or write --output).
-
-    `magnus-render --manifest render.yaml [--check]` renders (or checks) every output a
-    render manifest lists instead.
-    """
-
-    def body() -> int:
-        from magnus_render.render import render_command
-
-        return render_command(
-            pipeline=pipeline,
-            target=target,
-            config_file=config_file,
-            parameters_file=parameters_file,
-            output=output,
-            image=image,
-            check=check,
-            validate=validate_output,
-            list_only=list_targets,
-            extra={
-                "kind": kind,
-                "schedule": schedule,
-                "timezone": timezone,
-                "with_infra": with_infra,
-            },
-        )
-
-    _guard(body)
+    guard(body)
 
 
 def magnus_main() -> None:
     from magnus_render.container_cli import main
 
     main()
-
-
-manifest_app = typer.Typer(
-    name="magnus-render",
-    help="Render or check every spec a render manifest lists.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@manifest_app.command()
-def render_manifest(
-    manifest: Path = typer.Option(..., "--manifest", help="The render manifest (render.yaml)."),
-    check: bool = typer.Option(
-        False, "--check", help="Exit 1 listing (with diffs) every file out of date."
-    ),
-    debug: bool = DebugOpt,
-) -> None:
-    """Render every pipeline the manifest lists into the tree (or --check the tree)."""
-
-    def body() -> int:
-        from magnus_render.gitops import run_manifest
-
-        return run_manifest(manifest, check)
-
-    _guard(body)
-
-
-def render_main() -> None:
-    args = sys.argv[1:]
-    if any(a == "--manifest" or a.startswith("--manifest=") for a in args):
-        manifest_app()  # --check is a flag here, not a file to compare with
-    else:
-        render_app()
 
 
 if __name__ == "__main__":

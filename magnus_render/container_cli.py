@@ -25,7 +25,7 @@ class _Fallback(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise _Fallback(message)
 
 
@@ -76,7 +76,7 @@ def dispatch(argv: list[str]) -> int | None:
 
 
 def _guarded(command: str, ns: argparse.Namespace, debug: bool) -> int:
-    """Like cli._guard: a MagnusError is its message and exit code, ^C is 130."""
+    """Like cli_common.guard: a MagnusError is its message and exit code, ^C is 130."""
     from magnus_render.errors import MagnusError
 
     try:

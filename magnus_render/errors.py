@@ -7,7 +7,7 @@ Any other exception is a bug in magnus-render and keeps its traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class Diagnostic:
         return f"{where}{prefix}{self.message}"
 
 
+_E = TypeVar("_E", bound="MagnusError")
+
+
 class MagnusError(Exception):
     """An error caused by the user's input or environment (exit code 2 by default)."""
 
@@ -37,7 +40,7 @@ class MagnusError(Exception):
         super().__init__(str(self.diagnostics[0]))
 
     @classmethod
-    def from_diagnostics(cls, diagnostics: list[Diagnostic]) -> MagnusError:
+    def from_diagnostics(cls: type[_E], diagnostics: list[Diagnostic]) -> _E:
         err = cls(diagnostics[0].message, diagnostics[0].file, diagnostics[0].line)
         err.diagnostics = list(diagnostics)
         err.args = ("\n".join(str(d) for d in diagnostics),)

@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "RunError": "magnus_render.errors",
     "UnsupportedError": "magnus_render.errors",
     # the pipeline IR every target and executor walks
-    "Pipeline": "magnus_render.pipeline.build",
+    "Pipeline": "magnus_render.pipeline.loaded",
     "load_pipeline": "magnus_render.pipeline.build",
     "Graph": "magnus_render.pipeline.ir",
     "Node": "magnus_render.pipeline.ir",
@@ -63,7 +63,7 @@ _EXPORTS: dict[str, str] = {
     "make_thread_safe": "magnus_render.runtime.executors.remote",
     "run_concurrently": "magnus_render.runtime.executors.remote",
     "record_launch_failure": "magnus_render.runtime.executors.remote",
-    "encode_map_variable": "magnus_render.runtime.protocol",
+    "encode_map_variable": "magnus_render.contract.protocol",
     "executor_class": "magnus_render.runtime.executors",
     # run log models and backends
     "Status": "magnus_render.stores.models",
@@ -162,8 +162,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __getattr__
     from magnus_render.config import MagnusConfig, load_config
+    from magnus_render.contract.protocol import encode_map_variable
     from magnus_render.errors import ConfigError, MagnusError, RunError, UnsupportedError
-    from magnus_render.pipeline.build import Pipeline, load_pipeline
+    from magnus_render.pipeline.build import load_pipeline
     from magnus_render.pipeline.ir import (
         MAP_PLACEHOLDER,
         CommandType,
@@ -172,6 +173,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
         NodeKind,
         resolve_name,
     )
+    from magnus_render.pipeline.loaded import Pipeline
     from magnus_render.renderers import get_renderer, list_targets
     from magnus_render.renderers.base import (
         PLACEHOLDER_IMAGE,
@@ -197,7 +199,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
         run_concurrently,
     )
     from magnus_render.runtime.nodes import Branch
-    from magnus_render.runtime.protocol import encode_map_variable
     from magnus_render.stores import backend_class
     from magnus_render.stores.catalog_base import Catalog, CatalogSettings
     from magnus_render.stores.models import (

@@ -257,8 +257,8 @@ class Driver:
         self.executor: Any = None
 
     def run(self, hook: Any = None) -> int:
+        from magnus_render.runtime.driver import drive
         from magnus_render.runtime.executors import aws_batch
-        from magnus_render.runtime.executors.k8s_job import drive
 
         original = aws_batch.AwsBatchExecutor.submit_request
         driver = self

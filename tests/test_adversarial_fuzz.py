@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from magnus_render.config import load_config
 from magnus_render.errors import ConfigError, PipelineError
-from magnus_render.pipeline.build import Pipeline, load_pipeline_text
+from magnus_render.pipeline.build import load_pipeline_text
+from magnus_render.pipeline.loaded import Pipeline
 from tests.adversarial.cases import BASE_PIPELINE, Doc
 
 BASE_TEXT = Doc(BASE_PIPELINE).text()

@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from magnus_render.config import load_config
-from magnus_render.k8s_spec import literal
+from magnus_render.contract.k8s_spec import literal
+from magnus_render.contract.protocol import encode_map_variable
 from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
-from magnus_render.runtime.protocol import encode_map_variable
 from tests.argo_player import Player, magnus_shim, play_workflow, substitute_globals
 from tests.helpers.kubernetes import container_env, expand
 from tests.helpers.runlog import load_run_log, magnus_env, normalize

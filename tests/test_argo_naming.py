@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from magnus_render.renderers.naming import UniqueNames, dns_label, is_dns_label
+from magnus_render.contract.naming import UniqueNames, dns_label, is_dns_label
 
 
 def test_legal_names_are_kept() -> None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from magnus_render.config import MagnusConfig
+from magnus_render.contract.naming import is_dns_label
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
@@ -25,7 +26,6 @@ from magnus_render.renderers.argo.validate import (
     validate_documents,
 )
 from magnus_render.renderers.base import RenderOptions
-from magnus_render.renderers.naming import is_dns_label
 from tests.conftest import ROOT, SAMPLES
 from tests.golden import assert_golden
 

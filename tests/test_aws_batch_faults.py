@@ -309,8 +309,8 @@ def test_config_errors(tmp_path: Path, text: str, line: int | None, words: str) 
 
 def test_shared_filesystem_allows_a_mounted_store(tmp_path: Path) -> None:
     from magnus_render.config import load_config
+    from magnus_render.runtime.driver import drive
     from magnus_render.runtime.executors.aws_batch import AwsBatchExecutor
-    from magnus_render.runtime.executors.k8s_job import drive
 
     assert drive is not None
     text = BASE + "    shared_filesystem: true\n" + SLOW

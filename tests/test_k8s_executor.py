@@ -280,7 +280,7 @@ def test_job_names_are_legal_and_unique_per_run_and_step() -> None:
 
 
 def test_step_override_changes_only_that_steps_job() -> None:
-    from magnus_render import k8s_spec
+    from magnus_render.contract import k8s_spec
 
     settings = k8s_spec.K8sJobSettings(
         image="img:1",

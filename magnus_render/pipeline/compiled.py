@@ -104,7 +104,7 @@ def _key(path: str | Path, text: bytes) -> str:
 
 def _code_fingerprint() -> str:
     """Version plus name, size and mtime of every source file of the front end."""
-    from magnus_render import __version__
+    from magnus_render.version import __version__
 
     here = Path(__file__).resolve().parent
     parts = [__version__]

@@ -131,6 +131,40 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """Where a run goes after one node: magnus's routing, decided here once for the local
+    executor and every target (each only spells it in its own language).
+
+    - task, stub, as-is: exit 0 goes to ``next``; exit 1 to ``on_failure``, which is the
+      node's own ``on_failure`` or else its graph's fail node (``to_fail_node`` says the
+      failure lands on the fail node, either way).
+    - parallel, map, dag (``fans_out``): ``fan --mode out`` opens the step, every branch
+      runs to its own terminal node, and the composite's own ``fan --mode in`` decides
+      its outcome, routed like a task's; a failed fan-out routes to ``on_failure`` too.
+    - success, fail (``ends`` is the graph's status): the graph ends; in a branch the
+      composite named ``returns_to`` rolls it up with its fan-in, in the root the run ends.
+    """
+
+    node: Node
+    next: str | None
+    on_failure: str | None
+    to_fail_node: bool
+    ends: NodeKind | None
+    returns_to: str | None
+
+    @property
+    def fans_out(self) -> bool:
+        return self.node.kind.is_composite
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The nodes this one may lead to, ``next`` first, each once."""
+        if self.next is None or self.next == self.on_failure:
+            return () if self.on_failure is None else (self.on_failure,)
+        return (self.next,) if self.on_failure is None else (self.next, self.on_failure)
+
+
+@dataclass(frozen=True, slots=True)
 class Graph:
     """A graph or branch: nodes in definition order, entered at ``start_at``."""
 
@@ -140,6 +174,32 @@ class Graph:
     internal_name: str = ""
     description: str = ""
     source: Source | None = field(default=None, compare=False)
+    #: routes computed so far, by node name (a cache: the graph itself never changes)
+    _routes: dict[str, Route] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def route(self, node: Node) -> Route:
+        """Where the run goes after ``node`` of this graph (see :class:`Route`)."""
+        routes = self._routes
+        if not routes:
+            routes.update(self._all_routes())  # one update: threads see none or all
+        found = routes.get(node.name)
+        if found is None or found.node is not node:
+            raise KeyError(f"{node.internal_name!r} is not a node of this graph")
+        return found
+
+    def _all_routes(self) -> dict[str, Route]:
+        """Every node's route; the fail node is found by one scan, not one per node."""
+        fail = next((n.name for n in self.nodes.values() if n.kind is NodeKind.FAIL), None)
+        parent = parent_graph_name(self.internal_name) or None
+        routes = {}
+        for node in self.nodes.values():
+            if node.kind.is_terminal:
+                routes[node.name] = Route(node, None, None, False, node.kind, parent)
+            else:
+                failure = node.on_failure or fail
+                to_fail = failure is not None and failure == fail
+                routes[node.name] = Route(node, node.next_node, failure, to_fail, None, None)
+        return routes
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())

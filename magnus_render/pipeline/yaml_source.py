@@ -157,6 +157,9 @@ class _EventConstructor:
         expanded = 0
         strings: dict[str, str] = {}  # plain scalars already known to resolve to themselves
         scalar_event = yaml.ScalarEvent
+        # Any: dispatched on ``type(event) is ...`` (faster than isinstance, which mypy
+        # would need to narrow the event's type)
+        event: Any
         for event in yaml.parse(text, Loader=_BaseLoader):
             kind = type(event)
             anchor = None

@@ -8,16 +8,16 @@ it, and its capability constants. What a target cannot express is raised through
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magnus_render.config import MagnusConfig
 from magnus_render.errors import ConfigError, UnsupportedError
-from magnus_render.pipeline.build import Pipeline
-from magnus_render.pipeline.ir import Graph, Node, NodeKind
+from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
+from magnus_render.pipeline.loaded import Pipeline
 
 #: image used when neither --image nor the config names one; a warning says so
 PLACEHOLDER_IMAGE = "MAGNUS_RENDER_IMAGE_NOT_SET"
@@ -48,6 +48,47 @@ class RenderResult:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Where the walk is: a graph, the composite it is a branch of (None: the root graph),
+    and whether a map encloses it (its nodes then take a map variable)."""
+
+    graph: Graph
+    parent: Node | None = None
+    in_map: bool = False
+
+    @property
+    def root(self) -> bool:
+        return self.parent is None
+
+    def branch(self, node: Node, branch: Graph) -> Scope:
+        """The scope of one of ``node``'s branches."""
+        return Scope(branch, node, self.in_map or node.kind is NodeKind.MAP)
+
+
+#: an emitter: (node, its route, the scope it sits in) -> whatever the target builds
+Emitter = Callable[[Node, Route, Scope], Any]
+
+
+def walk(scope: Scope, emit: Emitter, nodes: Iterable[Node] | None = None) -> list[Any]:
+    """Emit every node of the scope's graph (``nodes``: in this order or a subset; default
+    all, in definition order) with its route; a composite's emitter recurses into its
+    branches with ``walk(scope.branch(node, branch), ...)`` or refers to them by name."""
+    graph = scope.graph
+    return [emit(node, graph.route(node), scope) for node in (graph if nodes is None else nodes)]
+
+
+def scopes(graph: Graph) -> Iterator[Scope]:
+    """The scope of ``graph`` and of every nested branch, depth first in definition order
+    (``Graph.walk_graphs``'s order), for targets that emit one flat unit per graph."""
+    stack = [Scope(graph)]
+    while stack:
+        scope = stack.pop()
+        yield scope
+        for node in reversed(list(scope.graph)):
+            stack.extend(scope.branch(node, b) for b in reversed(node.branches))
+
+
 class Renderer:
     """Base class of every target. Subclasses fill ``name`` and the dispatch table."""
 
@@ -76,12 +117,22 @@ class Renderer:
 
     # -- shared machinery -------------------------------------------------------------
     def emit(self, node: Node, *args: Any, **kwargs: Any) -> Any:
+        """Dispatch ``node`` to its kind's emitter (refused when the table has none); the
+        walk calls it as ``emit(node, route, scope)``."""
         emitter = self.emitters().get(node.kind)
         if emitter is None:
             self.unsupported(node, f"{node.kind.value} nodes are not supported")
-        return emitter(node, *args, **kwargs)  # type: ignore[misc]
+        return emitter(node, *args, **kwargs)
 
-    def unsupported(self, node: Node | None, why: str) -> None:
+    def visit(self, scope: Scope, nodes: Iterable[Node] | None = None) -> list[Any]:
+        """The walk of one graph through this target's emitters (see :func:`walk`)."""
+        return walk(scope, self.emit, nodes)
+
+    def scopes(self) -> Iterator[Scope]:
+        """Every graph of the pipeline with its scope, root first (see :func:`scopes`)."""
+        return scopes(self.graph)
+
+    def unsupported(self, node: Node | None, why: str) -> NoReturn:
         """Refuse what this target cannot express, as ``file:line: step ...: why``."""
         if node is None:
             raise UnsupportedError(f"target {self.name!r} cannot render this pipeline: {why}")
@@ -172,7 +223,7 @@ def node_argv(
     object of the iteration, outer maps' values included (what ``magnus fan --mode out``
     writes as each item).
     """
-    from magnus_render.runtime import protocol
+    from magnus_render.contract import protocol
 
     return protocol.node_argv(
         run_id,
@@ -193,7 +244,7 @@ def fan_argv(
     items_file: str | None = None,
 ) -> list[str]:
     """``magnus fan RUN_ID NAME --mode out|in ...`` as argv words (see :func:`node_argv`)."""
-    from magnus_render.runtime import protocol
+    from magnus_render.contract import protocol
 
     return protocol.fan_argv(
         run_id,
@@ -209,6 +260,6 @@ def fan_argv(
 
 def with_options(argv: list[str], *options: str) -> list[str]:
     """A node or fan command line with more options, placed before its ``-- RUN_ID NAME``."""
-    from magnus_render.runtime import protocol
+    from magnus_render.contract import protocol
 
     return protocol.with_options(argv, *options)

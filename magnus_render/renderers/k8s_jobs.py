@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from magnus_render import k8s_spec
+from magnus_render.contract import k8s_spec
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import PLACEHOLDER_IMAGE, Renderer, RenderResult
@@ -110,7 +110,8 @@ class K8sJobsRenderer(Renderer):
             self._driver(settings, base, meta, annotations, args_files),
         ]
         text = dump_documents(documents)
-        if len(data) and sum(len(v.encode()) for v in data.values()) > self.max_object_bytes:
+        limit = self.max_object_bytes
+        if limit is not None and len(data) and sum(len(v.encode()) for v in data.values()) > limit:
             raise MagnusError(
                 f"{self.pipeline.file}: the ConfigMap would exceed Kubernetes' 1 MiB limit"
             )

@@ -220,3 +220,11 @@ def dump_json(value: Any) -> str:
 
 def data_folder(ctx: RunContext) -> Path:
     return ctx.catalog.data_folder
+
+
+def configured_store(config_file: Path | str | None) -> Any:
+    """The run log store a config file names (the defaults without one)."""
+    from magnus_render.config import load_config
+
+    config = load_config(config_file)
+    return build_services(config)[0]

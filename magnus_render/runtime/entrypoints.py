@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.errors import MagnusError, RunError
-from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, NodeKind, resolve_name
+from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
 from magnus_render.runtime import interrupt
-from magnus_render.runtime.context import RunContext, build_services, check_run_id, generate_run_id
+from magnus_render.runtime.context import (
+    RunContext,
+    build_services,
+    check_run_id,
+    configured_store,
+    generate_run_id,
+)
 from magnus_render.stores.models import Status
 
 
@@ -234,29 +240,14 @@ def execute_single_node(
         return 0 if status is Status.SUCCESS else 1
     _ensure_run_log(ctx)
     if iteration:
-        return _iteration(ctx, node, variables)
+        from magnus_render.runtime.iteration import run_iteration
+
+        return run_iteration(ctx, node, variables, run_guarded)
     if node.kind.is_composite:
         executor = make_executor(ctx)
         status = run_guarded(ctx, lambda: executor.execute_composite(node, variables))
     else:
         status = run_guarded(ctx, lambda: nodes.execute_node(ctx, node, variables))
-    return 0 if status is Status.SUCCESS else 1
-
-
-def _iteration(ctx: RunContext, node: Node, variables: dict[str, Any]) -> int:
-    """One map iteration's branch, traversed here (see execute_single_node)."""
-    if node.kind is not NodeKind.MAP or node.iterate_as not in variables:
-        raise MagnusError(
-            f"--iteration needs a map step and a --map-variable holding its "
-            f"{node.iterate_as or 'iterate_as'!r} value"
-        )
-    from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
-
-    # traversed in this process, one node after another, whatever executor the config
-    # names (a render target's, whose settings are not an executor's)
-    executor = LocalNodeExecutor.__new__(LocalNodeExecutor)
-    executor.ctx, executor.settings = ctx, ExecutorSettings()
-    status = run_guarded(ctx, lambda: executor.execute_graph(node.branch, variables))
     return 0 if status is Status.SUCCESS else 1
 
 
@@ -307,7 +298,7 @@ def record_interrupted(run_id: str, signal_name: str, config_file: Path | str | 
         signum = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
     except KeyError:
         raise MagnusError(f"--signal: unknown signal {signal_name!r} (INT or TERM)") from None
-    store = _store(config_file)
+    store = configured_store(config_file)
     if store.exists(check_run_id(run_id)):
         interrupt.mark_run(store, run_id, interrupt.Interrupted(signum).message)
     return 0
@@ -377,7 +368,7 @@ def fan(
         return 1
     branches = opened
     if items_file is not None:
-        from magnus_render.runtime.protocol import inert_json
+        from magnus_render.contract.protocol import inert_json
 
         # each item becomes a --map-variable word inside a container: see inert_json
         items = [inert_json(json.dumps(b.map_variable, ensure_ascii=False)) for b in branches]
@@ -385,43 +376,10 @@ def fan(
     return 0
 
 
-def _store(config_file: Path | str | None) -> Any:
-    from magnus_render.config import load_config
-
-    config = load_config(config_file)
-    return build_services(config)[0]
-
-
-def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool = False) -> int:
-    store = _store(config_file)
-    if as_json:
-        run_log = store.get_run_log(check_run_id(run_id))
-        sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
-        return 0
-    from magnus_render.runtime.show import show
-
-    show(store, check_run_id(run_id))  # big maps summarised, their hidden logs not read
-    return 0
-
-
-def list_runs(config_file: Path | str | None = None, limit: int = 20) -> int:
-    store = _store(config_file)
-    for run_id in store.list_run_ids()[:limit]:
-        try:
-            header = store.get_run_header(run_id)
-        except MagnusError:
-            continue
-        tag = f"  tag={header.tag}" if header.tag else ""
-        print(f"{run_id}  {header.status.value}{tag}")
-    return 0
-
-
 __all__ = [
     "execute_pipeline",
     "execute_single_node",
     "fan",
-    "list_runs",
     "record_interrupted",
     "resolve_name",
-    "show_run",
 ]

@@ -145,8 +145,8 @@ def guard() -> Iterator[None]:
         yield
         checkpoint()
     finally:
-        for signum, handler in _state.previous.items():
-            signal.signal(signum, handler)
+        for number, handler in _state.previous.items():
+            signal.signal(number, handler)
         _state = _State()
 
 

@@ -22,6 +22,7 @@ from magnus_render.pipeline.ir import (
     resolve_name,
 )
 from magnus_render.runtime import interrupt, parameters, task_api
+from magnus_render.runtime.attempt import run_task
 from magnus_render.runtime.bookkeeping import (
     bookkeeping_message,
     execution_log_name,
@@ -29,7 +30,6 @@ from magnus_render.runtime.bookkeeping import (
 )
 from magnus_render.runtime.branches import Branch, FanOutError, branches_of
 from magnus_render.runtime.context import RunContext, code_identity
-from magnus_render.runtime.tasks import run_task
 from magnus_render.stores.catalog_base import CatalogError
 from magnus_render.stores.models import BranchLog, Status, StepAttempt, StepLog, now_iso
 from magnus_render.stores.run_log_base import RunLogWriteError

@@ -60,7 +60,7 @@ _TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
 
 def _table() -> list[tuple[int, int, int, float]]:
     """(pid, parent pid, process group, start time) of every living process, from /proc."""
-    rows = []
+    rows: list[tuple[int, int, int, float]] = []
     try:
         names = os.listdir("/proc")
     except OSError:

@@ -1,4 +1,4 @@
-"""`magnus show`: a run as an indented tree of steps and branches.
+"""`magnus show`: a run as an indented tree of steps and branches; `magnus runs`.
 
 A map over thousands of items would print (and read) every iteration, so a step with
 more than :data:`BIG` branches is summarised: counts by status, every branch that did
@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from magnus_render.errors import MagnusError
+from magnus_render.runtime.context import check_run_id, configured_store
 from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
 from magnus_render.stores.run_log_base import RunLogStore, parent_of
 
@@ -130,7 +134,7 @@ def _step(step: StepLog, indent: str, lines: list[str], summaries: dict[str, Sum
     summary = summaries.get(step.internal_name)
     if summary is not None:
         _summary(summary, inner, lines)
-    branches = step.branches.values()
+    branches: Iterable[BranchLog] = step.branches.values()
     if summary is not None:
         order = {name: i for i, name in enumerate(summary.shown)}
         branches = sorted(branches, key=lambda b: order.get(b.internal_name, len(order)))
@@ -174,3 +178,26 @@ def show(store: RunLogStore, run_id: str) -> None:
     """Print a run, big maps summarised."""
     run_log, summaries = load(store, run_id)
     print_run(run_log, summaries)
+
+
+# -- the `magnus show` and `magnus runs` commands -------------------------------------
+def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool = False) -> int:
+    store = configured_store(config_file)
+    if as_json:
+        run_log = store.get_run_log(check_run_id(run_id))
+        sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
+        return 0
+    show(store, check_run_id(run_id))  # big maps summarised, their hidden logs not read
+    return 0
+
+
+def list_runs(config_file: Path | str | None = None, limit: int = 20) -> int:
+    store = configured_store(config_file)
+    for run_id in store.list_run_ids()[:limit]:
+        try:
+            header = store.get_run_header(run_id)
+        except MagnusError:
+            continue
+        tag = f"  tag={header.tag}" if header.tag else ""
+        print(f"{run_id}  {header.status.value}{tag}")
+    return 0

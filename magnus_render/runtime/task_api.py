@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from magnus_render.errors import MagnusError
 from magnus_render.stores.models import DataCatalog, RunLog
@@ -72,7 +72,7 @@ def track_this(step: int = 0, **metrics: Any) -> None:
             scope.metrics[key] = value
 
 
-def _is_series(value: Any) -> bool:
+def _is_series(value: Any) -> TypeGuard[dict[str, Any]]:
     """How a series is kept (as magnus 0.5): ``{"<step>": value, ...}``."""
     return isinstance(value, dict) and bool(value) and all(str(k).isdigit() for k in value)
 

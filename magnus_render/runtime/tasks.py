@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from magnus_render.pipeline.ir import CommandType, TaskSpec
 from magnus_render.runtime import procs
 from magnus_render.runtime.arguments import bind_arguments
 from magnus_render.runtime.parameters import (
     ENV_PREFIX,
     decode_value,
     encode_env_value,
-    parameter_problem,
 )
 from magnus_render.runtime.user_errors import ArgumentError, describe, shown_path, user_traceback
 
@@ -136,40 +134,6 @@ def task_environment(values: Mapping[str, str]) -> Iterator[dict[str, str]]:
         for key, value in saved.items():
             if after.get(key) != value:
                 os.environ[key] = value
-
-
-def run_task(
-    task: TaskSpec,
-    params: dict[str, Any],
-    env: dict[str, str],
-    echo: bool = True,
-    collected: dict[str, Any] | None = None,
-) -> TaskOutcome:
-    """Run one attempt of a task. ``collected`` receives set_parameter() values."""
-    if task.command_type is CommandType.SHELL:
-        outcome = run_shell(task.command, params, env, echo)
-    elif task.command_type is CommandType.NOTEBOOK:
-        from magnus_render.runtime.notebook_task import run_notebook
-
-        outcome = run_notebook(task, params, env, echo, collected)
-    else:
-        outcome = run_python(task.command, params, env, echo, collected)
-    return _checked(outcome, echo)
-
-
-def _checked(outcome: TaskOutcome, echo: bool) -> TaskOutcome:
-    """A task that returned or exported a parameter the run log cannot carry fails."""
-    for name, value in outcome.outputs.items() if outcome.ok else ():
-        problem = parameter_problem(name, value)
-        if problem:
-            message = f"invalid task output: {problem}"
-            if echo:
-                with contextlib.suppress(OSError, ValueError):
-                    print(f"error: {message}", file=sys.stderr, flush=True)
-            outcome.ok, outcome.message, outcome.outputs = False, message, {}
-            outcome.log += f"error: {message}\n"
-            break
-    return outcome
 
 
 # -- python ----------------------------------------------------------------------------

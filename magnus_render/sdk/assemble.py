@@ -10,15 +10,12 @@ line, even for steps made in another module.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from magnus_render.errors import Diagnostic, PipelineError
 from magnus_render.pipeline.yaml_source import SourceMap
 from magnus_render.sdk.source import Location
-from magnus_render.sdk.steps import Fail, Step, Success
-
-if TYPE_CHECKING:
-    from magnus_render.sdk.pipeline import Pipeline
+from magnus_render.sdk.steps import Fail, Graph, Step, Success
 
 
 class Numbering:
@@ -45,14 +42,14 @@ class Numbering:
         return out
 
 
-def root_data(pipeline: Pipeline, smap: SourceMap, lines: Numbering) -> dict[str, Any]:
+def root_data(pipeline: Graph, smap: SourceMap, lines: Numbering) -> dict[str, Any]:
     """The whole document: ``{"dag": ...}``."""
     root = {"dag": graph_data(pipeline, smap, lines)}
     smap.record(root, lines(pipeline.location), {})
     return root
 
 
-def graph_data(pipeline: Pipeline, smap: SourceMap, lines: Numbering) -> dict[str, Any]:
+def graph_data(pipeline: Graph, smap: SourceMap, lines: Numbering) -> dict[str, Any]:
     """``{start_at, steps[, description]}`` of one pipeline, its lines recorded in ``smap``."""
     line = lines(pipeline.location)
     steps = _all_steps(pipeline)
@@ -89,7 +86,7 @@ def graph_data(pipeline: Pipeline, smap: SourceMap, lines: Numbering) -> dict[st
     return data
 
 
-def _all_steps(pipeline: Pipeline) -> list[Step]:
+def _all_steps(pipeline: Graph) -> list[Step]:
     for index, step in enumerate(pipeline.steps):
         if not isinstance(step, Step):
             raise PipelineError(
@@ -130,9 +127,7 @@ def _step_data(
 
 
 def _branch(value: Any, smap: SourceMap, lines: Numbering) -> Any:
-    from magnus_render.sdk.pipeline import Pipeline
-
-    if isinstance(value, Pipeline):
+    if isinstance(value, Graph):
         return graph_data(value, smap, lines)
     return copy.deepcopy(value)
 

@@ -17,18 +17,17 @@ from typing import TYPE_CHECKING, Any
 from magnus_render.errors import ExecutionFailedError, PipelineError
 from magnus_render.pipeline.yaml_source import SourceMap
 from magnus_render.sdk.assemble import Numbering, root_data
-from magnus_render.sdk.source import Location, caller
-from magnus_render.sdk.steps import Step
+from magnus_render.sdk.steps import Graph, Step
 from magnus_render.sdk.yaml_out import dump_yaml
 
 if TYPE_CHECKING:
-    from magnus_render.pipeline.build import Pipeline as LoadedPipeline
+    from magnus_render.pipeline.loaded import Pipeline as LoadedPipeline
 
 #: where magnus 0.5 wrote the YAML of an SDK pipeline for non-local executors
 DEFAULT_PIPELINE_FILE = "magnus-pipeline.yaml"
 
 
-class Pipeline:
+class Pipeline(Graph):
     """Steps plus where to start; ``add_terminal_nodes`` adds ``success`` and ``fail``."""
 
     def __init__(
@@ -39,21 +38,10 @@ class Pipeline:
         description: str = "",
         add_terminal_nodes: bool = True,
     ) -> None:
-        self.location: Location = caller()
-        self.steps = list(steps)
-        self.start_at = start_at
-        self.name = name
-        self.description = description
-        self.add_terminal_nodes = add_terminal_nodes
+        super().__init__(steps, start_at, name, description, add_terminal_nodes)
         self._data, self._source_map = self._assemble()
         self._yaml = dump_yaml(self._data, self.location.file, self.location.line)
         self._loaded: LoadedPipeline = self._build()
-
-    def terminal(self, kind: type[Step]) -> Step:
-        """A terminal step added for ``add_terminal_nodes``, located at this pipeline."""
-        step = kind()  # type: ignore[call-arg]
-        step.location = self.location
-        return step
 
     def _assemble(self, lines: Numbering | None = None) -> tuple[dict[str, Any], SourceMap]:
         smap = SourceMap(self.location.file)

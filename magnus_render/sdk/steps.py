@@ -9,14 +9,11 @@ the closest field).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from magnus_render.errors import PipelineError
 from magnus_render.sdk.source import Location, caller
-
-if TYPE_CHECKING:
-    from magnus_render.sdk.pipeline import Pipeline
 
 
 class Catalog:
@@ -123,7 +120,7 @@ class Step:
             out["on_failure"] = out.pop("on_failure")
         return out
 
-    def branches(self) -> dict[str, Pipeline]:
+    def branches(self) -> dict[str, Graph]:
         """Sub-pipelines of a composite step, by branch key (none for other steps)."""
         return {}
 
@@ -269,7 +266,7 @@ class Parallel(Step):
     def __init__(
         self,
         name: str,
-        branches: Mapping[str, Pipeline],
+        branches: Mapping[str, Graph],
         *,
         next: str | Step | None = None,
         on_failure: str | Step | None = None,
@@ -291,7 +288,7 @@ class Parallel(Step):
             },
         )
 
-    def branches(self) -> dict[str, Pipeline]:
+    def branches(self) -> dict[str, Graph]:
         return dict(self.fields.get("branches") or {})
 
 
@@ -303,7 +300,7 @@ class Map(Step):
     def __init__(
         self,
         name: str,
-        branch: Pipeline,
+        branch: Graph,
         iterate_on: str,
         iterate_as: str,
         *,
@@ -329,7 +326,7 @@ class Map(Step):
             },
         )
 
-    def branches(self) -> dict[str, Pipeline]:
+    def branches(self) -> dict[str, Graph]:
         branch = self.fields.get("branch")
         return {"branch": branch} if branch is not None else {}
 
@@ -373,3 +370,29 @@ def _catalog(value: Catalog | Mapping[str, Any] | None) -> Catalog | dict[str, A
     if value is None or isinstance(value, Catalog):
         return value
     return dict(value)  # checked by the front end like a YAML catalog
+
+
+class Graph:
+    """Steps plus where to start (a Pipeline is this plus building, rendering and running):
+    steps and the assembler name this class, never the Pipeline module, which imports them."""
+
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        start_at: Step | str | None = None,
+        name: str = "",
+        description: str = "",
+        add_terminal_nodes: bool = True,
+    ) -> None:
+        self.location: Location = caller()
+        self.steps = list(steps)
+        self.start_at = start_at
+        self.name = name
+        self.description = description
+        self.add_terminal_nodes = add_terminal_nodes
+
+    def terminal(self, kind: type[Step]) -> Step:
+        """A terminal step added for ``add_terminal_nodes``, located at this pipeline."""
+        step = kind()  # type: ignore[call-arg]
+        step.location = self.location
+        return step

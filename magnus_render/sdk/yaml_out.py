@@ -12,7 +12,7 @@ from magnus_render.errors import PipelineError
 _Base: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_Base):  # type: ignore[misc, valid-type]
+class _Dumper(_Base):
     pass
 
 

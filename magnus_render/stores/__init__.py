@@ -48,6 +48,7 @@ def registered(section: str) -> dict[str, str]:
 def backend_class(section: str, name: str, config: Any = None) -> type:
     """The class registered under ``name``; a ConfigError naming the choices otherwise."""
     group, builtins = GROUPS[section]
+    origins: dict[str, str]
     if name in builtins:  # built-ins win: no need to scan every installed package's entry points
         known, origins = builtins, {}
     else:

@@ -208,7 +208,8 @@ def _write_record(fd: int, path: str, size: int, data: bytes) -> None:
 
 
 def _apply(state: _Replay, record: dict[str, Any]) -> None:
-    kind, value = record.get("k"), record.get("v")
+    kind = record.get("k")
+    value: Any = record.get("v")  # a dict for every kind read below
     if kind == "run":
         state.header = value
     elif kind == "step":

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from magnus_render.runtime.protocol import fan_argv, node_argv
+from magnus_render.contract.protocol import fan_argv, node_argv
 from tests.helpers.runlog import run_magnus
 
 

@@ -30,12 +30,12 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
+from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import Graph, Node
 from magnus_render.renderers.airflow import emit, source
 from magnus_render.renderers.airflow.settings import AirflowSettings, KubernetesPod
 from magnus_render.renderers.base import Renderer, RenderResult, fan_argv, node_argv
-from magnus_render.renderers.naming import UniqueNames
 
 #: what Jinja would read in a templated field (Airflow has no escape for it)
 _JINJA = re.compile(r"\{\{|\{%|\{#")

@@ -1,8 +1,7 @@
-"""Routes of one graph as Airflow sees them: which outcome of which step leads where.
-
-Kept in one small function so the shared IR walk (``Graph.route``), once it exists, can
-replace it. A non-terminal step has two routes: ``succeeded`` to its ``next`` step and
-``failed`` to its ``on_failure`` step, else to its graph's fail node.
+"""Routes of one graph as Airflow sees them: which outcome of which step leads where,
+read from the IR's shared routing (:meth:`Graph.route`, the one the local executor and
+every target follow). A non-terminal step has two routes: ``succeeded`` to its ``next``
+step and ``failed`` to its ``on_failure`` step, else to its graph's fail node.
 """
 
 from __future__ import annotations
@@ -17,10 +16,9 @@ Outcome = Literal["succeeded", "failed"]
 
 def routes(graph: Graph) -> Iterator[tuple[str, Outcome, str]]:
     """(step, outcome, target step) for every route of ``graph``, in definition order."""
-    fail = graph.fail_node.name
     for node in graph:
-        if node.kind.is_terminal:
-            continue
-        if node.next_node is not None:
-            yield node.name, "succeeded", node.next_node
-        yield node.name, "failed", node.on_failure or fail
+        route = graph.route(node)
+        if route.next is not None:
+            yield node.name, "succeeded", route.next
+        if route.on_failure is not None:
+            yield node.name, "failed", route.on_failure

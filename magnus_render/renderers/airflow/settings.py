@@ -1,7 +1,7 @@
 """Settings of the Airflow target: ``executor: {type: airflow, config: {...}}``.
 
 The DAG-level keys (dag id, schedule, owner, tags...) are Airflow's; the pod keys are the
-k8s-jobs target's own model (:class:`~magnus_render.k8s_spec.PodSettings`), so a config
+k8s-jobs target's own model (:class:`~magnus_render.contract.k8s_spec.PodSettings`), so a config
 moves between the two Kubernetes targets unchanged, plus what only a pod operator has
 (service account, image pull secrets). Unknown keys are errors with the config's line.
 """
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from magnus_render.k8s_spec import PodSettings
+from magnus_render.contract.k8s_spec import PodSettings
 from magnus_render.renderers.base import TargetSettings
 
 _DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import MagnusError, UnsupportedError
 from magnus_render.pipeline.ir import Node, NodeKind
 from magnus_render.renderers.argo.dags import DagBuilder
@@ -47,7 +48,6 @@ from magnus_render.renderers.argo.settings import (
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
 from magnus_render.renderers.base import Renderer, RenderResult
-from magnus_render.renderers.naming import UniqueNames
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -57,7 +57,7 @@ MAX_OBJECT_BYTES = 1024 * 1024
 class ArgoRenderer(Renderer):
     name: ClassVar[str] = "argo"
     description: ClassVar[str] = "Argo Workflows: Workflow, WorkflowTemplate or CronWorkflow"
-    settings_model = ArgoSettings
+    settings_model = ArgoSettings  # type: ignore[assignment]  # not a TargetSettings
     max_object_bytes: ClassVar[int | None] = MAX_OBJECT_BYTES
 
     _emitters: dict[NodeKind, Callable[..., Any]]
@@ -130,10 +130,10 @@ class ArgoRenderer(Renderer):
         self._emitters = {k: builder.leaf for k in NodeKind if not k.is_composite}
         self._emitters.update({k: builder.composite for k in NodeKind if k.is_composite})
 
-        def as_is(node: Node, *args: Any) -> Any:
+        def as_is(node: Node, names: UniqueNames, mapped: bool, tasks: list[Any]) -> Any:
             text = self.as_is_text(node)
             return builder.leaf(
-                node, *args, as_is=None if text is None else self._as_is(node, text)
+                node, names, mapped, tasks, as_is=None if text is None else self._as_is(node, text)
             )
 
         self._emitters[NodeKind.AS_IS] = as_is

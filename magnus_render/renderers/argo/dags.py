@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from magnus_render.k8s_spec import literal
+from magnus_render.contract.k8s_spec import literal
+from magnus_render.contract.naming import UniqueNames
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Graph, Node, NodeKind
 from magnus_render.renderers.argo.templates import (
     ITEMS_OUTPUT,
@@ -26,7 +27,6 @@ from magnus_render.renderers.argo.templates import (
     Profile,
     TemplateFactory,
 )
-from magnus_render.renderers.naming import UniqueNames
 
 #: the order of a task's keys in the output (fixed, for stable diffs)
 _TASK_KEYS = ("name", "template", "depends", "withParam", "arguments")

@@ -39,8 +39,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from magnus_render.contract.naming import dns_label
 from magnus_render.errors import UnsupportedError
-from magnus_render.renderers.naming import dns_label
 
 _ATOM = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)")
 _WORD = re.compile(r"[A-Za-z0-9][-A-Za-z0-9_]*(?:\.([A-Za-z]+))?")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from magnus_render.contract.naming import dns_label
 from magnus_render.errors import UnsupportedError
 from magnus_render.renderers.argo.segments import Dag, split_dag
-from magnus_render.renderers.naming import dns_label
 
 API_VERSION = "argoproj.io/v1alpha1"
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from magnus_render.k8s_spec import literal
+from magnus_render.contract.k8s_spec import literal
+from magnus_render.contract.naming import UniqueNames, dns_label
 from magnus_render.renderers.argo.settings import StepSettings
 from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv, with_options
-from magnus_render.renderers.naming import UniqueNames, dns_label
 
 RUN_ID = "{{workflow.name}}"
 NAME_INPUT = "{{inputs.parameters.name}}"

@@ -24,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from magnus_render.contract.naming import is_dns_label
 from magnus_render.errors import Diagnostic, MagnusError
-from magnus_render.renderers.naming import is_dns_label
 
 SCHEMA_ENV = "MAGNUS_ARGO_SCHEMA_DIR"
 _DEF = "io.argoproj.workflow.v1alpha1."
@@ -158,9 +158,10 @@ def reference_errors(docs: list[dict[str, Any]]) -> list[str]:
     """What ``argo lint`` would refuse and no schema catches."""
     errors: list[str] = []
     library = {
-        (d.get("metadata") or {}).get("name"): _workflow_spec(d)
+        name: _workflow_spec(d)
         for d in docs
         if d.get("kind") == "WorkflowTemplate"
+        and isinstance(name := (d.get("metadata") or {}).get("name"), str)
     }
     for doc in docs:
         spec = _workflow_spec(doc)
@@ -213,7 +214,8 @@ def _resolve(task: dict[str, Any], templates: dict[str, Any], library: dict[str,
     if "template" in task:
         return templates.get(task["template"])
     ref = task.get("templateRef") or {}
-    other = library.get(ref.get("name"))
+    name = ref.get("name")
+    other = library.get(name) if isinstance(name, str) else None
     if other is None:
         return None
     return {t.get("name"): t for t in other.get("templates") or []}.get(ref.get("template"))

@@ -13,6 +13,7 @@ from typing import Any
 
 from magnus_render.errors import ConfigError
 from magnus_render.renderers.base import RenderOptions
+from magnus_render.renderers.stepfunctions.names import substitution_key
 from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings
 from magnus_render.renderers.stepfunctions.split import Machine
 
@@ -39,8 +40,6 @@ def template(
     items_bucket: str | None,
     job_definitions: dict[str, dict[str, Any]] | None = None,
 ) -> Template:
-    from magnus_render.renderers.stepfunctions.renderer import substitution_key
-
     warnings: list[str] = []
     resources: dict[str, Any] = {}
     role_arn: Any = settings.role_arn

@@ -73,3 +73,13 @@ def literal(text: str) -> str:
 def s3_key_part(state: str) -> str:
     """A state name made safe for one S3 key segment (state names are already ASCII)."""
     return state.replace("/", "_")
+
+
+def substitution(part: str) -> str:
+    """CloudFormation DefinitionSubstitutions placeholder for a nested machine's ARN."""
+    return "${" + substitution_key(part) + "}"
+
+
+def substitution_key(part: str) -> str:
+    """The DefinitionSubstitutions key of a nested machine (the template and the ASL agree)."""
+    return "Arn" + "".join(c for c in part.title() if c.isalnum())

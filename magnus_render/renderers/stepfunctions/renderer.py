@@ -9,20 +9,12 @@ from magnus_render.pipeline.ir import NodeKind
 from magnus_render.renderers.base import Renderer, RenderResult
 from magnus_render.renderers.stepfunctions.asl import AslBuilder
 from magnus_render.renderers.stepfunctions.jsontext import dumps
+from magnus_render.renderers.stepfunctions.names import substitution
 from magnus_render.renderers.stepfunctions.settings import (
     StepFunctionsSettings,
     load_settings,
     settings_for,
 )
-
-
-def substitution(part: str) -> str:
-    """CloudFormation DefinitionSubstitutions placeholder for a nested machine's ARN."""
-    return "${" + substitution_key(part) + "}"
-
-
-def substitution_key(part: str) -> str:
-    return "Arn" + "".join(c for c in part.title() if c.isalnum())
 
 
 def dump(document: Any) -> str:

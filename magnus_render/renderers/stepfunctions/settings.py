@@ -169,4 +169,4 @@ def _config_errors(config: MagnusConfig, exc: ValidationError, prefix: str = "")
         diagnostics.append(
             Diagnostic(f"executor: config.{where}: {what}", config.source_file, line)
         )
-    return ConfigError.from_diagnostics(diagnostics)  # type: ignore[return-value]
+    return ConfigError.from_diagnostics(diagnostics)

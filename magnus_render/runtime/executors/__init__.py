@@ -24,6 +24,7 @@ def registered_executors() -> dict[str, str]:
 
 
 def executor_class(name: str, config: Any = None) -> type:
+    origins: dict[str, str]
     if name in EXECUTORS:  # built-ins win: no need to scan every package's entry points
         known, origins = EXECUTORS, {}
     else:
@@ -53,7 +54,7 @@ def _executor_base() -> type:
 def node_executor_types() -> set[str]:
     """Executor types a node or fan command accepts: every executor and every render
     target, since a rendered spec hands its config to each container unchanged."""
-    from magnus_render.renderers import list_targets  # the registry of names, no renderer
+    from magnus_render.contract.targets import list_targets
 
     return set(registered_executors()) | set(list_targets())
 
@@ -91,7 +92,7 @@ def _all_builtin(config: Any) -> bool:
     name = config.executor.type
     if name in EXECUTORS:
         return True
-    from magnus_render.renderers import BUILTIN_TARGETS
+    from magnus_render.contract.targets import BUILTIN_TARGETS
 
     path = BUILTIN_TARGETS.get(name)
     return path is not None and importlib.util.find_spec(path.partition(":")[0]) is not None

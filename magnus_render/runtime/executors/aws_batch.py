@@ -17,7 +17,6 @@ driver's entry point. Ctrl-C terminates the jobs this driver started, then re-ra
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import sys
@@ -32,18 +31,18 @@ from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import Node, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.executors.base import ExecutorSettings, NodeTriggeringExecutor
+from magnus_render.runtime.executors.batch_api import (
+    is_throttling,
+    job_name,
+    log_stream,
+    make_batch_client,
+)
 from magnus_render.runtime.executors.k8s_job import K8sJobExecutor
 from magnus_render.runtime.executors.remote import record_launch_failure
 from magnus_render.stores.models import Status
 
 EXECUTOR_TYPE = "aws-batch"
 FINISHED_JOB = ("SUCCEEDED", "FAILED")
-#: error codes that mean "slow down", retried with backoff (botocore also retries them)
-THROTTLING = frozenset(
-    {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
-)
-MAX_JOB_NAME = 128
-_ILLEGAL = re.compile(r"[^A-Za-z0-9_-]")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -94,43 +93,6 @@ class AwsBatchSettings(JobSettings, ExecutorSettings):
         if self.poll_max_seconds < self.poll_initial_seconds:
             raise ValueError("poll_max_seconds must not be below poll_initial_seconds")
         return self
-
-
-def job_name(run_id: str, resolved_name: str) -> str:
-    """A legal Batch job name, unique per run and step: readable, with a stable hash
-    suffix whenever characters were replaced or the name was shortened."""
-    raw = f"{run_id}-{resolved_name}"
-    name = _ILLEGAL.sub("-", raw)
-    if not name[0].isalnum():
-        name = "j" + name
-    if name == raw and len(name) <= MAX_JOB_NAME:
-        return name
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-    return f"{name[: MAX_JOB_NAME - 11]}-{digest}"
-
-
-def is_throttling(exc: BaseException) -> bool:
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-    return code in THROTTLING
-
-
-def make_batch_client(endpoint_url: str | None, region: str | None, retries: int) -> Any:
-    """A Batch client with botocore's standard retries (throttling included)."""
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise MagnusError(
-            "the aws-batch executor needs boto3: pip install 'magnus-render[aws]'"
-        ) from None
-    return boto3.session.Session().client(
-        "batch",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        # botocore's max_attempts counts retries (total attempts = retries + 1)
-        config=Config(retries={"max_attempts": retries, "mode": "standard"}),
-    )
 
 
 class AwsBatchExecutor(K8sJobExecutor):
@@ -403,23 +365,7 @@ class AwsBatchExecutor(K8sJobExecutor):
             pool.shutdown(wait=True)
 
 
-def log_stream(job: Mapping[str, Any]) -> str | None:
-    """The CloudWatch log stream of a job's latest attempt (or its container)."""
-    for attempt in reversed(job.get("attempts") or []):
-        stream = (attempt.get("container") or {}).get("logStreamName")
-        if stream:
-            return str(stream)
-    stream = (job.get("container") or {}).get("logStreamName")
-    return str(stream) if stream else None
+if __name__ == "__main__":  # only as a script: the driver lives above the executors
+    from magnus_render.runtime.driver import aws_batch_main
 
-
-# -- the driver's entry point -------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """``python -m magnus_render.runtime.executors.aws_batch``: run or resume a run."""
-    from magnus_render.runtime.executors import k8s_job
-
-    return k8s_job.main(argv, "python -m magnus_render.runtime.executors.aws_batch", "aws-batch")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(aws_batch_main())

@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from magnus_render.contract.protocol import encode_map_variable, node_argv, with_options
 from magnus_render.errors import ConfigError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, resolve_name
 from magnus_render.runtime import interrupt, nodes
 from magnus_render.runtime.context import RunContext
-from magnus_render.runtime.protocol import encode_map_variable, node_argv, with_options
 from magnus_render.stores.models import Status
 from magnus_render.stores.run_log_base import build_settings
 

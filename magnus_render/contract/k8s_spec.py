@@ -228,7 +228,7 @@ def settings_from_config(config: MagnusConfig) -> K8sJobSettings:
 def dns_name(text: str, max_length: int = 63) -> str:
     """A DNS-1123 label for any text (the shared naming rules: readable, with a stable hash
     suffix whenever the text had to change, so distinct inputs stay distinct)."""
-    from magnus_render.renderers.naming import dns_label
+    from magnus_render.contract.naming import dns_label
 
     return dns_label(text, max_length)
 
