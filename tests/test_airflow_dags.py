@@ -113,8 +113,8 @@ def test_dagbag_imports_every_golden_dag(major: str, tmp_path: Path) -> None:
         errors = folder_import_errors(dags, python)
         assert errors == "", f"Airflow {major}, {kind}:\n{errors}"
     broken = tmp_path / "bash" / "hello.py"
-    broken.write_text(broken.read_text(encoding="utf-8").replace("def outcome(", "def x("))
-    assert "outcome" in folder_import_errors(broken.parent, python)  # the check can fail
+    broken.write_text(broken.read_text(encoding="utf-8").replace("def succeeded(", "def x("))
+    assert "succeeded" in folder_import_errors(broken.parent, python)  # the check can fail
 
 
 #: builds the DAG in the Airflow venv and prints every KubernetesPodOperator's settings

@@ -6,17 +6,18 @@ parallel and dag steps are TaskGroups between ``magnus fan --mode out/in`` tasks
 is a fan-out task whose XCom is the item list, a mapped TaskGroup ``.expand()``-ed over
 it and a fan-in after every iteration.
 
-Routing with trigger rules only. A step's task is followed by ``outcome()``: three empty
-tasks (never sent to a worker) that end SUCCESS when the route fired and SKIPPED when not:
-``__failed`` (``all_failed``), ``__unreached`` (``all_skipped``: the step never ran) and
-``__succeeded`` (``all_skipped`` over the other two). A step runs on
-``none_failed_min_one_success`` over the route tasks that lead to it, which are only ever
-SUCCESS or SKIPPED, so it runs exactly when one route into it fired and is SKIPPED
-otherwise; a failed task never reaches a step directly, so no task is ever
-``upstream_failed`` (which ``all_failed`` would take for a failure). Only rules that wait
-for every upstream are used: the ``one_*`` rules fire early inside mapped groups. The root
-fail node's task records the failure and exits 1; the DAG's only leaves are the root
-success and fail tasks, so the DAG run is failed exactly when ``magnus execute`` fails.
+Routing with trigger rules only; no task but the root fail node's ends FAILED unless its
+step failed, and a step that is not reached ends SKIPPED. After a step's task comes
+``<step>__succeeded`` (an empty task, never sent to a worker: ``all_success``, so SUCCESS
+when the step succeeded, else SKIPPED or UPSTREAM_FAILED). A step reached only through
+failures runs on ``one_failed`` over the failing tasks themselves (the usual fail node);
+any other step runs on ``one_done`` over the route tasks into it, ``__succeeded`` and,
+for a failure route, ``<step>__failed`` (``all_failed``): ``one_done`` fires on the one
+route task that ended SUCCESS and ignores UPSTREAM_FAILED, and the tasks it waits on never
+end FAILED. A map's iterations are one mapped task (not a mapped TaskGroup, whose trigger
+rules Airflow 2.10 and 3.1 evaluate before the group's tasks are expanded). The root fail
+node's task records the failure and exits 1; the root success and fail tasks are the only
+leaves, so the DAG run is failed exactly when ``magnus execute`` fails.
 
 One attempt model: ``max_attempts`` retries happen inside ``execute_single_node`` (every
 attempt in the run log), so tasks have ``retries=0``. Clearing a failed task and its

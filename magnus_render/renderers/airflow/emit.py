@@ -1,8 +1,8 @@
 """Writes the DAG file: Python source whose values are literals, built line by line.
 
 Layout of the output: a docstring, imports that work on Airflow 2.10+ and 3.x, constants
-(the shell each task runs, the run id template, the pod settings), two helpers (``step``
-makes a step's task, ``outcome`` its two route tasks), then the DAG: every graph's tasks
+(the shell each task runs, the run id template, the pod settings), helpers (``step`` makes
+a step's task, ``succeeded``/``failed`` its route tasks), then the DAG: every graph's tasks
 first, then its routes as ``>>`` lines. Names are task ids (DNS labels, see naming.py);
 user text reaches the file only through ``repr``/``json`` (comments) or shlex-quoted words.
 """
@@ -88,11 +88,13 @@ def scripts(magnus: list[str], node_words: list[str], fan_words: dict[str, list[
 
 @dataclass
 class Ends:
-    """A step's tasks as routes see them: the entry and, per outcome, the route tasks."""
+    """A step's tasks as routes see them: the entry, its ``__succeeded`` route task and the
+    tasks whose failure is the step's (the task; a composite's fan-out and fan-in)."""
 
     entry: str
     succeeded: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    routes: list[str] | None = None  # the __failed route tasks, once made
 
 
 @dataclass
@@ -125,22 +127,47 @@ class DagWriter:
     # -- graphs -------------------------------------------------------------------------
     def graph(self, graph: Graph, ctx: Context, entry: str | None) -> tuple[str, str]:
         """Write ``graph``'s tasks and routes; returns its (success, fail) task variables.
-        ``entry`` is the task the start step waits for (None: the DAG's first task)."""
+        ``entry`` is the task the start step waits for (None: the DAG's first task).
+
+        A step reached only by failures waits on the failing tasks themselves
+        (``one_failed``); any other on ``one_done`` over route tasks that end SUCCESS
+        when their route fired (``__succeeded``, ``__failed``), never FAILED."""
         ids = self.names(graph)
+        inbound: dict[str, list[tuple[str, str]]] = {}
+        for name, outcome, target in routes(graph):
+            inbound.setdefault(target, []).append((name, outcome))
+        by_failure = {
+            target
+            for target, found in inbound.items()
+            if all(outcome == "failed" for _, outcome in found)
+            and not (entry is not None and target == graph.start_at)
+        }
         ends: dict[str, Ends] = {}
         for node in graph:
-            start = node.name == graph.start_at
-            ends[node.name] = self.node(node, graph, ids[node.name], ctx, start and ctx.first)
-        incoming: dict[str, list[str]] = {}
-        for name, outcome, target in routes(graph):
-            incoming.setdefault(target, []).extend(getattr(ends[name], outcome))
-        if entry is not None:
-            incoming.setdefault(graph.start_at, []).insert(0, entry)
+            first = node.name == graph.start_at and ctx.first
+            rule = "one_failed" if node.name in by_failure else None
+            ends[node.name] = self.node(node, graph, ids[node.name], ctx, first, rule)
         for node in graph:
-            sources = incoming.get(node.name)
+            sources = [entry] if entry is not None and node.name == graph.start_at else []
+            for name, outcome in inbound.get(node.name, []):
+                if outcome == "succeeded":
+                    sources += ends[name].succeeded
+                elif node.name in by_failure:
+                    sources += ends[name].failed
+                else:
+                    sources += self.failure_routes(ends[name], ctx)
             if sources:
-                self.edge(ctx, sources, ends[node.name].entry)
+                self.edge(ctx, list(dict.fromkeys(sources)), ends[node.name].entry)
         return ends[graph.success_node.name].entry, ends[graph.fail_node.name].entry
+
+    def failure_routes(self, ends: Ends, ctx: Context) -> list[str]:
+        """``__failed`` route tasks of a step's failing tasks, made once when needed."""
+        if ends.routes is None:
+            ends.routes = []
+            for var in ends.failed:
+                self.out(ctx, f"{var}_failed = failed({var})")
+                ends.routes.append(f"{var}_failed")
+        return ends.routes
 
     def edge(self, ctx: Context, sources: list[str], target: str) -> None:
         """``sources >> target``, the list one per line when the line would be long."""
@@ -153,12 +180,14 @@ class DagWriter:
             return
         self.out(ctx, "[\n" + "".join(f"    {s},\n" for s in sources) + f"] >> {target}")
 
-    def node(self, node: Node, graph: Graph, tid: str, ctx: Context, first: bool) -> Ends:
+    def node(
+        self, node: Node, graph: Graph, tid: str, ctx: Context, first: bool, rule: str | None
+    ) -> Ends:
         self.out(ctx, f"# {node.kind.value} {json.dumps(node.internal_name, ensure_ascii=False)}")
         if node.kind is NodeKind.MAP:
-            return self.map(node, tid, ctx, first)
+            return self.map(node, tid, ctx, first, rule)
         if node.kind in (NodeKind.PARALLEL, NodeKind.DAG):
-            return self.composite(node, tid, ctx, first)
+            return self.composite(node, tid, ctx, first, rule)
         kind = "node"
         extra: dict[str, str] = {}
         if node.kind is NodeKind.FAIL and not graph.internal_name:
@@ -169,17 +198,15 @@ class DagWriter:
                 kind = "as_is"
                 extra[ENV_AS_IS] = text
         var = self.var(tid)
-        self.out(ctx, f"{var} = {self.step_call(tid, node, kind, ctx, first, extra)}")
+        call = self.step_call(tid, node, kind, ctx, first, extra, trigger_rule=rule)
+        self.out(ctx, f"{var} = {call}")
         if node.kind.is_terminal:
             return Ends(var)
-        return self.outcome(var, ctx, Ends(var))
+        return Ends(var, [self.succeeded(var, ctx)], [var])
 
-    def outcome(self, var: str, ctx: Context, ends: Ends) -> Ends:
-        ok, ko = f"{var}_ok", f"{var}_failed"
-        self.out(ctx, f"{ok}, {ko} = outcome({var})")
-        ends.succeeded.append(ok)
-        ends.failed.append(ko)
-        return ends
+    def succeeded(self, var: str, ctx: Context) -> str:
+        self.out(ctx, f"{var}_ok = succeeded({var})")
+        return f"{var}_ok"
 
     def step_call(
         self,
@@ -207,19 +234,32 @@ class DagWriter:
             args.append(f"pod={pod}")
         if trigger_rule is not None:
             args.append(f"trigger_rule={trigger_rule!r}")
-        return f"step({', '.join(args)})"
+        flat = f"step({', '.join(args)})"
+        if len(ctx.indent) + len(flat) + 30 <= 100:
+            return flat
+        inner = "".join(f"    {a},\n" for a in args)
+        return f"step(\n{inner})"
 
     # -- composites ---------------------------------------------------------------------
-    def composite(self, node: Node, tid: str, ctx: Context, first: bool) -> Ends:
-        """Parallel and dag steps: fan out, each branch in a TaskGroup, fan in."""
+    def composite(self, node: Node, tid: str, ctx: Context, first: bool, rule: str | None) -> Ends:
+        """Parallel and dag steps: fan out, each branch in a TaskGroup, fan in (on
+        ``none_failed_min_one_success``: after every branch, unless never opened)."""
         fan_out = self.var(f"{tid}_fan_out")
-        call = self.step_call(tid, node, "fan_out", ctx, first, task_id=f"{tid}__fan_out")
+        call = self.step_call(
+            tid, node, "fan_out", ctx, first, task_id=f"{tid}__fan_out", trigger_rule=rule
+        )
         self.out(ctx, f"{fan_out} = {call}")
-        ends = self.outcome(fan_out, ctx, Ends(fan_out))
-        opened = ends.succeeded.pop()
-        failed_out = ends.failed.pop()
+        opened = self.succeeded(fan_out, ctx)
         fan_in = self.var(f"{tid}_fan_in")
-        call = self.step_call(tid, node, "fan_in", ctx, False, task_id=f"{tid}__fan_in")
+        call = self.step_call(
+            tid,
+            node,
+            "fan_in",
+            ctx,
+            False,
+            task_id=f"{tid}__fan_in",
+            trigger_rule="none_failed_min_one_success",
+        )
         self.out(ctx, f"{fan_in} = {call}")
         terminals = [opened]
         with_names = self.names.branches(node)
@@ -236,21 +276,19 @@ class DagWriter:
                 inner = Context(ctx.indent + "        ", f"{ctx.prefix}{tid}.{group}.")
                 terminals.extend(self.graph(branch, inner, opened))
         self.edge(ctx, terminals, fan_in)
-        done = self.outcome(fan_in, ctx, Ends(fan_out))
-        done.failed.insert(0, failed_out)
-        return done
+        return Ends(fan_out, [self.succeeded(fan_in, ctx)], [fan_out, fan_in])
 
-    def map(self, node: Node, tid: str, ctx: Context, first: bool) -> Ends:
+    def map(self, node: Node, tid: str, ctx: Context, first: bool, rule: str | None) -> Ends:
         """A map: the fan-out task's XCom is one environment per item; one task per item
         (dynamic task mapping, ``.expand()``) traverses that iteration's branch; the fan-in
         runs after every iteration whatever its state (``__done``: all_done), unless the
         map was never reached (the fan-out's ``__succeeded`` route is then SKIPPED)."""
         fan_out = self.var(f"{tid}_fan_out")
-        call = self.step_call(tid, node, "fan_out_items", ctx, first, task_id=f"{tid}__fan_out")
+        call = self.step_call(
+            tid, node, "fan_out_items", ctx, first, task_id=f"{tid}__fan_out", trigger_rule=rule
+        )
         self.out(ctx, f"{fan_out} = {call}")
-        ends = self.outcome(fan_out, ctx, Ends(fan_out))
-        opened = ends.succeeded.pop()
-        failed_out = ends.failed.pop()
+        opened = self.succeeded(fan_out, ctx)
         iterations = self.var(tid)
         pod = self.r.pod_constant(node)
         extra = f", pod={pod}" if pod else ""
@@ -264,9 +302,7 @@ class DagWriter:
         self.out(ctx, f"{fan_in} = {call}")
         self.out(ctx, f"{iterations} >> {done}")
         self.edge(ctx, [opened, done], fan_in)
-        result = self.outcome(fan_in, ctx, Ends(fan_out))
-        result.failed.insert(0, failed_out)
-        return result
+        return Ends(fan_out, [self.succeeded(fan_in, ctx)], [fan_out, fan_in])
 
 
 def _dict(values: dict[str, str]) -> str:

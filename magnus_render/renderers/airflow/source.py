@@ -46,18 +46,23 @@ except ImportError:  # Airflow 2.10
     from airflow.utils.task_group import TaskGroup
 """
 
-_OUTCOME = '''
+_ROUTES = '''
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 '''
 
 _STEP_BASH = '''
@@ -67,7 +72,7 @@ def step(
     name: str,
     script: str = NODE,
     env: dict[str, str] | None = None,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -121,7 +126,7 @@ def step(
     script: str = NODE,
     env: dict[str, str] | None = None,
     pod: dict[str, Any] = POD,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): a pod running ``script`` with sh."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -173,7 +178,7 @@ def dag_file(
         "Each step is a task running `magnus execute_single_node`; magnus keeps the run log.",
         'Trigger `airflow dags trigger --conf \'{"use_cached": "OLD_RUN_ID"}\'` to re-run',
         "reusing an earlier run's successes; `run_id` in the conf names the magnus run.",
-        "Routes: a step runs when one route into it fired (see outcome()).",
+        "Routes: a step runs when one route into it fired (see succeeded() and failed()).",
         '"""',
         "",
         "from __future__ import annotations",
@@ -226,7 +231,7 @@ def dag_file(
             out += ["", f"{name}: dict[str, Any] = {{", *pod_lines(pod), "}"]
         out.append("")
     out.append((_STEP_KPO if kpo else _STEP_BASH).rstrip("\n"))
-    out.append(_OUTCOME.rstrip("\n"))
+    out.append(_ROUTES.rstrip("\n"))
     start = settings.start_date
     param_lines = [
         '        "run_id": Param("", type="string", description=RUN_ID_HELP),',

@@ -5,7 +5,7 @@
 Each step is a task running `magnus execute_single_node`; magnus keeps the run log.
 Trigger `airflow dags trigger --conf '{"use_cached": "OLD_RUN_ID"}'` to re-run
 reusing an earlier run's successes; `run_id` in the conf names the magnus run.
-Routes: a step runs when one route into it fired (see outcome()).
+Routes: a step runs when one route into it fired (see succeeded() and failed()).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def step(
     name: str,
     script: str = NODE,
     env: dict[str, str] | None = None,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -148,16 +148,21 @@ def iterate(task_id: str, fan_out: Any) -> Any:
     ).expand(env=fan_out.output)
 
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 
 
 with DAG(
@@ -175,22 +180,22 @@ with DAG(
 ) as dag:
     # task "initialize"
     initialize_1 = step('initialize', 'initialize', env=INITIAL_PARAMETERS)
-    initialize_1_ok, initialize_1_failed = outcome(initialize_1)
+    initialize_1_ok = succeeded(initialize_1)
     # task "double"
     double_2 = step('double', 'double')
-    double_2_ok, double_2_failed = outcome(double_2)
+    double_2_ok = succeeded(double_2)
     # task "train"
     train_3 = step('train', 'train')
-    train_3_ok, train_3_failed = outcome(train_3)
+    train_3_ok = succeeded(train_3)
     # task "report"
     report_4 = step('report', 'report')
-    report_4_ok, report_4_failed = outcome(report_4)
+    report_4_ok = succeeded(report_4)
     # success "success"
     success_5 = step('success', 'success')
     # fail "fail"
-    fail_6 = step('fail', 'fail', FAIL)
+    fail_6 = step('fail', 'fail', FAIL, trigger_rule='one_failed')
     initialize_1_ok >> double_2
     double_2_ok >> train_3
     train_3_ok >> report_4
     report_4_ok >> success_5
-    [initialize_1_failed, double_2_failed, train_3_failed, report_4_failed] >> fail_6
+    [initialize_1, double_2, train_3, report_4] >> fail_6

@@ -5,7 +5,7 @@
 Each step is a task running `magnus execute_single_node`; magnus keeps the run log.
 Trigger `airflow dags trigger --conf '{"use_cached": "OLD_RUN_ID"}'` to re-run
 reusing an earlier run's successes; `run_id` in the conf names the magnus run.
-Routes: a step runs when one route into it fired (see outcome()).
+Routes: a step runs when one route into it fired (see succeeded() and failed()).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def step(
     name: str,
     script: str = NODE,
     env: dict[str, str] | None = None,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -149,16 +149,21 @@ def iterate(task_id: str, fan_out: Any) -> Any:
     ).expand(env=fan_out.output)
 
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 
 
 with DAG(
@@ -176,41 +181,41 @@ with DAG(
 ) as dag:
     # task "initialize"
     initialize_1 = step('initialize', 'initialize', env=INITIAL_PARAMETERS)
-    initialize_1_ok, initialize_1_failed = outcome(initialize_1)
+    initialize_1_ok = succeeded(initialize_1)
     # dag "training"
     training_fan_out_2 = step('training__fan_out', 'training', FAN_OUT)
-    training_fan_out_2_ok, training_fan_out_2_failed = outcome(training_fan_out_2)
-    training_fan_in_3 = step('training__fan_in', 'training', FAN_IN)
+    training_fan_out_2_ok = succeeded(training_fan_out_2)
+    training_fan_in_3 = step(
+        'training__fan_in',
+        'training',
+        FAN_IN,
+        trigger_rule='none_failed_min_one_success',
+    )
     with TaskGroup('training'), TaskGroup('dag'):
         # task "training.dag.double"
         double_4 = step('double', 'training.dag.double')
-        double_4_ok, double_4_failed = outcome(double_4)
+        double_4_ok = succeeded(double_4)
         # task "training.dag.train"
         train_5 = step('train', 'training.dag.train')
-        train_5_ok, train_5_failed = outcome(train_5)
+        train_5_ok = succeeded(train_5)
         # success "training.dag.success"
         success_6 = step('success', 'training.dag.success')
         # fail "training.dag.fail"
-        fail_7 = step('fail', 'training.dag.fail')
+        fail_7 = step('fail', 'training.dag.fail', trigger_rule='one_failed')
         training_fan_out_2_ok >> double_4
         double_4_ok >> train_5
         train_5_ok >> success_6
-        [double_4_failed, train_5_failed] >> fail_7
+        [double_4, train_5] >> fail_7
     [training_fan_out_2_ok, success_6, fail_7] >> training_fan_in_3
-    training_fan_in_3_ok, training_fan_in_3_failed = outcome(training_fan_in_3)
+    training_fan_in_3_ok = succeeded(training_fan_in_3)
     # task "report"
     report_8 = step('report', 'report')
-    report_8_ok, report_8_failed = outcome(report_8)
+    report_8_ok = succeeded(report_8)
     # success "success"
     success_9 = step('success', 'success')
     # fail "fail"
-    fail_10 = step('fail', 'fail', FAIL)
+    fail_10 = step('fail', 'fail', FAIL, trigger_rule='one_failed')
     initialize_1_ok >> training_fan_out_2
     training_fan_in_3_ok >> report_8
     report_8_ok >> success_9
-    [
-        initialize_1_failed,
-        training_fan_out_2_failed,
-        training_fan_in_3_failed,
-        report_8_failed,
-    ] >> fail_10
+    [initialize_1, training_fan_out_2, training_fan_in_3, report_8] >> fail_10

@@ -5,7 +5,7 @@
 Each step is a task running `magnus execute_single_node`; magnus keeps the run log.
 Trigger `airflow dags trigger --conf '{"use_cached": "OLD_RUN_ID"}'` to re-run
 reusing an earlier run's successes; `run_id` in the conf names the magnus run.
-Routes: a step runs when one route into it fired (see outcome()).
+Routes: a step runs when one route into it fired (see succeeded() and failed()).
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def step(
     script: str = NODE,
     env: dict[str, str] | None = None,
     pod: dict[str, Any] = POD,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): a pod running ``script`` with sh."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -171,16 +171,21 @@ def iterate(task_id: str, fan_out: Any, pod: dict[str, Any] = POD) -> Any:
     ).expand(env_vars=fan_out.output)
 
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 
 
 with DAG(
@@ -198,24 +203,24 @@ with DAG(
 ) as dag:
     # task "chunk"
     chunk_1 = step('chunk', 'chunk', env=INITIAL_PARAMETERS)
-    chunk_1_ok, chunk_1_failed = outcome(chunk_1)
+    chunk_1_ok = succeeded(chunk_1)
     # map "each"
     each_fan_out_2 = step('each__fan_out', 'each', FAN_OUT_ITEMS)
-    each_fan_out_2_ok, each_fan_out_2_failed = outcome(each_fan_out_2)
+    each_fan_out_2_ok = succeeded(each_fan_out_2)
     each_3 = iterate('each', each_fan_out_2)
     each_done_4 = EmptyOperator(task_id="each__done", trigger_rule="all_done")
     each_fan_in_5 = step('each__fan_in', 'each', FAN_IN, trigger_rule='all_success')
     each_3 >> each_done_4
     [each_fan_out_2_ok, each_done_4] >> each_fan_in_5
-    each_fan_in_5_ok, each_fan_in_5_failed = outcome(each_fan_in_5)
+    each_fan_in_5_ok = succeeded(each_fan_in_5)
     # task "summarize"
     summarize_6 = step('summarize', 'summarize')
-    summarize_6_ok, summarize_6_failed = outcome(summarize_6)
+    summarize_6_ok = succeeded(summarize_6)
     # success "success"
     success_7 = step('success', 'success')
     # fail "fail"
-    fail_8 = step('fail', 'fail', FAIL)
+    fail_8 = step('fail', 'fail', FAIL, trigger_rule='one_failed')
     chunk_1_ok >> each_fan_out_2
     each_fan_in_5_ok >> summarize_6
     summarize_6_ok >> success_7
-    [chunk_1_failed, each_fan_out_2_failed, each_fan_in_5_failed, summarize_6_failed] >> fail_8
+    [chunk_1, each_fan_out_2, each_fan_in_5, summarize_6] >> fail_8

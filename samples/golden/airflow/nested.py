@@ -5,7 +5,7 @@
 Each step is a task running `magnus execute_single_node`; magnus keeps the run log.
 Trigger `airflow dags trigger --conf '{"use_cached": "OLD_RUN_ID"}'` to re-run
 reusing an earlier run's successes; `run_id` in the conf names the magnus run.
-Routes: a step runs when one route into it fired (see outcome()).
+Routes: a step runs when one route into it fired (see succeeded() and failed()).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def step(
     name: str,
     script: str = NODE,
     env: dict[str, str] | None = None,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -148,16 +148,21 @@ def iterate(task_id: str, fan_out: Any) -> Any:
     ).expand(env=fan_out.output)
 
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 
 
 with DAG(
@@ -175,20 +180,25 @@ with DAG(
 ) as dag:
     # task "grid"
     grid_1 = step('grid', 'grid', env=INITIAL_PARAMETERS)
-    grid_1_ok, grid_1_failed = outcome(grid_1)
+    grid_1_ok = succeeded(grid_1)
     # map "regions"
     regions_fan_out_2 = step('regions__fan_out', 'regions', FAN_OUT_ITEMS)
-    regions_fan_out_2_ok, regions_fan_out_2_failed = outcome(regions_fan_out_2)
+    regions_fan_out_2_ok = succeeded(regions_fan_out_2)
     regions_3 = iterate('regions', regions_fan_out_2)
     regions_done_4 = EmptyOperator(task_id="regions__done", trigger_rule="all_done")
-    regions_fan_in_5 = step('regions__fan_in', 'regions', FAN_IN, trigger_rule='all_success')
+    regions_fan_in_5 = step(
+        'regions__fan_in',
+        'regions',
+        FAN_IN,
+        trigger_rule='all_success',
+    )
     regions_3 >> regions_done_4
     [regions_fan_out_2_ok, regions_done_4] >> regions_fan_in_5
-    regions_fan_in_5_ok, regions_fan_in_5_failed = outcome(regions_fan_in_5)
+    regions_fan_in_5_ok = succeeded(regions_fan_in_5)
     # success "success"
     success_6 = step('success', 'success')
     # fail "fail"
-    fail_7 = step('fail', 'fail', FAIL)
+    fail_7 = step('fail', 'fail', FAIL, trigger_rule='one_failed')
     grid_1_ok >> regions_fan_out_2
     regions_fan_in_5_ok >> success_6
-    [grid_1_failed, regions_fan_out_2_failed, regions_fan_in_5_failed] >> fail_7
+    [grid_1, regions_fan_out_2, regions_fan_in_5] >> fail_7

@@ -5,7 +5,7 @@
 Each step is a task running `magnus execute_single_node`; magnus keeps the run log.
 Trigger `airflow dags trigger --conf '{"use_cached": "OLD_RUN_ID"}'` to re-run
 reusing an earlier run's successes; `run_id` in the conf names the magnus run.
-Routes: a step runs when one route into it fired (see outcome()).
+Routes: a step runs when one route into it fired (see succeeded() and failed()).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def step(
     name: str,
     script: str = NODE,
     env: dict[str, str] | None = None,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -148,16 +148,21 @@ def iterate(task_id: str, fan_out: Any) -> Any:
     ).expand(env=fan_out.output)
 
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 
 
 with DAG(
@@ -175,18 +180,18 @@ with DAG(
 ) as dag:
     # task "risky"
     risky_1 = step('risky', 'risky', env=INITIAL_PARAMETERS)
-    risky_1_ok, risky_1_failed = outcome(risky_1)
+    risky_1_ok = succeeded(risky_1)
     # stub "unreached"
     unreached_2 = step('unreached', 'unreached')
-    unreached_2_ok, unreached_2_failed = outcome(unreached_2)
+    unreached_2_ok = succeeded(unreached_2)
     # task "recover"
-    recover_3 = step('recover', 'recover')
-    recover_3_ok, recover_3_failed = outcome(recover_3)
+    recover_3 = step('recover', 'recover', trigger_rule='one_failed')
+    recover_3_ok = succeeded(recover_3)
     # success "success"
     success_4 = step('success', 'success')
     # fail "fail"
-    fail_5 = step('fail', 'fail', FAIL)
+    fail_5 = step('fail', 'fail', FAIL, trigger_rule='one_failed')
     risky_1_ok >> unreached_2
-    risky_1_failed >> recover_3
+    risky_1 >> recover_3
     [unreached_2_ok, recover_3_ok] >> success_4
-    [unreached_2_failed, recover_3_failed] >> fail_5
+    [unreached_2, recover_3] >> fail_5

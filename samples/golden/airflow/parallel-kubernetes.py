@@ -5,7 +5,7 @@
 Each step is a task running `magnus execute_single_node`; magnus keeps the run log.
 Trigger `airflow dags trigger --conf '{"use_cached": "OLD_RUN_ID"}'` to re-run
 reusing an earlier run's successes; `run_id` in the conf names the magnus run.
-Routes: a step runs when one route into it fired (see outcome()).
+Routes: a step runs when one route into it fired (see succeeded() and failed()).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def step(
     script: str = NODE,
     env: dict[str, str] | None = None,
     pod: dict[str, Any] = POD,
-    trigger_rule: str = "none_failed_min_one_success",
+    trigger_rule: str = "one_done",
 ) -> Any:
     """The task of one step (or fan-out/fan-in): a pod running ``script`` with sh."""
     variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
@@ -172,16 +172,21 @@ def iterate(task_id: str, fan_out: Any, pod: dict[str, Any] = POD) -> Any:
     ).expand(env_vars=fan_out.output)
 
 
-def outcome(task: Any) -> tuple[Any, Any]:
-    """(succeeded, failed): empty tasks that end SUCCESS when the step ended that way and
-    SKIPPED otherwise (also when it never ran), so routes never see a failed task."""
+def succeeded(task: Any) -> Any:
+    """``<step>__succeeded``: SUCCESS when the step succeeded, else skipped or
+    upstream_failed; steps wait on ``one_done``, which counts only SUCCESS here."""
     name = task.task_id.rsplit(".", 1)[-1]
-    failed = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
-    unreached = EmptyOperator(task_id=f"{name}__unreached", trigger_rule="all_skipped")
-    succeeded = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_skipped")
-    task >> [failed, unreached]
-    [failed, unreached] >> succeeded
-    return succeeded, failed
+    route = EmptyOperator(task_id=f"{name}__succeeded", trigger_rule="all_success")
+    task >> route
+    return route
+
+
+def failed(task: Any) -> Any:
+    """``<step>__failed``: SUCCESS when the step failed, else skipped."""
+    name = task.task_id.rsplit(".", 1)[-1]
+    route = EmptyOperator(task_id=f"{name}__failed", trigger_rule="all_failed")
+    task >> route
+    return route
 
 
 with DAG(
@@ -199,48 +204,61 @@ with DAG(
 ) as dag:
     # task "initialize"
     initialize_1 = step('initialize', 'initialize', env=INITIAL_PARAMETERS)
-    initialize_1_ok, initialize_1_failed = outcome(initialize_1)
+    initialize_1_ok = succeeded(initialize_1)
     # parallel "both"
     both_fan_out_2 = step('both__fan_out', 'both', FAN_OUT)
-    both_fan_out_2_ok, both_fan_out_2_failed = outcome(both_fan_out_2)
-    both_fan_in_3 = step('both__fan_in', 'both', FAN_IN)
+    both_fan_out_2_ok = succeeded(both_fan_out_2)
+    both_fan_in_3 = step(
+        'both__fan_in',
+        'both',
+        FAN_IN,
+        trigger_rule='none_failed_min_one_success',
+    )
     with TaskGroup('both'):
         with TaskGroup('python-branch'):
             # task "both.python_branch.double"
             double_4 = step('double', 'both.python_branch.double')
-            double_4_ok, double_4_failed = outcome(double_4)
+            double_4_ok = succeeded(double_4)
             # success "both.python_branch.success"
             success_5 = step('success', 'both.python_branch.success')
             # fail "both.python_branch.fail"
-            fail_6 = step('fail', 'both.python_branch.fail')
+            fail_6 = step(
+                'fail',
+                'both.python_branch.fail',
+                trigger_rule='one_failed',
+            )
             both_fan_out_2_ok >> double_4
             double_4_ok >> success_5
-            double_4_failed >> fail_6
+            double_4 >> fail_6
         with TaskGroup('shell-branch'):
             # task "both.shell_branch.echo"
             echo_7 = step('echo', 'both.shell_branch.echo')
-            echo_7_ok, echo_7_failed = outcome(echo_7)
+            echo_7_ok = succeeded(echo_7)
             # as-is "both.shell_branch.wait"
             wait_8 = step('wait', 'both.shell_branch.wait')
-            wait_8_ok, wait_8_failed = outcome(wait_8)
+            wait_8_ok = succeeded(wait_8)
             # success "both.shell_branch.success"
             success_9 = step('success', 'both.shell_branch.success')
             # fail "both.shell_branch.fail"
-            fail_10 = step('fail', 'both.shell_branch.fail')
+            fail_10 = step(
+                'fail',
+                'both.shell_branch.fail',
+                trigger_rule='one_failed',
+            )
             both_fan_out_2_ok >> echo_7
             echo_7_ok >> wait_8
             wait_8_ok >> success_9
-            [echo_7_failed, wait_8_failed] >> fail_10
+            [echo_7, wait_8] >> fail_10
     [both_fan_out_2_ok, success_5, fail_6, success_9, fail_10] >> both_fan_in_3
-    both_fan_in_3_ok, both_fan_in_3_failed = outcome(both_fan_in_3)
+    both_fan_in_3_ok = succeeded(both_fan_in_3)
     # task "report"
     report_11 = step('report', 'report')
-    report_11_ok, report_11_failed = outcome(report_11)
+    report_11_ok = succeeded(report_11)
     # success "success"
     success_12 = step('success', 'success')
     # fail "fail"
-    fail_13 = step('fail', 'fail', FAIL)
+    fail_13 = step('fail', 'fail', FAIL, trigger_rule='one_failed')
     initialize_1_ok >> both_fan_out_2
     both_fan_in_3_ok >> report_11
     report_11_ok >> success_12
-    [initialize_1_failed, both_fan_out_2_failed, both_fan_in_3_failed, report_11_failed] >> fail_13
+    [initialize_1, both_fan_out_2, both_fan_in_3, report_11] >> fail_13
