@@ -106,6 +106,31 @@ def test_airflow_run_id_is_made_legal_for_magnus(tmp_path: Path, airflow2: Airfl
     assert all(c.isalnum() or c in "-_" for c in logs[0]), logs
 
 
+def test_as_is_steps_run_their_text_on_airflow(tmp_path: Path, airflow2: AirflowHome) -> None:
+    """tests/as_is/as_is.yaml: the render_string runs in the step's task ('{{' included,
+    passed through Airflow's Jinja unchanged), `command` never runs, the failing text
+    routes to on_failure (the check every rendered target passes: test_as_is)."""
+    from tests.test_as_is import check_rendered, copy_pipeline
+
+    workdir = tmp_path / "w"
+    copy_pipeline(workdir)
+    config = bash_config(workdir)
+    cwd = Path.cwd()
+    import os
+
+    os.chdir(workdir)
+    try:
+        text, _ = render_text(Path("as_is.yaml"), "airflow", config.relative_to(workdir))
+    finally:
+        os.chdir(cwd)
+    (workdir / "dags").mkdir()
+    dag = workdir / "dags" / "as_is.py"
+    dag.write_text(text, encoding="utf-8")
+    run = dags_test(airflow2, dag, "as_is", {"run_id": "as-is-run"})
+    assert run.state == "success", run.output[-6000:]
+    check_rendered(load_run_log(workdir, "as-is-run", config), workdir)
+
+
 @pytest.fixture(scope="session")
 def airflow3(tmp_path_factory: pytest.TempPathFactory) -> AirflowHome:
     return make_home("3", tmp_path_factory.mktemp("airflow3-home"))

@@ -228,7 +228,9 @@ def test_unknown_setting_names_the_config_line(tmp_path: Path) -> None:
     assert "shedule" in str(info.value) and "c.yaml:" in str(info.value)
 
 
-def test_jinja_in_a_step_name_is_refused(tmp_path: Path) -> None:
+def test_jinja_in_a_map_name_is_refused_and_elsewhere_kept_literal(tmp_path: Path) -> None:
+    """A step name with '{{' reaches its task inside {% raw %} (Airflow renders it back
+    to itself); a map's name also passes through XCom into its iterations: refused."""
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
         "dag:\n  start_at: 'a{{ x }}'\n  steps:\n    'a{{ x }}':\n      type: stub\n"
@@ -237,11 +239,26 @@ def test_jinja_in_a_step_name_is_refused(tmp_path: Path) -> None:
     )
     config = tmp_path / "c.yaml"
     config.write_text("executor: {type: airflow, config: {operator: bash}}\n", encoding="utf-8")
+    text = (
+        AirflowRenderer(load_pipeline(pipeline), load_config(config), RenderOptions(str(pipeline)))
+        .render()
+        .text
+    )
+    assert "'{% raw %}a{{ x }}{% endraw %}'" in text
+    mapped = tmp_path / "m.yaml"
+    mapped.write_text(
+        "dag:\n  start_at: 'm{{ x }}'\n  steps:\n    'm{{ x }}':\n      type: map\n"
+        "      iterate_on: xs\n      iterate_as: x\n      next: success\n      branch:\n"
+        "        start_at: s\n        steps:\n          s: {type: stub, next: success}\n"
+        "          success: {type: success}\n          fail: {type: fail}\n"
+        "    success:\n      type: success\n    fail:\n      type: fail\n",
+        encoding="utf-8",
+    )
     with pytest.raises(MagnusError, match="Jinja") as info:
         AirflowRenderer(
-            load_pipeline(pipeline), load_config(config), RenderOptions(str(pipeline))
+            load_pipeline(mapped), load_config(config), RenderOptions(str(mapped))
         ).render()
-    assert "p.yaml:4" in str(info.value)
+    assert "m.yaml:4" in str(info.value)
 
 
 def test_dag_settings_reach_the_dag(tmp_path: Path) -> None:
@@ -277,3 +294,22 @@ def render_file(sample: str, config: Path) -> str:
     pipeline = load_pipeline(SAMPLES / sample)
     options = RenderOptions(pipeline_file=f"samples/{sample}", config_file=str(config))
     return AirflowRenderer(pipeline, load_config(config), options).render().text
+
+
+def test_validate_imports_with_dagbag_or_says_how_to_get_it() -> None:
+    """--validate needs Airflow in this interpreter (the [airflow] extra): without it a
+    clear error naming the extra; with it, DagBag's import of the file."""
+    import importlib.util
+
+    from magnus_render.render import render_text
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        if importlib.util.find_spec("airflow") is None:
+            with pytest.raises(MagnusError, match=r"magnus-render\[airflow\]"):
+                render_text(Path("samples/hello.yaml"), "airflow", Path(BASH), validate=True)
+        else:
+            render_text(Path("samples/hello.yaml"), "airflow", Path(BASH), validate=True)
+    finally:
+        os.chdir(cwd)

@@ -33,13 +33,14 @@ from typing import ClassVar
 
 from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import ConfigError, MagnusError
-from magnus_render.pipeline.ir import Graph, Node
+from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.airflow import emit, source
 from magnus_render.renderers.airflow.settings import AirflowSettings, KubernetesPod
 from magnus_render.renderers.base import Renderer, RenderResult, fan_argv, node_argv
 
 #: what Jinja would read in a templated field (Airflow has no escape for it)
 _JINJA = re.compile(r"\{\{|\{%|\{#")
+_ENDRAW = re.compile(r"endraw")
 _SHARED_STORES = ("s3",)
 
 
@@ -143,15 +144,21 @@ class AirflowRenderer(Renderer):
 
     # -- checks ---------------------------------------------------------------------------
     def _check_text(self) -> None:
-        """Airflow renders every templated field with Jinja, and has no escape: refuse a
-        name, path or text it would read as a template instead of passing it on changed."""
+        """Airflow renders every templated field with Jinja. A step's name and an as-is
+        text reach tasks inside ``{% raw %}`` (see emit.literal), which cannot hold
+        ``{% endraw %}``; a map's name also travels through XCom into its iterations'
+        environment, rendered again: refuse what would change on the way."""
         for node in self.graph.walk():
-            texts = [node.name, *(b.name for b in node.branches)]
+            texts = [node.internal_name]
             if node.as_is is not None:
                 texts.extend(node.as_is.texts.values())
             for text in texts:
-                if _JINJA.search(text):
-                    self.unsupported(node, "Airflow would read '{{', '{%' or '{#' as Jinja")
+                if _ENDRAW.search(text):
+                    self.unsupported(node, "Airflow's Jinja cannot pass on 'endraw' in a raw block")
+            if node.kind is NodeKind.MAP and _JINJA.search(node.internal_name):
+                self.unsupported(
+                    node, "a map's name may not hold '{{', '{%' or '{#' (Airflow's Jinja)"
+                )
         for path in (
             self.options.pipeline_file,
             self.options.config_file,

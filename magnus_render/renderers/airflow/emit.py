@@ -10,6 +10,7 @@ user text reaches the file only through ``repr``/``json`` (comments) or shlex-qu
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.airflow.routing import routes
 
+_JINJA = re.compile(r"\{\{|\{%|\{#")
 #: environment variables a task's shell reads (never ``MAGNUS_*``: those are magnus's)
 ENV_RUN_ID = "MR_AIRFLOW_RUN_ID"
 ENV_USE_CACHED = "MR_AIRFLOW_USE_CACHED"
@@ -196,7 +198,7 @@ class DagWriter:
             text = self.r.as_is_text(node)
             if text is not None:
                 kind = "as_is"
-                extra[ENV_AS_IS] = text
+                extra[ENV_AS_IS] = literal(text)
         var = self.var(tid)
         call = self.step_call(tid, node, kind, ctx, first, extra, trigger_rule=rule)
         self.out(ctx, f"{var} = {call}")
@@ -219,7 +221,7 @@ class DagWriter:
         task_id: str | None = None,
         trigger_rule: str | None = None,
     ) -> str:
-        args = [repr(task_id or tid), repr(node.internal_name)]
+        args = [repr(task_id or tid), repr(literal(node.internal_name))]
         if kind != "node":
             args.append(kind.upper())
         env = dict(extra or {})
@@ -303,6 +305,13 @@ class DagWriter:
         self.out(ctx, f"{iterations} >> {done}")
         self.edge(ctx, [opened, done], fan_in)
         return Ends(fan_out, [self.succeeded(fan_in, ctx)], [fan_out, fan_in])
+
+
+def literal(text: str) -> str:
+    """``text`` as a templated field's value that Airflow's Jinja renders back to itself."""
+    if _JINJA.search(text):
+        return "{% raw %}" + text + "{% endraw %}"
+    return text
 
 
 def _dict(values: dict[str, str]) -> str:
