@@ -83,16 +83,43 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_yaml_file(path: Path) -> tuple[Any, Any]:
-    """A YAML settings file (config, render manifest) and its source map; a syntax error is
-    a ConfigError carrying the file and line."""
+    """A YAML settings file (config, render manifest) and its source map; a syntax error or
+    an infinite or NaN number (``.inf``, ``.nan``: no spec or setting can hold one) is a
+    ConfigError carrying the file and line."""
     from magnus_render.pipeline.yaml_source import load_yaml_file
+    from magnus_render.yamltext import non_finite, path_text
 
     try:
-        return load_yaml_file(path)
+        data, smap = load_yaml_file(path)
     except Exception as exc:  # PipelineError carries file:line already
         if hasattr(exc, "diagnostics"):
             raise ConfigError.from_diagnostics(exc.diagnostics) from None
         raise
+    diagnostics = [
+        Diagnostic(
+            f"{path_text(loc)}: not a finite number (infinity and NaN cannot be rendered)",
+            str(path),
+            _line_at(data, smap, loc),
+        )
+        for loc in non_finite(data)
+    ]
+    if diagnostics:
+        raise ConfigError.from_diagnostics(diagnostics)
+    return data, smap
+
+
+def _line_at(data: Any, smap: Any, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest mapping key or list item on the path ``loc`` in ``data``."""
+    node: Any = data
+    line = smap.line_of(data)
+    for part in loc:
+        if isinstance(node, dict):
+            line = smap.line_of(node, part)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            line = smap.line_of(node) or line
+    return line
 
 
 def validation_error(
@@ -102,15 +129,7 @@ def validation_error(
     the deepest mapping or list item on its path; an extra key is called ``unknown``."""
     diagnostics = []
     for err in exc.errors():
-        node: Any = data
-        line = smap.line_of(data)
-        for part in err["loc"]:
-            if isinstance(node, dict):
-                line = smap.line_of(node, part)
-                node = node.get(part)
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-                line = smap.line_of(node) or line
+        line = _line_at(data, smap, err["loc"])
         where = ".".join(str(p) for p in err["loc"])
         msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
         diagnostics.append(Diagnostic(f"{where}: {msg.lower()}", file, line))

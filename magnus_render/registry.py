@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any
 
-from magnus_render.errors import MagnusError
+from magnus_render.errors import ConfigError, MagnusError
 
 
 def registered(builtins: dict[str, str], group: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -55,3 +56,33 @@ def load(
             f"{expected.__module__}.{expected.__qualname__}"
         )
     return value  # type: ignore[return-value]
+
+
+def lookup(
+    builtins: dict[str, str],
+    group: str,
+    name: str,
+    section: str,
+    base: Callable[[], type],
+    config: Any = None,
+) -> type:
+    """The class registered under ``name`` for the config's ``section``; an unknown name or
+    a plugin that cannot load is a ConfigError (at the section's file and line when
+    ``config``, a loaded config file, is given) naming the choices or the plugin."""
+    origins: dict[str, str] = {}
+    if name in builtins:  # built-ins win: no need to scan every package's entry points
+        known = builtins
+    else:
+        known, origins = registered(builtins, group)
+    path = known.get(name)
+    if path is None:
+        message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
+        if config is not None:
+            raise config.error(section, message)
+        raise ConfigError(f"{section}: {message}")
+    try:
+        return load(path, f"{section} {name!r}", origins.get(name), base)
+    except MagnusError as exc:
+        if config is not None:
+            raise config.error(section, str(exc)) from None
+        raise

@@ -28,6 +28,7 @@ from magnus_render.pipeline import load_pipeline
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player, magnus_shim, play_workflow, substitute_globals
+from tests.helpers.deps import require
 from tests.helpers.kubernetes import container_env, expand
 from tests.helpers.runlog import load_run_log, magnus_env, normalize
 
@@ -248,7 +249,7 @@ def test_hostile_pipeline_through_the_shell_script_matches_local(tmp_path: Path)
 
 
 def test_hostile_pipeline_through_k8s_jobs_matches_local(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
+    require("kubernetes")
     from tests.k8s_fake_api import FakeKubernetes
 
     work = tmp_path / "work"

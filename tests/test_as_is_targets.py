@@ -23,6 +23,7 @@ from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
 from magnus_render.renderers.base import RenderOptions
 from tests.argo_player import Player, magnus_shim
+from tests.helpers.deps import require
 from tests.helpers.runlog import load_run_log, magnus_env
 from tests.test_as_is import PIPELINE, _one_step, check_rendered, copy_pipeline
 
@@ -115,8 +116,8 @@ def _drive_k8s(tmp_path: Path, *extra: str) -> tuple[Path, Path, dict[str, dict]
 
 def test_k8s_job_executor_alone_records_as_is_as_rendered_nowhere(tmp_path: Path) -> None:
     """Used directly (not as the k8s-jobs target's driver) the executor is interactive."""
-    pytest.importorskip("kubernetes")
-    pytest.importorskip("kubernetes_validate")
+    require("kubernetes")
+    require("kubernetes_validate")
     workdir, config, bodies = _drive_k8s(tmp_path)
     assert sorted(bodies) == ["setup"]  # no Job for an as-is step
     assert not (workdir / "as-is-marker.txt").exists()
@@ -125,8 +126,8 @@ def test_k8s_job_executor_alone_records_as_is_as_rendered_nowhere(tmp_path: Path
 
 
 def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
-    pytest.importorskip("kubernetes_validate")
+    require("kubernetes")
+    require("kubernetes_validate")
     from magnus_render.renderers.k8s_jobs import K8sJobsRenderer
 
     rendered = K8sJobsRenderer(
@@ -147,7 +148,7 @@ def test_k8s_jobs_driver_runs_the_text_in_a_job(tmp_path: Path) -> None:
 # -- Step Functions -------------------------------------------------------------------------
 @pytest.mark.parametrize("launch", ["batch", "ecs"])
 def test_step_functions_runs_the_text_in_the_task(tmp_path: Path, launch: str) -> None:
-    pytest.importorskip("moto")
+    require("moto")
     from tests.sfn_harness import moto_server, run_execution
     from tests.test_sfn_conformance import BUCKET, render_in, s3_run_log, write_config
 

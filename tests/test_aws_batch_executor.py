@@ -16,9 +16,10 @@ import pytest
 
 from tests.batch_harness import BatchServer, Driver, batch_server, local_run, write_config
 from tests.conftest import SAMPLES
+from tests.helpers.deps import require
 from tests.helpers.runlog import prepare_workdir
 
-pytest.importorskip("moto")
+require("moto")
 
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
 

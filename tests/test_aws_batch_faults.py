@@ -26,9 +26,10 @@ from tests.batch_harness import (
     local_run,
     write_config,
 )
+from tests.helpers.deps import require
 from tests.helpers.runlog import magnus_env, prepare_workdir, run_magnus
 
-pytest.importorskip("moto")
+require("moto")
 
 TINY = """
 dag:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from tests.helpers.deps import require
 from tests.test_compat_projects import magnus, only_run, project
 
 
@@ -78,7 +77,7 @@ def test_execute_function_put_relative_to_its_data_folder(tmp_path: Path) -> Non
 
 
 def test_execute_notebook_job(tmp_path: Path) -> None:
-    pytest.importorskip("ploomber_engine")
+    require("ploomber_engine")
     workdir = project("notebooks", tmp_path)
     (workdir / "params.yaml").write_text("count: 3\nname: job\n")
     result = magnus(workdir, "execute_notebook", "notebook.ipynb", "-p", "params.yaml")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.deps import require
 from tests.test_compat_projects import (
     magnus_subprocess,
     only_run,
@@ -116,7 +117,7 @@ def test_parameters_env(tmp_path: Path) -> None:
 def test_notebook_env_parameters(tmp_path: Path) -> None:
     """The first notebook returns parameters through its ``magnus_output`` cell; the
     second reads them from os.environ and sets new ones there."""
-    pytest.importorskip("ploomber_engine")
+    require("ploomber_engine")
     work = examples(tmp_path)
     proc = magnus_subprocess(
         work,
@@ -177,7 +178,7 @@ def test_experiment_tracking_api(tmp_path: Path, script: str, metrics: dict) -> 
 def test_experiment_tracking_env_to_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """examples/experiment_tracking_env.yaml with its mlflow config; the server the docs
     expect at 127.0.0.1:8080 is replaced by a local store (no mlflow server here)."""
-    pytest.importorskip("mlflow")
+    require("mlflow")
     from mlflow.tracking import MlflowClient
 
     work = examples(tmp_path)

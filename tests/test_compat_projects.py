@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.helpers.deps import require
 from tests.helpers.runlog import magnus_env, normalize
 
 COMPAT = Path(__file__).parent / "compat"
@@ -313,7 +312,7 @@ def test_nesting_map_parallel_dag(tmp_path: Path) -> None:
 
 # -- notebooks, secrets, tracking ------------------------------------------------------------
 def test_notebook_task(tmp_path: Path) -> None:
-    pytest.importorskip("ploomber_engine")
+    require("ploomber_engine")
     workdir = project("notebooks", tmp_path)
     proc = magnus(workdir, "execute", "-f", "pipeline.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, SAMPLES
 
@@ -251,8 +252,7 @@ def test_many_pipelines_render_through_the_worker_pool_in_order(tmp_path: Path) 
 def test_pre_commit_hook_fails_on_drift_and_passes_when_current(tmp_path: Path) -> None:
     """The repository's own .pre-commit-hooks.yaml, installed by pre-commit from this tree."""
     pre_commit = shutil.which("pre-commit") or str(Path(sys.executable).parent / "pre-commit")
-    if not Path(pre_commit).exists():
-        pytest.skip("pre-commit is not installed (it is in the dev extra)")
+    assert Path(pre_commit).exists(), "pre-commit is missing: it is in the dev extra"
     repo = make_repo(
         tmp_path,
         "renders:\n  - pipelines: pipelines/hello.yaml\n    target: argo\n"
@@ -293,3 +293,17 @@ def test_pre_commit_hook_fails_on_drift_and_passes_when_current(tmp_path: Path) 
     proc = try_repo()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout
+
+
+def test_kustomization_lists_odd_file_names_as_the_same_strings() -> None:
+    from magnus_render.gitops.manifest import RenderJob
+    from magnus_render.gitops.sync import Outcome, kustomizations
+
+    names = ["hello.yaml", "#draft.yaml", "- a.yaml", "yes", "a: b.yaml", "2024-01-01"]
+    outcomes = [
+        Outcome(RenderJob("p.yaml", "argo", f"deploy/{n}", None, None, None, (), True, "m:1"))
+        for n in names
+    ]
+    text = kustomizations(outcomes, "render.yaml")["deploy/kustomization.yaml"]
+    assert yaml.safe_load(text)["resources"] == sorted(names)
+    assert "  - hello.yaml\n" in text  # plain names are written as before

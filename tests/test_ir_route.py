@@ -8,6 +8,7 @@ helpers (reachable, topological order, the renderer scopes) are checked against 
 
 from __future__ import annotations
 
+import pickle
 import textwrap
 import threading
 
@@ -197,3 +198,25 @@ def test_walk_hands_each_emitter_its_route_and_scope(graph: Graph) -> None:
     assert len(out) == len(graph)
     subset = walk(root, lambda node, route, scope: route.node is node, [graph.node("par")])
     assert subset == [True]
+
+
+def test_routes_survive_the_compiled_cache_and_are_not_stored_in_it() -> None:
+    from magnus_render.pipeline import compiled
+
+    fresh = load_pipeline_text(PIPELINE, "route.yaml")
+    expected = {node.name: fresh.graph.route(node).on_failure for node in fresh.graph}
+    again = pickle.loads(compiled._dumps(fresh))  # the graph's routes were computed
+    graph = again.graph
+    assert graph._routes == {}
+    assert {node.name: graph.route(node).on_failure for node in graph} == expected
+
+
+def test_the_shell_target_stays_the_small_example_of_docs_extending() -> None:
+    """docs/extending.md walks through renderers/shell.py as the whole of a target written
+    on the shared walk; it must stay that small (its template counts separately)."""
+    from tests.conftest import ROOT
+
+    lines = (ROOT / "magnus_render" / "renderers" / "shell.py").read_text().count("\n")
+    assert lines < 200, f"renderers/shell.py has {lines} lines"
+    guide = (ROOT / "docs" / "extending.md").read_text()
+    assert "### New target walkthrough: the shell target" in guide

@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from tests.conftest import SAMPLES
+from tests.helpers.deps import require
 from tests.helpers.runlog import load_run_log, magnus_env, normalize, prepare_workdir, run_magnus
 from tests.k8s_fake_api import VALIDATE_VERSIONS, FakeKubernetes, Fault
 
-pytest.importorskip("kubernetes")
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
+require("kubernetes")
+kubernetes_validate = require("kubernetes_validate")
 
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
 DRIVER = [sys.executable, "-m", "magnus_render.runtime.executors.k8s_job"]

@@ -14,13 +14,14 @@ from magnus_render.render import render_text
 from magnus_render.renderers.k8s_jobs import DRIVER_RULES, validate_manifests
 from tests.conftest import ROOT, SAMPLES
 from tests.golden import assert_golden
+from tests.helpers.deps import require
 
 GOLDEN = SAMPLES / "golden" / "k8s-jobs"
 FULL_CONFIG = GOLDEN / "config.yaml"
 IMAGE = "registry.example.com/magnus:1.0"
 SAMPLE_NAMES = sorted(p.stem for p in SAMPLES.glob("*.yaml"))
 
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
+kubernetes_validate = require("kubernetes_validate")
 
 
 def _render(sample: str, config: Path | None = None, **extra: str) -> str:

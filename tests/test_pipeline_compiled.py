@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from magnus_render.errors import PipelineError
 from magnus_render.pipeline.build import load_pipeline, load_pipeline_text
 from magnus_render.pipeline.compiled import FORMAT, LazyNodes, _dumps, load_compiled
 
@@ -102,7 +103,7 @@ def test_changed_pipeline_or_include_is_rebuilt(
     assert loaded == load_pipeline("p.yaml")
 
     Path("inner.yaml").unlink()  # a vanished include is an error again, with its name
-    with pytest.raises(Exception, match=r"inner\.yaml"):
+    with pytest.raises(PipelineError, match=r"inner\.yaml"):
         load_compiled("p.yaml")
 
 
@@ -114,7 +115,7 @@ def test_broken_include_after_caching_is_reported(
     Path("inner.yaml").write_text(INNER)
     load_compiled("p.yaml")
     Path("inner.yaml").write_text(INNER.replace("type: task", "type: tsak"))
-    with pytest.raises(Exception, match=r"inner.yaml:4:.*tsak"):
+    with pytest.raises(PipelineError, match=r"inner.yaml:4:.*tsak"):
         load_compiled("p.yaml")
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
+from tests.helpers.deps import require
 from tests.helpers.runlog import execute_in_process
 
-pytest.importorskip("ploomber_engine", reason="the notebook extra (ploomber-engine) is missing")
+require("ploomber_engine")
 
 
 def test_notebook_sample(tmp_path: Path) -> None:

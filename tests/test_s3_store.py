@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from magnus_render.errors import MagnusError
 from magnus_render.stores.models import BranchLog, RunLog, Status, StepAttempt, StepLog
@@ -110,7 +111,7 @@ def test_server_enforces_conditional_writes(server: MotoServer) -> None:
     key = f"cond/{uuid.uuid4().hex}"
     etag = s3.put_object(Bucket=BUCKET, Key=key, Body=b"1", IfNoneMatch="*")["ETag"]
     for condition in ({"IfNoneMatch": "*"}, {"IfMatch": '"0000"'}):
-        with pytest.raises(Exception) as info:
+        with pytest.raises(ClientError) as info:
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"2", **condition)
         assert "PreconditionFailed" in str(info.value) or "412" in str(info.value)
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"3", IfMatch=etag)

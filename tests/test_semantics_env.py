@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.deps import require
 from tests.helpers.runlog import execute_in_process
 
 TASKS = """
@@ -91,8 +92,8 @@ def test_python_and_shell_tasks_see_json_parameters_and_leak_nothing(
 
 
 def notebook(path: Path, *sources: str) -> None:
-    nbformat = pytest.importorskip("nbformat")
-    pytest.importorskip("ploomber_engine")
+    nbformat = require("nbformat")
+    require("ploomber_engine")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
     path.write_text(nbformat.writes(nb))

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.deps import require
 from tests.helpers.runlog import execute_in_process, load_run_log, magnus_env
 
-pytest.importorskip("mlflow", reason="the mlflow extra (mlflow-skinny) is missing")
+require("mlflow")
 
 TASKS = """
 from magnus_render import track_this

@@ -196,8 +196,9 @@ def _reduce_proxy(obj: MappingProxyType) -> tuple[Any, ...]:
 
 def _positional(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """Pickle an IR dataclass as its constructor's arguments: the generic ``__getstate__`` of
-    frozen slotted dataclasses costs more than building the IR for large pipelines."""
-    values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls)))
+    frozen slotted dataclasses costs more than building the IR for large pipelines. Fields
+    the constructor does not take (a graph's route cache) start afresh."""
+    values = operator.attrgetter(*(f.name for f in dataclasses.fields(cls) if f.init))
     return lambda obj: (cls, values(obj))
 
 

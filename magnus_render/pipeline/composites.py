@@ -6,6 +6,7 @@ builder's ``_graph`` and a ``dag_definition`` file is loaded, hashed and inlined
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +34,8 @@ class CompositeBuilder:
     include_stack: list[Path]
     hasher: Any
     files: list[str]
-
-    def _graph(
-        self,
-        raw: dict,
-        smap: SourceMap,
-        internal_name: str,
-        name: str,
-        label: str,
-        depth: int,
-        allowed_keys: tuple[str, ...],
-    ) -> Graph | None:
-        raise NotImplementedError  # the builder's (build.py)
+    #: the builder's (build.py): (raw, smap, internal_name, name, label, depth, allowed_keys)
+    _graph: Callable[..., Graph | None]
 
     def error(self, message: str, smap: SourceMap, line: int | None) -> None:
         self.diagnostics.append(Diagnostic(message, smap.file, line))

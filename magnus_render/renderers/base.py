@@ -125,8 +125,17 @@ class Renderer:
         return emitter(node, *args, **kwargs)
 
     def visit(self, scope: Scope, nodes: Iterable[Node] | None = None) -> list[Any]:
-        """The walk of one graph through this target's emitters (see :func:`walk`)."""
-        return walk(scope, self.emit, nodes)
+        """The walk of one graph through this target's emitters (see :func:`walk`); the
+        table is read once per graph, not once per node."""
+        table = self.emitters()
+
+        def emit(node: Node, route: Route, scope: Scope) -> Any:
+            emitter = table.get(node.kind)
+            if emitter is None:
+                self.unsupported(node, f"{node.kind.value} nodes are not supported")
+            return emitter(node, route, scope)
+
+        return walk(scope, emit, nodes)
 
     def scopes(self) -> Iterator[Scope]:
         """Every graph of the pipeline with its scope, root first (see :func:`scopes`)."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from magnus_render import yamltext
 from magnus_render.contract import k8s_spec
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import NodeKind
@@ -34,24 +35,10 @@ VALIDATE_VERSIONS = ("1.30.0", "1.34.0")
 CRONJOB_NAME_MAX = 52
 
 
-class _Dumper(yaml.SafeDumper):
-    """Safe dumper writing multi-line strings (the embedded files) as literal blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def dump_documents(documents: list[dict[str, Any]]) -> str:
-    """Multi-document YAML with sorted keys: same objects, same bytes."""
-    return "---\n".join(
-        yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=100)
-        for doc in documents
-    )
+    """Multi-document YAML with sorted keys, embedded files as literal blocks: same
+    objects, same bytes."""
+    return yamltext.dump_all(documents, yamltext.MANIFEST)
 
 
 class K8sJobsRenderer(Renderer):
@@ -178,7 +165,7 @@ class K8sJobsRenderer(Renderer):
         config = self.config.model_dump(exclude={"source_file", "source_lines"})
         executor = settings.model_dump(mode="json", exclude_defaults=True)
         config["executor"] = {"type": k8s_spec.EXECUTOR_TYPE, "config": executor}
-        return yaml.dump(config, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
+        return yamltext.dump(config, yamltext.MANIFEST)
 
     def _rbac(self, base: str, account: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
         return [

@@ -130,24 +130,24 @@ class ShellRenderer(Renderer):
 
     # -- emitters: (node, its route, its scope) -> one block of the state machine --------
     def _block(self, kind: str, route: Route, **data: Any) -> dict[str, Any]:
-        """A routed block: ``ok`` and ``failed`` are the step indexes its outcome leads to."""
-        ok, failed = self._index[route.next or ""], self._index[route.on_failure or ""]
-        return {"kind": kind, "ok": ok, "failed": failed, **data}
+        """Block ``step``; ``ok`` and ``failed``: the steps its outcome leads to, if any."""
+        index = self._index
+        if route.next is not None and route.on_failure is not None:
+            data["ok"], data["failed"] = index[route.next], index[route.on_failure]
+        return {"kind": kind, "step": index[route.node.name], **data}
 
     def _task(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         return self._block("task", route, call=self._call(node, scope))
 
     def _end(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         code = "return" if route.ends is NodeKind.SUCCESS else "return 1"
-        return {"kind": "end", "call": self._call(node, scope), "exit": code}
+        return self._block("end", route, call=self._call(node, scope), exit=code)
 
     def _fan(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         mv, mapped = '"$mv"' if scope.in_map else "''", node.kind is NodeKind.MAP
-        jobs = " ".join(f"{self._functions[b.internal_name]} {mv}" for b in node.branches)
-        out = self._fan_call(node, "out", scope, items=mapped)
-        if mapped:
-            jobs = self._functions[node.branch.internal_name]
-        fan_in = self._fan_call(node, "in", scope)
+        functions = [self._functions[b.internal_name] for b in node.branches]
+        jobs = functions[0] if mapped else " ".join(f"{f} {mv}" for f in functions)
+        out, fan_in = self._fan_call(node, "out", scope, mapped), self._fan_call(node, "in", scope)
         return self._block("map" if mapped else "fan", route, out=out, jobs=jobs, fan_in=fan_in)
 
     def _as_is(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:

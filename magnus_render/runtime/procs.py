@@ -14,20 +14,28 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 #: seconds a stopped task gets to exit after SIGTERM before SIGKILL
 GRACE_SECONDS = 10.0
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie, already dead but not yet reaped, does not count)."""
+def _reach(kill: Callable[[int, int], None], target: int) -> bool | None:
+    """Signal 0 to a process or group: False when it is gone, None when it exists but is
+    not ours to signal (nothing more to learn), True when it is ours."""
     try:
-        os.kill(pid, 0)
+        kill(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return _state(pid) not in ("Z", "X", None)
+        return None
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, already dead but not yet reaped, does not count)."""
+    reached = _reach(os.kill, pid)
+    return reached is None or (reached and _state(pid) not in ("Z", "X", None))
 
 
 def _state(pid: int) -> str | None:
@@ -40,12 +48,9 @@ def _state(pid: int) -> str | None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    reached = _reach(os.killpg, pgid)
+    if not reached:
+        return reached is None
     return any(_alive(pid) for pid in _members(pgid)) if os.path.isdir("/proc") else True
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magnus_render.errors import ExecutionFailedError, PipelineError
 from magnus_render.pipeline.yaml_source import SourceMap
 from magnus_render.sdk.assemble import Numbering, root_data
-from magnus_render.sdk.steps import Graph, Step
+from magnus_render.sdk.steps import Graph
 from magnus_render.sdk.yaml_out import dump_yaml
 
 if TYPE_CHECKING:
@@ -30,15 +29,8 @@ DEFAULT_PIPELINE_FILE = "magnus-pipeline.yaml"
 class Pipeline(Graph):
     """Steps plus where to start; ``add_terminal_nodes`` adds ``success`` and ``fail``."""
 
-    def __init__(
-        self,
-        steps: Sequence[Step],
-        start_at: Step | str | None = None,
-        name: str = "",
-        description: str = "",
-        add_terminal_nodes: bool = True,
-    ) -> None:
-        super().__init__(steps, start_at, name, description, add_terminal_nodes)
+    def _complete(self) -> None:
+        """Assemble, write and build at once, so a mistake is reported where it was made."""
         self._data, self._source_map = self._assemble()
         self._yaml = dump_yaml(self._data, self.location.file, self.location.line)
         self._loaded: LoadedPipeline = self._build()

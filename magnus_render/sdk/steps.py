@@ -385,11 +385,12 @@ class Graph:
         add_terminal_nodes: bool = True,
     ) -> None:
         self.location: Location = caller()
-        self.steps = list(steps)
-        self.start_at = start_at
-        self.name = name
-        self.description = description
-        self.add_terminal_nodes = add_terminal_nodes
+        self.steps, self.start_at, self.name = list(steps), start_at, name
+        self.description, self.add_terminal_nodes = description, add_terminal_nodes
+        self._complete()
+
+    def _complete(self) -> None:
+        """What a subclass does once the fields are set (a Pipeline builds itself)."""
 
     def terminal(self, kind: type[Step]) -> Step:
         """A terminal step added for ``add_terminal_nodes``, located at this pipeline."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magnus_render.errors import ConfigError, MagnusError
-from magnus_render.registry import load
+from magnus_render.registry import lookup
 from magnus_render.registry import registered as _registered
 
 RUN_LOG_STORES: dict[str, str] = {
@@ -48,23 +47,7 @@ def registered(section: str) -> dict[str, str]:
 def backend_class(section: str, name: str, config: Any = None) -> type:
     """The class registered under ``name``; a ConfigError naming the choices otherwise."""
     group, builtins = GROUPS[section]
-    origins: dict[str, str]
-    if name in builtins:  # built-ins win: no need to scan every installed package's entry points
-        known, origins = builtins, {}
-    else:
-        known, origins = _registered(builtins, group)
-    path = known.get(name)
-    if path is None:
-        message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
-        if config is not None:
-            raise config.error(section, message)
-        raise ConfigError(f"{section}: {message}")
-    try:
-        return load(path, f"{section} {name!r}", origins.get(name), _BASES[section])
-    except MagnusError as exc:
-        if config is not None:
-            raise config.error(section, str(exc)) from None
-        raise
+    return lookup(builtins, group, name, section, _BASES[section], config)
 
 
 def _run_log_store_base() -> type:

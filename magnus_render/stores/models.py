@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,3 +98,7 @@ class RunLog(_Model):
 
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat()
+
+
+#: a step log or a branch log: the two kinds a store keeps one object (file, key) each
+LogT = TypeVar("LogT", "StepLog", "BranchLog")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magnus_render.errors import RunError
-from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
+from magnus_render.stores.models import BranchLog, LogT, RunLog, Status, StepLog
 
 
 class RunLogNotFound(RunError):
@@ -185,3 +185,29 @@ def _ordered(steps: dict[str, StepLog]) -> dict[str, StepLog]:
     return dict(
         sorted(steps.items(), key=lambda kv: kv[1].attempts[0].start_time if kv[1].attempts else "")
     )
+
+
+class LogPerObject(RunLogStore):
+    """A store that keeps each step log and each branch log as one object of its own (a
+    file of chunked-fs, a key of s3), without the logs nested in it: it only says how to
+    load and store one object of a kind ("steps" or "branches")."""
+
+    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
+        return self._load(run_id, "steps", name, StepLog)
+
+    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
+        self._store(run_id, "steps", step_log, "branches")
+
+    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
+        return self._load(run_id, "branches", name, BranchLog)
+
+    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
+        self._store(run_id, "branches", branch_log, "steps")
+
+    @abstractmethod
+    def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
+        """The log ``name`` of ``kind``, or None when there is none."""
+
+    @abstractmethod
+    def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
+        """Write ``log`` of ``kind`` without its field ``nested`` (its own objects)."""

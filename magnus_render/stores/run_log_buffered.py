@@ -37,20 +37,27 @@ class BufferedRunLogStore(RunLogStore):
         self._run(header.run_id)["header"] = header.model_copy(update={"steps": {}}, deep=True)
 
     def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        log = self._run(run_id)["logs"].get(("s", name))
-        return log.model_copy(deep=True) if log is not None else None
+        return self._copy(run_id, ("s", name))
 
     def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        stored = step_log.model_copy(update={"branches": {}}, deep=True)
-        self._run(run_id)["logs"][("s", step_log.internal_name)] = stored
+        self._keep(run_id, ("s", step_log.internal_name), step_log, "branches")
 
     def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        log = self._run(run_id)["logs"].get(("b", name))
-        return log.model_copy(deep=True) if log is not None else None
+        return self._copy(run_id, ("b", name))
 
     def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        stored = branch_log.model_copy(update={"steps": {}}, deep=True)
-        self._run(run_id)["logs"][("b", branch_log.internal_name)] = stored
+        self._keep(run_id, ("b", branch_log.internal_name), branch_log, "steps")
+
+    def _copy(self, run_id: str, key: tuple[str, str]) -> Any:
+        """A copy of the step or branch log kept under ``key`` (None if there is none)."""
+        log = self._run(run_id)["logs"].get(key)
+        return log.model_copy(deep=True) if log is not None else None
+
+    def _keep(
+        self, run_id: str, key: tuple[str, str], log: StepLog | BranchLog, nested: str
+    ) -> None:
+        """A copy of one step or branch log, without its nested logs (kept on their own)."""
+        self._run(run_id)["logs"][key] = log.model_copy(update={nested: {}}, deep=True)
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         return [log.model_copy(deep=True) for log in self._run(run_id)["logs"].values()]

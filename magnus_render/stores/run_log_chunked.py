@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from magnus_render.stores.models import BranchLog, RunLog, StepLog
+from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
+    LogPerObject,
     RunLogNotFound,
-    RunLogStore,
     RunLogWriteError,
     StoreSettings,
 )
@@ -49,7 +49,7 @@ def file_name(name: str) -> str:
     return f"{encoded[:150]}~{digest}.json"
 
 
-class ChunkedFsRunLogStore(RunLogStore):
+class ChunkedFsRunLogStore(LogPerObject):
     name = "chunked-fs"
     settings_model = ChunkedFsSettings
 
@@ -120,23 +120,15 @@ class ChunkedFsRunLogStore(RunLogStore):
         folder = self._require(header.run_id)
         self._write(folder / HEADER, header.model_dump_json(exclude={"steps"}).encode())
 
-    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        raw = self._raw(self._path(run_id, "steps", name))
-        return StepLog.model_validate_json(raw) if raw is not None else None
+    def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
+        raw = self._raw(self._path(run_id, kind, name))
+        return model.model_validate_json(raw) if raw is not None else None
 
-    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
+    def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
+        """One step or branch log, without its nested logs (each is its own file)."""
         self._check(run_id)
-        data = step_log.model_dump_json(exclude={"branches"}).encode()
-        self._write(self._path(run_id, "steps", step_log.internal_name), data)
-
-    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        raw = self._raw(self._path(run_id, "branches", name))
-        return BranchLog.model_validate_json(raw) if raw is not None else None
-
-    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        self._check(run_id)
-        data = branch_log.model_dump_json(exclude={"steps"}).encode()
-        self._write(self._path(run_id, "branches", branch_log.internal_name), data)
+        data = log.model_dump_json(exclude={nested}).encode()
+        self._write(self._path(run_id, kind, log.internal_name), data)
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         folder = self._require(run_id)

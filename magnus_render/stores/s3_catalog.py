@@ -6,17 +6,16 @@ segments), so a run's ``catalog_relative_path`` values are identical on either b
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from magnus_render.stores.catalog_base import NS_PREFIX, Catalog, CatalogSettings, _join, ns_segment
 from magnus_render.stores.s3_client import (
+    LazyS3Client,
     S3Settings,
     client_error,
     error_code,
     is_missing,
-    make_client,
 )
 
 
@@ -24,22 +23,9 @@ class S3CatalogSettings(CatalogSettings, S3Settings):
     prefix: str = "catalog"
 
 
-class S3Catalog(Catalog):
+class S3Catalog(LazyS3Client, Catalog):
     name = "s3"
     settings_model = S3CatalogSettings
-
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = make_client(self.settings.endpoint_url, self.settings.region)
-        return self._client
 
     def location(self) -> str:
         return f"s3://{self.settings.bucket}/{self.settings.key('')}".rstrip("/")

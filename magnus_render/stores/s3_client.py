@@ -8,6 +8,7 @@ configured, the endpoint come from the standard boto3 chain (``AWS_ENDPOINT_URL_
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from pydantic import Field
@@ -27,6 +28,23 @@ class S3Settings(StoreSettings):
     def key(self, *parts: str) -> str:
         head = self.prefix.strip("/")
         return "/".join([head, *parts] if head else parts)
+
+
+class LazyS3Client:
+    """The ``client`` of the S3 run log store and catalog: made on first use, once per
+    store (a boto3 client costs about a second to load), from the store's settings."""
+
+    settings: Any
+    _client: Any = None
+    _client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = make_client(self.settings.endpoint_url, self.settings.region)
+        return self._client
 
 
 @functools.lru_cache(maxsize=16)

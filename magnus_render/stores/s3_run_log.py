@@ -21,16 +21,16 @@ from typing import Any
 from pydantic import Field
 
 from magnus_render.errors import RunError
-from magnus_render.stores.models import BranchLog, RunLog, StepLog
-from magnus_render.stores.run_log_base import RunLogNotFound, RunLogStore
+from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
+from magnus_render.stores.run_log_base import LogPerObject, RunLogNotFound
 from magnus_render.stores.run_log_chunked import file_name
 from magnus_render.stores.s3_client import (
+    LazyS3Client,
     S3Settings,
     client_error,
     error_code,
     is_conflict,
     is_missing,
-    make_client,
 )
 
 HEADER = "run.json"
@@ -59,27 +59,18 @@ def merge3(base: Any, mine: Any, theirs: Any) -> Any:
     return out
 
 
-class S3RunLogStore(RunLogStore):
+class S3RunLogStore(LazyS3Client, LogPerObject):
     name = "s3"
     settings_model = S3RunLogSettings
 
     def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
         super().__init__(settings, config)
-        self._client: Any = None
         self._local = threading.local()
         self._lock = threading.Lock()
         #: how many writes had to be re-applied after losing a race (for tests and logs)
         self.conflicts = 0
 
     # -- plumbing -----------------------------------------------------------------------
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = make_client(self.settings.endpoint_url, self.settings.region)
-        return self._client
-
     def _seen(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """Per thread: key -> (ETag, data) last read or written by this writer."""
         seen = getattr(self._local, "seen", None)
@@ -109,26 +100,32 @@ class S3RunLogStore(RunLogStore):
         self._seen()[key] = found
         return found[1]
 
+    def _put_json(self, key: str, data: dict[str, Any], what: str, **condition: str) -> Any:
+        """Put ``data`` as JSON if ``condition`` holds: the response, or None when another
+        writer's object stood in the way; any other failure is an error naming ``what``."""
+        try:
+            return self.client.put_object(
+                Bucket=self.settings.bucket,
+                Key=key,
+                Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
+                ContentType="application/json",
+                **condition,
+            )
+        except Exception as exc:
+            if not is_conflict(exc):
+                if error_code(exc):
+                    raise client_error(exc, what) from None
+                raise
+            return None
+
     def _write(self, key: str, data: dict[str, Any]) -> None:
         seen = self._seen()
         base = seen.get(key)
         for attempt in range(self.settings.max_conflict_retries + 1):
             condition = {"IfMatch": base[0]} if base else {"IfNoneMatch": "*"}
-            try:
-                response = self.client.put_object(
-                    Bucket=self.settings.bucket,
-                    Key=key,
-                    Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
-                    ContentType="application/json",
-                    **condition,
-                )
-            except Exception as exc:
-                if not is_conflict(exc):
-                    if error_code(exc):
-                        raise client_error(
-                            exc, f"writing s3://{self.settings.bucket}/{key}"
-                        ) from None
-                    raise
+            where = f"writing s3://{self.settings.bucket}/{key}"
+            response = self._put_json(key, data, where, **condition)
+            if response is None:
                 with self._lock:
                     self.conflicts += 1
                 current = self._fetch(key)
@@ -149,19 +146,8 @@ class S3RunLogStore(RunLogStore):
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
         key = self._key(header.run_id, HEADER)
         data = header.model_dump(mode="json", exclude={"steps"})
-        try:
-            response = self.client.put_object(
-                Bucket=self.settings.bucket,
-                Key=key,
-                Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
-        except Exception as exc:
-            if not is_conflict(exc):
-                if error_code(exc):
-                    raise client_error(exc, f"creating run {header.run_id}") from None
-                raise
+        response = self._put_json(key, data, f"creating run {header.run_id}", IfNoneMatch="*")
+        if response is None:  # another container created it first
             return self.get_run_header(header.run_id), False
         self._seen()[key] = (response["ETag"], data)
         return self.get_run_header(header.run_id), True
@@ -181,21 +167,14 @@ class S3RunLogStore(RunLogStore):
             self.get_run_header(header.run_id)  # must exist; also gives the ETag to match
         self._write(key, header.model_dump(mode="json", exclude={"steps"}))
 
-    def get_step_log(self, run_id: str, name: str) -> StepLog | None:
-        data = self._read(self._key(run_id, "steps", file_name(name)))
-        return StepLog.model_validate(data) if data is not None else None
+    def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
+        data = self._read(self._key(run_id, kind, file_name(name)))
+        return model.model_validate(data) if data is not None else None
 
-    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        data = step_log.model_dump(mode="json", exclude={"branches"})
-        self._write(self._key(run_id, "steps", file_name(step_log.internal_name)), data)
-
-    def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
-        data = self._read(self._key(run_id, "branches", file_name(name)))
-        return BranchLog.model_validate(data) if data is not None else None
-
-    def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        data = branch_log.model_dump(mode="json", exclude={"steps"})
-        self._write(self._key(run_id, "branches", file_name(branch_log.internal_name)), data)
+    def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
+        """One step or branch log, without its nested logs (each is its own object)."""
+        data = log.model_dump(mode="json", exclude={nested})
+        self._write(self._key(run_id, kind, file_name(log.internal_name)), data)
 
     def _list(self, prefix: str, delimiter: str | None = None) -> Iterable[dict[str, Any]]:
         kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Prefix": prefix}

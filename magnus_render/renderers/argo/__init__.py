@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import MagnusError, UnsupportedError
-from magnus_render.pipeline.ir import Node, NodeKind
+from magnus_render.pipeline.ir import Node, NodeKind, Route
 from magnus_render.renderers.argo.dags import DagBuilder
 from magnus_render.renderers.argo.settings import (
     ArgoSettings,
@@ -47,7 +47,7 @@ from magnus_render.renderers.argo.settings import (
 )
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
-from magnus_render.renderers.base import Renderer, RenderResult
+from magnus_render.renderers.base import Renderer, RenderResult, Scope
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -126,18 +126,17 @@ class ArgoRenderer(Renderer):
         def map_parallelism(node: Node) -> int | None:
             return profile_of(node).settings.parallelism
 
-        builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.emit)
+        builder = DagBuilder(factory, template_names, profile_of, map_parallelism, self.visit)
         self._emitters = {k: builder.leaf for k in NodeKind if not k.is_composite}
         self._emitters.update({k: builder.composite for k in NodeKind if k.is_composite})
 
-        def as_is(node: Node, names: UniqueNames, mapped: bool, tasks: list[Any]) -> Any:
+        def as_is(node: Node, route: Route, scope: Scope) -> Any:
             text = self.as_is_text(node)
-            return builder.leaf(
-                node, names, mapped, tasks, as_is=None if text is None else self._as_is(node, text)
-            )
+            escaped = None if text is None else self._as_is(node, text)
+            return builder.leaf(node, route, scope, as_is=escaped)
 
         self._emitters[NodeKind.AS_IS] = as_is
-        builder.build(self.graph, root=True)
+        builder.build(Scope(self.graph))
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
 
@@ -242,7 +241,7 @@ def _base_name(pipeline_file: str) -> str:
 
 
 def dump_yaml(docs: list[dict[str, Any]]) -> str:
-    """Deterministic multi-document YAML (see ``emit.py`` for why not PyYAML's dumper)."""
-    from magnus_render.renderers.argo.emit import dump
+    """Deterministic multi-document YAML, strictly quoted (see ``magnus_render.yamltext``)."""
+    from magnus_render.yamltext import STRICT, dump_all
 
-    return "---\n".join(dump(doc) for doc in docs)
+    return dump_all(docs, STRICT)

@@ -6,10 +6,10 @@ the fan-in named after the node, which carries the node's outcome). For a node `
 - ``X`` succeeded  = ``X.Succeeded`` (its fan-in's for a composite);
 - ``X`` failed     = ``X.Failed || X.Errored`` (plus its fan-out's for a composite).
 
-A ``next`` edge adds ``X succeeded`` to the target's ``depends`` (ORed with the other
-ways in); an ``on_failure`` edge adds ``X failed``; a node without ``on_failure`` routes
-``X failed`` to the graph's fail node, like the local executor. Only nodes reachable
-from ``start_at`` are emitted, so nothing runs as a stray root task.
+Each node's route (``Graph.route``) becomes ``depends`` clauses of its targets: success
+adds ``X succeeded`` to ``next``'s (ORed with the other ways in), failure adds ``X
+failed`` to ``on_failure``'s (the node's own, else the graph's fail node). Only nodes
+reachable from ``start_at`` are emitted, so nothing runs as a stray root task.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from typing import Any
 
 from magnus_render.contract.k8s_spec import literal
 from magnus_render.contract.naming import UniqueNames
-from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Graph, Node, NodeKind
+from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
+from magnus_render.pipeline.route import reachable
 from magnus_render.renderers.argo.templates import (
     ITEMS_OUTPUT,
     MAP_INPUT,
     Profile,
     TemplateFactory,
 )
+from magnus_render.renderers.base import Scope
 
 #: the order of a task's keys in the output (fixed, for stable diffs)
 _TASK_KEYS = ("name", "template", "depends", "withParam", "arguments")
@@ -48,23 +50,6 @@ class _Task:
         return text
 
 
-def reachable(graph: Graph) -> list[Node]:
-    """Nodes reachable from ``start_at`` (the fail node through implicit failure edges)."""
-    seen = {graph.start_at}
-    stack = [graph.start_at]
-    fail_name = graph.fail_node.name
-    while stack:
-        node = graph.nodes[stack.pop()]
-        if node.kind.is_terminal:
-            continue
-        targets = [node.next_node, node.on_failure or fail_name]
-        for target in targets:
-            if target is not None and target not in seen:
-                seen.add(target)
-                stack.append(target)
-    return [node for node in graph if node.name in seen]
-
-
 class DagBuilder:
     """Builds the DAG templates of a graph and all its branches."""
 
@@ -74,43 +59,46 @@ class DagBuilder:
         template_names: UniqueNames,
         profile_of: Callable[[Node], Profile],
         map_parallelism: Callable[[Node], int | None],
-        emit: Callable[..., _Task] | None = None,
+        visit: Callable[[Scope, list[Node]], list[_Task]],
     ) -> None:
         self.factory = factory
         self.template_names = template_names
         self.profile_of = profile_of
         self.map_parallelism = map_parallelism
-        #: node -> its tasks; the renderer's dispatch table (leaf or composite) by default
-        self.emit = emit or (
-            lambda node, *a: (self.composite if node.kind.is_composite else self.leaf)(node, *a)
-        )
+        #: the walk of one graph (``Renderer.visit``: the renderer's emitters table)
+        self.visit = visit
         self.dags: list[dict[str, Any]] = []
+        #: the graph being built (innermost last): its task names and its tasks
+        self._frames: list[tuple[UniqueNames, list[dict[str, Any]]]] = []
 
     def dag_name(self, graph: Graph, root: bool) -> str:
         if root:
             return self.template_names.name(("dag", ""), "main")
         return self.template_names.name(("dag", graph.internal_name), f"dag-{graph.internal_name}")
 
-    def build(self, graph: Graph, root: bool = False) -> str:
-        """Append the DAG template of ``graph`` (branches first) and return its name."""
-        name = self.dag_name(graph, root)
+    def build(self, scope: Scope) -> str:
+        """Append the DAG template of the scope's graph (branches first) and return its
+        name. Only nodes reachable from ``start_at`` are emitted, so nothing runs as a
+        stray root task; each route becomes a ``depends`` clause of its target."""
+        graph = scope.graph
+        name = self.dag_name(graph, scope.root)
         slot = len(self.dags)  # parents before their branches in the output
         self.dags.append({})
-        mapped = MAP_PLACEHOLDER in graph.internal_name
-        names = UniqueNames(letter_first=True)
         nodes = reachable(graph)
         tasks: list[dict[str, Any]] = []
-        handles: dict[str, _Task] = {}
-        for node in nodes:
-            handles[node.name] = self.emit(node, names, mapped, tasks)
+        self._frames.append((UniqueNames(letter_first=True), tasks))
+        try:
+            handles = dict(zip((n.name for n in nodes), self.visit(scope, nodes), strict=True))
+        finally:
+            self._frames.pop()
         incoming: dict[str, list[str]] = {node.name: [] for node in nodes}
-        fail_name = graph.fail_node.name
         for node in nodes:
-            if node.kind.is_terminal:
-                continue
-            if node.next_node is not None:
-                incoming[node.next_node].append(handles[node.name].succeeded())
-            incoming[node.on_failure or fail_name].append(handles[node.name].failed())
+            route = graph.route(node)
+            if route.next is not None:
+                incoming[route.next].append(handles[node.name].succeeded())
+            if route.on_failure is not None:
+                incoming[route.on_failure].append(handles[node.name].failed())
+        fail_name = graph.fail_node.name
         fail_task = handles[fail_name].first if fail_name in handles else None
         by_name = {task["name"]: task for task in tasks}
         for node in nodes:
@@ -125,7 +113,7 @@ class DagBuilder:
             by_name[handles[node.name].first]["depends"] = depends
         tasks = [{k: task[k] for k in _TASK_KEYS if k in task} for task in tasks]
         template: dict[str, Any] = {"name": name}
-        if mapped:
+        if scope.in_map:
             template["inputs"] = {"parameters": [{"name": "map-variable"}]}
         template["dag"] = {"tasks": tasks}
         self.dags[slot] = template
@@ -145,20 +133,15 @@ class DagBuilder:
             params.append({"name": "as-is", "value": as_is})
         return {"parameters": params}
 
-    def leaf(
-        self,
-        node: Node,
-        names: UniqueNames,
-        mapped: bool,
-        tasks: list[dict[str, Any]],
-        as_is: str | None = None,
-    ) -> _Task:
+    def leaf(self, node: Node, route: Route, scope: Scope, as_is: str | None = None) -> _Task:
         """A task, stub, success or fail node: one task on a shared container template;
         an as-is node with text (``as_is``, escaped) on the profile's as-is template."""
+        names, tasks = self._frames[-1]
         own = names.name(("node", node.name), node.name)
-        kind = "fail" if node.kind is NodeKind.FAIL else "node"
+        kind = "fail" if route.ends is NodeKind.FAIL else "node"
         if as_is is not None:
             kind = "as-is"
+        mapped = scope.in_map
         tasks.append(
             {
                 "name": own,
@@ -168,11 +151,12 @@ class DagBuilder:
         )
         return _Task(own, own)
 
-    def composite(
-        self, node: Node, names: UniqueNames, mapped: bool, tasks: list[dict[str, Any]]
-    ) -> _Task:
-        """A parallel, map or dag node: fan-out, its branches' DAGs, then the fan-in."""
+    def composite(self, node: Node, route: Route, scope: Scope) -> _Task:
+        """A parallel, map or dag node: fan-out, its branches' DAGs, then the fan-in that
+        carries the composite's outcome (its route)."""
+        names, tasks = self._frames[-1]
         profile = self.profile_of(node)
+        mapped = scope.in_map
         map_value = MAP_INPUT if mapped else None
         own = names.name(("node", node.name), node.name)
         out = names.name(("fan-out", node.name), f"{node.name}-fan-out")
@@ -188,7 +172,8 @@ class DagBuilder:
         for branch in node.branches:
             label = "iterations" if node.kind is NodeKind.MAP else branch.name
             task_name = names.name(("branch", node.name, branch.name), f"{node.name}-{label}")
-            dag = self.build(branch)
+            inner = scope.branch(node, branch)
+            dag = self.build(inner)
             task: dict[str, Any] = {"name": task_name, "depends": f"{out}.Succeeded"}
             if node.kind is NodeKind.MAP:
                 items = f"{{{{tasks.{out}.outputs.parameters.{ITEMS_OUTPUT}}}}}"
@@ -202,7 +187,7 @@ class DagBuilder:
                     task["arguments"] = {"parameters": [{"name": ITEMS_OUTPUT, "value": items}]}
             else:
                 task["template"] = dag
-                if branch.internal_name.count(MAP_PLACEHOLDER):
+                if inner.in_map:
                     task["arguments"] = self._args(None, map_value)
             tasks.append(task)
             branch_tasks.append(task_name)

@@ -18,11 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from magnus_render.errors import ConfigError, UnsupportedError
-from magnus_render.pipeline.ir import Graph, Node, NodeKind
-from magnus_render.renderers.base import (
-    RenderOptions,
-)
-from magnus_render.renderers.stepfunctions.containers import ContainerStates, Scope
+from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
+from magnus_render.renderers.base import RenderOptions, Scope, walk
+from magnus_render.renderers.stepfunctions.containers import ContainerStates
 from magnus_render.renderers.stepfunctions.names import literal, state_name
 from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings, settings_for
 
@@ -51,7 +49,6 @@ class AslBuilder(ContainerStates):
         self.define_jobs = False
         self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
-        self._fail_nodes: dict[int, Node] = {}
         #: an as-is node's text for this target (the renderer's, which warns when None)
         self.as_is_text: Callable[[Node], str | None] = lambda node: (
             node.as_is.text_for("stepfunctions") if node.as_is is not None else None
@@ -59,7 +56,7 @@ class AslBuilder(ContainerStates):
 
     # -- graphs -------------------------------------------------------------------------
     def definition(self, comment: str) -> dict[str, Any]:
-        body = self.graph(self.root, Scope(self.root, root=True, in_map=False))
+        body = self.graph(Scope(self.root))
         start = {
             "Type": "Pass",
             "Comment": "the run id is the execution's name; parameters stay in the run log",
@@ -69,13 +66,14 @@ class AslBuilder(ContainerStates):
         states = {START_STATE: start, **body["States"]}
         return {"Comment": comment, "StartAt": START_STATE, "States": states}
 
-    def graph(self, graph: Graph, scope: Scope) -> dict[str, Any]:
+    def graph(self, scope: Scope) -> dict[str, Any]:
+        """The states of the scope's graph, one walk through the emitters table."""
         states: dict[str, Any] = {}
-        for node in graph:
-            for name, state in self.node(node, scope).items():
+        for node, emitted in zip(scope.graph, walk(scope, self.node), strict=True):
+            for name, state in emitted.items():
                 self._claim(name, node)
                 states[name] = state
-        return {"StartAt": self.entry(graph, graph.start_at), "States": states}
+        return {"StartAt": self.entry(scope.graph, scope.graph.start_at), "States": states}
 
     def _claim(self, name: str, node: Node) -> None:
         other = self._seen.setdefault(name, node.internal_name)
@@ -90,7 +88,7 @@ class AslBuilder(ContainerStates):
         return state_name(node.internal_name, "fan-out" if node.kind.is_composite else "")
 
     # -- nodes --------------------------------------------------------------------------
-    def emitters(self) -> dict[NodeKind, Callable[[Node, Scope], dict[str, Any]]]:
+    def emitters(self) -> dict[NodeKind, Callable[[Node, Route, Scope], dict[str, Any]]]:
         """Node kind -> the method that emits its states (the renderer's dispatch table)."""
         return {
             NodeKind.TASK: self.task,
@@ -103,24 +101,24 @@ class AslBuilder(ContainerStates):
             NodeKind.DAG: self.composite,
         }
 
-    def node(self, node: Node, scope: Scope) -> dict[str, Any]:
+    def node(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         emitter = self.emitters().get(node.kind)
         if emitter is None:  # pragma: no cover - every kind is in the table
             raise UnsupportedError(f"stepfunctions cannot render {node.kind.value} nodes")
-        return emitter(node, scope)
+        return emitter(node, route, scope)
 
-    def success(self, node: Node, scope: Scope) -> dict[str, Any]:
+    def success(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         return {state_name(node.internal_name): self._container(node, scope, end=True)}
 
-    def task(self, node: Node, scope: Scope) -> dict[str, Any]:
+    def task(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         states: dict[str, Any] = {}
         name = state_name(node.internal_name)
         state = self._container(node, scope)
-        state["Catch"] = [self._catcher(self._failure_route(node, scope, states))]
-        state["Next"] = self.entry(scope.graph, node.next_node or "")
+        state["Catch"] = [self._catcher(self._failure_route(route, scope, states))]
+        state["Next"] = self.entry(scope.graph, route.next or "")
         return {name: state, **states}
 
-    def fail(self, node: Node, scope: Scope) -> dict[str, Any]:
+    def fail(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
         name = state_name(node.internal_name)
         if not scope.root:
             return {name: self._container(node, scope, end=True)}
@@ -137,26 +135,25 @@ class AslBuilder(ContainerStates):
             },
         }
 
-    def composite(self, node: Node, scope: Scope) -> dict[str, Any]:
+    def composite(self, node: Node, route: Route, scope: Scope) -> dict[str, Any]:
+        """Fan-out, the Parallel or Map state of the branches, then the fan-in, which
+        carries the composite's outcome (its route); a failed fan-out routes as a failure."""
         settings = settings_for(self.settings, node)
         states: dict[str, Any] = {}
-        route = self._failure_route(node, scope, states)
+        failure = self._failure_route(route, scope, states)
         out_name = state_name(node.internal_name, "fan-out")
         main_name = state_name(node.internal_name)
         in_name = state_name(node.internal_name, "fan-in")
 
         items = node.kind is NodeKind.MAP
         fan_out = self._container(node, scope, mode="out", items=items)
-        fan_out["Catch"] = [self._catcher(route)]
+        fan_out["Catch"] = [self._catcher(failure)]
         fan_out["Next"] = main_name
 
         if node.kind is NodeKind.MAP:
             main = self._map_state(node, scope, settings)
         else:
-            branches = [
-                self.graph(branch, Scope(branch, root=False, in_map=scope.in_map))
-                for branch in node.branches
-            ]
+            branches = [self.graph(scope.branch(node, branch)) for branch in node.branches]
             main = {"Type": "Parallel", "Branches": branches}
         main["ResultPath"] = None
         # a branch that errors at the service level still gets its composite rolled up
@@ -164,15 +161,15 @@ class AslBuilder(ContainerStates):
         main["Next"] = in_name
 
         fan_in = self._container(node, scope, mode="in")
-        fan_in["Catch"] = [self._catcher(route)]
-        fan_in["Next"] = self.entry(scope.graph, node.next_node or "")
+        fan_in["Catch"] = [self._catcher(failure)]
+        fan_in["Next"] = self.entry(scope.graph, route.next or "")
         return {out_name: fan_out, main_name: main, in_name: fan_in, **states}
 
     def _map_state(
         self, node: Node, scope: Scope, settings: StepFunctionsSettings
     ) -> dict[str, Any]:
         branch = node.branch
-        processor = self.graph(branch, Scope(branch, root=False, in_map=True))
+        processor = self.graph(scope.branch(node, branch))
         processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
         state: dict[str, Any] = {
             "Type": "Map",
@@ -203,22 +200,19 @@ class AslBuilder(ContainerStates):
         return state
 
     # -- routing ------------------------------------------------------------------------
-    def _failure_route(self, node: Node, scope: Scope, extra: dict[str, Any]) -> str:
-        """Where a failure of ``node`` goes; in the root graph, via a Pass naming the step."""
-        fail = self._fail_nodes.get(id(scope.graph))
-        if fail is None:  # Graph.fail_node scans the graph: once per graph, not per step
-            fail = self._fail_nodes[id(scope.graph)] = scope.graph.fail_node
-        if node.on_failure is not None and node.on_failure != fail.name:
-            return self.entry(scope.graph, node.on_failure)
-        fail_entry = self.entry(scope.graph, fail.name)
-        if not scope.root:
-            return fail_entry
+    def _failure_route(self, route: Route, scope: Scope, extra: dict[str, Any]) -> str:
+        """The state a failure goes to: its route's; one that lands on the root graph's
+        fail node first passes a Pass naming the step (the final Fail state's cause)."""
+        target = self.entry(scope.graph, route.on_failure or "")
+        if not route.to_fail_node or not scope.root:
+            return target
+        node = route.node
         marker = state_name(node.internal_name, "failed")
         extra[marker] = {
             "Type": "Pass",
             "Result": node.name,
             "ResultPath": "$.failed_step",
-            "Next": fail_entry,
+            "Next": target,
         }
         return marker
 

@@ -12,12 +12,17 @@ import hashlib
 import json
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from magnus_render.errors import ConfigError
-from magnus_render.pipeline.ir import Graph, Node, NodeKind
-from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv, with_options
+from magnus_render.pipeline.ir import Node, NodeKind
+from magnus_render.renderers.base import (
+    RenderOptions,
+    Scope,
+    fan_argv,
+    node_argv,
+    with_options,
+)
 from magnus_render.renderers.stepfunctions.names import job_name, literal, state_name
 from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings, settings_for
 
@@ -33,15 +38,6 @@ ECS_RESOURCE = "arn:aws:states:::ecs:runTask.sync"
 _RUN_ID = "\x00run_id"
 _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where a graph sits: the root graph ends in Fail/Succeed; map branches see a variable."""
-
-    graph: Graph
-    root: bool
-    in_map: bool
 
 
 class ContainerStates:

@@ -154,6 +154,9 @@ def _execution_role(secret_refs: list[str]) -> dict[str, Any]:
 def _text(definition: dict[str, Any]) -> str:
     import json
 
+    from magnus_render.yamltext import refuse_non_finite
+
+    refuse_non_finite(definition)  # json.dumps would write NaN / Infinity, which is not JSON
     return json.dumps(definition)
 
 

@@ -4,7 +4,9 @@
 10 MB definition) and puts every list item on its own line. This writer builds the text
 bottom-up: a container whose items fit in ``WIDTH`` columns stays on one line, others
 are indented by two spaces. Keys are sorted; output is ASCII, so the same input always
-gives the same bytes.
+gives the same bytes. Numbers are written as the YAML writer writes them (``1.0e+20``);
+infinity and NaN are not JSON: they are refused (``yamltext.NonFiniteNumber`` naming where
+they are), never written as ``inf``.
 """
 
 from __future__ import annotations
@@ -12,28 +14,22 @@ from __future__ import annotations
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from magnus_render.yamltext import NonFiniteNumber, plain_text, refuse_non_finite
+
 WIDTH = 96
 
 
 def dumps(value: Any) -> str:
     """The document as text with a trailing newline."""
-    return _render(value, 0) + "\n"
+    try:
+        return _render(value, 0) + "\n"
+    except NonFiniteNumber:
+        refuse_non_finite(value)  # names where it is; the writer keeps no path (speed)
+        raise
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return _quote(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return float.__repr__(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")
+    return _quote(value) if isinstance(value, str) else plain_text(value)
 
 
 def _render(value: Any, indent: int) -> str:

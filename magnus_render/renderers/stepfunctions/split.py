@@ -276,17 +276,7 @@ class Splitter:
         return result
 
     def _goto(self, parent: dict[str, Any]) -> Callable[[str], str]:
-        def goto(target: str) -> str:
-            name = _short("magnus.goto", target)
-            parent[name] = {
-                "Type": "Pass",
-                "Result": target,
-                "ResultPath": "$.next_state",
-                "Next": DISPATCH,
-            }
-            return name
-
-        return goto
+        return lambda target: _pass_to(parent, "magnus.goto", target, Next=DISPATCH)
 
     def _chunk_machine(
         self, chunk: dict[str, Any], entries: set[str], graph: dict[str, Any], in_map: bool
@@ -294,14 +284,7 @@ class Splitter:
         exits: dict[str, Any] = {}
 
         def leave(target: str) -> str:
-            name = _short("magnus.exit", target)
-            exits[name] = {
-                "Type": "Pass",
-                "Result": target,
-                "ResultPath": "$.next_state",
-                "End": True,
-            }
-            return name
+            return _pass_to(exits, "magnus.exit", target, End=True)
 
         home = {n: 0 for n in chunk}
         states: dict[str, Any] = {}
@@ -371,3 +354,11 @@ def _retarget(
     if "Choices" in state:
         state["Choices"] = [{**c, "Next": fix(c["Next"])} for c in state["Choices"]]
     return state
+
+
+def _pass_to(states: dict[str, Any], prefix: str, target: str, **then: Any) -> str:
+    """A Pass state, added to ``states``, that records ``target`` as ``$.next_state``: how
+    a chunk hands over to a state in another machine (through the dispatcher)."""
+    name = _short(prefix, target)
+    states[name] = {"Type": "Pass", "Result": target, "ResultPath": "$.next_state", **then}
+    return name

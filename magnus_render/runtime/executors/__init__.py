@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magnus_render.errors import MagnusError
-from magnus_render.registry import load, registered
+from magnus_render.registry import lookup, registered
 
 EXECUTORS: dict[str, str] = {
     "local": "magnus_render.runtime.executors.local:LocalExecutor",
@@ -24,25 +23,8 @@ def registered_executors() -> dict[str, str]:
 
 
 def executor_class(name: str, config: Any = None) -> type:
-    origins: dict[str, str]
-    if name in EXECUTORS:  # built-ins win: no need to scan every package's entry points
-        known, origins = EXECUTORS, {}
-    else:
-        known, origins = registered(EXECUTORS, ENTRY_POINT_GROUP)
-    path = known.get(name)
-    if path is None:
-        message = f"unknown type {name!r}; choose one of: {', '.join(sorted(known))}"
-        from magnus_render.errors import ConfigError
-
-        if config is not None:
-            raise config.error("executor", message)
-        raise ConfigError(f"executor: {message}")
-    try:
-        return load(path, f"executor {name!r}", origins.get(name), _executor_base)
-    except MagnusError as exc:
-        if config is not None:
-            raise config.error("executor", str(exc)) from None
-        raise
+    """The executor class registered under ``name``; a ConfigError naming the choices."""
+    return lookup(EXECUTORS, ENTRY_POINT_GROUP, name, "executor", _executor_base, config)
 
 
 def _executor_base() -> type:

@@ -77,8 +77,9 @@ class Executor:
 
     # -- traversal -----------------------------------------------------------------------
     def execute_graph(self, graph: Graph, map_variable: Mapping[str, Any] | None = None) -> Status:
-        """Walk a graph from start_at: next on success, on_failure (or the graph's fail
-        node) on failure, until a terminal node ran. Returns the graph's status."""
+        """Walk a graph from start_at along its routes (``Graph.route``: next on success,
+        on_failure or the graph's fail node on failure) until a terminal node ran.
+        Returns the graph's status."""
         map_variable = dict(map_variable or {})
         current = graph.start_at
         while True:
@@ -88,13 +89,11 @@ class Executor:
                 status = self.execute_composite(node, map_variable)
             else:
                 status = self.run_node(node, map_variable)
-            if node.kind.is_terminal:
+            route = graph.route(node)
+            following = route.next if status is Status.SUCCESS else route.on_failure
+            if following is None:  # a terminal node ended the graph
                 break
-            if status is Status.SUCCESS:
-                assert node.next_node is not None
-                current = node.next_node
-            else:
-                current = node.on_failure or graph.fail_node.name
+            current = following
         name = resolve_name(graph.internal_name, map_variable)
         return nodes.graph_status(self.ctx, name)
 

@@ -31,6 +31,8 @@ from magnus_render.plugin import (
     NodeKind,
     Renderer,
     RenderResult,
+    Route,
+    Scope,
     TargetSettings,
     fan_argv,
     node_argv,
@@ -96,18 +98,20 @@ class MakeRenderer(Renderer):
         assert isinstance(settings, MakeSettings)
         if self.options.image:
             self.warn("--image is ignored by the make target: steps run where make runs")
-        graphs = list(self.graph.walk_graphs())
+        scopes = list(self.scopes())
         self._drivers = {
-            g.internal_name: "run" if i == 0 else f"g{i}" for i, g in enumerate(graphs)
+            s.graph.internal_name: "run" if i == 0 else f"g{i}" for i, s in enumerate(scopes)
         }
         self._targets: dict[str, str] = {}
-        for i, graph in enumerate(graphs):
-            for j, node in enumerate(graph):
+        for i, scope in enumerate(scopes):
+            for j, node in enumerate(scope.graph):
                 self._targets[node.internal_name] = f"n{i}_{j}"
         rules: list[str] = []
-        for graph in graphs:
-            rules.append(self._driver(graph))
-            rules.extend(self._rule(graph, node) for node in graph)
+        for scope in scopes:
+            rules.append(self._driver(scope.graph))
+            for node, body in zip(scope.graph, self.visit(scope), strict=True):
+                target = self._targets[node.internal_name]
+                rules.append(f"{_comment(node.internal_name)}\n{target}:\n\t" + "\n\t".join(body))
         phony = sorted(self._drivers.values()) + list(self._targets.values())
         text = "\n".join(
             [
@@ -172,14 +176,8 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
         ]
         return head + "\n\t".join(lines)
 
-    def _rule(self, graph: Graph, node: Node) -> str:
-        in_map = "{map}" in graph.internal_name
-        body = self.emit(node, graph, in_map)
-        target = self._targets[node.internal_name]
-        return f"{_comment(node.internal_name)}\n{target}:\n\t" + "\n\t".join(body)
-
     # -- routes ---------------------------------------------------------------------------
-    def _route(self, graph: Graph, node: Node, on_success: str, on_failure: str) -> str:
+    def _route(self, node: Node, on_success: str, on_failure: str) -> str:
         """Write the next target for exit code 0 or 1; any other code stops the run."""
         stop = f'echo "error: magnus exited $$rc for step" {word(node.internal_name)} >&2'
         return (
@@ -187,11 +185,12 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
             f'*) {stop}; exit $$rc ;; esac >"$$MK_ROUTE"'
         )
 
-    def _next(self, graph: Graph, node: Node) -> tuple[str, str]:
-        fail = graph.node(node.on_failure) if node.on_failure else graph.fail_node
-        assert node.next_node is not None  # the front end gives every non-terminal a next
-        following = graph.node(node.next_node)
-        return self._targets[following.internal_name], self._targets[fail.internal_name]
+    def _next(self, route: Route, scope: Scope) -> tuple[str, str]:
+        """The node targets of the route's success and failure (``Graph.route``)."""
+        graph = scope.graph
+        assert route.next is not None and route.on_failure is not None  # not terminal
+        ok, failed = graph.node(route.next), graph.node(route.on_failure)
+        return self._targets[ok.internal_name], self._targets[failed.internal_name]
 
     def _call(self, argv: list[str]) -> str:
         """The command as recipe words; the run options follow the subcommand, since the
@@ -215,45 +214,47 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
         return self._call(argv) + " || rc=$$?"
 
     # -- emitters (node kind -> recipe lines) ----------------------------------------------
-    def _task(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
-        ok, failed = self._next(graph, node)
-        return ["rc=0", self._node_call(node, in_map), self._route(graph, node, ok, failed)]
+    def _task(self, node: Node, route: Route, scope: Scope) -> list[str]:
+        ok, failed = self._next(route, scope)
+        return ["rc=0", self._node_call(node, scope.in_map), self._route(node, ok, failed)]
 
-    def _as_is(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
+    def _as_is(self, node: Node, route: Route, scope: Scope) -> list[str]:
         """An as-is step runs its render_string (``sh -c``, recorded by magnus); without
         one for this target it is recorded as a stub, like a task."""
         text = self.as_is_text(node)
         if text is None:
-            return self._task(node, graph, in_map)
-        ok, failed = self._next(graph, node)
-        argv = node_argv(self.options, _RUN_ID, node.internal_name, _MAP_VAR if in_map else None)
+            return self._task(node, route, scope)
+        ok, failed = self._next(route, scope)
+        argv = node_argv(
+            self.options, _RUN_ID, node.internal_name, _MAP_VAR if scope.in_map else None
+        )
         call = self._call(with_options(argv, "--as-is", text)) + " || rc=$$?"
-        return ["rc=0", call, self._route(graph, node, ok, failed)]
+        return ["rc=0", call, self._route(node, ok, failed)]
 
-    def _terminal(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
-        ok = _END if node.kind is NodeKind.SUCCESS else _FAIL
-        return ["rc=0", self._node_call(node, in_map), self._route(graph, node, ok, _FAIL)]
+    def _terminal(self, node: Node, route: Route, scope: Scope) -> list[str]:
+        ok = _END if route.ends is NodeKind.SUCCESS else _FAIL
+        return ["rc=0", self._node_call(node, scope.in_map), self._route(node, ok, _FAIL)]
 
-    def _composite(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
-        ok, failed = self._next(graph, node)
+    def _composite(self, node: Node, route: Route, scope: Scope) -> list[str]:
+        ok, failed = self._next(route, scope)
         drivers = " ".join(self._drivers[b.internal_name] for b in node.branches)
         return [
             "rc=0",
-            self._fan_call(node, "out", in_map),
+            self._fan_call(node, "out", scope.in_map),
             "if ((rc == 0)); then",
             f"  $(SUBMAKE) -j $(MAX_PARALLEL) {drivers} || exit 2",
-            "  " + self._fan_call(node, "in", in_map),
+            "  " + self._fan_call(node, "in", scope.in_map),
             "fi",
-            self._route(graph, node, ok, failed),
+            self._route(node, ok, failed),
         ]
 
-    def _map(self, node: Node, graph: Graph, in_map: bool) -> list[str]:
-        ok, failed = self._next(graph, node)
+    def _map(self, node: Node, route: Route, scope: Scope) -> list[str]:
+        ok, failed = self._next(route, scope)
         driver = self._drivers[node.branch.internal_name]
         return [
             'rc=0; items=$$(mktemp "$${TMPDIR:-/tmp}/magnus-make.XXXXXX") || exit 2',
             'trap \'rm -f -- "$$items" "$$items.0"\' EXIT',
-            self._fan_call(node, "out", in_map, items=True),
+            self._fan_call(node, "out", scope.in_map, items=True),
             "if ((rc == 0)); then",
             f'  $(PYTHON) -c {word(_SPLIT_ITEMS)} "$$items" >"$$items.0" || exit 2',
             # iterations max_parallel at a time; a stopped one starts no more, ends the run
@@ -265,7 +266,7 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
             '  done <"$$items.0"',
             "  while ((n > 0)); do wait -n || stop=1; n=$$((n - 1)); done",
             "  ((stop == 0)) || exit 2",
-            "  " + self._fan_call(node, "in", in_map),
+            "  " + self._fan_call(node, "in", scope.in_map),
             "fi",
-            self._route(graph, node, ok, failed),
+            self._route(node, ok, failed),
         ]
