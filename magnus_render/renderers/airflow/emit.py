@@ -151,8 +151,8 @@ class DagWriter:
             ends[node.name] = self.node(node, graph, ids[node.name], ctx, first, rule)
         for node in graph:
             sources = [entry] if entry is not None and node.name == graph.start_at else []
-            for name, outcome in inbound.get(node.name, []):
-                if outcome == "succeeded":
+            for name, kind in inbound.get(node.name, []):
+                if kind == "succeeded":
                     sources += ends[name].succeeded
                 elif node.name in by_failure:
                     sources += ends[name].failed
