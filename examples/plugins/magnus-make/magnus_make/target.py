@@ -257,14 +257,19 @@ SUBMAKE = $(MAKE) -f '$(SELF)'
             self._fan_call(node, "out", scope.in_map, items=True),
             "if ((rc == 0)); then",
             f'  $(PYTHON) -c {word(_SPLIT_ITEMS)} "$$items" >"$$items.0" || exit 2',
-            # iterations max_parallel at a time; a stopped one starts no more, ends the run
-            "  n=0; stop=0",
+            # iterations max_parallel at a time; a stopped one starts no more, ends the run.
+            # `wait PID`, oldest first, not `wait -n`: bash 5.2's `wait -n` may answer 127
+            # ("no child") while an iteration still runs, once a finished one left the job
+            # table, which stopped healthy maps now and then.
+            "  pids=(); stop=0",
             "  while ((stop == 0)) && IFS= read -r -d '' item; do",
             f'    MK_MV="$$item" $(SUBMAKE) {driver} &',
-            "    n=$$((n + 1))",
-            "    if ((n >= $(MAX_PARALLEL))); then wait -n || stop=1; n=$$((n - 1)); fi",
+            "    pids+=($$!)",
+            "    if (($${#pids[@]} >= $(MAX_PARALLEL))); then",
+            '      wait "$${pids[0]}" || stop=1; pids=("$${pids[@]:1}")',
+            "    fi",
             '  done <"$$items.0"',
-            "  while ((n > 0)); do wait -n || stop=1; n=$$((n - 1)); done",
+            '  for pid in "$${pids[@]}"; do wait "$$pid" || stop=1; done',
             "  ((stop == 0)) || exit 2",
             "  " + self._fan_call(node, "in", scope.in_map),
             "fi",
