@@ -168,10 +168,18 @@ def _execute_task(
 ) -> Status:
     assert node.task is not None
     ns = namespace(map_variable)
+    # run again in the same run (an orchestrator's cleared task): the earlier failed
+    # attempts stay, and the new ones are numbered after them
+    earlier = ctx.store.get_step_log(ctx.run_id, resolved)
+    if earlier is not None and earlier.status is Status.FAIL:
+        step_log.attempts = list(earlier.attempts)
+        step_log.data_catalog = list(earlier.data_catalog)
+    first = len(step_log.attempts) + 1
+    last = first + max(1, node.max_attempts) - 1
     ctx.store.put_step_log(ctx.run_id, step_log)  # visible as PROCESSING while it runs
     status = Status.FAIL
     stopped: interrupt.Interrupted | None = None
-    for number in range(1, max(1, node.max_attempts) + 1):
+    for number in range(first, last + 1):
         start, started = time.monotonic(), now_iso()
         _report(ctx, "start", name=resolved, attempt=number, attempts=node.max_attempts)
         params = parameters.scope(ctx.store, ctx.run_id, resolved, map_variable)
@@ -252,7 +260,7 @@ def _execute_task(
             break
         if stopped is not None:
             break
-        if number < node.max_attempts:
+        if number < last:
             ctx.store.put_step_log(ctx.run_id, step_log)  # record the failed attempt now
     step_log.status = status
     step_log.message = "" if status is Status.SUCCESS else step_log.attempts[-1].message
