@@ -3,6 +3,11 @@
 Prints one line per size: best-of wall time of a full render (load included separately),
 the rendered bytes and how many state machines the definition was split into.
 Target: 1,000 steps under 0.5 s. Run: python3 bench/render_sfn.py [--sizes 100,1000]
+
+``--process 100000``: the whole ``magnus-render --target stepfunctions`` process on a
+100,000-step chain instead (as ``/usr/bin/time -v`` sees it): wall and CPU seconds, peak
+RSS, the largest state machine. Targets (issue 18): under 8 s and 400 MB, every machine
+under the 1 MiB definition limit. The load average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -38,11 +43,52 @@ def write_pipeline(path: Path, steps: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def whole_process(steps: int) -> int:
+    """One ``magnus-render`` process on a ``steps``-step chain, measured from outside."""
+    import os
+    import resource
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"chain{steps}.yaml"
+        write_pipeline(path, steps)
+        out = Path(tmp) / "out.json"
+        config = Path(tmp) / "s3.yaml"  # stores every task can reach
+        config.write_text(json.dumps(S3_STORES), encoding="utf-8")
+        load = os.getloadavg()[0]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        argv = [sys.executable, "-c", "from magnus_render.cli import render_main; render_main()"]
+        argv += ["--target", "stepfunctions", str(path), "-c", str(config), "-o", str(out)]
+        subprocess.run(argv, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        peak = after.ru_maxrss / 1024  # KiB on Linux; the largest child so far
+        document = json.loads(out.read_text(encoding="utf-8"))
+        from magnus_render.renderers.stepfunctions.jsontext import dumps
+
+        machines = document.get("StateMachines", {"main": document})
+        largest = max(len(dumps(m)) for m in machines.values())
+        size = out.stat().st_size
+    print(
+        f"{steps:,} steps: wall {wall:.2f} s, CPU {cpu:.2f} s, peak RSS {peak:.0f} MiB, "
+        f"output {size / 2**20:.0f} MiB in {len(machines)} machines, largest "
+        f"{largest / 2**10:.0f} KiB (load average {load:.1f} -> {os.getloadavg()[0]:.1f})"
+    )
+    ok = wall < 8 and peak < 400 and largest <= 2**20
+    print(f"targets (< 8 s, < 400 MB, every machine < 1 MiB): {'met' if ok else 'missed'}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--process", type=int, default=None, metavar="STEPS")
     args = parser.parse_args()
+    if args.process:
+        return whole_process(args.process)
 
     from magnus_render.config import MagnusConfig
     from magnus_render.pipeline import load_pipeline

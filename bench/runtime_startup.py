@@ -12,6 +12,10 @@ slows them alike), the median whole-process time of:
 
 then the ratios against the targets (one step within 1.5x of ``import yaml``; the last of
 5,000 within 1.2x of one step), and which heavy modules a container command imports.
+With ``--reference``, the peer too: magnus 0.5.1's ``execute_single_node`` of the same
+one-step pipeline (installed by bench/compare.py into bench/.cache/; 0.5.1 needs the run
+log to exist, so both sides re-run the step of an existing run). The load average is
+printed with the figures: on a shared machine, compare ratios, not milliseconds.
 Every timed command runs once before timing (it fills the compiled-pipeline cache, kept in
 a temporary folder). Run: python3 bench/runtime_startup.py [--repeat N] [--steps N]
 """
@@ -76,11 +80,34 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     return took
 
 
+def reference_case(folder: Path, env: dict[str, str]) -> tuple[str, list[str], Path, dict]:
+    """magnus 0.5.1 re-running the stub step of an existing one-step run (file-system
+    stores, as in bench/compare.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from compare import ensure_reference_venv
+
+    magnus = str(ensure_reference_venv() / "bin" / "magnus")
+    folder.mkdir()
+    (folder / "p.yaml").write_text(linear(1))
+    (folder / "ref.yaml").write_text(
+        "executor: {type: local}\nrun_log_store: {type: file-system}\n"
+        "catalog: {type: file-system}\n"
+    )
+    ref_env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    config = ["--file", "p.yaml", "--config-file", "ref.yaml"]
+    create = [magnus, "execute", *config, "--run-id", "r1"]
+    subprocess.run(create, cwd=folder, env=ref_env, capture_output=True, check=True)
+    argv = [magnus, "execute_single_node", "r1", "s0", *config]
+    return ("magnus 0.5.1 execute_single_node", argv, folder, ref_env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--reference", action="store_true", help="also magnus 0.5.1")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="magnus-startup-") as tmp:
         one, big = Path(tmp, "one"), Path(tmp, "big")
         for folder, steps in ((one, 1), (big, args.steps)):
@@ -103,6 +130,8 @@ def main() -> None:
             (f"last of {args.steps:,}, no cache", [*node_argv(last), "--file", "p.yaml"], big, off),
             ("import yaml + run log/config models", [sys.executable, "-c", MODELS], one, env),
         ]
+        if args.reference:
+            cases.append(reference_case(Path(tmp, "ref"), env))
         times: dict[str, list[float]] = {label: [] for label, *_ in cases}
         for _label, argv, cwd, case_env in cases:  # warm up: fills the compiled cache
             run(argv, cwd, case_env)
@@ -114,11 +143,17 @@ def main() -> None:
         for label, value in med.items():
             print(f"{label:<38} {value * 1000:8.1f} ms  (median of {args.repeat})")
         labels = list(med)
-        floor, single, many, uncached, models = (med[label] for label in labels)
+        floor, single, many, uncached, models = (med[label] for label in labels[:5])
         print(f"{'one step / import yaml':<38} {single / floor:8.2f}x  (target <= 1.5x)")
         print(f"{f'last of {args.steps:,} / one step':<38} {many / single:8.2f}x  (target <= 1.2x)")
         print(f"{'  the same without the cache':<38} {uncached / single:8.2f}x")
         print(f"{'pydantic models / import yaml':<38} {models / floor:8.2f}x  (the floor today)")
+        if args.reference:
+            peer = med[labels[5]]
+            print(f"{'magnus 0.5.1 / one step':<38} {peer / single:8.2f}x  (speed-up)")
+            print(f"{'magnus 0.5.1 / import yaml':<38} {peer / floor:8.2f}x")
+        load_after = os.getloadavg()[0]
+        print(f"{'load average (1 min) before / after':<38} {load_before:.1f} / {load_after:.1f}")
         probe = PROBE.format(heavy=HEAVY)
         argv = [sys.executable, "-c", probe, "execute_single_node", "r1", "s0", "--file", "p.yaml"]
         found = subprocess.run(argv, cwd=one, env=env, capture_output=True, text=True)

@@ -174,6 +174,12 @@ def execute_single_node(
     as_is_end: int | None = typer.Option(
         None, "--as-is-end", help="as-is step: record its end with this exit code."
     ),
+    iteration: bool = typer.Option(
+        False,
+        "--iteration",
+        help="map step: traverse only the branch of the iteration --map-variable names "
+        "(opened by `magnus fan --mode out`; exit 1 when that branch failed).",
+    ),
     log_level: str | None = LogLevelOpt,
     debug: bool = DebugOpt,
 ) -> None:
@@ -196,6 +202,7 @@ def execute_single_node(
             as_is=as_is,
             as_is_begin=as_is_begin,
             as_is_end=as_is_end,
+            iteration=iteration,
         )
 
     guard(body)

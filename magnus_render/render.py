@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,43 @@ def render_text(
     validate: bool = False,
 ) -> tuple[str, list[str]]:
     """Render a pipeline file for a target: (spec text, warnings)."""
+    renderer, pipeline_warnings = _renderer(
+        pipeline_file, target, config_file, parameters_file, image, extra
+    )
+    result = renderer.render()
+    if validate:
+        check = getattr(renderer, "validate", None)
+        if check is None:
+            raise MagnusError(f"target {target!r} has no validator for --validate")
+        check(result.text)
+    return result.text, pipeline_warnings + result.warnings
+
+
+def render_stream(
+    pipeline_file: Path,
+    target: str,
+    config_file: Path | None = None,
+    parameters_file: Path | None = None,
+    image: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[Callable[[Callable[[str], Any]], None], list[str]]:
+    """Like :func:`render_text`, the text handed out in parts (never held whole)."""
+    renderer, pipeline_warnings = _renderer(
+        pipeline_file, target, config_file, parameters_file, image, extra
+    )
+    stream, warnings = renderer.render_stream()
+    return stream, pipeline_warnings + warnings
+
+
+def _renderer(
+    pipeline_file: Path,
+    target: str,
+    config_file: Path | None,
+    parameters_file: Path | None,
+    image: str | None,
+    extra: dict[str, Any] | None,
+) -> tuple[Any, list[str]]:
+    """The target's renderer for a loaded, checked pipeline, and the pipeline's warnings."""
     from magnus_render.config import load_config
     from magnus_render.pipeline import load_pipeline
     from magnus_render.renderers import get_renderer
@@ -40,15 +78,7 @@ def render_text(
         image=image,
         extra={k: v for k, v in (extra or {}).items() if v not in (None, False)},
     )
-    renderer = renderer_cls(pipeline, config, options)
-    result = renderer.render()
-    if validate:
-        check = getattr(renderer, "validate", None)
-        if check is None:
-            raise MagnusError(f"target {target!r} has no validator for --validate")
-        check(result.text)
-    warnings = [str(w) for w in pipeline.warnings] + result.warnings
-    return result.text, warnings
+    return renderer_cls(pipeline, config, options), [str(w) for w in pipeline.warnings]
 
 
 def render_command(
@@ -74,17 +104,23 @@ def render_command(
         raise MagnusError(f"--target is required; choose one of: {', '.join(list_targets())}")
     if check is not None and output is not None:
         raise MagnusError("--check only compares with the committed file: drop --output")
-    text, warnings = render_text(
-        pipeline, target, config_file, parameters_file, image, extra, validate
-    )
+    if check is not None or validate:  # both need the whole text
+        text, warnings = render_text(
+            pipeline, target, config_file, parameters_file, image, extra, validate
+        )
+        stream: Callable[[Callable[[str], Any]], None] = lambda write: write(text)  # noqa: E731
+    else:
+        stream, warnings = render_stream(
+            pipeline, target, config_file, parameters_file, image, extra
+        )
     for warning in warnings:
         sys.stderr.write(f"warning: {warning}\n")
     if check is not None:
         return _check_drift(check, text)
     if output is None:
-        sys.stdout.write(text)
+        stream(sys.stdout.write)
     else:
-        write_atomically(output, text)
+        write_atomically(output, stream)
     return 0
 
 
@@ -110,10 +146,11 @@ def _check_drift(committed: Path, text: str) -> int:
     return 1
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str | Callable[[Callable[[str], Any]], None]) -> None:
     """Write-then-rename so a failed render never leaves half a file behind. The file gets
     the mode ``> path`` would give: an existing file's, else 0666 less the umask (mkstemp's
-    private 0600 would hide a spec from the group that applies it)."""
+    private 0600 would hide a spec from the group that applies it). ``text`` may be a
+    function that hands the text to a writer in parts (see :func:`render_stream`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -125,7 +162,10 @@ def write_atomically(path: Path, text: str) -> None:
         raise MagnusError(f"cannot write the output: {exc.strerror}", str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                text(handle.write)
             os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except BaseException as exc:

@@ -97,7 +97,8 @@ def test_render_manifest_with_infinity_names_file_and_line(tmp_path: Path) -> No
 def test_a_value_given_in_code_is_refused_by_the_writer(
     target: str, executor: dict, where: str
 ) -> None:
-    config = MagnusConfig(executor=ServiceConfig(**executor))
+    s3 = ServiceConfig(type="s3", config={"bucket": "b"})  # stores every pod reaches
+    config = MagnusConfig(executor=ServiceConfig(**executor), run_log_store=s3, catalog=s3)
     renderer = get_renderer(target)(load_pipeline(HELLO), config, RenderOptions(str(HELLO)))
     with pytest.raises(NonFiniteNumber) as caught:
         renderer.render()
@@ -106,8 +107,14 @@ def test_a_value_given_in_code_is_refused_by_the_writer(
 
 def test_k8s_jobs_refuses_an_infinite_store_setting_given_in_code() -> None:
     config = MagnusConfig(
-        executor=ServiceConfig(type="k8s-job", config={"image": "x"}),
-        run_log_store=ServiceConfig(type="file-system", config={"log_folder": "/x", "n": math.nan}),
+        executor=ServiceConfig(
+            type="k8s-job",
+            config={"image": "x", "pvc_mounts": [{"claim_name": "d", "mount_path": "/x"}]},
+        ),
+        run_log_store=ServiceConfig(
+            type="file-system", config={"log_folder": "/x/logs", "n": math.nan}
+        ),
+        catalog=ServiceConfig(type="file-system", config={"catalog_location": "/x/catalog"}),
     )
     renderer = get_renderer("k8s-jobs")(load_pipeline(HELLO), config, RenderOptions(str(HELLO)))
     with pytest.raises(NonFiniteNumber) as caught:

@@ -16,6 +16,7 @@ BUILTIN_TARGETS: dict[str, str] = {
     "argo": "magnus_render.renderers.argo:ArgoRenderer",
     "stepfunctions": "magnus_render.renderers.stepfunctions:StepFunctionsRenderer",
     "k8s-jobs": "magnus_render.renderers.k8s_jobs:K8sJobsRenderer",
+    "airflow": "magnus_render.renderers.airflow:AirflowRenderer",
     "mermaid": "magnus_render.renderers.graph:MermaidRenderer",
     "dot": "magnus_render.renderers.graph:DotRenderer",
 }

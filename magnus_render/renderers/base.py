@@ -117,6 +117,13 @@ class Renderer:
     def render(self) -> RenderResult:
         raise NotImplementedError
 
+    def render_stream(self) -> tuple[Callable[[Callable[[str], Any]], None], list[str]]:
+        """(a function handing the text to ``write``, in one or more parts; warnings).
+        ``magnus-render`` prints through it; a target whose text can be huge overrides it
+        so that the whole text is never held in memory."""
+        result = self.render()
+        return (lambda write: write(result.text)), result.warnings
+
     # -- shared machinery -------------------------------------------------------------
     def emit(self, node: Node, *args: Any, **kwargs: Any) -> Any:
         """Dispatch ``node`` to its kind's emitter (refused when the table has none); the

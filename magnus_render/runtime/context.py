@@ -20,7 +20,7 @@ from magnus_render.config import MagnusConfig
 from magnus_render.pipeline.loaded import Pipeline
 from magnus_render.stores import backend_class
 from magnus_render.stores.catalog_base import Catalog
-from magnus_render.stores.models import CodeIdentity, RunLog, StepLog
+from magnus_render.stores.models import CodeIdentity, RunLog, Status, StepLog
 from magnus_render.stores.run_log_base import RunLogStore
 from magnus_render.stores.secrets import Secrets
 
@@ -155,6 +155,13 @@ class RunContext:
         if not self.use_cached:
             return None
         return self.store.get_step_log(self.use_cached, name)
+
+    def reused_message(self, old: StepLog) -> str:
+        """A reused step's message: the original run and the attempt that succeeded there
+        (or, when that step was itself reused, where it came from)."""
+        done = [a.attempt_number for a in old.attempts if a.status is Status.SUCCESS]
+        tail = f", attempt {done[-1]}" if done else f" ({old.message})"
+        return f"succeeded in run {self.use_cached}{tail}"
 
     # -- services ------------------------------------------------------------------------
     @property

@@ -186,10 +186,15 @@ def execute_single_node(
     as_is: str | None = None,
     as_is_begin: str | None = None,
     as_is_end: int | None = None,
+    iteration: bool = False,
     params: list[str] | None = None,
     params_json: str | None = None,
 ) -> int:
     """Run one node (a container's job). Composites run with their branches, locally.
+
+    ``iteration`` (a map node): traverse only the branch of the iteration the map variable
+    names, which ``magnus fan --mode out`` opened (one task per iteration, as Airflow's
+    dynamic task mapping runs it); the fan-in then decides the map step.
 
     ``as_is`` (the text to run), ``as_is_begin`` (a file for the environment) and
     ``as_is_end`` (the inserted lines' exit code) run an as-is node on a rendered target;
@@ -231,6 +236,10 @@ def execute_single_node(
             status = as_is_node.end(ctx, node, variables, as_is_end)
         return 0 if status is Status.SUCCESS else 1
     ctx.ensure_run_log()
+    if iteration:
+        from magnus_render.runtime.iteration import run_iteration
+
+        return run_iteration(ctx, node, variables, run_guarded)
     if node.kind.is_composite:
         executor = make_executor(ctx)
         status = run_guarded(ctx, lambda: executor.execute_composite(node, variables))

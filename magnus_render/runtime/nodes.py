@@ -89,15 +89,6 @@ def cached_success(ctx: RunContext, node: Node, resolved: str) -> StepLog | None
     return old if old is not None and old.status is Status.SUCCESS else None
 
 
-def reused_message(ctx: RunContext, old: StepLog) -> str:
-    """A reused step's message: the original run and the attempt that succeeded there (or,
-    when that step was itself reused, where it came from)."""
-    done = [a for a in old.attempts if a.status is Status.SUCCESS]
-    if done:
-        return f"succeeded in run {ctx.use_cached}, attempt {done[-1].attempt_number}"
-    return f"succeeded in run {ctx.use_cached} ({old.message})"
-
-
 def mock_success(
     ctx: RunContext,
     node: Node,
@@ -131,7 +122,7 @@ def execute_node(
     resolved = resolve_name(node.internal_name, map_variable)
     old = cached_success(ctx, node, resolved)
     if old is not None:
-        return mock_success(ctx, node, resolved, reused_message(ctx, old), old.output_parameters)
+        return mock_success(ctx, node, resolved, ctx.reused_message(old), old.output_parameters)
     if mock and node.kind is NodeKind.TASK:
         return mock_success(ctx, node, resolved, "mocked by the executor")
     if node.kind is NodeKind.AS_IS:
@@ -175,10 +166,18 @@ def _execute_task(
 ) -> Status:
     assert node.task is not None
     ns = namespace(map_variable)
+    # run again in the same run (an orchestrator's cleared task): the earlier failed
+    # attempts stay, and the new ones are numbered after them
+    earlier = ctx.store.get_step_log(ctx.run_id, resolved)
+    if earlier is not None and earlier.status is Status.FAIL:
+        step_log.attempts = list(earlier.attempts)
+        step_log.data_catalog = list(earlier.data_catalog)
+    first = len(step_log.attempts) + 1
+    last = first + max(1, node.max_attempts) - 1
     ctx.store.put_step_log(ctx.run_id, step_log)  # visible as PROCESSING while it runs
     status = Status.FAIL
     stopped: interrupt.Interrupted | None = None
-    for number in range(1, max(1, node.max_attempts) + 1):
+    for number in range(first, last + 1):
         start, started = time.monotonic(), now_iso()
         _report(ctx, "start", name=resolved, attempt=number, attempts=node.max_attempts)
         params = parameters.scope(ctx.store, ctx.run_id, resolved, map_variable)
@@ -259,7 +258,7 @@ def _execute_task(
             break
         if stopped is not None:
             break
-        if number < node.max_attempts:
+        if number < last:
             ctx.store.put_step_log(ctx.run_id, step_log)  # record the failed attempt now
     step_log.status = status
     step_log.message = "" if status is Status.SUCCESS else step_log.attempts[-1].message

@@ -58,6 +58,7 @@ class AslBuilder(ContainerStates):
         self.with_infra = False
         self.job_definitions: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, str] = {}
+        self._retries: dict[int, tuple[StepFunctionsSettings, list[dict[str, Any]]]] = {}
         #: an as-is node's text for this target (the renderer's, which warns when None)
         self.as_is_text: Callable[[Node], str | None] = lambda node: (
             node.as_is.text_for("stepfunctions") if node.as_is is not None else None

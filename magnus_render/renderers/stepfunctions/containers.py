@@ -47,6 +47,14 @@ _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
 _USE_CACHED = "\x00use_cached"
 _PARAMETERS = "\x00parameters"
+#: how a state's Comment shows the words filled in at run time
+_PLACEHOLDER_NAMES = {
+    _RUN_ID: "RUN_ID",
+    _MAP_VARIABLE: "MAP_VARIABLE",
+    _ITEMS_FILE: "ITEMS_URL",
+    _USE_CACHED: "USE_CACHED",
+    _PARAMETERS: "PARAMETERS_JSON",
+}
 
 
 class ContainerStates:
@@ -59,6 +67,8 @@ class ContainerStates:
     with_infra: bool
     job_definitions: dict[str, dict[str, Any]]
     as_is_text: Callable[[Node], str | None]
+    #: id(settings) -> (settings, its Retry list); see ``_retry``
+    _retries: dict[int, tuple[StepFunctionsSettings, list[dict[str, Any]]]]
 
     def _items_key(self, node: Node, scope: Scope, url: bool = False) -> str:
         raise NotImplementedError  # the builder's (asl.py)
@@ -87,16 +97,6 @@ class ContainerStates:
             # use_cached from the run log) with the values given at submit (asl.py)
             argv = with_options(argv, *submit_options(_USE_CACHED, None, _PARAMETERS))
         command = self._command(node, scope, argv)
-        shown = shlex.join(
-            {
-                _RUN_ID: "RUN_ID",
-                _MAP_VARIABLE: "MAP_VARIABLE",
-                _ITEMS_FILE: "ITEMS_URL",
-                _USE_CACHED: "USE_CACHED",
-                _PARAMETERS: "PARAMETERS_JSON",
-            }.get(w, w)
-            for w in argv
-        )
         name = state_name(node.internal_name, f"fan-{mode}" if mode else "")
         env = [{"Name": k, "Value": v} for k, v in sorted(settings.environment.items())]
         if settings.launch == "batch":
@@ -169,9 +169,22 @@ class ContainerStates:
             "ResultPath": None,
         }
         if "Base64Decode" in command:  # the command is not readable as it stands
-            state["Comment"] = shown
+            state["Comment"] = shlex.join(_PLACEHOLDER_NAMES.get(w, w) for w in argv)
         if settings.timeout_seconds is not None:
             state["TimeoutSeconds"] = settings.timeout_seconds
+        retry = self._retry(settings)
+        if retry:
+            state["Retry"] = retry
+        if end:
+            state["End"] = True
+        return state
+
+    def _retry(self, settings: StepFunctionsSettings) -> list[dict[str, Any]]:
+        """The Retry list, one object shared by every state of the same settings (nothing
+        mutates a built state: 100,000 states need not hold 100,000 copies)."""
+        cached = self._retries.get(id(settings))
+        if cached is not None and cached[0] is settings:
+            return cached[1]
         retry = [
             {
                 "ErrorEquals": settings.retry_errors(rule),
@@ -182,11 +195,8 @@ class ContainerStates:
             }
             for rule in settings.retry
         ]
-        if retry:
-            state["Retry"] = retry
-        if end:
-            state["End"] = True
-        return state
+        self._retries[id(settings)] = (settings, retry)
+        return retry
 
     def _job_definition(self, settings: StepFunctionsSettings) -> str:
         """The configured name, or (with --with-infra and an image) a placeholder for a
@@ -222,6 +232,11 @@ class ContainerStates:
         the ECS limit; the run id is counted at its longest, a map variable is not known
         until run time."""
         words = ["x" * RUN_ID_RESERVE if w == _RUN_ID else w for w in argv]
+        # the JSON is at most 12 characters per character (an escaped surrogate pair) plus
+        # quotes, commas and keys: most commands are far below the limit without dumping
+        chars = sum(map(len, words)) + sum(len(e["Name"]) + len(e["Value"]) for e in env)
+        if 12 * chars + 3 * len(words) + 30 * len(env) + 40 <= MAX_OVERRIDES_CHARS:
+            return
         size = len(json.dumps({"Command": words, "Environment": env}, separators=(",", ":")))
         if size > MAX_OVERRIDES_CHARS:
             raise ConfigError(

@@ -13,13 +13,14 @@ Two moves, applied until every machine fits:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from magnus_render.renderers.stepfunctions import jsontext
 from magnus_render.renderers.stepfunctions.asl import START_STATES
-from magnus_render.renderers.stepfunctions.jsontext import dumps
 
 START_EXECUTION = "arn:aws:states:::states:startExecution.sync:2"
 DISPATCH = "magnus.dispatch"
@@ -35,9 +36,10 @@ class Machine:
     definition: dict[str, Any]
 
 
-def size_of(document: Any) -> int:
-    """Bytes of the document as rendered (the text is ASCII, so characters are bytes)."""
-    return len(dumps(document))
+def size_of(document: Any, limit: int | None = None, memo: jsontext.Memo | None = None) -> int:
+    """Bytes of the document as rendered (the text is ASCII, so characters are bytes);
+    with ``limit``, counting stops once past it (see ``jsontext.size``)."""
+    return jsontext.size(document, limit, memo)
 
 
 def split_definition(
@@ -47,14 +49,14 @@ def split_definition(
     arn_of: Callable[[str], str],
 ) -> list[Machine]:
     """``[main, *parts]``; just ``[main]`` when the definition fits ``budget`` bytes."""
-    size = size_of(definition)
-    if size <= budget:
+    if size_of(definition, budget) <= budget:  # a 100 MB definition is counted to 1 MB
         return [Machine(name, definition)]
     splitter = Splitter(name, budget, arn_of)
-    main = splitter.fit(definition, in_map=False, size=size)
+    main = splitter.fit(definition, in_map=False, size=budget + 1)
     return [Machine(name, main), *splitter.parts]
 
 
+@functools.lru_cache(maxsize=4096)  # a chunk's exits mostly lead to the same few states
 def _short(prefix: str, target: str) -> str:
     return f"{prefix}-{hashlib.sha1(target.encode('utf-8')).hexdigest()[:12]}"
 
@@ -67,9 +69,12 @@ class Splitter:
         self.parts: list[Machine] = []
         #: bytes of JSON measured so far: the splitter's work, counted by a test
         self.measured = 0
+        #: sizes of the lists measured so far, shared by the states (see ``jsontext``)
+        self.memo: jsontext.Memo = {}
 
-    def measure(self, document: Any) -> int:
-        size = size_of(document)
+    def measure(self, document: Any, limit: int | None = None) -> int:
+        """Bytes of ``document``; with ``limit``, exact up to it (only compared with it)."""
+        size = size_of(document, limit, self.memo)
         self.measured += size
         return size
 
@@ -95,7 +100,8 @@ class Splitter:
 
     # -- move 1: branches out -----------------------------------------------------------
     def fit(self, graph: dict[str, Any], in_map: bool, size: int | None = None) -> dict[str, Any]:
-        """``graph`` within the budget; ``size``, when known, spares measuring it again."""
+        """``graph`` within the budget; ``size``, when known (exact, or any figure over the
+        budget when it is known to be over), spares measuring it again."""
         graph = dict(graph)
         states = {}
         changed = False
@@ -104,7 +110,7 @@ class Splitter:
             changed = changed or states[state_name] is not state
         graph["States"] = states
         if size is None or changed:
-            size = self.measure(graph)
+            size = self.measure(graph, self.budget)
         if size <= self.budget:
             return graph
         return self._chunk(graph, in_map)
@@ -112,7 +118,7 @@ class Splitter:
     def _shrink_composite(self, state: dict[str, Any], in_map: bool) -> dict[str, Any]:
         if state.get("Type") == "Parallel":
             return self._shrink_parallel(state, in_map)
-        if state.get("Type") == "Map" and self.measure(state) > self.budget // 2:
+        if state.get("Type") == "Map" and self.measure(state, self.budget // 2) > self.budget // 2:
             state = dict(state)
             processor = dict(state["ItemProcessor"])
             config = processor.pop("ProcessorConfig", None)
@@ -135,7 +141,7 @@ class Splitter:
         the bytes it measures at 1,000 and 2,000 branches).
         """
         limit = self.budget // 2
-        total = self.measure(state)
+        total = self.measure(state, limit)
         if total <= limit:
             return state
         branches = list(state["Branches"])
@@ -146,7 +152,7 @@ class Splitter:
                 branches[index] = self._stub(self.fit(branches[index], in_map), in_map)
                 sizes[index] = self.measure(branches[index])
         state = {**state, "Branches": branches}
-        while len(branches) > 1 and self.measure(state) > limit:
+        while len(branches) > 1 and self.measure(state, limit) > limit:
             branches, sizes = self._group(branches, sizes, share, in_map)
             state = {**state, "Branches": branches}
         return state
@@ -337,7 +343,8 @@ def _retarget(
     to_chunk: Callable[[str], str] | None,
     outside: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """A copy of ``state`` whose transitions are rewritten.
+    """``state`` with its transitions rewritten: a copy when one changes, else ``state``
+    itself (most states of a chunk stay inside it: no copy of a 100 MB definition).
 
     With ``to_chunk`` (parent side): a target living in a chunk becomes a goto. With
     ``outside`` (chunk side): a target not in ``home`` becomes an exit.
@@ -350,21 +357,20 @@ def _retarget(
             return outside(target)
         return target
 
-    state = dict(state)
-    if "Next" in state:
-        state["Next"] = fix(state["Next"])
-    if "Default" in state:
-        state["Default"] = fix(state["Default"])
-    if "Catch" in state:
-        state["Catch"] = [{**c, "Next": fix(c["Next"])} for c in state["Catch"]]
-    if "Choices" in state:
-        state["Choices"] = [{**c, "Next": fix(c["Next"])} for c in state["Choices"]]
-    return state
+    changed: dict[str, Any] = {}
+    for key in ("Next", "Default"):
+        if key in state and fix(state[key]) != state[key]:
+            changed[key] = fix(state[key])
+    for key in ("Catch", "Choices"):
+        if key in state and any(fix(c["Next"]) != c["Next"] for c in state[key]):
+            changed[key] = [{**c, "Next": fix(c["Next"])} for c in state[key]]
+    return {**state, **changed} if changed else state
 
 
 def _pass_to(states: dict[str, Any], prefix: str, target: str, **then: Any) -> str:
     """A Pass state, added to ``states``, that records ``target`` as ``$.next_state``: how
     a chunk hands over to a state in another machine (through the dispatcher)."""
     name = _short(prefix, target)
-    states[name] = {"Type": "Pass", "Result": target, "ResultPath": "$.next_state", **then}
+    if name not in states:  # every ".failed" Pass of a chunk leaves for the Fail state
+        states[name] = {"Type": "Pass", "Result": target, "ResultPath": "$.next_state", **then}
     return name
