@@ -313,3 +313,14 @@ def test_validate_imports_with_dagbag_or_says_how_to_get_it() -> None:
             render_text(Path("samples/hello.yaml"), "airflow", Path(BASH), validate=True)
     finally:
         os.chdir(cwd)
+
+
+def test_composites_inside_a_map_are_said_to_run_in_the_iterations_task() -> None:
+    """Airflow cannot expand a mapped group inside a mapped task: the render says which
+    composites of a map's branch run inside each iteration's one task."""
+    nested_warnings = [w for w in render("nested.yaml", BASH)[1] if "inside each" in w]
+    assert len(nested_warnings) == 1, nested_warnings
+    assert nested_warnings[0].startswith("map 'regions': "), nested_warnings
+    assert "'regions.{map}.work.fitting.seeds'" in nested_warnings[0]
+    flat_warnings = [w for w in render("map.yaml", BASH)[1] if "inside each" in w]
+    assert flat_warnings == []

@@ -207,6 +207,17 @@ class AirflowRenderer(Renderer):
                     f"expands at most max_map_length ({self.s.max_map_length}): raise "
                     "core.max_map_length in Airflow and this setting together"
                 )
+            nested = sorted(
+                n.internal_name
+                for n in node.branch.walk()
+                if n.kind in (NodeKind.MAP, NodeKind.PARALLEL, NodeKind.DAG)
+            )
+            if nested:
+                self.warn(
+                    f"map {node.internal_name!r}: Airflow cannot expand a mapped group inside "
+                    f"a mapped task, so {', '.join(repr(n) for n in nested)} run inside each "
+                    "iteration's one task (magnus traverses that branch there)"
+                )
 
 
 __all__ = ["AirflowRenderer", "ConfigError"]
