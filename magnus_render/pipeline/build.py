@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from magnus_render.errors import Diagnostic, PipelineError
 from magnus_render.pipeline import spec
 from magnus_render.pipeline.checks import MISSING, check_graph, name_problem, suggest
-from magnus_render.pipeline.composites import DAG_KEYS, CompositeBuilder
+from magnus_render.pipeline.composites import DAG_KEYS, CompositeBuilder, StepAt
 from magnus_render.pipeline.ir import (
     CatalogSpec,
     Graph,
@@ -236,12 +236,13 @@ class _Builder(CompositeBuilder):
 
         if isinstance(model, LEAF_MODELS):
             return leaf_node(model, step_name, raw, smap, common, self.diagnostics)
+        at = StepAt(raw, smap, depth, common)
         if isinstance(model, spec.ParallelModel):
-            return self._parallel(model, raw, smap, internal_name, depth, common)
+            return self._parallel(model, at)
         if isinstance(model, spec.MapModel):
-            return self._map(model, raw, smap, internal_name, depth, common)
+            return self._map(model, at)
         if isinstance(model, spec.DagModel):
-            return self._dag(model, raw, smap, internal_name, depth, common)
+            return self._dag(model, at)
         raise AssertionError(f"unhandled node model {model_cls.__name__}")
 
 
