@@ -7,8 +7,11 @@ traceback. Heavy imports happen inside the commands that need them.
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __name__ == "__main__":  # `python -m magnus_render.cli`: container commands skip typer
     from magnus_render.container_cli import dispatch as _dispatch
@@ -260,68 +263,75 @@ JobDataOpt = typer.Option(
 JobPutOpt = typer.Option([], "--put-in-catalog", "-put", help="Put these globs after the job.")
 
 
-@app.command("execute_function")
-def execute_function(
-    command: str = typer.Argument(..., help="module.function, run as a one-step job."),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
-    log_level: str | None = LogLevelOpt,
-    data_folder: str | None = JobDataOpt,
-    put_in_catalog: list[str] = JobPutOpt,
-    tag: str = typer.Option("", "--tag"),
-    run_id: str | None = typer.Option(None, "--run-id"),
-    debug: bool = DebugOpt,
-) -> None:
-    """Run one python function as a job (magnus 0.5). Exit 0 success, 1 failed."""
+#: the options every one-step job command shares, before and after its own: (name, type, option)
+_JOB_HEAD = (
+    ("config_file", Path | None, ConfigOpt),
+    ("parameters_file", Path | None, ParamsOpt),
+    ("log_level", str | None, LogLevelOpt),
+    ("data_folder", str | None, JobDataOpt),
+    ("put_in_catalog", list[str], JobPutOpt),
+)
+_JOB_TAIL = (
+    ("tag", str, typer.Option("", "--tag")),
+    ("run_id", str | None, typer.Option(None, "--run-id")),
+    ("debug", bool, DebugOpt),
+)
 
+
+def _job_command(func: Callable[..., None]) -> Callable[..., None]:
+    """A job command declares its argument and own options and takes ``**job``; the shared
+    options are declared once (above) and put around its own, in the order --help lists."""
+    signature = inspect.signature(func)
+    first, *own, _job = signature.parameters.values()
+    shared = [
+        [inspect.Parameter(n, first.kind, default=o, annotation=t) for n, t, o in part]
+        for part in (_JOB_HEAD, _JOB_TAIL)
+    ]
+    parameters = [first, *shared[0], *own, *shared[1]]
+    func.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return func
+
+
+#: what execute_job takes of them (--log-level changes nothing; --debug is the guard's)
+_JOB_ARGUMENTS = (
+    "config_file",
+    "parameters_file",
+    "tag",
+    "run_id",
+    "put_in_catalog",
+    "data_folder",
+)
+
+
+def _run_job(command: str, command_type: str, job: dict[str, Any], **extra: Any) -> None:
     def body() -> int:
         from magnus_render.sdk.jobs import execute_job
 
-        return execute_job(
-            command,
-            "python",
-            config_file,
-            parameters_file,
-            tag,
-            run_id,
-            put_in_catalog,
-            data_folder,
-        )
+        shared = {n: job[n] for n in _JOB_ARGUMENTS}
+        return execute_job(command, command_type, **shared, **extra)
 
     guard(body)
+
+
+@app.command("execute_function")
+@_job_command
+def execute_function(
+    command: str = typer.Argument(..., help="module.function, run as a one-step job."),
+    **job: Any,
+) -> None:
+    """Run one python function as a job (magnus 0.5). Exit 0 success, 1 failed."""
+    _run_job(command, "python", job)
 
 
 @app.command("execute_notebook")
+@_job_command
 def execute_notebook(
     filename: str = typer.Argument(..., help="The .ipynb notebook, run as a one-step job."),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
-    log_level: str | None = LogLevelOpt,
-    data_folder: str | None = JobDataOpt,
-    put_in_catalog: list[str] = JobPutOpt,
     notebook_output_path: str = typer.Option("", "--notebook-output-path"),
-    tag: str = typer.Option("", "--tag"),
-    run_id: str | None = typer.Option(None, "--run-id"),
-    debug: bool = DebugOpt,
+    **job: Any,
 ) -> None:
     """Run one notebook as a job (magnus 0.5). Exit 0 success, 1 failed."""
-
-    def body() -> int:
-        from magnus_render.sdk.jobs import execute_job
-
-        return execute_job(
-            filename,
-            "notebook",
-            config_file,
-            parameters_file,
-            tag,
-            run_id,
-            put_in_catalog,
-            data_folder,
-            notebook_output_path,
-        )
-
-    guard(body)
+    _run_job(filename, "notebook", job, notebook_output_path=notebook_output_path)
 
 
 @app.command()
