@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,16 @@ def _compiled_pipeline_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     folder = tmp_path_factory.mktemp("magnus-pipeline-cache")
     folder.chmod(0o700)
     os.environ["MAGNUS_PIPELINE_CACHE_DIR"] = str(folder)
+
+
+@pytest.fixture(autouse=True)
+def _repository_samples_package() -> Iterator[None]:
+    """Tests that run a pipeline in-process from a copy of ``samples/`` in a temp folder
+    import that copy as ``samples``; a later test importing ``samples.sdk`` from the
+    repository would then find the copy. Forget any ``samples`` module not from here."""
+    yield
+    for name, module in list(sys.modules.items()):
+        if name == "samples" or name.startswith("samples."):
+            where = getattr(module, "__file__", None) or ""
+            if not where.startswith(str(SAMPLES)):
+                del sys.modules[name]
