@@ -148,20 +148,41 @@ def execute(
     guard(body)
 
 
+ParamOpt = typer.Option(
+    None, "--param", help="NAME=JSON given at submit (repeatable); used when creating the run."
+)
+ParamsJsonOpt = typer.Option(
+    None, "--params-json", help="JSON object of values given at submit (Step Functions)."
+)
+
+
 #: the options the container commands (execute_single_node, fan) share
 _NODE: dict[str, Shared] = {
     **COMMON,
     "use_cached": (str | None, typer.Option(None, "--use-cached")),
+    "params": (list[str] | None, ParamOpt),
+    "params_json": (str | None, ParamsJsonOpt),
 }
 #: what they hand on to the runtime
-_NODE_PASSED = ("config_file", "parameters_file", "tag", "use_cached")
+_NODE_PASSED = ("config_file", "parameters_file", "tag", "use_cached", "params", "params_json")
 
 
 @app.command("execute_single_node")
 @with_options(
     _NODE,
     *("run_id", "step_name", "file", "config_file", "parameters_file", "map_variable"),
-    *("tag", "use_cached", "as_is", "as_is_begin", "as_is_end", "iteration", "log_level", "debug"),
+    *(
+        "tag",
+        "use_cached",
+        "params",
+        "params_json",
+        "as_is",
+        "as_is_begin",
+        "as_is_end",
+        "iteration",
+        "log_level",
+        "debug",
+    ),
 )
 def execute_single_node(
     run_id: str = typer.Argument(..., help="The run id shared by every node of the run."),
@@ -197,7 +218,7 @@ def execute_single_node(
 @with_options(
     _NODE,
     *("run_id", "step_name", "mode", "file", "config_file", "parameters_file", "map_variable"),
-    *("items_file", "tag", "use_cached", "log_level", "debug"),
+    *("items_file", "tag", "use_cached", "params", "params_json", "log_level", "debug"),
 )
 def fan(
     run_id: str = typer.Argument(...),

@@ -39,6 +39,8 @@ def _parser(command: str) -> _Parser:
     parser.add_argument("--map-variable", default=None)
     parser.add_argument("--tag", default="")
     parser.add_argument("--use-cached", default=None)
+    parser.add_argument("--param", action="append", default=None)
+    parser.add_argument("--params-json", default=None)
     parser.add_argument("--log-level", default=None)
     parser.add_argument("--debug", action="store_true")
     if command == "fan":
@@ -107,6 +109,8 @@ def _run(command: str, ns: argparse.Namespace) -> int:
         "map_variable": ns.map_variable,
         "tag": ns.tag,
         "use_cached": ns.use_cached,
+        "params": ns.param,
+        "params_json": ns.params_json,
     }
     if command == "execute_single_node":
         return entrypoints.execute_single_node(**common)

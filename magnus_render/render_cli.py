@@ -38,6 +38,12 @@ def render(
     schedule: str | None = typer.Option(None, "--schedule", help="Cron schedule."),
     timezone: str | None = typer.Option(None, "--timezone"),
     with_infra: bool = typer.Option(False, "--with-infra", help="stepfunctions: CloudFormation."),
+    run_id: str | None = typer.Option(
+        None, "--run-id", help="k8s-jobs: the run id (and driver Job name); default generated."
+    ),
+    use_cached: str | None = typer.Option(
+        None, "--use-cached", help="k8s-jobs: re-run, reusing the successful steps of this run."
+    ),
     list_targets: bool = typer.Option(False, "--list-targets", help="List targets and exit."),
     debug: bool = DebugOpt,
 ) -> None:
@@ -65,6 +71,8 @@ def render(
                 "schedule": schedule,
                 "timezone": timezone,
                 "with_infra": with_infra,
+                "run_id": run_id,
+                "use_cached": use_cached,
             },
         )
 

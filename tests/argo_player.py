@@ -2,17 +2,19 @@
 
 It walks DAG templates as the controller does: a task starts when every task named in
 its ``depends`` is fulfilled, runs if the expression holds and is *Omitted* otherwise;
-``withParam`` expands into one child per item (``{{item}}`` is the item itself when it
-is a string, its JSON otherwise); ``{{...}}`` expressions are substituted (an unknown one
-is an error, as in Argo), and, as Argo's ``substituteParams`` does, global tags inside an
-input parameter's value are substituted too (a map item ``{{workflow.name}}`` becomes the
-workflow's name); container templates run their command as a subprocess after the
-kubelet's ``$(VAR)``/``$$`` expansion (``tests/helpers/kubernetes.py``), with output
-parameters read from ``valueFrom.path``. With ``concurrent=True`` the iterations
-of a ``withParam`` run at once in threads, as pods would. A DAG's phase follows Argo's
-``assessDAGPhase``: the phases of the leaf tasks, an omitted leaf inheriting the phase of
-the last completed task on its paths, Failed preferred. Otherwise tasks run one at a
-time, in a stable order, so a play is reproducible.
+``spec.arguments`` are the ``workflow.parameters.*`` (``arguments=`` overrides them as
+``argo submit -p`` does); ``withParam`` expands into one child per item (``{{item}}`` is
+the item itself when it is a string, its JSON otherwise); ``{{...}}`` expressions
+(``{{=...}}`` ones evaluated) are substituted (an unknown one is an error, as in Argo),
+and, as Argo's ``substituteParams`` does, global tags inside an input parameter's value
+are substituted too (a map item ``{{workflow.name}}`` becomes the workflow's name);
+container templates run their command as a subprocess after the kubelet's
+``$(VAR)``/``$$`` expansion (``tests/helpers/kubernetes.py``), with output parameters
+read from ``valueFrom.path``. With ``concurrent=True`` the iterations of a ``withParam``
+run at once in threads, as pods would. A DAG's phase follows Argo's ``assessDAGPhase``:
+the phases of the leaf tasks, an omitted leaf inheriting the phase of the last completed
+task on its paths, Failed preferred. Otherwise tasks run one at a time, in a stable
+order, so a play is reproducible.
 
 ``when`` is substituted then evaluated as Argo's govaluate does (a false one gives a
 *Skipped* task); a task's scope holds ``tasks.<t>.status`` and the outputs of its
@@ -68,6 +70,8 @@ class Play:
 def substitute(text: str, scope: Mapping[str, str]) -> str:
     def one(match: re.Match[str]) -> str:
         key = match.group(1)
+        if key.startswith("="):  # an expression tag, evaluated over the same scope
+            return _as_text(evaluate_expression(key[1:], scope))
         if key not in scope:
             raise PlayerError(f"unresolved expression {{{{{key}}}}}")
         return scope[key]
@@ -249,10 +253,18 @@ class Player:
         timeout: float = 120,
         library: Sequence[dict[str, Any]] = (),
         concurrent: bool = False,
+        arguments: Mapping[str, str] | None = None,
     ) -> None:
         if doc.get("kind") != "Workflow":
             raise PlayerError(f"the player runs Workflows, not {doc.get('kind')}")
         self.spec = doc["spec"]
+        #: ``workflow.parameters.*``: spec.arguments, overridden as ``argo submit -p`` does
+        declared = (self.spec.get("arguments") or {}).get("parameters") or []
+        self.parameters = {p["name"]: str(p.get("value", "")) for p in declared}
+        for name, value in (arguments or {}).items():
+            if name not in self.parameters:
+                raise PlayerError(f"argo submit -p {name}: the workflow has no such argument")
+            self.parameters[name] = value
         self.templates = {t["name"]: t for t in self.spec["templates"]}
         #: WorkflowTemplates that tasks reach with templateRef: name -> their templates
         self.library = {
@@ -289,6 +301,7 @@ class Player:
             else:
                 raise PlayerError(f"template {name!r}: input {param['name']!r} not given")
         scope = {"workflow.name": self.workflow_name}
+        scope.update({f"workflow.parameters.{k}": v for k, v in self.parameters.items()})
         inputs = {k: substitute_globals(v, scope) for k, v in inputs.items()}
         scope.update({f"inputs.parameters.{k}": v for k, v in inputs.items()})
         if "dag" in template:
@@ -483,15 +496,23 @@ def play_workflow(
     env: Mapping[str, str] | None = None,
     workflow_name: str = "argo-play",
     concurrent: bool = False,
+    arguments: Mapping[str, str] | None = None,
 ) -> Play:
     """Play the Workflow among ``docs`` (one document, or a list whose others are its
-    WorkflowTemplates) in ``workdir`` (``env`` defaults to this process's environment)."""
+    WorkflowTemplates) in ``workdir`` (``env`` defaults to this process's environment);
+    ``arguments``: workflow arguments given at submit (``argo submit -p NAME=VALUE``)."""
     if isinstance(docs, dict):
         docs = [docs]
     workflow = next(d for d in docs if d.get("kind") == "Workflow")
     library = [d for d in docs if d.get("kind") == "WorkflowTemplate"]
     environ = env if env is not None else os.environ
     player = Player(
-        workflow, workdir, environ, workflow_name, library=library, concurrent=concurrent
+        workflow,
+        workdir,
+        environ,
+        workflow_name,
+        library=library,
+        concurrent=concurrent,
+        arguments=arguments,
     )
     return player.run()

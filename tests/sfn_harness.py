@@ -132,18 +132,25 @@ def run_execution(
     definitions: dict[str, dict[str, Any]],
     run_id: str,
     timeout: float = 180,
+    execution_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Create the state machine(s), start an execution named ``run_id`` of the first one,
-    wait for it to end; returns describe_execution's answer."""
+    """Create the state machine(s) (unless they exist), start an execution named ``run_id``
+    of the first one with ``execution_input``, wait for it to end; returns
+    describe_execution's answer."""
     sfn = server.client("stepfunctions")
+    existing = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     arns = {}
     for name, definition in definitions.items():
+        if name in existing:
+            arns[name] = existing[name]
+            continue
         created = sfn.create_state_machine(
             name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
         )
         arns[name] = created["stateMachineArn"]
     main = next(iter(arns.values()))
-    execution = sfn.start_execution(stateMachineArn=main, name=run_id, input="{}")
+    text = json.dumps(execution_input or {})
+    execution = sfn.start_execution(stateMachineArn=main, name=run_id, input=text)
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=execution["executionArn"])

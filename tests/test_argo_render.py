@@ -19,6 +19,7 @@ from magnus_render.contract.naming import is_dns_label
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline import load_pipeline, load_pipeline_text
 from magnus_render.renderers.argo import ArgoRenderer
+from magnus_render.renderers.argo.templates import RUN_ID
 from magnus_render.renderers.argo.validate import (
     SHIPPED_SCHEMAS,
     reference_errors,
@@ -340,11 +341,20 @@ def test_map_fan_out_and_in_shape() -> None:
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
     fan_out = templates["magnus-fan-out-items"]
     assert fan_out["outputs"]["parameters"][0]["valueFrom"]["path"] == "/tmp/magnus-items.json"
-    assert fan_out["container"]["command"][-5:-3] == ["--items-file", "/tmp/magnus-items.json"]
+    command = fan_out["container"]["command"]
+    at = command.index("--items-file")
+    assert command[at + 1] == "/tmp/magnus-items.json"
     node = templates["magnus-node-map"]["container"]["command"]
-    assert node[-5:-3] == ["--map-variable", "{{inputs.parameters.map-variable}}"]
+    at = node.index("--map-variable")
+    assert node[at + 1] == "{{inputs.parameters.map-variable}}"
+    # re-runs: the use_cached workflow argument reaches every container
+    assert node[-5:-3] == ["--use-cached", "{{workflow.parameters.use_cached}}"]
     # positionals last, after "--": a step named "-x" is never read as an option
-    assert node[-3:] == ["--", "{{workflow.name}}", "{{inputs.parameters.name}}"]
+    assert node[-3:] == ["--", RUN_ID, "{{inputs.parameters.name}}"]
+    # the run id: the run_id workflow argument, else the workflow's name
+    assert RUN_ID == (
+        "{{=workflow.parameters.run_id == '' ? workflow.name : workflow.parameters.run_id}}"
+    )
     # a handful of shared templates, not one per step
     assert len(templates) <= 8
 

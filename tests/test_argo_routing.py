@@ -87,7 +87,8 @@ def test_linear_success(tmp_path: Path) -> None:
     assert result.phase == "Succeeded"
     assert names(calls) == ["initialize", "double", "train", "report", "success"]
     assert calls[0] == [
-        "execute_single_node", "--file", "samples/hello.yaml", "--", "wf-1", "initialize",
+        "execute_single_node", "--file", "samples/hello.yaml", "--use-cached", "",
+        "--", "wf-1", "initialize",
     ]  # fmt: skip
 
 
@@ -136,8 +137,8 @@ def test_map_items_passed_verbatim_and_fan_in_after_all(tmp_path: Path) -> None:
         "summarize",
         "success",
     ]
-    assert calls[2][-5:-3] == ["--map-variable", '{"chunk": "a"}']
-    assert calls[4][-5:-3] == ["--map-variable", '{"chunk": "b"}']
+    assert calls[2][-7:-5] == ["--map-variable", '{"chunk": "a"}']
+    assert calls[4][-7:-5] == ["--map-variable", '{"chunk": "b"}']
 
 
 def test_failing_iteration_still_fans_in_and_fan_in_decides(tmp_path: Path) -> None:
@@ -185,9 +186,9 @@ def test_nested_map_variables_flow_inwards(tmp_path: Path) -> None:
     result, calls = play(tmp_path, doc_of("nested"), items=items)
     assert result.phase == "Succeeded"
     fit = next(c for c in calls if c[-1].endswith(".fit"))
-    assert fit[-5:-3] == ["--map-variable", '{"region": "eu", "seed": 1}']
+    assert fit[-7:-5] == ["--map-variable", '{"region": "eu", "seed": 1}']
     inner_out = next(c for c in calls if c[-1] == "regions.{map}.work.fitting.seeds")
-    assert inner_out[-7:-5] == ["--map-variable", '{"region": "eu"}']
+    assert inner_out[-9:-7] == ["--map-variable", '{"region": "eu"}']
 
 
 @pytest.mark.parametrize(

@@ -187,7 +187,7 @@ def test_command_line_image_wins(tmp_path: Path) -> None:
 def test_command_prefix_and_config_file_in_command(rendered: dict[str, Any]) -> None:
     command = node_template(rendered)["container"]["command"]
     assert command[:4] == ["poetry", "run", "magnus", "execute_single_node"]
-    assert command[-5:-3] == ["--config-file", "config.yaml"]
+    assert command[-7:-5] == ["--config-file", "config.yaml"]
 
 
 def test_resources(rendered: dict[str, Any]) -> None:

@@ -94,8 +94,10 @@ def test_sample_through_step_functions_equals_local_run(
     described = run_execution(server, machines, run_id, timeout=900 if name in SLOW else 300)
     status, cause = EXPECTED[name]
     assert described["status"] == status, described
-    if status == "SUCCEEDED":  # the payload is bookkeeping only: no parameters in it
-        assert set(json.loads(described["output"])) <= {"run_id", "failed_step", "error"}
+    if status == "SUCCEEDED":  # the payload is bookkeeping only: no run parameters in it
+        output = json.loads(described["output"])
+        assert set(output) <= {"run_id", "failed_step", "error", "use_cached", "parameters"}
+        assert output["parameters"] == "{}"  # only the (empty) values given at submit
     if cause is not None:
         assert described["error"] == "magnus.PipelineFailed"
         assert cause in described["cause"] and run_id in described["cause"]

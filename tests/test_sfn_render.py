@@ -144,7 +144,14 @@ def test_task_state_shape() -> None:
     definition = json.loads(render("samples/hello.yaml")[0])
     states = definition["States"]
     start = states[definition["StartAt"]]
-    assert start["Parameters"]["run_id.$"] == "$$.Execution.Name"
+    # the execution input's fields over these defaults, then the payload
+    assert start["Parameters"]["defaults"]["run_id.$"] == "$$.Execution.Name"
+    assert start["Parameters"]["defaults"]["use_cached"] == ""
+    payload = states[states[start["Next"]]["Next"]]
+    assert payload["Parameters"]["run_id.$"] == "$.input.run_id"
+    assert payload["Next"] == "initialize"
+    first = states["initialize"]["Parameters"]["ContainerOverrides"]["Command.$"]
+    assert "'--use-cached', $.use_cached, '--params-json', $.parameters, '--'" in first
     train = states["train"]
     assert train["Resource"] == "arn:aws:states:::batch:submitJob.sync"
     params = train["Parameters"]

@@ -105,3 +105,14 @@ class UniqueNames:
 
     def __contains__(self, label: str) -> bool:
         return label in self._taken
+
+
+def check_run_id(run_id: str, flag: str = "run id") -> str:
+    """A run id every store and target can use as a key or a name part (a target makes it
+    orchestrator-legal with :func:`dns_label` and the like)."""
+    ok = run_id and len(run_id) <= 200 and all(c.isalnum() or c in "-_" for c in run_id)
+    if not ok or run_id.startswith((".", "-")):
+        from magnus_render.errors import RunError
+
+        raise RunError(f"invalid {flag} {run_id!r}: use letters, digits, '-' and '_' (at most 200)")
+    return run_id

@@ -70,6 +70,25 @@ def fan_argv(
     return [*argv, "--", run_id, internal_name]
 
 
+def submit_options(
+    use_cached: str | None,
+    params: Mapping[str, str] | None = None,
+    params_json: str | None = None,
+) -> list[str]:
+    """The re-run and submit-time options of a node or fan command (add them with
+    :func:`with_options`): ``--use-cached OLD`` (empty: a fresh run), ``--param NAME=VALUE``
+    per parameter and ``--params-json OBJECT``; each value may be a target's own
+    expression (``{{workflow.parameters.use_cached}}``, ``$.parameters``)."""
+    words: list[str] = []
+    if use_cached is not None:
+        words += ["--use-cached", use_cached]
+    for name, value in (params or {}).items():
+        words += ["--param", f"{name}={value}"]
+    if params_json is not None:
+        words += ["--params-json", params_json]
+    return words
+
+
 def with_options(argv: list[str], *options: str) -> list[str]:
     """``argv`` of :func:`node_argv` or :func:`fan_argv` with more options, placed before
     its ``--`` so that the run id and the step name stay the last two words."""

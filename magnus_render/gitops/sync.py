@@ -100,7 +100,8 @@ def render_one(job: RenderJob, manifest_file: str) -> Outcome:
     if job.kustomization and "generateName:" in text:
         warnings.append(
             f"{job.output}: kubectl apply -k cannot create objects with generateName; "
-            "render kind: WorkflowTemplate or CronWorkflow for GitOps"
+            "render kind: WorkflowTemplate or CronWorkflow (argo), or a schedule (k8s-jobs: "
+            "a CronJob) for GitOps"
         )
     header = marker_line(manifest_file, job.pipeline)
     where = f"{job.pipeline} ({job.target})"

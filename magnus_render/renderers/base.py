@@ -15,7 +15,7 @@ from typing import Any, ClassVar, NoReturn
 from pydantic import BaseModel, ConfigDict
 
 from magnus_render.config import MagnusConfig
-from magnus_render.errors import UnsupportedError
+from magnus_render.errors import ConfigError, UnsupportedError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind, Route
 from magnus_render.pipeline.loaded import Pipeline
 
@@ -284,3 +284,27 @@ def with_options(argv: list[str], *options: str) -> list[str]:
     from magnus_render.contract import protocol
 
     return protocol.with_options(argv, *options)
+
+
+#: the submit-time arguments of a rendered run besides its parameters (Argo workflow
+#: arguments, Step Functions execution input): a re-run's old run id, and the run id
+RERUN_ARGUMENTS = ("use_cached", "run_id")
+
+
+def submit_parameters(options: RenderOptions) -> dict[str, Any]:
+    """The initial parameters of ``--parameters-file`` (``-p FILE``), as the rendered run's
+    submit-time defaults: each may be given another value when the run is submitted.
+    Bad names or values are errors naming the file and line, as for ``magnus execute``."""
+    if not options.parameters_file:
+        return {}
+    from magnus_render.contract.parameters import initial_parameters
+
+    values = initial_parameters(options.parameters_file, environ={})
+    for name in RERUN_ARGUMENTS:
+        if name in values:
+            raise ConfigError(
+                f"parameter {name!r} has the name of a submit-time argument of every "
+                f"rendered run ({', '.join(RERUN_ARGUMENTS)}); rename it",
+                options.parameters_file,
+            )
+    return values

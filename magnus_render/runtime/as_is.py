@@ -47,7 +47,7 @@ def begin(ctx: RunContext, node: Node, map_variable: Mapping[str, Any]) -> dict[
     resolved = resolve_name(node.internal_name, map_variable)
     old = nodes.cached_success(ctx, node, resolved)
     if old is not None:
-        nodes.mock_success(ctx, node, resolved, f"succeeded in run {ctx.use_cached}")
+        nodes.mock_success(ctx, node, resolved, ctx.reused_message(old))
         return None
     step = ctx.store.get_step_log(ctx.run_id, resolved)
     if step is None or step.status is not Status.PROCESSING:

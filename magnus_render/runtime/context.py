@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from magnus_render.config import MagnusConfig
-from magnus_render.errors import RunError
 from magnus_render.pipeline.loaded import Pipeline
 from magnus_render.stores import backend_class
 from magnus_render.stores.catalog_base import Catalog
-from magnus_render.stores.models import CodeIdentity, RunLog, StepLog
+from magnus_render.stores.models import CodeIdentity, RunLog, Status, StepLog
 from magnus_render.stores.run_log_base import RunLogStore
 from magnus_render.stores.secrets import Secrets
 
@@ -86,13 +85,6 @@ def generate_run_id() -> str:
     return f"{_random.choice(_ADJECTIVES)}-{_random.choice(_NOUNS)}-{stamp}-{_random.token_hex(2)}"
 
 
-def check_run_id(run_id: str) -> str:
-    ok = run_id and len(run_id) <= 200 and all(c.isalnum() or c in "-_" for c in run_id)
-    if not ok or run_id.startswith((".", "-")):
-        raise RunError(f"invalid run id {run_id!r}: use letters, digits, '-' and '_' (at most 200)")
-    return run_id
-
-
 def code_identity(cwd: str | None = None) -> CodeIdentity:
     """The git commit and tree cleanliness, computed once per process; never a remote call."""
     cached = _CODE_IDENTITY.get(cwd or "")
@@ -154,6 +146,9 @@ class RunContext:
     as_is_target: str | None = None
     #: the experiment tracker (runtime/tracking.py); None for magnus's do-nothing
     tracker: Any = None
+    #: parameter values given when a rendered run was submitted (``--param``,
+    #: ``--params-json``); used by whichever node creates the run log
+    submitted: dict[str, Any] = field(default_factory=dict)
 
     # -- re-runs ------------------------------------------------------------------------
     def original_step(self, name: str) -> StepLog | None:
@@ -161,25 +156,69 @@ class RunContext:
             return None
         return self.store.get_step_log(self.use_cached, name)
 
+    def reused_message(self, old: StepLog) -> str:
+        """A reused step's message: the original run and the attempt that succeeded there
+        (or, when that step was itself reused, where it came from)."""
+        done = [a.attempt_number for a in old.attempts if a.status is Status.SUCCESS]
+        tail = f", attempt {done[-1]}" if done else f" ({old.message})"
+        return f"succeeded in run {self.use_cached}{tail}"
+
     # -- services ------------------------------------------------------------------------
     @property
     def executor_type(self) -> str:
         return self.config.executor.type
 
-    def create_run_log(self, initial_parameters: dict[str, Any]) -> tuple[RunLog, bool]:
-        """Create the run log (race-safe: the first caller wins, others reuse it)."""
+    def take_submitted(self, params: list[str] | None, params_json: str | None) -> None:
+        """The values given when the run was submitted (``--param``, ``--params-json``),
+        for :meth:`ensure_run_log`; bad ones exit 2 before anything runs."""
+        if params or params_json:
+            from magnus_render.runtime.parameters import submitted_parameters
+
+            self.submitted = submitted_parameters(params, params_json)
+
+    def ensure_run_log(self) -> None:
+        """Create the run log if this is the run's first node. A re-run is a property of
+        the run: a node not given --use-cached reuses from the run log's original run
+        (Step Functions passes the execution input's use_cached to the first container)."""
+        from magnus_render.runtime.parameters import sourced_parameters
+
+        if not self.store.exists(self.run_id):
+            self.create_run_log(*sourced_parameters(self.parameters_file))
+        if not self.use_cached:
+            header = self.store.get_run_header(self.run_id)
+            if header.use_cached and header.original_run_id:
+                self.use_cached = header.original_run_id
+
+    def create_run_log(
+        self, initial_parameters: dict[str, Any], sources: dict[str, str] | None = None
+    ) -> tuple[RunLog, bool]:
+        """Create the run log (race-safe: the first caller wins, others reuse it).
+        ``sources``: where each initial value came from (parameters.sourced_parameters)."""
         original = None
         if self.use_cached:
             original = self.store.get_run_header(self.use_cached)
+        starting = _starting_parameters(original, initial_parameters)
+        if original is not None:
+            sources = dict.fromkeys(starting, f"run {self.use_cached}")
+        else:
+            sources = {k: v for k, v in (sources or {}).items() if k in starting}
+        for name, value in self.submitted.items():
+            # a target passes every parameter at submit, the rendered file's value by
+            # default: only a value that differs from the file's was given at submit
+            if name in initial_parameters and initial_parameters[name] == value:
+                continue
+            starting[name] = value
+            sources[name] = "submit"
         header = RunLog(
             run_id=self.run_id,
             dag_hash=self.pipeline.dag_hash,
             tag=self.tag,
             use_cached=bool(self.use_cached),
             original_run_id=self.use_cached or "",
-            parameters=_starting_parameters(original, initial_parameters),
+            parameters=dict(starting),
             run_config={
-                "initial_parameters": _starting_parameters(original, initial_parameters),
+                "initial_parameters": dict(starting),
+                "parameter_sources": dict(sorted(sources.items())),
                 "pipeline_file": str(self.pipeline.file),
                 "executor": self.config.executor.model_dump(),
                 "run_log_store": {"type": self.config.run_log_store.type},

@@ -21,9 +21,11 @@ def drive(
     parameters_file: str | None,
     run_id: str,
     as_is_target: str | None = None,
+    use_cached: str | None = None,
 ) -> int:
     """Run the pipeline with the configured executor, or resume ``run_id`` if it exists.
-    ``as_is_target``: the rendered target whose render_string as-is steps run."""
+    ``as_is_target``: the rendered target whose render_string as-is steps run;
+    ``use_cached``: a new run re-runs that run (a resumed one keeps what it recorded)."""
     from magnus_render.runtime.entrypoints import _context, execute_pipeline, make_executor
     from magnus_render.runtime.progress import make_reporter
 
@@ -31,7 +33,12 @@ def drive(
     ctx.as_is_target = as_is_target
     if not ctx.store.exists(run_id):
         return execute_pipeline(
-            pipeline_file, config_file, parameters_file, run_id, as_is_target=as_is_target
+            pipeline_file,
+            config_file,
+            parameters_file,
+            run_id,
+            use_cached=use_cached,
+            as_is_target=as_is_target,
         )
     header = ctx.store.get_run_header(run_id)
     if header.dag_hash and header.dag_hash != ctx.pipeline.dag_hash:
@@ -40,6 +47,8 @@ def drive(
             "a driver resumes only its own run (choose another run id)",
             str(pipeline_file),
         )
+    if header.use_cached and header.original_run_id:  # its nodes keep reusing from there
+        ctx.use_cached = header.original_run_id
     executor = make_executor(ctx)
     print(f"run {run_id} exists: resuming it", file=sys.stderr)
     ctx.reporter = make_reporter(False)
@@ -68,6 +77,7 @@ def main(
     parser.add_argument("--config-file", "-c")
     parser.add_argument("--parameters-file", "-p")
     parser.add_argument("--run-id", required=True)
+    parser.add_argument("--use-cached", help="re-run: reuse the successful steps of this run")
     parser.add_argument(
         "--as-is-target",
         help="run as-is steps with their render_string for this target (a rendered driver)",
@@ -75,7 +85,12 @@ def main(
     args = parser.parse_args(argv)
     try:
         return drive(
-            args.file, args.config_file, args.parameters_file, args.run_id, args.as_is_target
+            args.file,
+            args.config_file,
+            args.parameters_file,
+            args.run_id,
+            args.as_is_target,
+            args.use_cached,
         )
     except MagnusError as exc:
         print(f"error: {exc}", file=sys.stderr)

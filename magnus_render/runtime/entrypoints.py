@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from magnus_render.contract.naming import check_run_id
 from magnus_render.errors import MagnusError, RunError
 from magnus_render.pipeline.ir import MAP_PLACEHOLDER, Node, resolve_name
 from magnus_render.runtime import interrupt
 from magnus_render.runtime.context import (
     RunContext,
     build_services,
-    check_run_id,
     configured_store,
     generate_run_id,
 )
@@ -74,14 +74,6 @@ def make_executor(ctx: RunContext) -> Any:
     return executor
 
 
-def _ensure_run_log(ctx: RunContext) -> None:
-    from magnus_render.runtime.parameters import initial_parameters
-
-    if ctx.store.exists(ctx.run_id):
-        return
-    ctx.create_run_log(initial_parameters(ctx.parameters_file))
-
-
 def execute_pipeline(
     pipeline_file: Path | str,
     config_file: Path | str | None = None,
@@ -96,7 +88,7 @@ def execute_pipeline(
     SIGTERM: the run is marked FAIL "interrupted (SIG...)" and Interrupted is raised.
     ``as_is_target``: see RunContext (set only by a rendered target's driver)."""
     from magnus_render.runtime import tracking
-    from magnus_render.runtime.parameters import initial_parameters
+    from magnus_render.runtime.parameters import sourced_parameters
     from magnus_render.runtime.progress import make_reporter
 
     with interrupt.guard():
@@ -112,9 +104,9 @@ def execute_pipeline(
         for warning in ctx.pipeline.warnings:
             print(str(warning), file=sys.stderr)
         executor = make_executor(ctx)
-        params = initial_parameters(parameters_file)
+        params, sources = sourced_parameters(parameters_file)
         try:
-            _, created = ctx.create_run_log(params)
+            _, created = ctx.create_run_log(params, sources)
         except (OSError, RunError) as exc:  # nothing ran yet: bad environment, exit 2
             from magnus_render.runtime.bookkeeping import bookkeeping_message
 
@@ -195,6 +187,8 @@ def execute_single_node(
     as_is_begin: str | None = None,
     as_is_end: int | None = None,
     iteration: bool = False,
+    params: list[str] | None = None,
+    params_json: str | None = None,
 ) -> int:
     """Run one node (a container's job). Composites run with their branches, locally.
 
@@ -204,12 +198,15 @@ def execute_single_node(
 
     ``as_is`` (the text to run), ``as_is_begin`` (a file for the environment) and
     ``as_is_end`` (the inserted lines' exit code) run an as-is node on a rendered target;
-    see :mod:`magnus_render.runtime.as_is`.
+    see :mod:`magnus_render.runtime.as_is`. ``params`` (``NAME=JSON``) and ``params_json``
+    (an object): values given when the run was submitted, used if this node creates the
+    run log (parameters.submitted_parameters; the run log records them as "submit").
     Ctrl-C / SIGTERM: the step is FAIL "interrupted (SIG...)" and Interrupted is raised;
     the run is left to whoever drives it (the shell script, an orchestrator's routing)."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
+    ctx.take_submitted(params, params_json)
     node = _find(ctx, internal_name)
     variables = parse_map_variable(map_variable, node)
     given = [
@@ -227,7 +224,7 @@ def execute_single_node(
         if len(given) > 1:
             raise MagnusError(f"give one of {', '.join(given)}, not several")
         as_is_node.check_node(node, given[0])
-        _ensure_run_log(ctx)
+        ctx.ensure_run_log()
         if as_is is not None:
             status = as_is_node.run(ctx, node, variables, as_is)
         elif as_is_begin is not None:
@@ -238,7 +235,7 @@ def execute_single_node(
             assert as_is_end is not None
             status = as_is_node.end(ctx, node, variables, as_is_end)
         return 0 if status is Status.SUCCESS else 1
-    _ensure_run_log(ctx)
+    ctx.ensure_run_log()
     if iteration:
         from magnus_render.runtime.iteration import run_iteration
 
@@ -342,17 +339,21 @@ def fan(
     items_file: Path | str | None = None,
     tag: str = "",
     use_cached: str | None = None,
+    params: list[str] | None = None,
+    params_json: str | None = None,
 ) -> int:
     """`magnus fan`: open (out) or close (in) a composite's branches. Bookkeeping only: a
-    signal is raised (exit 130 / 143) when it is done."""
+    signal is raised (exit 130 / 143) when it is done. ``params``, ``params_json``: as
+    for :func:`execute_single_node` (a fan-out may be a run's first command)."""
     from magnus_render.runtime import nodes
 
     ctx = _context(pipeline_file, config_file, parameters_file, run_id, tag, use_cached, True)
+    ctx.take_submitted(params, params_json)
     node = _find(ctx, internal_name)
     if not node.kind.is_composite:
         raise MagnusError(f"{internal_name!r} is a {node.kind.value} node, not parallel/map/dag")
     variables = parse_map_variable(map_variable, node)
-    _ensure_run_log(ctx)
+    ctx.ensure_run_log()
     if mode == "in":
         status = run_guarded(ctx, lambda: nodes.fan_in(ctx, node, variables))
         return 0 if status is Status.SUCCESS else 1

@@ -122,9 +122,7 @@ def execute_node(
     resolved = resolve_name(node.internal_name, map_variable)
     old = cached_success(ctx, node, resolved)
     if old is not None:
-        return mock_success(
-            ctx, node, resolved, f"succeeded in run {ctx.use_cached}", old.output_parameters
-        )
+        return mock_success(ctx, node, resolved, ctx.reused_message(old), old.output_parameters)
     if mock and node.kind is NodeKind.TASK:
         return mock_success(ctx, node, resolved, "mocked by the executor")
     if node.kind is NodeKind.AS_IS:

@@ -1,4 +1,5 @@
-"""Parameters: where a run's values come from, what a step sees, where its writes go.
+"""Parameters: what a step sees and where its writes go (where a run's initial values
+come from is :mod:`magnus_render.contract.parameters`, re-exported here).
 
 Scopes follow the branch structure: a step reads the run's parameters overlaid by the
 parameters of each enclosing branch (outermost first) and the map variable; its writes go
@@ -9,124 +10,48 @@ parameters up into their enclosing scope at fan-in. Values travel only through t
 from __future__ import annotations
 
 import json
-import math
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from magnus_render.errors import MagnusError
+from magnus_render.contract.parameters import (
+    ENV_PREFIX,
+    FROM_ENV,
+    FROM_FILE,
+    FROM_SUBMIT,
+    ParameterError,
+    check_parameters,
+    decode_value,
+    initial_parameters,
+    parameter_problem,
+    sourced_parameters,
+    submitted_parameters,
+)
 from magnus_render.stores.models import BranchLog
 from magnus_render.stores.run_log_base import RunLogStore
 
-ENV_PREFIX = "MAGNUS_PRM_"
-
-
-class ParameterError(MagnusError):
-    """A parameter name or value the run log cannot carry: refused before a run starts
-    (exit 2); a task that produces one fails its step."""
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def decode_value(text: str) -> Any:
-    """Strict JSON when it parses, else the raw string (as magnus does for MAGNUS_PRM_*);
-    ``NaN`` and ``Infinity`` are not JSON, so they stay strings."""
-    try:
-        return json.loads(text, parse_constant=_not_json)
-    except ValueError:
-        return text
-
-
-def parameter_problem(name: Any, value: Any) -> str | None:
-    """Why ``name: value`` cannot be a parameter, or None. Names are Python identifiers
-    (python tasks take them as arguments, shell tasks as MAGNUS_PRM_<name>); values are
-    plain JSON data: a run log is JSON and a value must read back as it was written."""
-    if not isinstance(name, str) or not name.isidentifier():
-        return (
-            f"parameter name {name!r} is not a Python identifier "
-            "(letters, digits and '_', not starting with a digit)"
-        )
-    problem = _value_problem(value)
-    return f"parameter {name!r}: {problem}" if problem else None
-
-
-def _value_problem(value: Any) -> str | None:
-    """Walks without recursion: a value may nest deeper than Python's stack."""
-    pending: list[tuple[Any, str]] = [(value, "")]
-    while pending:
-        item, where = pending.pop()
-        at = f" (at {where})" if where else ""
-        if item is None or isinstance(item, (bool, int)):
-            continue
-        if isinstance(item, float):
-            if not math.isfinite(item):
-                return f"{item!r} (NaN or infinity) cannot be stored as JSON{at}"
-        elif isinstance(item, str):
-            if "\0" in item:
-                return f"the value holds a NUL byte{at}"
-        elif isinstance(item, (list, tuple)):
-            pending.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-        elif isinstance(item, dict):
-            for key, v in item.items():
-                if not isinstance(key, str):
-                    return f"mapping key {key!r} is not a string{at}"
-                if "\0" in key:
-                    return f"a mapping key holds a NUL byte{at}"
-                pending.append((v, f"{where}[{key!r}]"))
-        else:
-            return f"a {type(item).__name__} value cannot be stored as JSON{at}"
-    return None
-
-
-def check_parameters(
-    values: Mapping[Any, Any], file: str | None = None, line_of: Any = None
-) -> dict[str, Any]:
-    """``values`` when every name and value can be a parameter, else a ParameterError
-    naming the first that cannot (``line_of(name)`` gives its line in ``file``)."""
-    for name, value in values.items():
-        problem = parameter_problem(name, value)
-        if problem:
-            raise ParameterError(problem, file, line_of(name) if line_of else None)
-    return dict(values)
+__all__ = [
+    "ENV_PREFIX",
+    "FROM_ENV",
+    "FROM_FILE",
+    "FROM_SUBMIT",
+    "ParameterError",
+    "check_parameters",
+    "decode_value",
+    "enclosing_branches",
+    "encode_env_value",
+    "initial_parameters",
+    "parameter_problem",
+    "scope",
+    "sourced_parameters",
+    "submitted_parameters",
+    "write",
+]
 
 
 def encode_env_value(value: Any) -> str:
     """How a parameter is put in a task's environment: JSON, strings included (magnus 0.5
     set ``MAGNUS_PRM_spam='"Hello"'``), so every value reads back as what it was."""
     return json.dumps(value)
-
-
-def initial_parameters(
-    parameters_file: str | Path | None, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """--parameters-file (a YAML mapping), then MAGNUS_PRM_<name> from the environment."""
-    params: dict[str, Any] = {}
-    if parameters_file:
-        from magnus_render.pipeline.yaml_source import load_yaml_file
-
-        path = Path(parameters_file)
-        if not path.is_file():
-            raise MagnusError(f"parameters file {path} does not exist")
-        data, source = load_yaml_file(path)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise MagnusError(
-                "a parameters file must be a mapping of names to values", str(path), 1
-            )
-        params.update(check_parameters(data, str(path), lambda k: source.line_of(data, k)))
-    env = os.environ if environ is None else environ
-    for key, value in env.items():
-        if key.startswith(ENV_PREFIX):
-            name, decoded = key[len(ENV_PREFIX) :], decode_value(value)
-            problem = parameter_problem(name, decoded)
-            if problem:
-                raise ParameterError(f"environment variable {key}: {problem}")
-            params[name] = decoded
-    return params
 
 
 def enclosing_branches(resolved_name: str) -> list[str]:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from magnus_render.contract.naming import check_run_id
 from magnus_render.errors import MagnusError
-from magnus_render.runtime.context import check_run_id, configured_store
+from magnus_render.runtime.context import configured_store
 from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
 from magnus_render.stores.run_log_base import RunLogStore, parent_of
 

@@ -21,8 +21,12 @@ makes it the only leaf: when success runs the DAG succeeds; when the fail node r
 success is omitted and inherits the fail task's Failed phase. In branches the same holds,
 and the fan-in (``magnus fan --mode in``) decides the composite step from the run log.
 
-Run id: ``{{workflow.name}}`` everywhere (also for WorkflowTemplate and CronWorkflow,
-whose runs get their own names). The pipeline, config and parameters paths are written
+Run id: the ``run_id`` workflow argument, by default empty, meaning ``{{workflow.name}}``
+(also for WorkflowTemplate and CronWorkflow, whose runs get their own names). The
+``use_cached`` argument re-runs an earlier run (``argo submit wf.yaml -p use_cached=OLD``)
+and each initial parameter of ``-p FILE`` is an argument too, passed to every container
+as ``--param NAME=VALUE`` (the run log records a value that differs from the file's as
+given at submit). The pipeline, config and parameters paths are written
 into the containers' commands exactly as given on the command line, so give them as the
 image will see them (relative to the image's working directory, or absolute).
 Retries: ``max_attempts`` retries happen inside ``execute_single_node``; the
@@ -31,6 +35,7 @@ Retries: ``max_attempts`` retries happen inside ``execute_single_node``; the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,7 +52,7 @@ from magnus_render.renderers.argo.settings import (
 )
 from magnus_render.renderers.argo.split import split_documents
 from magnus_render.renderers.argo.templates import Profile, TemplateFactory
-from magnus_render.renderers.base import Renderer, RenderResult, Scope
+from magnus_render.renderers.base import Renderer, RenderResult, Scope, submit_parameters
 from magnus_render.renderers.cron import check_schedule, check_timezone
 from magnus_render.renderers.shared_stores import check_shared_stores
 from magnus_render.settings import key_error, override_name
@@ -103,9 +108,23 @@ class ArgoRenderer(Renderer):
         if self.options.image:  # --image replaces the global image; overrides still win
             settings = settings.model_copy(update={"image": self.options.image})
         image = self.resolve_image(settings.image)  # placeholder + warning when unset
+        parameters: dict[str, Any] = {}
+        if self.options.parameters_file and not Path(self.options.parameters_file).is_file():
+            self.warn(
+                f"parameters file {self.options.parameters_file} is not here (only in the "
+                "image?): its parameters are not workflow arguments, so they cannot be "
+                "given other values at submit; render where the file is to have them"
+            )
+        else:
+            parameters = submit_parameters(self.options)
         template_names = UniqueNames()
         factory = TemplateFactory(
-            self.options, image, template_names, UniqueNames(), settings.service_account_name
+            self.options,
+            image,
+            template_names,
+            UniqueNames(),
+            settings.service_account_name,
+            tuple(parameters),
         )
         profiles: dict[str, Profile] = {"": Profile("", step_settings(settings, None))}
 
@@ -144,7 +163,10 @@ class ArgoRenderer(Renderer):
         dags = builder.dags  # main first, then branches
         templates = dags + [factory.templates[n] for n in sorted(factory.templates)]
 
-        spec: dict[str, Any] = {"entrypoint": dags[0]["name"]}
+        spec: dict[str, Any] = {
+            "entrypoint": dags[0]["name"],
+            "arguments": {"parameters": _arguments(parameters)},
+        }
         if settings.service_account_name:
             spec["serviceAccountName"] = settings.service_account_name
         if settings.parallelism is not None:
@@ -228,6 +250,31 @@ class ArgoRenderer(Renderer):
                 "escape; write it another way (e.g. with a variable: b='{'; echo \"$b$b\")",
             )
         return text.replace("$", "$$")
+
+
+def _arguments(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The workflow arguments: ``argo submit wf.yaml -p use_cached=OLD -p run_id=NEW -p
+    lr=0.1`` re-runs, names the run and overrides an initial parameter (JSON, else the
+    raw string) without re-rendering. Defaults: a fresh run named after the workflow, and
+    the parameters file's values (Argo substitutes ``{{`` in values: see inert_json)."""
+    args: list[dict[str, Any]] = [
+        {
+            "name": "use_cached",
+            "value": "",
+            "description": "re-run: the id of an earlier run whose successful steps are reused",
+        },
+        {
+            "name": "run_id",
+            "value": "",
+            "description": "the run id (empty: the workflow's name)",
+        },
+    ]
+    from magnus_render.contract.protocol import inert_json
+
+    for name, value in parameters.items():
+        text = inert_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        args.append({"name": name, "value": text, "description": "initial parameter (JSON)"})
+    return args
 
 
 def _strings(value: Any, where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:

@@ -15,10 +15,21 @@ from typing import Any
 from magnus_render.contract.k8s_pod import argo_template_fields
 from magnus_render.contract.k8s_spec import literal
 from magnus_render.contract.naming import UniqueNames, dns_label
+from magnus_render.contract.protocol import submit_options
 from magnus_render.renderers.argo.settings import StepSettings
-from magnus_render.renderers.base import RenderOptions, fan_argv, node_argv, with_options
+from magnus_render.renderers.base import (
+    RenderOptions,
+    fan_argv,
+    node_argv,
+    with_options,
+)
 
-RUN_ID = "{{workflow.name}}"
+#: the run id: the ``run_id`` workflow argument, else (empty, the default) the workflow's
+#: name. An expression, as Argo does not substitute ``{{workflow.name}}`` inside a
+#: workflow argument's value before that value is substituted into a template.
+RUN_ID = "{{=workflow.parameters.run_id == '' ? workflow.name : workflow.parameters.run_id}}"
+#: the ``use_cached`` workflow argument: empty (a fresh run) or the run to re-run
+USE_CACHED = "{{workflow.parameters.use_cached}}"
 NAME_INPUT = "{{inputs.parameters.name}}"
 MAP_INPUT = "{{inputs.parameters.map-variable}}"
 #: an as-is step's render_string, ``$`` doubled (Kubernetes expands ``$(VAR)`` in commands)
@@ -50,6 +61,8 @@ class TemplateFactory:
     names: UniqueNames
     volume_names: UniqueNames
     workflow_service_account: str | None
+    #: the initial parameters, each a workflow argument (JSON) passed as ``--param``
+    parameter_names: tuple[str, ...] = ()
     templates: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
@@ -76,6 +89,8 @@ class TemplateFactory:
             mode = "in" if kind == "fan-in" else "out"
             items = ITEMS_FILE if kind == "fan-out-items" else None
             argv = fan_argv(self.options, RUN_ID, NAME_INPUT, mode, map_variable, items)
+        params = {n: f"{{{{workflow.parameters.{n}}}}}" for n in self.parameter_names}
+        argv = with_options(argv, *submit_options(USE_CACHED, params))
         argv = [*settings.command_prefix, *argv]
         argv = [*FAIL_WRAPPER, *argv] if kind == "fail" else argv
         # Kubernetes expands $(VAR) and $$ in commands: every word must arrive as written

@@ -1,9 +1,12 @@
 """IR -> Amazon States Language: one state per node plus the few helper states it needs.
 
-The state payload carries only ``run_id`` (the execution's name, so every container of a
-run shares it), ``map_variable`` inside map iterations, ``failed_step`` (for the final
-Fail state's cause) and ``error`` (the last caught error). Parameters travel through the
-run log store, never through the payload, so the 256 KB state limit never binds.
+The state payload carries only ``run_id`` (the execution input's ``run_id``, else the
+execution's name, so every container of a run shares it), ``map_variable`` inside map
+iterations, ``failed_step`` (for the final Fail state's cause), ``error`` (the last caught
+error) and, outside maps, the execution input's ``use_cached`` and ``parameters`` (as
+JSON text), which only the run's first container reads: it creates the run log.
+Parameters travel through the run log store, never through the payload, so the 256 KB
+state limit never binds.
 
 Failure routing mirrors the local executor: a failed task goes to its ``on_failure``
 target, else to its graph's fail node, which a container runs to mark that graph FAIL.
@@ -26,6 +29,9 @@ from magnus_render.renderers.stepfunctions.settings import StepFunctionsSettings
 
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 START_STATE = "magnus.start"
+#: the Pass states that turn the execution input into the state payload (START_STATE
+#: first); a split definition keeps them all in the main machine
+START_STATES = (START_STATE, "magnus.start-merge", "magnus.start-payload")
 ITEMS_BUCKET_PLACEHOLDER = "MAGNUS_ITEMS_BUCKET_NOT_SET"
 NO_FAILED_STEP = "none (a step's next was the fail node)"
 
@@ -61,13 +67,40 @@ class AslBuilder(ContainerStates):
     # -- graphs -------------------------------------------------------------------------
     def definition(self, comment: str) -> dict[str, Any]:
         body = self.graph(Scope(self.root))
+        merge, payload = START_STATES[1:]
         start = {
             "Type": "Pass",
-            "Comment": "the run id is the execution's name; parameters stay in the run log",
-            "Parameters": {"run_id.$": "$$.Execution.Name", "failed_step": NO_FAILED_STEP},
+            "Comment": "the execution input may hold run_id (default: the execution's "
+            "name), use_cached (re-run: an earlier run's id) and parameters (initial "
+            "values given at submit); absent fields mean a fresh run",
+            "Parameters": {
+                "defaults": {
+                    "run_id.$": "$$.Execution.Name",
+                    "use_cached": "",
+                    "parameters": {},
+                },
+                "given.$": "$",
+            },
+            "Next": merge,
+        }
+        merged = {
+            "Type": "Pass",
+            "Parameters": {"input.$": "States.JsonMerge($.defaults, $.given, false)"},
+            "Next": payload,
+        }
+        first = {
+            "Type": "Pass",
+            "Comment": "the payload: parameters stay in the run log; the first container "
+            "creates it with use_cached and the parameters given at submit",
+            "Parameters": {
+                "run_id.$": "$.input.run_id",
+                "failed_step": NO_FAILED_STEP,
+                "use_cached.$": "$.input.use_cached",
+                "parameters.$": "States.JsonToString($.input.parameters)",
+            },
             "Next": body["StartAt"],
         }
-        states = {START_STATE: start, **body["States"]}
+        states = {START_STATE: start, merge: merged, payload: first, **body["States"]}
         return {"Comment": comment, "StartAt": START_STATE, "States": states}
 
     def graph(self, scope: Scope) -> dict[str, Any]:

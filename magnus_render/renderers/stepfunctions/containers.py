@@ -14,8 +14,9 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from magnus_render.contract.protocol import submit_options
 from magnus_render.errors import ConfigError
-from magnus_render.pipeline.ir import Node, NodeKind
+from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.base import (
     RenderOptions,
     Scope,
@@ -44,11 +45,22 @@ EXECUTION_ROLE_SUB = "${ExecutionRoleArn}"
 _RUN_ID = "\x00run_id"
 _MAP_VARIABLE = "\x00map_variable"
 _ITEMS_FILE = "\x00items_file"
+_USE_CACHED = "\x00use_cached"
+_PARAMETERS = "\x00parameters"
+#: how a state's Comment shows the words filled in at run time
+_PLACEHOLDER_NAMES = {
+    _RUN_ID: "RUN_ID",
+    _MAP_VARIABLE: "MAP_VARIABLE",
+    _ITEMS_FILE: "ITEMS_URL",
+    _USE_CACHED: "USE_CACHED",
+    _PARAMETERS: "PARAMETERS_JSON",
+}
 
 
 class ContainerStates:
     """Task states for container nodes; the builder supplies the fields declared here."""
 
+    root: Graph
     settings: StepFunctionsSettings
     options: RenderOptions
     define_jobs: bool
@@ -80,6 +92,10 @@ class ContainerStates:
         else:
             items_file = _ITEMS_FILE if items else None
             argv = fan_argv(self.options, _RUN_ID, node.internal_name, mode, map_var, items_file)
+        if scope.root and node.name == self.root.start_at and mode != "in":
+            # the run's first container creates the run log: a re-run (later nodes read
+            # use_cached from the run log) with the values given at submit (asl.py)
+            argv = with_options(argv, *submit_options(_USE_CACHED, None, _PARAMETERS))
         command = self._command(node, scope, argv)
         name = state_name(node.internal_name, f"fan-{mode}" if mode else "")
         env = [{"Name": k, "Value": v} for k, v in sorted(settings.environment.items())]
@@ -153,12 +169,7 @@ class ContainerStates:
             "ResultPath": None,
         }
         if "Base64Decode" in command:  # the command is not readable as it stands
-            state["Comment"] = shlex.join(
-                {_RUN_ID: "RUN_ID", _MAP_VARIABLE: "MAP_VARIABLE", _ITEMS_FILE: "ITEMS_URL"}.get(
-                    w, w
-                )
-                for w in argv
-            )
+            state["Comment"] = shlex.join(_PLACEHOLDER_NAMES.get(w, w) for w in argv)
         if settings.timeout_seconds is not None:
             state["TimeoutSeconds"] = settings.timeout_seconds
         retry = self._retry(settings)
@@ -208,6 +219,10 @@ class ContainerStates:
                 words.append("$.map_variable")
             elif word == _ITEMS_FILE:
                 words.append(self._items_key(node, scope, url=True))
+            elif word == _USE_CACHED:
+                words.append("$.use_cached")
+            elif word == _PARAMETERS:
+                words.append("$.parameters")
             else:
                 words.append(literal(word))
         return f"States.Array({', '.join(words)})"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from magnus_render.renderers.stepfunctions import jsontext
-from magnus_render.renderers.stepfunctions.asl import START_STATE
+from magnus_render.renderers.stepfunctions.asl import START_STATES
 
 START_EXECUTION = "arn:aws:states:::states:startExecution.sync:2"
 DISPATCH = "magnus.dispatch"
@@ -91,6 +91,9 @@ class Splitter:
         }
         if in_map:
             data["map_variable.$"] = "$.map_variable"
+        else:  # outside maps the payload carries what the execution input gave (asl.py)
+            data["use_cached.$"] = "$.use_cached"
+            data["parameters.$"] = "$.parameters"
         if entry:
             data["entry.$"] = "$.next_state"
         return data
@@ -217,7 +220,7 @@ class Splitter:
     # -- move 2: chunks -----------------------------------------------------------------
     def _chunk(self, graph: dict[str, Any], in_map: bool) -> dict[str, Any]:
         states: dict[str, Any] = graph["States"]
-        kept = {n for n, s in states.items() if s.get("Type") == "Fail" or n == START_STATE}
+        kept = {n for n, s in states.items() if s.get("Type") == "Fail" or n in START_STATES}
         chunks: list[dict[str, Any]] = [{}]
         used = 0
         for state_name, state in states.items():
@@ -250,6 +253,9 @@ class Splitter:
             }
             if in_map:
                 selector["map_variable.$"] = "$.Output.map_variable"
+            else:
+                selector["use_cached.$"] = "$.Output.use_cached"
+                selector["parameters.$"] = "$.Output.parameters"
             parent[task] = {
                 "Type": "Task",
                 "Resource": START_EXECUTION,

@@ -149,6 +149,10 @@ class NodeTriggeringExecutor(Executor):
         """Launch ``argv`` where this executor runs nodes; wait; return its exit code."""
 
     def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
+        resolved = resolve_name(node.internal_name, map_variable)
+        if nodes.cached_success(self.ctx, node, resolved) is not None:
+            # a re-run reuses it: recorded here, as its container would, without a launch
+            return nodes.execute_node(self.ctx, node, map_variable)
         argv = self.node_command(node, map_variable)
         if node.kind is NodeKind.AS_IS:
             text = None
@@ -158,9 +162,7 @@ class NodeTriggeringExecutor(Executor):
                 return nodes.execute_node(self.ctx, node, map_variable)
             argv = with_options(argv, "--as-is", text)  # launchers escape as their platform needs
         code = self.trigger_node(node, map_variable, argv)
-        step = self.ctx.store.get_step_log(
-            self.ctx.run_id, resolve_name(node.internal_name, map_variable)
-        )
+        step = self.ctx.store.get_step_log(self.ctx.run_id, resolved)
         if step is None:
             return Status.FAIL if code else Status.SUCCESS
         return step.status
