@@ -50,13 +50,9 @@ def start(
         print("magnus: a step or session is already active; not starting another", file=sys.stderr)
         return
     from magnus_render.config import load_config
+    from magnus_render.contract.naming import check_run_id
     from magnus_render.pipeline import load_pipeline_text
-    from magnus_render.runtime.context import (
-        RunContext,
-        build_services,
-        check_run_id,
-        generate_run_id,
-    )
+    from magnus_render.runtime.context import RunContext, build_services, generate_run_id
     from magnus_render.runtime.parameters import initial_parameters
     from magnus_render.stores.models import now_iso
 
