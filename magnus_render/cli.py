@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 if __name__ == "__main__":  # `python -m magnus_render.cli`: container commands skip typer
     from magnus_render.container_cli import dispatch as _dispatch
@@ -21,15 +22,19 @@ if __name__ == "__main__":  # `python -m magnus_render.cli`: container commands 
 import typer
 
 from magnus_render.cli_common import (
+    COMMON,
     ConfigOpt,
     DebugOpt,
     FileOpt,
     LogLevelOpt,
     ParamsOpt,
     PipelineArg,
+    Shared,
     guard,
+    passed,
     pipeline_path,
     print_warnings,
+    with_options,
 )
 from magnus_render.errors import MagnusError
 from magnus_render.render_cli import render_main  # the `magnus-render` console script
@@ -151,20 +156,41 @@ ParamsJsonOpt = typer.Option(
 )
 
 
+#: the options the container commands (execute_single_node, fan) share
+_NODE: dict[str, Shared] = {
+    **COMMON,
+    "use_cached": (str | None, typer.Option(None, "--use-cached")),
+    "params": (list[str] | None, ParamOpt),
+    "params_json": (str | None, ParamsJsonOpt),
+}
+#: what they hand on to the runtime
+_NODE_PASSED = ("config_file", "parameters_file", "tag", "use_cached", "params", "params_json")
+
+
 @app.command("execute_single_node")
+@with_options(
+    _NODE,
+    *("run_id", "step_name", "file", "config_file", "parameters_file", "map_variable"),
+    *(
+        "tag",
+        "use_cached",
+        "params",
+        "params_json",
+        "as_is",
+        "as_is_begin",
+        "as_is_end",
+        "iteration",
+        "log_level",
+        "debug",
+    ),
+)
 def execute_single_node(
     run_id: str = typer.Argument(..., help="The run id shared by every node of the run."),
     step_name: str = typer.Argument(..., help="The node's internal name, e.g. each.{map}.train"),
     file: Path = typer.Option(..., "--file", "-f", help="The pipeline YAML file."),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
     map_variable: str | None = typer.Option(
         None, "--map-variable", help="JSON object of map iteration values, outermost first."
     ),
-    tag: str = typer.Option("", "--tag"),
-    use_cached: str | None = typer.Option(None, "--use-cached"),
-    params: list[str] | None = ParamOpt,
-    params_json: str | None = ParamsJsonOpt,
     as_is: str | None = typer.Option(
         None, "--as-is", help="as-is step: record it while `sh -c TEXT` runs (rendered specs)."
     ),
@@ -180,77 +206,59 @@ def execute_single_node(
         help="map step: traverse only the branch of the iteration --map-variable names "
         "(opened by `magnus fan --mode out`; exit 1 when that branch failed).",
     ),
-    log_level: str | None = LogLevelOpt,
-    debug: bool = DebugOpt,
+    **shared: Any,
 ) -> None:
     """Execute one node (the container entry point). Exit 0 success, 1 failed, 2 bad input."""
-
-    def body() -> int:
-        from magnus_render.runtime.entrypoints import execute_single_node as run
-
-        return run(
-            run_id=run_id,
-            internal_name=step_name,
-            pipeline_file=file,
-            config_file=config_file,
-            parameters_file=parameters_file,
-            map_variable=map_variable,
-            tag=tag,
-            use_cached=use_cached,
-            params=params,
-            params_json=params_json,
-            as_is=as_is,
-            as_is_begin=as_is_begin,
-            as_is_end=as_is_end,
-            iteration=iteration,
-        )
-
-    guard(body)
+    own: dict[str, Any] = {"as_is": as_is, "as_is_begin": as_is_begin, "as_is_end": as_is_end}
+    node = (run_id, step_name, file, map_variable, shared)
+    guard(lambda: _node_entry("execute_single_node", *node, **own, iteration=iteration))
 
 
 @app.command()
+@with_options(
+    _NODE,
+    *("run_id", "step_name", "mode", "file", "config_file", "parameters_file", "map_variable"),
+    *("items_file", "tag", "use_cached", "params", "params_json", "log_level", "debug"),
+)
 def fan(
     run_id: str = typer.Argument(...),
     step_name: str = typer.Argument(..., help="Internal name of the parallel or map node."),
     mode: str = typer.Option(..., "--mode", help="out: open branches; in: roll them up."),
     file: Path = typer.Option(..., "--file", "-f"),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
     map_variable: str | None = typer.Option(None, "--map-variable"),
     # a str, not a Path: Path("s3://b/k") collapses to "s3:/b/k" and loses the scheme
     items_file: str | None = typer.Option(
         None, "--items-file", help="fan out of a map: also write the items here (a path or s3://)."
     ),
-    tag: str = typer.Option("", "--tag"),
-    use_cached: str | None = typer.Option(None, "--use-cached"),
-    params: list[str] | None = ParamOpt,
-    params_json: str | None = ParamsJsonOpt,
-    log_level: str | None = LogLevelOpt,
-    debug: bool = DebugOpt,
+    **shared: Any,
 ) -> None:
     """Open (out) or close (in) the branches of a parallel or map node."""
 
     def body() -> int:
-        from magnus_render.runtime.entrypoints import fan as run
-
         if mode not in ("in", "out"):
             raise MagnusError(f"--mode must be 'in' or 'out', got {mode!r}")
-        return run(
-            run_id=run_id,
-            internal_name=step_name,
-            mode=mode,
-            pipeline_file=file,
-            config_file=config_file,
-            parameters_file=parameters_file,
-            map_variable=map_variable,
-            items_file=items_file,
-            tag=tag,
-            use_cached=use_cached,
-            params=params,
-            params_json=params_json,
-        )
+        node = (run_id, step_name, file, map_variable, shared)
+        return _node_entry("fan", *node, mode=mode, items_file=items_file)
 
     guard(body)
+
+
+def _node_entry(
+    entry: str,
+    run_id: str,
+    step_name: str,
+    file: Path,
+    map_variable: str | None,
+    shared: dict[str, Any],
+    **own: Any,
+) -> int:
+    """Call a container command's runtime entry point (imported only when it runs) with
+    what both container commands hand on, then the command's own arguments."""
+    from magnus_render.runtime import entrypoints
+
+    run = getattr(entrypoints, entry)
+    given = {**passed(shared, *_NODE_PASSED), "map_variable": map_variable, **own}
+    return int(run(run_id=run_id, internal_name=step_name, pipeline_file=file, **given))
 
 
 @app.command()
@@ -276,68 +284,47 @@ JobDataOpt = typer.Option(
 JobPutOpt = typer.Option([], "--put-in-catalog", "-put", help="Put these globs after the job.")
 
 
-@app.command("execute_function")
-def execute_function(
-    command: str = typer.Argument(..., help="module.function, run as a one-step job."),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
-    log_level: str | None = LogLevelOpt,
-    data_folder: str | None = JobDataOpt,
-    put_in_catalog: list[str] = JobPutOpt,
-    tag: str = typer.Option("", "--tag"),
-    run_id: str | None = typer.Option(None, "--run-id"),
-    debug: bool = DebugOpt,
-) -> None:
-    """Run one python function as a job (magnus 0.5). Exit 0 success, 1 failed."""
+#: the options the one-step job commands share
+_JOB: dict[str, Shared] = {
+    **COMMON,
+    "data_folder": (str | None, JobDataOpt),
+    "put_in_catalog": (list[str], JobPutOpt),
+    "run_id": (str | None, typer.Option(None, "--run-id")),
+}
+_JOB_HEAD = ("config_file", "parameters_file", "log_level", "data_folder", "put_in_catalog")
+_JOB_TAIL = ("tag", "run_id", "debug")
 
+
+def _run_job(command: str, command_type: str, job: dict[str, Any], **extra: Any) -> None:
     def body() -> int:
         from magnus_render.sdk.jobs import execute_job
 
-        return execute_job(
-            command,
-            "python",
-            config_file,
-            parameters_file,
-            tag,
-            run_id,
-            put_in_catalog,
-            data_folder,
-        )
+        names = ("config_file", "parameters_file", "tag", "run_id", "put_in_catalog")
+        shared = passed(job, *names, "data_folder")
+        return execute_job(command, command_type, **shared, **extra)
 
     guard(body)
+
+
+@app.command("execute_function")
+@with_options(_JOB, "command", *_JOB_HEAD, *_JOB_TAIL)
+def execute_function(
+    command: str = typer.Argument(..., help="module.function, run as a one-step job."),
+    **job: Any,
+) -> None:
+    """Run one python function as a job (magnus 0.5). Exit 0 success, 1 failed."""
+    _run_job(command, "python", job)
 
 
 @app.command("execute_notebook")
+@with_options(_JOB, "filename", *_JOB_HEAD, "notebook_output_path", *_JOB_TAIL)
 def execute_notebook(
     filename: str = typer.Argument(..., help="The .ipynb notebook, run as a one-step job."),
-    config_file: Path | None = ConfigOpt,
-    parameters_file: Path | None = ParamsOpt,
-    log_level: str | None = LogLevelOpt,
-    data_folder: str | None = JobDataOpt,
-    put_in_catalog: list[str] = JobPutOpt,
     notebook_output_path: str = typer.Option("", "--notebook-output-path"),
-    tag: str = typer.Option("", "--tag"),
-    run_id: str | None = typer.Option(None, "--run-id"),
-    debug: bool = DebugOpt,
+    **job: Any,
 ) -> None:
     """Run one notebook as a job (magnus 0.5). Exit 0 success, 1 failed."""
-
-    def body() -> int:
-        from magnus_render.sdk.jobs import execute_job
-
-        return execute_job(
-            filename,
-            "notebook",
-            config_file,
-            parameters_file,
-            tag,
-            run_id,
-            put_in_catalog,
-            data_folder,
-            notebook_output_path,
-        )
-
-    guard(body)
+    _run_job(filename, "notebook", job, notebook_output_path=notebook_output_path)
 
 
 @app.command()

@@ -3,8 +3,9 @@ turns a MagnusError into its message and exit code (2 for bad input) without a t
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,43 @@ ParamsOpt = typer.Option(None, "--parameters-file", "-p", help="Initial paramete
 LogLevelOpt = typer.Option(
     None, "--log-level", help="Accepted for magnus 0.5 scripts; it changes nothing here."
 )
+
+#: a shared option: its type and its typer declaration
+Shared = tuple[Any, Any]
+#: options several commands declare alike (each command's table picks some)
+COMMON: dict[str, Shared] = {
+    "config_file": (Path | None, ConfigOpt),
+    "parameters_file": (Path | None, ParamsOpt),
+    "log_level": (str | None, LogLevelOpt),
+    "tag": (str, typer.Option("", "--tag")),
+    "debug": (bool, DebugOpt),
+}
+
+
+def with_options(
+    shared: Mapping[str, Shared], *layout: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Typer has no option groups: a command declares only its own parameters and takes
+    ``**shared``; ``layout`` names all of them in --help order, the shared ones taken from
+    ``shared`` (declared once), and typer reads the signature this builds."""
+
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(func)
+        own = {p.name: p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD}
+        missing = set(own) - set(layout)
+        if missing:
+            raise TypeError(f"{func.__name__}: {sorted(missing)} not in the layout")
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        parameters = [
+            own.get(n) or inspect.Parameter(n, kind, default=shared[n][1], annotation=shared[n][0])
+            for n in layout
+        ]
+        func.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def passed(shared: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The shared options a command hands on, by name (--log-level and --debug are not)."""
+    return {n: shared[n] for n in names}

@@ -36,22 +36,6 @@ def render_text(
     return result.text, pipeline_warnings + result.warnings
 
 
-def render_stream(
-    pipeline_file: Path,
-    target: str,
-    config_file: Path | None = None,
-    parameters_file: Path | None = None,
-    image: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> tuple[Callable[[Callable[[str], Any]], None], list[str]]:
-    """Like :func:`render_text`, the text handed out in parts (never held whole)."""
-    renderer, pipeline_warnings = _renderer(
-        pipeline_file, target, config_file, parameters_file, image, extra
-    )
-    stream, warnings = renderer.render_stream()
-    return stream, pipeline_warnings + warnings
-
-
 def _renderer(
     pipeline_file: Path,
     target: str,
@@ -110,9 +94,9 @@ def render_command(
         )
         stream: Callable[[Callable[[str], Any]], None] = lambda write: write(text)  # noqa: E731
     else:
-        stream, warnings = render_stream(
-            pipeline, target, config_file, parameters_file, image, extra
-        )
+        renderer, warnings = _renderer(pipeline, target, config_file, parameters_file, image, extra)
+        stream, render_warnings = renderer.render_stream()  # the text handed out in parts
+        warnings += render_warnings
     for warning in warnings:
         sys.stderr.write(f"warning: {warning}\n")
     if check is not None:
@@ -150,7 +134,7 @@ def write_atomically(path: Path, text: str | Callable[[Callable[[str], Any]], No
     """Write-then-rename so a failed render never leaves half a file behind. The file gets
     the mode ``> path`` would give: an existing file's, else 0666 less the umask (mkstemp's
     private 0600 would hide a spec from the group that applies it). ``text`` may be a
-    function that hands the text to a writer in parts (see :func:`render_stream`)."""
+    function that hands the text to a writer in parts (see ``Renderer.render_stream``)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -9,12 +9,15 @@ import typer
 
 from magnus_render.cli_common import ConfigOpt, DebugOpt, ParamsOpt, PipelineArg, guard
 
-render_app = typer.Typer(
-    name="magnus-render",
-    help="Compile a magnus pipeline into an orchestrator's spec.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+
+def _app(help: str) -> typer.Typer:
+    """One of the two faces of `magnus-render` (render_main picks by --manifest)."""
+    return typer.Typer(
+        name="magnus-render", help=help, add_completion=False, pretty_exceptions_enable=False
+    )
+
+
+render_app = _app("Compile a magnus pipeline into an orchestrator's spec.")
 
 
 @render_app.command()
@@ -76,12 +79,7 @@ def render(
     guard(body)
 
 
-manifest_app = typer.Typer(
-    name="magnus-render",
-    help="Render or check every spec a render manifest lists.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+manifest_app = _app("Render or check every spec a render manifest lists.")
 
 
 @manifest_app.command()

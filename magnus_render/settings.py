@@ -18,6 +18,7 @@ at the line of the deepest key of the path that the file holds (:func:`settings_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -55,6 +56,15 @@ def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
         else:
             out[key] = value
     return out
+
+
+def env_names(env: Mapping[str, Any], pattern: re.Pattern[str]) -> dict[str, str]:
+    """An ``env`` setting's values as text, once every name matches ``pattern`` (each
+    place that sets environment variables has its own rule for a valid name)."""
+    for name in env:
+        if not pattern.match(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+    return {k: str(v) for k, v in env.items()}
 
 
 def settings_error(

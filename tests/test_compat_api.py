@@ -150,3 +150,29 @@ def test_import_magnus_is_cheap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+#: the SDK constructors' full signatures (magnus 0.5's order; the wiring keywords are
+#: declared once in sdk/steps.py and spelled out into each signature)
+STEP_SIGNATURES = {
+    "Task": "(name, command, command_type=None, *, next=None, on_failure=None, catalog=None, "
+    "max_attempts=None, overrides=None, notebook_output_path=None, "
+    "optional_ploomber_args=None, terminate_with_success=False, "
+    "terminate_with_failure=False, **unknown)",
+    "Stub": "(name, *, next=None, on_failure=None, catalog=None, overrides=None, "
+    "terminate_with_success=False, terminate_with_failure=False, **extras)",
+    "Parallel": "(name, branches, *, next=None, on_failure=None, overrides=None, "
+    "terminate_with_success=False, terminate_with_failure=False, **unknown)",
+    "Map": "(name, branch, iterate_on, iterate_as, *, next=None, on_failure=None, "
+    "overrides=None, terminate_with_success=False, terminate_with_failure=False, **unknown)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(STEP_SIGNATURES))
+def test_step_signatures_read_as_magnus(name: str) -> None:
+    signature = inspect.signature(getattr(magnus, name))
+    plain = signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=signature.empty,
+    )
+    assert str(plain) == STEP_SIGNATURES[name]

@@ -146,10 +146,7 @@ class PodSettings(PodLevelSettings):
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return {k: str(v) for k, v in value.items()}
+        return settings_path.env_names(value, _ENV_NAME)
 
 
 class K8sJobSettings(PodSettings):

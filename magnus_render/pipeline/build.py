@@ -8,10 +8,7 @@ steps are handled by loops.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,7 +18,7 @@ from pydantic import ValidationError
 from magnus_render.errors import Diagnostic, PipelineError
 from magnus_render.pipeline import spec
 from magnus_render.pipeline.checks import MISSING, check_graph, name_problem, suggest
-from magnus_render.pipeline.composites import DAG_KEYS, CompositeBuilder
+from magnus_render.pipeline.composites import DAG_KEYS, CompositeBuilder, StepAt
 from magnus_render.pipeline.ir import (
     CatalogSpec,
     Graph,
@@ -32,6 +29,7 @@ from magnus_render.pipeline.ir import (
 )
 from magnus_render.pipeline.leaves import LEAF_MODELS, kind_of, leaf_node, placeholder
 from magnus_render.pipeline.loaded import Pipeline
+from magnus_render.pipeline.no_gc import no_gc
 from magnus_render.pipeline.report import validation_diagnostics
 from magnus_render.pipeline.yaml_source import SourceMap, load_yaml_file, load_yaml_text
 
@@ -41,33 +39,21 @@ MAX_NESTING = 50
 
 def load_pipeline(path: str | Path) -> Pipeline:
     """Load, validate and build a pipeline file; raise PipelineError listing every error."""
-    with _no_gc():
+    with no_gc():
         return _Builder().build_file(Path(path))
 
 
 def load_pipeline_text(text: str, file: str = "<pipeline>") -> Pipeline:
     """Same as :func:`load_pipeline` for text already in memory (includes resolve from cwd)."""
-    with _no_gc():
+    with no_gc():
         return _Builder().build_text(text, file)
 
 
 def build_pipeline(data: Any, source_map: SourceMap, text: str) -> Pipeline:
     """Build data that was not parsed from YAML (the Python SDK makes it) through the very
     same checks; ``source_map`` gives each mapping's file and line, ``text`` is hashed."""
-    with _no_gc():
+    with no_gc():
         return _Builder().build_data(data, source_map, text)
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Building makes a few objects per step and no cycles: GC passes only cost time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Builder(CompositeBuilder):
@@ -250,12 +236,13 @@ class _Builder(CompositeBuilder):
 
         if isinstance(model, LEAF_MODELS):
             return leaf_node(model, step_name, raw, smap, common, self.diagnostics)
+        at = StepAt(raw, smap, depth, common)
         if isinstance(model, spec.ParallelModel):
-            return self._parallel(model, raw, smap, internal_name, depth, common)
+            return self._parallel(model, at)
         if isinstance(model, spec.MapModel):
-            return self._map(model, raw, smap, internal_name, depth, common)
+            return self._map(model, at)
         if isinstance(model, spec.DagModel):
-            return self._dag(model, raw, smap, internal_name, depth, common)
+            return self._dag(model, at)
         raise AssertionError(f"unhandled node model {model_cls.__name__}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from magnus_render.errors import Diagnostic, PipelineError
 from magnus_render.pipeline import spec
@@ -25,6 +25,16 @@ from magnus_render.pipeline.yaml_source import SourceMap, load_yaml_file
 
 _TOP_LEVEL_KEYS = ("dag",)
 DAG_KEYS = ("description", "start_at", "steps")
+
+
+class StepAt(NamedTuple):
+    """Where a composite step stands: its mapping, file, nesting depth and the fields every
+    node has (``name``, ``internal_name``, ...), handed to each composite's builder."""
+
+    raw: dict
+    smap: SourceMap
+    depth: int
+    common: dict[str, Any]
 
 
 class CompositeBuilder:
@@ -65,16 +75,9 @@ class CompositeBuilder:
             return None
         return dag
 
-    def _parallel(
-        self,
-        model: spec.ParallelModel,
-        raw: dict,
-        smap: SourceMap,
-        internal_name: str,
-        depth: int,
-        common: dict[str, Any],
-    ) -> Node | None:
-        name = common["name"]
+    def _parallel(self, model: spec.ParallelModel, at: StepAt) -> Node | None:
+        raw, smap, depth, common = at
+        name, internal_name = common["name"], common["internal_name"]
         if not model.branches:
             self.error(
                 f"parallel step {name!r} has no branches", smap, smap.line_of(raw, "branches")
@@ -104,16 +107,9 @@ class CompositeBuilder:
             return None
         return Node(NodeKind.PARALLEL, branches=tuple(branches), **common)
 
-    def _map(
-        self,
-        model: spec.MapModel,
-        raw: dict,
-        smap: SourceMap,
-        internal_name: str,
-        depth: int,
-        common: dict[str, Any],
-    ) -> Node | None:
-        name = common["name"]
+    def _map(self, model: spec.MapModel, at: StepAt) -> Node | None:
+        raw, smap, depth, common = at
+        name, internal_name = common["name"], common["internal_name"]
         for key in ("iterate_on", "iterate_as"):
             value = getattr(model, key)
             if not value.isidentifier():
@@ -141,16 +137,9 @@ class CompositeBuilder:
             **common,
         )
 
-    def _dag(
-        self,
-        model: spec.DagModel,
-        raw: dict,
-        smap: SourceMap,
-        internal_name: str,
-        depth: int,
-        common: dict[str, Any],
-    ) -> Node | None:
-        name = common["name"]
+    def _dag(self, model: spec.DagModel, at: StepAt) -> Node | None:
+        raw, smap, depth, common = at
+        name, internal_name = common["name"], common["internal_name"]
         line = smap.line_of(raw, "dag_definition")
         path = (Path(smap.file).parent / model.dag_definition).resolve()
         if path in self.include_stack:

@@ -15,17 +15,11 @@ from pydantic import Field, field_validator
 
 from magnus_render.pipeline.ir import Node, NodeKind, Route
 from magnus_render.pipeline.route import topological
-from magnus_render.renderers.base import (
-    Renderer,
-    RenderResult,
-    Scope,
-    TargetSettings,
-    fan_argv,
-    node_argv,
-    with_options,
-)
+from magnus_render.renderers import base  # the container command lines (node_argv, ...)
+from magnus_render.renderers.base import Renderer, RenderResult, Scope, TargetSettings
 from magnus_render.renderers.scripting import check_script, comment, quote, template
 from magnus_render.renderers.scripting import find_shellcheck as find_shellcheck
+from magnus_render.settings import env_names
 
 #: stand-ins handed to node_argv/fan_argv, replaced by shell expansions after quoting
 _RUN_ID, _MAP_VAR, _ITEMS, _NAME = "\0run-id\0", "\0map-variable\0", "\0items-file\0", "\0name\0"
@@ -43,10 +37,7 @@ class ShellOverride(TargetSettings):
     @field_validator("env")
     @classmethod
     def _names(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return env
+        return env_names(env, _ENV_NAME)
 
 
 class ShellSettings(TargetSettings):
@@ -158,9 +149,9 @@ class ShellRenderer(Renderer):
         text = self.as_is_text(node)
         if text is None:
             return self._task(node, route, scope)
-        argv = node_argv(self.options, _RUN_ID, node.internal_name, _mv(scope))
+        argv = base.node_argv(self.options, _RUN_ID, node.internal_name, _mv(scope))
         begin, end = (
-            f"{self._env(node)}_magnus {_words(with_options(argv, flag, word))}"
+            f"{self._env(node)}_magnus {_words(base.with_options(argv, flag, word))}"
             for flag, word in (("--as-is-begin", _AS_IS_ENV), ("--as-is-end", _AS_IS_RC))
         )
         # the here-document's delimiter carries a hash of the text: no line can end it early
@@ -176,14 +167,14 @@ class ShellRenderer(Renderer):
         rendering stays linear and cheap per node."""
         cached = self._calls.get(scope.in_map)
         if cached is None:
-            argv = node_argv(self.options, _RUN_ID, _NAME, _mv(scope))
+            argv = base.node_argv(self.options, _RUN_ID, _NAME, _mv(scope))
             head, _, tail = _words(argv).partition(_NAME)
             cached = self._calls[scope.in_map] = ("_magnus " + head, tail)
         return f"{self._env(node)}{cached[0]}{quote(node.internal_name)}{cached[1]}"
 
     def _fan_call(self, node: Node, mode: str, scope: Scope, items: bool = False) -> str:
         name, items_file = node.internal_name, _ITEMS if items else None
-        argv = fan_argv(self.options, _RUN_ID, name, mode, _mv(scope), items_file)
+        argv = base.fan_argv(self.options, _RUN_ID, name, mode, _mv(scope), items_file)
         return self._env(node) + "_magnus " + _words(argv)
 
     def _env(self, node: Node) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from magnus_render.pipeline.ir import CommandType, TaskSpec
 from magnus_render.runtime.parameters import parameter_problem
-from magnus_render.runtime.tasks import TaskOutcome, run_python, run_shell
+from magnus_render.runtime.tasks import AttemptInput, TaskOutcome, run_python, run_shell
 
 
 def run_task(
@@ -28,9 +28,9 @@ def run_task(
     elif task.command_type is CommandType.NOTEBOOK:
         from magnus_render.runtime.notebook_task import run_notebook
 
-        outcome = run_notebook(task, params, env, echo, collected)
+        outcome = run_notebook(task, AttemptInput(params, env, echo, collected))
     else:
-        outcome = run_python(task.command, params, env, echo, collected)
+        outcome = run_python(task.command, AttemptInput(params, env, echo, collected))
     return _checked(outcome, echo)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from magnus_render.pipeline.ir import TaskSpec
 from magnus_render.runtime.tasks import (
+    AttemptInput,
     TaskOutcome,
     _Tee,
     exported_parameters,
@@ -66,14 +67,9 @@ def output_cell_parameters(executed: bytes) -> dict[str, Any]:
     return collected
 
 
-def run_notebook(
-    task: TaskSpec,
-    params: dict[str, Any],
-    env: dict[str, str],
-    echo: bool = True,
-    collected: dict[str, Any] | None = None,
-) -> TaskOutcome:
+def run_notebook(task: TaskSpec, given: AttemptInput) -> TaskOutcome:
     """Execute in-process with ploomber-engine, parameters injected; keep the output."""
+    params, env, echo, collected = given.params, given.env, given.echo, given.collected
     try:
         from ploomber_engine import execute_notebook
     except ImportError:

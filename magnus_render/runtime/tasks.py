@@ -183,13 +183,20 @@ def json_ready(value: Any, name: str) -> Any:
         raise TypeError(f"{name!r}: {exc}") from None
 
 
-def run_python(
-    command: str,
-    params: dict[str, Any],
-    env: dict[str, str],
-    echo: bool = True,
-    collected: dict[str, Any] | None = None,
-) -> TaskOutcome:
+@dataclass
+class AttemptInput:
+    """What one attempt of a task is given, whichever runner its command type picks: the
+    parameters, the environment, whether its output is echoed, and where set_parameter()
+    values go."""
+
+    params: dict[str, Any]
+    env: dict[str, str]
+    echo: bool = True
+    collected: dict[str, Any] | None = None
+
+
+def run_python(command: str, given: AttemptInput) -> TaskOutcome:
+    params, env, echo, collected = given.params, given.env, given.echo, given.collected
     buffer = io.StringIO()
     lock = threading.Lock()
     out = _Tee(buffer, sys.stdout if echo else None, lock)

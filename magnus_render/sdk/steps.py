@@ -9,11 +9,15 @@ the closest field).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from magnus_render.errors import PipelineError
 from magnus_render.sdk.source import Location, caller
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class Catalog:
@@ -39,12 +43,70 @@ def _target_name(value: Any) -> Any:
     return value.name if isinstance(value, Step) else value
 
 
+class Wiring(TypedDict, total=False):
+    """The keywords every routed step takes after its own (magnus 0.5's names and order)."""
+
+    next: str | Step | None
+    on_failure: str | Step | None
+    overrides: Mapping[str, str] | None
+    terminate_with_success: bool
+    terminate_with_failure: bool
+
+
+def _wired(
+    wiring: Mapping[str, Any], own: Mapping[str, Any], extras_first: bool = False
+) -> dict[str, Any]:
+    """A step's fields: its own, those of the wiring keywords (in that order) and any
+    unknown keywords (kept for the front end, which names them; a stub keeps them first)."""
+    unknown = dict(wiring)
+    fields = {key: unknown.pop(key, None) for key in Wiring.__annotations__}
+    fields["overrides"] = _copy(fields["overrides"])
+    for key in ("terminate_with_success", "terminate_with_failure"):
+        fields[key] = fields[key] or None
+    fields = {"overrides": fields.pop("overrides"), **fields}
+    if extras_first:
+        return {**unknown, **own, **fields}
+    return {**own, **fields, **unknown}
+
+
+def _spelled_out(cls: type[Step]) -> None:
+    """Show a constructor's ``**wiring`` as the keywords it stands for (help(), inspect,
+    IDEs) in magnus 0.5's order, then ``**unknown``: the wiring is declared once here."""
+    init = cls.__dict__["__init__"]
+    signature = inspect.signature(init)
+    *own, last = signature.parameters.values()
+    if last.kind is not inspect.Parameter.VAR_KEYWORD or last.name != "wiring":
+        return
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    wiring = [
+        inspect.Parameter(key, keyword, default=False if hint == "bool" else None, annotation=hint)
+        for key, hint in ((k, v.__forward_arg__) for k, v in Wiring.__annotations__.items())
+    ]
+    order = cls.keyword_order
+    keywords = sorted(
+        [p for p in own if p.kind is keyword] + wiring,
+        key=lambda p: order.index(p.name) if p.name in order else len(order),
+    )
+    positional = [p for p in own if p.kind is not keyword]
+    rest = inspect.Parameter(cls.rest_name, inspect.Parameter.VAR_KEYWORD, annotation="Any")
+    init.__signature__ = signature.replace(parameters=[*positional, *keywords, rest])
+
+
 class Step:
     """Common to every step: a name and the line of the user's code that made it."""
 
     node_type: ClassVar[str] = ""
     #: whether the step has next/on_failure (terminal steps do not)
     traversal: ClassVar[bool] = True
+    #: keywords shown first in the signature, in this order (magnus 0.5's); then the rest
+    keyword_order: ClassVar[tuple[str, ...]] = ()
+    #: the name of the signature's ``**`` parameter
+    rest_name: ClassVar[str] = "unknown"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            _spelled_out(cls)
 
     def __init__(self, name: str, fields: dict[str, Any]) -> None:
         self.name = name
@@ -132,6 +194,7 @@ class Task(Step):
     """Runs a python function (``module.function``), a shell command or a notebook."""
 
     node_type = "task"
+    keyword_order = ("next", "on_failure", "catalog", "max_attempts", "overrides")
 
     def __init__(
         self,
@@ -139,65 +202,34 @@ class Task(Step):
         command: str,
         command_type: str | None = None,
         *,
-        next: str | Step | None = None,
-        on_failure: str | Step | None = None,
         catalog: Catalog | Mapping[str, Any] | None = None,
         max_attempts: int | None = None,
-        overrides: Mapping[str, str] | None = None,
         notebook_output_path: str | None = None,
         optional_ploomber_args: Mapping[str, Any] | None = None,
-        terminate_with_success: bool = False,
-        terminate_with_failure: bool = False,
-        **unknown: Any,
+        **wiring: Unpack[Wiring],
     ) -> None:
-        super().__init__(
-            name,
-            {
-                "command_type": command_type,
-                "command": command,
-                "notebook_output_path": notebook_output_path,
-                "optional_ploomber_args": _copy(optional_ploomber_args),
-                "max_attempts": max_attempts,
-                "catalog": _catalog(catalog),
-                "overrides": _copy(overrides),
-                "next": next,
-                "on_failure": on_failure,
-                "terminate_with_success": terminate_with_success or None,
-                "terminate_with_failure": terminate_with_failure or None,
-                **unknown,
-            },
-        )
+        own = {
+            "command_type": command_type,
+            "command": command,
+            "notebook_output_path": notebook_output_path,
+            "optional_ploomber_args": _copy(optional_ploomber_args),
+            "max_attempts": max_attempts,
+            "catalog": _catalog(catalog),
+        }
+        super().__init__(name, _wired(wiring, own))
 
 
 class Stub(Step):
     """Does nothing and succeeds; extra keyword arguments are kept, as magnus does."""
 
     node_type = "stub"
+    keyword_order = ("next", "on_failure", "catalog")
+    rest_name = "extras"
 
     def __init__(
-        self,
-        name: str,
-        *,
-        next: str | Step | None = None,
-        on_failure: str | Step | None = None,
-        catalog: Catalog | Mapping[str, Any] | None = None,
-        overrides: Mapping[str, str] | None = None,
-        terminate_with_success: bool = False,
-        terminate_with_failure: bool = False,
-        **extras: Any,
+        self, name: str, *, catalog: Catalog | Mapping[str, Any] | None = None, **wiring: Any
     ) -> None:
-        super().__init__(
-            name,
-            {
-                **extras,
-                "catalog": _catalog(catalog),
-                "overrides": _copy(overrides),
-                "next": next,
-                "on_failure": on_failure,
-                "terminate_with_success": terminate_with_success or None,
-                "terminate_with_failure": terminate_with_failure or None,
-            },
-        )
+        super().__init__(name, _wired(wiring, {"catalog": _catalog(catalog)}, extras_first=True))
 
 
 class AsIs(Step):
@@ -214,28 +246,15 @@ class AsIs(Step):
         render_string: str | Mapping[str, str] | None = None,
         command: str | None = None,
         command_config: Mapping[str, Any] | None = None,
-        next: str | Step | None = None,
-        on_failure: str | Step | None = None,
-        overrides: Mapping[str, str] | None = None,
-        terminate_with_success: bool = False,
-        terminate_with_failure: bool = False,
-        **unknown: Any,
+        **wiring: Unpack[Wiring],
     ) -> None:
         text = dict(render_string) if isinstance(render_string, Mapping) else render_string
-        super().__init__(
-            name,
-            {
-                "command": command,
-                "render_string": text,
-                "command_config": _copy(command_config),
-                "overrides": _copy(overrides),
-                "next": next,
-                "on_failure": on_failure,
-                "terminate_with_success": terminate_with_success or None,
-                "terminate_with_failure": terminate_with_failure or None,
-                **unknown,
-            },
-        )
+        own = {
+            "command": command,
+            "render_string": text,
+            "command_config": _copy(command_config),
+        }
+        super().__init__(name, _wired(wiring, own))
 
 
 class Success(Step):
@@ -267,26 +286,12 @@ class Parallel(Step):
         self,
         name: str,
         branches: Mapping[str, Graph],
-        *,
-        next: str | Step | None = None,
-        on_failure: str | Step | None = None,
-        overrides: Mapping[str, str] | None = None,
-        terminate_with_success: bool = False,
-        terminate_with_failure: bool = False,
-        **unknown: Any,
+        **wiring: Unpack[Wiring],
     ) -> None:
-        super().__init__(
-            name,
-            {
-                "branches": dict(branches),
-                "overrides": _copy(overrides),
-                "next": next,
-                "on_failure": on_failure,
-                "terminate_with_success": terminate_with_success or None,
-                "terminate_with_failure": terminate_with_failure or None,
-                **unknown,
-            },
-        )
+        own = {
+            "branches": dict(branches),
+        }
+        super().__init__(name, _wired(wiring, own))
 
     def branches(self) -> dict[str, Graph]:
         return dict(self.fields.get("branches") or {})
@@ -303,28 +308,14 @@ class Map(Step):
         branch: Graph,
         iterate_on: str,
         iterate_as: str,
-        *,
-        next: str | Step | None = None,
-        on_failure: str | Step | None = None,
-        overrides: Mapping[str, str] | None = None,
-        terminate_with_success: bool = False,
-        terminate_with_failure: bool = False,
-        **unknown: Any,
+        **wiring: Unpack[Wiring],
     ) -> None:
-        super().__init__(
-            name,
-            {
-                "iterate_on": iterate_on,
-                "iterate_as": iterate_as,
-                "branch": branch,
-                "overrides": _copy(overrides),
-                "next": next,
-                "on_failure": on_failure,
-                "terminate_with_success": terminate_with_success or None,
-                "terminate_with_failure": terminate_with_failure or None,
-                **unknown,
-            },
-        )
+        own = {
+            "iterate_on": iterate_on,
+            "iterate_as": iterate_as,
+            "branch": branch,
+        }
+        super().__init__(name, _wired(wiring, own))
 
     def branches(self) -> dict[str, Graph]:
         branch = self.fields.get("branch")
@@ -340,26 +331,12 @@ class Dag(Step):
         self,
         name: str,
         dag_definition: str,
-        *,
-        next: str | Step | None = None,
-        on_failure: str | Step | None = None,
-        overrides: Mapping[str, str] | None = None,
-        terminate_with_success: bool = False,
-        terminate_with_failure: bool = False,
-        **unknown: Any,
+        **wiring: Unpack[Wiring],
     ) -> None:
-        super().__init__(
-            name,
-            {
-                "dag_definition": dag_definition,
-                "overrides": _copy(overrides),
-                "next": next,
-                "on_failure": on_failure,
-                "terminate_with_success": terminate_with_success or None,
-                "terminate_with_failure": terminate_with_failure or None,
-                **unknown,
-            },
-        )
+        own = {
+            "dag_definition": dag_definition,
+        }
+        super().__init__(name, _wired(wiring, own))
 
 
 def _copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -28,8 +28,8 @@ class AwsSecretsManager(Secrets):
     name = "aws-secrets-manager"
     settings_model = AwsSecretsSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
+    def setup(self) -> None:
+        super().setup()
         self._client: Any = None
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()

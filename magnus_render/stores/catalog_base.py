@@ -15,11 +15,11 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from magnus_render.errors import MagnusError
 from magnus_render.stores.models import DataCatalog
-from magnus_render.stores.run_log_base import StoreSettings, build_settings
+from magnus_render.stores.run_log_base import Configured, StoreSettings
 
 
 class CatalogError(MagnusError):
@@ -79,12 +79,12 @@ def ns_segment(ns: str) -> str:
 NS_PREFIX = "@"
 
 
-class Catalog(ABC):
-    name: ClassVar[str] = ""
-    settings_model: ClassVar[type[CatalogSettings]] = CatalogSettings
+class Catalog(Configured, ABC):
+    settings_model: ClassVar[type[StoreSettings]] = CatalogSettings
+    section = "catalog"
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        self.settings = build_settings(self.settings_model, settings or {}, config, "catalog")
+    def setup(self) -> None:
+        super().setup()
         #: data folders this one mirrors (a parallel worker's private copy links back to
         #: the working directory's entries; a link there counts as inside)
         self.mirror_of: list[str] = []

@@ -13,7 +13,6 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from magnus_render.stores.catalog_base import (
     NS_PREFIX,
@@ -36,8 +35,8 @@ class FileSystemCatalog(Catalog):
     name = "file-system"
     settings_model = FileSystemCatalogSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
+    def setup(self) -> None:
+        super().setup()
         self.root = Path(self.settings.catalog_location)
 
     def location(self) -> str:

@@ -49,24 +49,37 @@ def build_settings(model: type[BaseModel], raw: dict[str, Any], config: Any, sec
         raise settings_error(exc, config if hasattr(config, "line_at") else None, section) from None
 
 
+class Configured:
+    """What every backend (run log store, catalog, secrets) shares: its ``config`` block,
+    validated by ``settings_model`` once; a backend sets up its own state in :meth:`setup`."""
+
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[BaseModel]] = StoreSettings
+    #: the config section that settings errors name
+    section: ClassVar[str] = ""
+
+    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
+        self.settings = build_settings(self.settings_model, settings or {}, config, self.section)
+        self.setup()
+
+    def setup(self) -> None:
+        """The backend's own state (folders, clients, caches) once its settings are known."""
+
+
 def parent_of(resolved_name: str) -> str:
     """The step or branch that contains this log ('' for the root)."""
     return resolved_name.rpartition(".")[0]
 
 
-class RunLogStore(ABC):
+class RunLogStore(Configured, ABC):
     """Abstract run log store. Subclasses implement the eight storage primitives."""
 
-    name: ClassVar[str] = ""
-    settings_model: ClassVar[type[StoreSettings]] = StoreSettings
+    section = "run_log_store"
     #: whether several processes may write one run at once (parallel executors need it)
     multi_process_safe: ClassVar[bool] = True
     #: whether iter_logs yields logs in the order they were first written (else the root
     #: steps are put in start-time order when assembling)
     logs_in_write_order: ClassVar[bool] = False
-
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        self.settings = build_settings(self.settings_model, settings or {}, config, "run_log_store")
 
     # -- primitives -----------------------------------------------------------------
     @abstractmethod

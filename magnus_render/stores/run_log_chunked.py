@@ -20,7 +20,6 @@ import itertools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
@@ -53,8 +52,8 @@ class ChunkedFsRunLogStore(LogPerObject):
     name = "chunked-fs"
     settings_model = ChunkedFsSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
+    def setup(self) -> None:
+        super().setup()
         self.folder = Path(self.settings.log_folder)
         self._known: set[str] = set()  # run ids whose header this process has seen
 

@@ -57,8 +57,8 @@ class FileSystemRunLogStore(RunLogStore):
     settings_model = FileSystemSettings
     logs_in_write_order = True
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
+    def setup(self) -> None:
+        super().setup()
         self.folder = Path(self.settings.log_folder)
         self._cache: dict[str, _Replay] = {}
         self._paths: dict[str, str] = {}

@@ -63,8 +63,8 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
     name = "s3"
     settings_model = S3RunLogSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
+    def setup(self) -> None:
+        super().setup()
         self._local = threading.local()
         self._lock = threading.Lock()
         #: how many writes had to be re-applied after losing a race (for tests and logs)

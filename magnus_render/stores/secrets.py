@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
 
 from magnus_render.errors import MagnusError
-from magnus_render.stores.run_log_base import StoreSettings, build_settings
+from magnus_render.stores.run_log_base import Configured, StoreSettings
 
 
 class SecretNotFound(MagnusError):
     exit_code = 1
 
 
-class Secrets:
-    name: ClassVar[str] = ""
-    settings_model: ClassVar[type[StoreSettings]] = StoreSettings
-
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        self.settings = build_settings(self.settings_model, settings or {}, config, "secrets")
+class Secrets(Configured):
+    section = "secrets"
 
     def get(self, name: str) -> str:
         raise SecretNotFound(f"secret {name!r} not found ({self.name} secrets)")
@@ -62,8 +57,8 @@ class DotEnvSecrets(Secrets):
     name = "dotenv"
     settings_model = DotEnvSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, config: Any = None) -> None:
-        super().__init__(settings, config)
+    def setup(self) -> None:
+        super().setup()
         self._values: dict[str, str] | None = None
 
     def _load(self) -> dict[str, str]:

@@ -65,18 +65,24 @@ def failed(task: Any) -> Any:
     return route
 '''
 
-_STEP_BASH = '''
 
-def step(
-    task_id: str,
-    name: str,
-    script: str = NODE,
-    env: dict[str, str] | None = None,
-    trigger_rule: str = "one_done",
-) -> Any:
-    """The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."""
-    variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
-    if script is FAN_OUT_ITEMS:
+def _step_head(pod_parameter: str, doc: str) -> str:
+    """The head of the DAG file's ``step`` function; the two operators differ after it."""
+    return (
+        "\n\ndef step(\n    task_id: str,\n    name: str,\n    script: str = NODE,\n"
+        f"    env: dict[str, str] | None = None,\n{pod_parameter}"
+        '    trigger_rule: str = "one_done",\n) -> Any:\n'
+        f'    """{doc}"""\n'
+        "    variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, "
+        "**(env or {})}\n"
+    )
+
+
+_STEP_BASH = (
+    _step_head(
+        "", "The task of one step (or fan-out/fan-in): runs ``script`` with bash in WORKING_DIR."
+    )
+    + '''    if script is FAN_OUT_ITEMS:
         return PythonOperator(
             task_id=task_id,
             python_callable=map_items,
@@ -117,20 +123,14 @@ def iterate(task_id: str, fan_out: Any) -> Any:
         retries=0,
     ).expand(env=fan_out.output)
 '''
+)
 
-_STEP_KPO = '''
-
-def step(
-    task_id: str,
-    name: str,
-    script: str = NODE,
-    env: dict[str, str] | None = None,
-    pod: dict[str, Any] = POD,
-    trigger_rule: str = "one_done",
-) -> Any:
-    """The task of one step (or fan-out/fan-in): a pod running ``script`` with sh."""
-    variables = {RUN_ID_VAR: RUN_ID, USE_CACHED_VAR: USE_CACHED, STEP_VAR: name, **(env or {})}
-    settings = {**pod, "env_vars": {**pod.get("env_vars", {}), **variables}}
+_STEP_KPO = (
+    _step_head(
+        "    pod: dict[str, Any] = POD,\n",
+        "The task of one step (or fan-out/fan-in): a pod running ``script`` with sh.",
+    )
+    + '''    settings = {**pod, "env_vars": {**pod.get("env_vars", {}), **variables}}
     if script is FAN_OUT_ITEMS:  # the iterations' pods get the pod's env through XCom
         settings["env_vars"][POD_ENV_VAR] = json.dumps(pod.get("env_vars", {}))
     return KubernetesPodOperator(
@@ -156,6 +156,7 @@ def iterate(task_id: str, fan_out: Any, pod: dict[str, Any] = POD) -> Any:
         **settings,
     ).expand(env_vars=fan_out.output)
 '''
+)
 
 
 def dag_file(

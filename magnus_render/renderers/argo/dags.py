@@ -15,7 +15,7 @@ reachable from ``start_at`` are emitted, so nothing runs as a stray root task.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from magnus_render.contract.k8s_spec import literal
@@ -50,26 +50,21 @@ class _Task:
         return text
 
 
+@dataclass(eq=False)
 class DagBuilder:
     """Builds the DAG templates of a graph and all its branches."""
 
-    def __init__(
-        self,
-        factory: TemplateFactory,
-        template_names: UniqueNames,
-        profile_of: Callable[[Node], Profile],
-        map_parallelism: Callable[[Node], int | None],
-        visit: Callable[[Scope, list[Node]], list[_Task]],
-    ) -> None:
-        self.factory = factory
-        self.template_names = template_names
-        self.profile_of = profile_of
-        self.map_parallelism = map_parallelism
-        #: the walk of one graph (``Renderer.visit``: the renderer's emitters table)
-        self.visit = visit
-        self.dags: list[dict[str, Any]] = []
-        #: the graph being built (innermost last): its task names and its tasks
-        self._frames: list[tuple[UniqueNames, list[dict[str, Any]]]] = []
+    factory: TemplateFactory
+    template_names: UniqueNames
+    profile_of: Callable[[Node], Profile]
+    map_parallelism: Callable[[Node], int | None]
+    #: the walk of one graph (``Renderer.visit``: the renderer's emitters table)
+    visit: Callable[[Scope, list[Node]], list[_Task]]
+    dags: list[dict[str, Any]] = field(default_factory=list, init=False)
+    #: the graph being built (innermost last): its task names and its tasks
+    _frames: list[tuple[UniqueNames, list[dict[str, Any]]]] = field(
+        default_factory=list, init=False
+    )
 
     def dag_name(self, graph: Graph, root: bool) -> str:
         if root:

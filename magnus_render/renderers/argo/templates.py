@@ -52,27 +52,19 @@ class Profile:
     names: dict[tuple[str, bool], str] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
 class TemplateFactory:
     """Creates container templates on first use, in a stable order."""
 
-    def __init__(
-        self,
-        options: RenderOptions,
-        image: str,
-        names: UniqueNames,
-        volume_names: UniqueNames,
-        workflow_service_account: str | None,
-        parameter_names: tuple[str, ...] = (),
-    ) -> None:
-        self.options = options
-        #: the initial parameters, each a workflow argument (JSON) passed as ``--param``
-        self.parameter_names = parameter_names
-        self.image = image
-        self.names = names
-        self.volume_names = volume_names
-        self.workflow_service_account = workflow_service_account
-        self.templates: dict[str, dict[str, Any]] = {}
-        self.volumes: dict[str, dict[str, Any]] = {}
+    options: RenderOptions
+    image: str
+    names: UniqueNames
+    volume_names: UniqueNames
+    workflow_service_account: str | None
+    #: the initial parameters, each a workflow argument (JSON) passed as ``--param``
+    parameter_names: tuple[str, ...] = ()
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    volumes: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def get(self, profile: Profile, kind: str, mapped: bool) -> str:
         """The name of ``profile``'s template of ``kind`` (created if needed)."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from magnus_render.errors import MagnusError
 from magnus_render.pipeline.ir import NodeKind
+from magnus_render.pipeline.no_gc import no_gc
 from magnus_render.renderers.base import Renderer, RenderResult
 from magnus_render.renderers.shared_stores import check_shared_stores
 from magnus_render.renderers.stepfunctions.asl import AslBuilder
@@ -30,19 +29,6 @@ def dump(document: Any) -> str:
     return dumps(document)
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """No GC passes: a 100,000-step render makes millions of dicts and no cycles, and the
-    passes over them cost a quarter of its time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class StepFunctionsRenderer(Renderer):
     name: ClassVar[str] = "stepfunctions"
     description: ClassVar[str] = "AWS Step Functions state machine (ASL), Batch or ECS tasks"
@@ -54,17 +40,17 @@ class StepFunctionsRenderer(Renderer):
         return AslBuilder(self.graph, settings, self.options, None).emitters()
 
     def render(self) -> RenderResult:
-        with _no_gc():
+        with no_gc():
             return RenderResult(dump(self._document()), self.warnings)
 
     def render_stream(self) -> tuple[Callable[[Callable[[str], Any]], None], list[str]]:
         """Like ``render``, but the text goes to ``write`` in parts: a 100,000-step
         definition is 110 MB of text that is never held whole."""
-        with _no_gc():
+        with no_gc():
             document = self._document()
 
         def stream(write: Callable[[str], Any]) -> None:
-            with _no_gc():
+            with no_gc():
                 dump_to(document, write)
 
         return stream, self.warnings
