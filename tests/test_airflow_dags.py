@@ -324,3 +324,44 @@ def test_composites_inside_a_map_are_said_to_run_in_the_iterations_task() -> Non
     assert "'regions.{map}.work.fitting.seeds'" in nested_warnings[0]
     flat_warnings = [w for w in render("map.yaml", BASH)[1] if "inside each" in w]
     assert flat_warnings == []
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ("nope", "expected 5 fields"),
+        ("61 * * * *", "minute field '61'"),
+        ("0 6 * * FUNDAY", "day-of-week field"),
+        ("@every 1h", "not an Airflow preset"),
+    ],
+)
+def test_bad_schedule_is_refused_naming_the_flag_or_the_config_line(
+    tmp_path: Path, schedule: str, why: str
+) -> None:
+    """Airflow parses the schedule only when the scheduler imports the DAG file, so a typo
+    would fail there, all day; the render refuses it with the flag or file:line named."""
+    out = tmp_path / "dag.py"
+    argv = [*RENDER, "--target", "airflow", "--schedule", schedule, "-c", BASH]
+    flag = subprocess.run(
+        [*argv, "samples/hello.yaml", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert flag.returncode == 2, flag.stderr
+    assert f"--schedule {schedule!r}" in flag.stderr and why in flag.stderr, flag.stderr
+    assert "Traceback" not in flag.stderr and not out.exists()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"executor:\n  type: airflow\n  config:\n    operator: bash\n    schedule: '{schedule}'\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MagnusError) as caught:
+        render_file("hello.yaml", config)
+    assert f"{config}:5:" in str(caught.value) and why in str(caught.value), caught.value
+    for good in ("@quarterly", "0 6 * * MON-FRI", "*/15 0-6 1,15 JAN *"):
+        config.write_text(
+            f"executor:\n  type: airflow\n  config:\n    operator: bash\n    schedule: '{good}'\n",
+            encoding="utf-8",
+        )
+        assert f"schedule={good!r}," in render_file("hello.yaml", config)

@@ -35,7 +35,11 @@ from magnus_render.contract.naming import UniqueNames
 from magnus_render.errors import ConfigError, MagnusError
 from magnus_render.pipeline.ir import Graph, Node, NodeKind
 from magnus_render.renderers.airflow import emit, source
-from magnus_render.renderers.airflow.settings import AirflowSettings, KubernetesPod
+from magnus_render.renderers.airflow.settings import (
+    AirflowSettings,
+    KubernetesPod,
+    check_airflow_schedule,
+)
 from magnus_render.renderers.base import Renderer, RenderResult, fan_argv, node_argv
 
 #: what Jinja would read in a templated field (Airflow has no escape for it)
@@ -80,6 +84,8 @@ class AirflowRenderer(Renderer):
         self.kpo = settings.operator == "kubernetes"
         self._check_text()
         self._check_stores()
+        if self.options.extra.get("schedule"):
+            check_airflow_schedule(self.options.extra["schedule"], "--schedule")
         self._pods: dict[str | None, str] = {}
         self._pod_bodies: list[tuple[str, KubernetesPod]] = []
         if self.kpo:

@@ -15,10 +15,21 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from magnus_render.contract.k8s_spec import PodSettings
+from magnus_render.errors import ConfigError
 from magnus_render.renderers.base import TargetSettings
+from magnus_render.renderers.cron import check_schedule
 
 _DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
-_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@yearly")
+_PRESETS = (
+    "@once",
+    "@continuous",
+    "@hourly",
+    "@daily",
+    "@weekly",
+    "@monthly",
+    "@quarterly",
+    "@yearly",
+)
 #: Airflow's default ``core.max_map_length``: a mapped task over more items fails
 MAX_MAP_LENGTH = 1024
 
@@ -59,10 +70,11 @@ class AirflowSettings(TargetSettings, KubernetesPod):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is None or value in _PRESETS:
-            return value
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is neither a 5-field cron expression nor a preset")
+        if value is not None:
+            try:
+                check_airflow_schedule(value, "schedule")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("working_dir")
@@ -94,3 +106,13 @@ class AirflowSettings(TargetSettings, KubernetesPod):
         if override is None:
             return KubernetesPod.model_validate(base)
         return KubernetesPod.model_validate(deep_merge(base, self.overrides[override]))
+
+
+def check_airflow_schedule(schedule: str, flag: str) -> None:
+    """An Airflow preset, or a cron expression checked field by field (ranges, names), so a
+    typo fails at render naming ``flag`` rather than when the scheduler parses the DAG."""
+    if schedule in _PRESETS:
+        return
+    if schedule.strip().startswith("@"):
+        raise ConfigError(f"{flag} {schedule!r}: not an Airflow preset ({', '.join(_PRESETS)})")
+    check_schedule(schedule, flag)
