@@ -30,35 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# the map pipeline and task module of bench/runtime.py (a sibling script: bench/ is on
+# sys.path when this runs as `python bench/scale.py`)
+from runtime import MAP, TASKS
+
 ROOT = Path(__file__).resolve().parent.parent
 
-TASKS = """
-def items(n: int = 100):
-    return {"items": list(range(n))}
-
-def work(item: int):
-    return {"out": item * 2}
-"""
-
-MAP = """
-dag:
-  start_at: make
-  steps:
-    make: {type: task, command: bench_tasks.items, next: each}
-    each:
-      type: map
-      iterate_on: items
-      iterate_as: item
-      next: success
-      branch:
-        start_at: work
-        steps:
-          work: {type: task, command: bench_tasks.work, next: success}
-          success: {type: success}
-          fail: {type: fail}
-    success: {type: success}
-    fail: {type: fail}
-"""
 
 #: the working directory as the data folder: magnus 0.5's default (each parallel branch
 #: then runs in a private mirror holding copies of the top-level files)
