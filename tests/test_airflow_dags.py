@@ -365,3 +365,20 @@ def test_bad_schedule_is_refused_naming_the_flag_or_the_config_line(
             encoding="utf-8",
         )
         assert f"schedule={good!r}," in render_file("hello.yaml", config)
+
+
+def test_kubernetes_operator_store_must_be_below_a_mount(tmp_path: Path) -> None:
+    """The other cluster targets' rule: a declared volume is not enough, the store's
+    folder must be below its mount path (else each pod writes its own disk)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "executor:\n  type: airflow\n  config:\n    image: x\n    pvc_mounts:\n"
+        "      - {claim_name: magnus-data, mount_path: /data}\n"
+        "run_log_store:\n  type: file-system\n  config: {log_folder: /elsewhere/logs}\n"
+        "catalog:\n  type: file-system\n  config: {catalog_location: /data/catalog}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MagnusError) as caught:
+        render_file("hello.yaml", config)
+    assert f"{config}:9:" in str(caught.value), caught.value
+    assert "'/elsewhere/logs' is not on a shared volume" in str(caught.value), caught.value

@@ -41,6 +41,7 @@ from magnus_render.renderers.airflow.settings import (
     check_airflow_schedule,
 )
 from magnus_render.renderers.base import Renderer, RenderResult, fan_argv, node_argv
+from magnus_render.renderers.shared_stores import check_shared_stores
 
 #: what Jinja would read in a templated field (Airflow has no escape for it)
 _JINJA = re.compile(r"\{\{|\{%|\{#")
@@ -176,7 +177,19 @@ class AirflowRenderer(Renderer):
 
     def _check_stores(self) -> None:
         """Tasks run in separate processes, pods or machines: the run log store and the
-        catalog must be shared (the rule of the other cluster targets)."""
+        catalog must be shared. With the KubernetesPodOperator this is the rule of the other
+        cluster targets (``renderers/shared_stores.py``); with ``bash`` the tasks may all
+        run on this machine, so a local folder is only a warning."""
+        if self.kpo:
+            pods = [self.s.pod_for(None), *(self.s.pod_for(n) for n in self.s.overrides)]
+            check_shared_stores(
+                self.config,
+                "an Airflow DAG (KubernetesPodOperator)",
+                [[m.mount_path for m in pod.pvc_mounts if not m.read_only] for pod in pods],
+                "mount a PersistentVolumeClaim in every task's pod with "
+                "executor.config.pvc_mounts: [{claim_name: CLAIM, mount_path: /mnt/magnus}]",
+            )
+            return
         for section in ("run_log_store", "catalog"):
             kind = getattr(self.config, section).type
             if kind == "buffered":
@@ -185,15 +198,7 @@ class AirflowRenderer(Renderer):
                     f"{section} 'buffered' lives in one process's memory; every "
                     "Airflow task is its own process: use file-system, chunked-fs or s3",
                 )
-            if kind in _SHARED_STORES:
-                continue
-            if self.kpo and not self.s.pvc_mounts:
-                raise self.config.error(
-                    section,
-                    f"{section} {kind!r} is on the pod's own disk: every task is its "
-                    "own pod; mount a shared volume (pvc_mounts) or use s3",
-                )
-            if not self.kpo:
+            if kind not in _SHARED_STORES:
                 self.warn(
                     f"{section} {kind!r}: operator: bash shares it only when every task runs "
                     "on one machine (or the folder is on a shared filesystem)"

@@ -99,7 +99,7 @@ class AirflowSettings(TargetSettings, KubernetesPod):
 
     def pod_for(self, override: str | None) -> KubernetesPod:
         """The pod settings of a step: these, with its override patched in (deep merge)."""
-        from magnus_render.config import deep_merge
+        from magnus_render.settings import deep_merge
 
         fields = set(KubernetesPod.model_fields)
         base = {k: v for k, v in self.model_dump().items() if k in fields}
