@@ -61,8 +61,8 @@ def _repository_samples_package() -> Iterator[None]:
     import that copy as ``samples``; a later test importing ``samples.sdk`` from the
     repository would then find the copy. Forget any ``samples`` module not from here."""
     yield
-    for name, module in list(sys.modules.items()):
-        if name == "samples" or name.startswith("samples."):
-            where = getattr(module, "__file__", None) or ""
-            if not where.startswith(str(SAMPLES)):
-                del sys.modules[name]
+    root = sys.modules.get("samples")
+    if root is None or (getattr(root, "__file__", None) or "").startswith(str(SAMPLES)):
+        return  # the repository's own package (its submodules load from it too)
+    for name in [n for n in sys.modules if n == "samples" or n.startswith("samples.")]:
+        del sys.modules[name]
