@@ -16,9 +16,9 @@ import random
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+import msgspec
 
 from magnus_render.errors import RunError
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
@@ -39,7 +39,7 @@ HEADER = "run.json"
 class S3RunLogSettings(S3Settings):
     prefix: str = "run-logs"
     #: how many times one write is re-applied after losing a race before giving up
-    max_conflict_retries: int = Field(50, ge=1)
+    max_conflict_retries: Annotated[int, msgspec.Meta(ge=1)] = 50
 
 
 def merge3(base: Any, mine: Any, theirs: Any) -> Any:
