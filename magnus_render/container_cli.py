@@ -28,6 +28,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         raise _Fallback(message)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes one per added argument, and without a width each asks the
+        # terminal's size through shutil (which loads bz2 and lzma); this parser prints
+        # no help (typer does), so any width will do
+        return argparse.HelpFormatter(prog=self.prog, width=100)
+
 
 def _parser(command: str) -> _Parser:
     parser = _Parser(prog=f"magnus {command}", add_help=False, allow_abbrev=False)

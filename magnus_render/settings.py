@@ -118,10 +118,11 @@ def convert_settings(
     raise ConfigError.from_diagnostics(diagnostics) from None
 
 
-#: a msgspec error: ``<what> - at `$.a.b[0]` `` (or ``- at `key` in `$.a` `` for a key)
-_MSGSPEC_ERROR = re.compile(r"(?s)(?P<what>.*?)(?: - at `(?P<at>[^`]*)`(?: in `(?P<in>[^`]*)`)?)?")
-_FIELD_ERROR = re.compile(r"Object (?P<kind>contains unknown|missing required) field `(?P<key>.*)`")
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+#: a msgspec error: ``<what> - at `$.a.b[0]` `` (or ``- at `key` in `$.a` `` for a key);
+#: patterns, not compiled at import (``re`` caches them): an error is the rare path
+_MSGSPEC_ERROR = r"(?s)(?P<what>.*?)(?: - at `(?P<at>[^`]*)`(?: in `(?P<in>[^`]*)`)?)?"
+_FIELD_ERROR = r"Object (?P<kind>contains unknown|missing required) field `(?P<key>.*)`"
+_PATH_PART = r"\.([^.\[]+)|\[(\d+|\.\.\.)\]"
 
 Problem = tuple[tuple["str | int", ...], str]
 
@@ -156,14 +157,14 @@ def struct_problems(model: type, raw: Any, exc: Exception, unknown: str) -> list
 def _parsed(text: str, unknown: str) -> Problem:
     """One msgspec error message as (key path, message); the path ends at a mapping's
     value (``[...]``: msgspec does not name the key)."""
-    match = _MSGSPEC_ERROR.fullmatch(text)
+    match = re.fullmatch(_MSGSPEC_ERROR, text)
     what, at = (match["what"], match["in"] or match["at"] or "") if match else (text, "")
     path: list[str | int] = []
-    for name, index in _PATH_PART.findall(at):
+    for name, index in re.findall(_PATH_PART, at):
         if index == "...":
             break
         path.append(int(index) if index else name)
-    field = _FIELD_ERROR.fullmatch(what)
+    field = re.fullmatch(_FIELD_ERROR, what)
     if field is not None:
         path.append(field["key"])
         what = unknown if field["kind"] == "contains unknown" else "field required"
