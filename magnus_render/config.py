@@ -219,6 +219,7 @@ def _convert(model: type, data: Any, where: str = "", smap: Any = None, file: st
         where_loc = ".".join(str(p) for p in (where, *loc) if p != "")
         line = _line_at(data, smap, loc) if smap is not None else None
         diagnostics.append(Diagnostic(f"{where_loc}: {message}", file or None, line))
+    diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
     raise ConfigError.from_diagnostics(diagnostics) from None
 
 

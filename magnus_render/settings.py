@@ -115,6 +115,7 @@ def convert_settings(
         _diagnostic(config, section, (*prefix, *(str(p) for p in path)), message)
         for path, message in problems
     ]
+    diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
     raise ConfigError.from_diagnostics(diagnostics) from None
 
 
