@@ -52,6 +52,11 @@ def _parser(command: str) -> _Parser:
     if command == "fan":
         parser.add_argument("--mode", required=True)
         parser.add_argument("--items-file", default=None)
+    else:  # an as-is step of a rendered spec, a map iteration of Airflow's task mapping
+        parser.add_argument("--as-is", default=None)
+        parser.add_argument("--as-is-begin", default=None)
+        parser.add_argument("--as-is-end", type=int, default=None)
+        parser.add_argument("--iteration", action="store_true")
     return parser
 
 
@@ -119,7 +124,8 @@ def _run(command: str, ns: argparse.Namespace) -> int:
         "params_json": ns.params_json,
     }
     if command == "execute_single_node":
-        return entrypoints.execute_single_node(**common)
+        own = ("as_is", "as_is_begin", "as_is_end", "iteration")
+        return entrypoints.execute_single_node(**common, **{k: getattr(ns, k) for k in own})
     if ns.mode not in ("in", "out"):
         raise MagnusError(f"--mode must be 'in' or 'out', got {ns.mode!r}")
     return entrypoints.fan(mode=ns.mode, items_file=ns.items_file, **common)

@@ -94,3 +94,53 @@ def test_a_stub_step_loads_no_rare_path_module(tmp_path: Path) -> None:
     done = _python(tmp_path, code, *argv[:1], "r2", *argv[2:])  # reads it back
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+MAP_AND_AS_IS = """\
+dag:
+  start_at: each
+  steps:
+    each:
+      type: map
+      iterate_on: xs
+      iterate_as: x
+      next: legacy
+      branch:
+        start_at: s
+        steps:
+          s: {type: stub, next: success}
+          success: {type: success}
+          fail: {type: fail}
+    legacy: {type: as-is, command: ignored, next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_map_iterations_and_as_is_steps_skip_typer_and_executor_models(tmp_path: Path) -> None:
+    """Airflow's mapped iterations (`--iteration`) and the as-is steps of every rendered
+    target (`--as-is`) are container commands too: argparse, not typer (which loads
+    pydantic), and the iteration walks its branch without an executor's settings."""
+    (tmp_path / "p.yaml").write_text(MAP_AND_AS_IS, encoding="utf-8")
+    (tmp_path / "params.yaml").write_text("xs: [1, 2]\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from magnus_render.container_cli import dispatch\n"
+        "print(dispatch(sys.argv[1:]))\n"
+    ) + _loaded(("typer", "click", "magnus_render.cli", "magnus_render.runtime.executors.base"))
+    node = ("--file", "p.yaml")
+    steps = [
+        ("fan", "r1", "each", "--mode", "out", *node, "--parameters-file", "params.yaml"),
+        ("execute_single_node", "r1", "each", *node, "--iteration", "--map-variable", '{"x":1}'),
+        ("execute_single_node", "r1", "each", *node, "--map-variable", '{"x": 2}', "--iteration"),
+        ("fan", "r1", "each", "--mode", "in", *node),
+        ("execute_single_node", "r1", "legacy", *node, "--as-is", "echo legacy-ran"),
+    ]
+    for argv in steps:
+        done = _python(tmp_path, code, *argv)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-2:] == ["0", "[]"], (argv, done.stdout)
+    assert "legacy-ran" in done.stdout
+    log = (tmp_path / ".run_log_store" / "r1.jsonl").read_text(encoding="utf-8")
+    assert '"internal_name":"each.1.s"' in log.replace(" ", "")
+    assert '"internal_name":"each.2.s"' in log.replace(" ", "")
