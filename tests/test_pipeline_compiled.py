@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,64 @@ def test_no_cache_when_disabled_or_unwritable(
     monkeypatch.delenv("MAGNUS_PIPELINE_CACHE")
     cache.write_text("a file where the folder should be")  # cannot be created
     assert load_compiled("p.yaml") == load_pipeline("p.yaml")
+
+
+def test_group_writable_or_foreign_folders_are_a_miss(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a folder owned by root or this user and writable by neither group nor others
+    is trusted: any other is neither read nor written, and never an error."""
+    monkeypatch.chdir(tmp_path)
+    Path("p.yaml").write_text(MAIN)
+    Path("inner.yaml").write_text(INNER)
+    expected = load_pipeline("p.yaml")
+    load_compiled("p.yaml")
+    (entry,) = _entries(cache)
+    other = load_pipeline_text(MAIN.replace("first", "forged"), "p.yaml")
+    entry.write_bytes(_dumps((FORMAT, [], other)))  # what a foreign writer could leave
+    assert load_compiled("p.yaml") == other  # the trusted folder is read as is
+
+    cache.chmod(0o770)
+    assert load_compiled("p.yaml") == expected
+    assert load_compiled("p.yaml") == expected
+    assert pickle.loads(entry.read_bytes())[2] == other  # not rewritten either
+    cache.chmod(0o700)
+    if os.getuid() == 0:  # a folder of another (non-root) user
+        os.chown(cache, 12345, 12345)
+        assert load_compiled("p.yaml") == expected
+        assert pickle.loads(entry.read_bytes())[2] == other
+        os.chown(cache, 0, 0)
+
+
+def test_two_processes_writing_one_entry_at_once(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers of the same entry (pods sharing a cache folder, parallel shell steps)
+    both succeed; one whole entry is left, no temporary file."""
+    steps = "\n".join(f"    s{i}: {{type: stub, next: s{i + 1}}}" for i in range(2000))
+    text = f"dag:\n  start_at: s0\n  steps:\n{steps}\n    s2000: {{type: success}}\n"
+    (tmp_path / "p.yaml").write_text(text + "    fail: {type: fail}\n")
+    go = tmp_path / "go"
+    script = (
+        "import os, sys, time\n"
+        "from magnus_render.pipeline.build import load_pipeline\n"
+        "from magnus_render.pipeline.compiled import load_compiled\n"
+        "load_pipeline('p.yaml')  # imports done: both start the real work together\n"
+        "open(f'ready-{os.getpid()}', 'w').close()\n"
+        "while not os.path.exists('go'): time.sleep(0.001)\n"
+        "print(len(load_compiled('p.yaml').graph.nodes))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAGNUS_PIPELINE_CACHE_DIR": str(cache)}
+    argv = [sys.executable, "-c", script]
+    opts = {"cwd": tmp_path, "env": env, "stdout": subprocess.PIPE, "text": True}
+    procs = [subprocess.Popen(argv, **opts) for _ in range(2)]  # type: ignore[call-overload]
+    while len(list(tmp_path.glob("ready-*"))) < 2 and all(p.poll() is None for p in procs):
+        time.sleep(0.01)
+    go.touch()
+    outputs = [proc.communicate()[0].strip() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0]
+    assert outputs == ["2002", "2002"]
+    assert [p.name for p in cache.iterdir() if not p.name.endswith(".pickle")] == []
+    (entry,) = _entries(cache)
+    monkeypatch.chdir(tmp_path)
+    assert pickle.loads(entry.read_bytes())[2] == load_pipeline("p.yaml")

@@ -15,10 +15,14 @@ Safety of the cache:
   include is a miss. An entry is written only when the pipeline's ``dag_hash`` (the hash
   the builder took of every byte it read) matches the files as hashed here, so a file
   edited during the build is never cached with the wrong IR;
-- pickles are loaded only from a folder owned by this user and writable by nobody else;
-  an unreadable, foreign or corrupt entry is a miss, never an error. Entries are written
-  atomically (write, then rename). Nothing of the cache can make a run fail: when the
-  folder cannot be written, the pipeline is built as before.
+- pickles are loaded only from a folder, and an entry, owned by root or by this user and
+  writable by neither group nor others (the usual rule for trusted files: an image's
+  cache, baked by ``magnus compile`` as root, is read by pods running as any uid); an
+  unreadable, foreign or corrupt entry is a miss, never an error. A folder this user
+  cannot write is only read. Entries are written atomically (a temporary file of a random
+  name, then rename), readable by all (the folder's mode guards a private cache). Nothing
+  of the cache can make a run fail: when the folder cannot be written, the pipeline is
+  built as before.
 
 Each graph's nodes are pickled one by one and unpickled on first access
 (:class:`LazyNodes`), so loading costs little more for the last step of a 5,000-step
@@ -38,6 +42,7 @@ import io
 import operator
 import os
 import pickle
+import secrets
 import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -88,6 +93,37 @@ def load_compiled(path: str | Path) -> Pipeline:
     return pipeline
 
 
+def compile_into_cache(path: str | Path) -> tuple[Pipeline, Path, bool]:
+    """`magnus compile`: make sure the cache holds ``path`` compiled, e.g. in an image.
+    Returns the pipeline, its entry and whether the entry was there already; a pipeline
+    error raises as when loading, and an entry that cannot be written is a MagnusError."""
+    from magnus_render.errors import MagnusError
+
+    if not enabled():
+        raise MagnusError("the compiled-pipeline cache is off (MAGNUS_PIPELINE_CACHE=0)")
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        _build(path)  # the builder names the missing or unreadable file
+        raise MagnusError(f"{path}: {exc.strerror}") from None
+    folder = cache_dir()
+    entry = folder / f"{_key(path, text)}.pickle"
+    cached = _read(folder, entry)
+    if cached is not None:
+        return cached, entry, True
+    pipeline = _build(path)
+    try:  # readable by the uid a container runs as, whatever the umask
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(folder, 0o755)
+    except OSError as exc:
+        raise MagnusError(f"cannot create the pipeline cache {folder}: {exc.strerror}") from None
+    why = _write(folder, entry, text, pipeline)
+    if why:
+        raise MagnusError(f"cannot cache {path} in {folder}: {why}")
+    return pipeline, entry, False
+
+
 def _build(path: str | Path) -> Pipeline:
     from magnus_render.pipeline.build import load_pipeline
 
@@ -127,8 +163,19 @@ def _file_hash(path: str) -> str | None:
 
 # -- reading ------------------------------------------------------------------------------
 def _trusted(st: os.stat_result) -> bool:
-    """Owned by this user and writable by nobody else (a pickle runs code when loaded)."""
-    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    """Owned by root or this user and writable by neither group nor others (a pickle runs
+    code when loaded; root can change anything anyway)."""
+    return st.st_uid in (0, os.getuid()) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _distrust(folder: Path) -> str | None:
+    """Why entries in ``folder`` would not be trusted (None: they would be)."""
+    st = os.stat(folder)
+    if st.st_uid not in (0, os.getuid()):
+        return f"it is owned by uid {st.st_uid}, neither root nor this user"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "it is writable by group or others (chmod go-w)"
+    return None
 
 
 def _read(folder: Path, entry: Path) -> Pipeline | None:
@@ -219,8 +266,9 @@ def _dumps(value: Any) -> bytes:
 
 
 # -- writing ------------------------------------------------------------------------------
-def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> None:
-    """Cache ``pipeline`` if it was built from exactly ``text`` and today's includes."""
+def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | None:
+    """Cache ``pipeline`` if it was built from exactly ``text`` and today's includes.
+    Returns why it was not written (None when it was); a miss then, never an error."""
     # files[0] is the pipeline file itself (hashed into the key), the rest its includes
     includes = [(name, _file_hash(name)) for name in pipeline.files[1:]]
     digest = hashlib.sha256(text)
@@ -228,26 +276,37 @@ def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> None:
         try:
             digest.update(Path(name).read_bytes())
         except OSError:
-            return
+            return f"included file {name} cannot be read"
     if digest.hexdigest() != pipeline.dag_hash:
-        return  # a file changed while it was built: do not cache this IR
+        return "a file changed while it was built"
     try:
         payload = _dumps((FORMAT, includes, pipeline))
-    except Exception:  # something in the IR that cannot be pickled: run uncached
-        return
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    except Exception as exc:  # something in the IR that cannot be pickled: run uncached
+        return f"it cannot be pickled ({exc})"
+    # a random name: two writers with the same pid (pods on one shared volume) never meet
+    tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(8)}.tmp")
+    created = False
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _trusted(os.stat(folder)):
-            return
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        why = _distrust(folder)
+        if why:
+            return f"the folder would not be trusted: {why}"
+        if not os.access(folder, os.W_OK):
+            return "the folder is not writable by this user"  # read-only: only read
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        created = True
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o644)  # whatever the umask: the folder guards access
             fh.write(payload)
         os.replace(tmp, entry)
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return exc.strerror or str(exc)
+    with contextlib.suppress(OSError):
         _prune(folder)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    return None
 
 
 def _prune(folder: Path) -> None:
