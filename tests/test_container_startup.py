@@ -268,6 +268,12 @@ def test_a_cache_baked_as_root_is_read_by_another_uid(shared_tmp: Path) -> None:
     assert _heavy(modules, FRONT_END) == []
     assert sorted((p.name, p.stat().st_mtime_ns) for p in cache.iterdir()) == before
 
+    (work / "q.yaml").write_text(PIPELINE.replace("x:", "y:").replace("start_at: x", "start_at: y"))
+    other = ["-m", "magnus_render.cli", "execute_single_node", "r3", "s", "--file", "q.yaml"]
+    modules = _as_other_uid(other, work, env)  # not baked: built, and nothing written
+    assert "magnus_render.pipeline.build" in modules
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in cache.iterdir()) == before
+
     cache.chmod(0o775)  # group-writable: not trusted, a miss
     again = ["-m", "magnus_render.cli", "execute_single_node", "r2", "s", "--file", "p.yaml"]
     modules = _as_other_uid(again, work, env)
