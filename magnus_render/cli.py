@@ -244,7 +244,7 @@ def fan(
 
 
 @app.command("compile")
-def compile_pipeline(
+def compile_command(
     file: Path = typer.Option(..., "--file", "-f", help="The pipeline YAML file."),
     config_file: Path | None = ConfigOpt,
     debug: bool = DebugOpt,

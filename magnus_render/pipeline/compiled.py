@@ -165,12 +165,11 @@ def _file_hash(path: str) -> str | None:
 def _trusted(st: os.stat_result) -> bool:
     """Owned by root or this user and writable by neither group nor others (a pickle runs
     code when loaded; root can change anything anyway)."""
-    return st.st_uid in (0, os.getuid()) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return _distrust(st) is None
 
 
-def _distrust(folder: Path) -> str | None:
-    """Why entries in ``folder`` would not be trusted (None: they would be)."""
-    st = os.stat(folder)
+def _distrust(st: os.stat_result) -> str | None:
+    """Why a folder or entry with this status is not trusted (None: it is)."""
     if st.st_uid not in (0, os.getuid()):
         return f"it is owned by uid {st.st_uid}, neither root nor this user"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -288,7 +287,7 @@ def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | 
     created = False
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        why = _distrust(folder)
+        why = _distrust(os.stat(folder))
         if why:
             return f"the folder would not be trusted: {why}"
         if not os.access(folder, os.W_OK):
