@@ -220,3 +220,35 @@ def test_two_processes_writing_one_entry_at_once(
     (entry,) = _entries(cache)
     monkeypatch.chdir(tmp_path)
     assert pickle.loads(entry.read_bytes())[2] == load_pipeline("p.yaml")
+
+
+def test_a_retargeted_symlink_on_the_way_to_an_include_is_a_miss(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `current -> release-N` layout: the pipeline's bytes and path are the same in both
+    releases, the included file is not; switching the link must not keep release 1's IR.
+    The same for an include that is itself a link."""
+    monkeypatch.chdir(tmp_path)
+    for release in ("r1", "r2"):
+        Path(release).mkdir()
+        Path(release, "p.yaml").write_text(MAIN)
+        Path(release, "inner.yaml").write_text(INNER.replace("mod.fn", f"mod.{release}"))
+    Path("current").symlink_to("r1")
+
+    def command() -> str:
+        return load_compiled("current/p.yaml").graph.find("inc.dag.a").task.command
+
+    assert command() == "mod.r1"
+    assert command() == "mod.r1"  # from the cache
+    Path("current").unlink()
+    Path("current").symlink_to("r2")
+    assert command() == "mod.r2"
+
+    Path("inner-v3.yaml").write_text(INNER.replace("mod.fn", "mod.v3"))
+    Path("r2", "inner.yaml").unlink()
+    Path("r2", "inner.yaml").symlink_to(tmp_path / "r1" / "inner.yaml")
+    assert command() == "mod.r1"
+    Path("r2", "inner.yaml").unlink()
+    Path("r2", "inner.yaml").symlink_to(tmp_path / "inner-v3.yaml")
+    assert command() == "mod.v3"
+    assert load_compiled("current/p.yaml") == load_pipeline("current/p.yaml")

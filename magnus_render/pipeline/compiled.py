@@ -12,9 +12,11 @@ Safety of the cache:
   own source files (version, names, sizes, mtimes), so a changed magnus-render never
   trusts an old entry;
 - an entry lists every included file with the hash of its bytes; a changed or missing
-  include is a miss. An entry is written only when the pipeline's ``dag_hash`` (the hash
-  the builder took of every byte it read) matches the files as hashed here, so a file
-  edited during the build is never cached with the wrong IR;
+  include is a miss, and so is an include that now resolves to another file (a symlink on
+  its way retargeted, as in a ``current -> release-N`` layout). An entry is written only
+  when the pipeline's ``dag_hash`` (the hash the builder took of every byte it read)
+  matches the files as hashed here, so a file edited during the build is never cached
+  with the wrong IR;
 - pickles are loaded only from a folder, and an entry, owned by root or by this user and
   writable by neither group nor others (the usual rule for trusted files: an image's
   cache, baked by ``magnus compile`` as root, is read by pods running as any uid); an
@@ -54,7 +56,7 @@ from magnus_render.pipeline import ir
 from magnus_render.pipeline.loaded import Pipeline
 
 #: bump when the entry layout changes
-FORMAT = b"magnus-render compiled pipeline 2"
+FORMAT = b"magnus-render compiled pipeline 3"
 #: keep at most this many entries (the oldest are removed when a new one is written)
 MAX_ENTRIES = 256
 
@@ -190,6 +192,9 @@ def _read(folder: Path, entry: Path) -> Pipeline | None:
         return None
     if fmt != FORMAT or not isinstance(pipeline, Pipeline):
         return None
+    for spelled, resolved in pipeline.links:  # a symlink on the way may point elsewhere now
+        if os.path.realpath(spelled) != resolved:
+            return None
     for name, digest in includes:
         if _file_hash(name) != digest:
             return None
