@@ -252,3 +252,46 @@ def test_a_retargeted_symlink_on_the_way_to_an_include_is_a_miss(
     Path("r2", "inner.yaml").symlink_to(tmp_path / "inner-v3.yaml")
     assert command() == "mod.v3"
     assert load_compiled("current/p.yaml") == load_pipeline("current/p.yaml")
+
+
+def test_an_absolute_path_is_one_entry_from_any_working_directory(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From an absolute path the builder reads nothing relative to the working directory,
+    so the key leaves it out (an image's WORKDIR need not match); a relative path keeps it."""
+    (tmp_path / "p.yaml").write_text(MAIN)
+    (tmp_path / "inner.yaml").write_text(INNER)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    absolute = str(tmp_path / "p.yaml")
+    monkeypatch.chdir(tmp_path / "a")
+    expected = load_pipeline(absolute)
+    load_compiled(absolute)
+    monkeypatch.chdir(tmp_path / "b")
+    assert load_compiled(absolute) == expected
+    assert len(_entries(cache)) == 1
+    assert load_compiled("../p.yaml") == load_pipeline("../p.yaml")
+    monkeypatch.chdir(tmp_path / "a")
+    load_compiled("../p.yaml")
+    assert len(_entries(cache)) == 3  # the relative path from a and from b
+
+
+def test_the_same_include_bytes_by_another_route_are_a_hit(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Kubernetes ConfigMap mount reaches each file through `..data` links: a pipeline
+    baked from plain files is still read from the cache there."""
+    monkeypatch.chdir(tmp_path)
+    Path("spec").mkdir()
+    Path("spec/p.yaml").write_text(MAIN)
+    Path("spec/inner.yaml").write_text(INNER)
+    load_compiled("spec/p.yaml")
+    (entry,) = _entries(cache)
+    written = entry.stat().st_ino
+    Path("spec/..2026_12_04").mkdir()
+    Path("spec/..2026_12_04/inner.yaml").write_text(INNER)
+    Path("spec/..data").symlink_to("..2026_12_04")
+    Path("spec/inner.yaml").unlink()
+    Path("spec/inner.yaml").symlink_to("..data/inner.yaml")
+    assert load_compiled("spec/p.yaml").graph.find("inc.dag.a").task.command == "mod.fn"
+    assert entry.stat().st_ino == written  # read, not rebuilt and rewritten

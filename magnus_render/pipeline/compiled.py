@@ -7,16 +7,16 @@ and pickles it; later calls with the same bytes unpickle it.
 
 Safety of the cache:
 
-- the key hashes the pipeline file's bytes, the path as given, the working directory (an
-  include is resolved from them), the Python version and a fingerprint of the front end's
-  own source files (version, names, sizes, mtimes), so a changed magnus-render never
-  trusts an old entry;
-- an entry lists every included file with the hash of its bytes; a changed or missing
-  include is a miss, and so is an include that now resolves to another file (a symlink on
-  its way retargeted, as in a ``current -> release-N`` layout). An entry is written only
-  when the pipeline's ``dag_hash`` (the hash the builder took of every byte it read)
-  matches the files as hashed here, so a file edited during the build is never cached
-  with the wrong IR;
+- the key hashes the pipeline file's bytes, the path as given, the working directory when
+  that path is relative (an include is resolved from them), the Python version and a
+  fingerprint of the front end's own source files (version, names, sizes, mtimes), so a
+  changed magnus-render never trusts an old entry;
+- an entry lists every included file, as written in its ``dag_definition``, with the hash
+  of its bytes; a changed or missing include is a miss, and so is one that a retargeted
+  symlink on its way (a ``current -> release-N`` layout) now makes another file. An entry
+  is written only when the pipeline's ``dag_hash`` (the hash the builder took of every
+  byte it read) matches the files as hashed here, so a file edited during the build is
+  never cached with the wrong IR;
 - pickles are loaded only from a folder, and an entry, owned by root or by this user and
   writable by neither group nor others (the usual rule for trusted files: an image's
   cache, baked by ``magnus compile`` as root, is read by pods running as any uid); an
@@ -95,10 +95,11 @@ def load_compiled(path: str | Path) -> Pipeline:
     return pipeline
 
 
-def compile_into_cache(path: str | Path) -> tuple[Pipeline, Path, bool]:
-    """`magnus compile`: make sure the cache holds ``path`` compiled, e.g. in an image.
-    Returns the pipeline, its entry and whether the entry was there already; a pipeline
-    error raises as when loading, and an entry that cannot be written is a MagnusError."""
+def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, bool]]]:
+    """`magnus compile`: make sure the cache holds ``path`` compiled, e.g. in an image, as
+    given and, when relative, also as an absolute path (whose key leaves out the working
+    directory). Returns the pipeline and each entry with whether it was there already; a
+    pipeline error raises as when loading, an entry that cannot be written a MagnusError."""
     from magnus_render.errors import MagnusError
 
     if not enabled():
@@ -109,21 +110,29 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, Path, bool]:
         _build(path)  # the builder names the missing or unreadable file
         raise MagnusError(f"{path}: {exc.strerror}") from None
     folder = cache_dir()
-    entry = folder / f"{_key(path, text)}.pickle"
-    cached = _read(folder, entry)
-    if cached is not None:
-        return cached, entry, True
-    pipeline = _build(path)
-    try:  # readable by the uid a container runs as, whatever the umask
-        if not folder.is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(folder, 0o755)
-    except OSError as exc:
-        raise MagnusError(f"cannot create the pipeline cache {folder}: {exc.strerror}") from None
-    why = _write(folder, entry, text, pipeline)
-    if why:
-        raise MagnusError(f"cannot cache {path} in {folder}: {why}")
-    return pipeline, entry, False
+    spellings = [path] if os.path.isabs(path) else [path, os.path.abspath(path)]
+    pipelines: list[Pipeline] = []
+    entries: list[tuple[Path, bool]] = []
+    for spelling in spellings:
+        entry = folder / f"{_key(spelling, text)}.pickle"
+        cached = _read(folder, entry)
+        pipeline = cached or _build(spelling)
+        pipelines.append(pipeline)
+        entries.append((entry, cached is not None))
+        if cached is not None:
+            continue
+        try:  # readable by the uid a container runs as, whatever the umask
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                os.chmod(folder, 0o755)
+        except OSError as exc:
+            raise MagnusError(
+                f"cannot create the pipeline cache {folder}: {exc.strerror}"
+            ) from None
+        why = _write(folder, entry, text, pipeline)
+        if why:
+            raise MagnusError(f"cannot cache {spelling} in {folder}: {why}")
+    return pipelines[0], entries
 
 
 def _build(path: str | Path) -> Pipeline:
@@ -133,8 +142,12 @@ def _build(path: str | Path) -> Pipeline:
 
 
 def _key(path: str | Path, text: bytes) -> str:
+    """The entry's name. The working directory counts only for a relative path: from an
+    absolute one the builder reads nothing relative to it (includes resolve from the
+    pipeline file's folder) and records only absolute names."""
     digest = hashlib.sha256(FORMAT)
-    for part in (_code_fingerprint(), sys.version, os.getcwd(), str(path)):
+    where = "" if os.path.isabs(path) else os.getcwd()
+    for part in (_code_fingerprint(), sys.version, where, str(path)):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(text)
     return digest.hexdigest()
@@ -192,9 +205,6 @@ def _read(folder: Path, entry: Path) -> Pipeline | None:
         return None
     if fmt != FORMAT or not isinstance(pipeline, Pipeline):
         return None
-    for spelled, resolved in pipeline.links:  # a symlink on the way may point elsewhere now
-        if os.path.realpath(spelled) != resolved:
-            return None
     for name, digest in includes:
         if _file_hash(name) != digest:
             return None
@@ -273,10 +283,12 @@ def _dumps(value: Any) -> bytes:
 def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | None:
     """Cache ``pipeline`` if it was built from exactly ``text`` and today's includes.
     Returns why it was not written (None when it was); a miss then, never an error."""
-    # files[0] is the pipeline file itself (hashed into the key), the rest its includes
-    includes = [(name, _file_hash(name)) for name in pipeline.files[1:]]
+    # files[0] is the pipeline file itself (hashed into the key), the rest its includes:
+    # checked as written, so a retargeted symlink on the way to one is seen, while a
+    # different route to the same bytes (a ConfigMap's ..data links) is still a hit
+    includes = [(spelled, _file_hash(name)) for spelled, name in pipeline.links]
     digest = hashlib.sha256(text)
-    for name, _ in includes:
+    for name in pipeline.files[1:]:
         try:
             digest.update(Path(name).read_bytes())
         except OSError:

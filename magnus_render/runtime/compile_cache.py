@@ -25,13 +25,14 @@ def compile_pipeline(pipeline_file: Path | str, config_file: Path | str | None =
         from magnus_render.runtime.executors import check_config_types
 
         check_config_types(load_config(config_file))
-    pipeline, entry, existed = compile_into_cache(pipeline_file)
+    pipeline, entries = compile_into_cache(pipeline_file)
     for warning in pipeline.warnings:
         print(str(warning), file=sys.stderr)
-    done = "already compiled in" if existed else "compiled into"
-    print(f"{pipeline_file}: {done} {entry}")
-    print(
-        f"used by magnus commands given --file {pipeline_file} in {os.getcwd()}, "
-        f"with MAGNUS_PIPELINE_CACHE_DIR={entry.parent}"
-    )
+    used = f"--file {pipeline_file}"
+    if not os.path.isabs(pipeline_file):
+        used += f" from {os.getcwd()}, or --file {os.path.abspath(pipeline_file)} from anywhere"
+    for entry, existed in entries:
+        print(f"{'already compiled in' if existed else 'compiled into'} {entry}")
+    folder = entries[0][0].parent
+    print(f"used by magnus commands given {used}, with MAGNUS_PIPELINE_CACHE_DIR={folder}")
     return 0
