@@ -1,8 +1,9 @@
-"""The container commands (`execute_single_node`, `fan`, `compile`) without typer, click or rich.
+"""The container commands (`execute_single_node`, `fan`, `compile`) without typer or rich.
 
 Why: every rendered container and every node of the shell target starts one process for
-one of these two commands, so importing the CLI framework (about as costly as the node
-itself) is paid once per step. :func:`dispatch` parses exactly the options the typer
+one of the first two commands, so importing the CLI framework (about as costly as the node
+itself) is paid once per step; `compile` (an image's RUN line) is their companion and is
+kept as light. :func:`dispatch` parses exactly the options the typer
 commands in :mod:`magnus_render.cli` declare, with argparse; anything it does not fully
 understand (``--help``, a usage error, another command) returns ``None`` so the caller falls
 back to typer, which prints the same help and usage errors as before.
