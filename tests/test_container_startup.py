@@ -162,6 +162,8 @@ def test_magnus_compile_fills_the_cache_the_containers_read(tmp_path: Path) -> N
     absolute = ["execute_single_node", "r2", "s", "--file", str(tmp_path / "p.yaml")]
     modules = _imported(["-m", "magnus_render.cli", *absolute], tmp_path / "elsewhere", env)
     assert _heavy(modules, HEAVY + FRONT_END) == []
+    compiling = _imported(["-m", "magnus_render.cli", "compile", "-f", "p.yaml"], tmp_path, env)
+    assert _heavy(compiling, HEAVY) == []  # no CLI framework either
     again = _compile(tmp_path, env, "-f", "p.yaml")  # nothing to do the second time
     assert again.returncode == 0 and again.stdout.count("already compiled") == 2
     assert sorted((tmp_path / "cache").glob("*.pickle")) == entries
