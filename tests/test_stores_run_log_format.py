@@ -56,7 +56,7 @@ def test_a_run_log_written_by_the_pydantic_models_loads(kind: str, tmp_path: Pat
     assert run_log.parameters["scale"] == 1e20 and run_log.parameters["name"] == "naïve 🚀"
     each = run_log.steps["each"]
     assert each.branches["each.β"].steps["each.β.train"].status is Status.FAIL
-    assert each.branches["each.α"].map_variable == {"item": "α"}
+    assert each.branches["each.\u03b1"].map_variable == {"item": "\u03b1"}  # alpha
     assert run_log.steps["par"].branches["par.right"].status is Status.PROCESSING
     assert run_log.steps["prepare"].attempts[1].status is Status.SUCCESS
 
@@ -231,13 +231,13 @@ dag:
 #: what step ``first`` writes over the stored log of step ``second``, per store
 WRITES = {
     "file-system": (
-        "printf '%s\\n' '{\"k\":\"step\",\"v\":{\"name\":\"second\",\"internal_name\":"
-        "\"second\",\"status\":\"FAIL\",\"attempts\":[{\"attempt_number\":\"one\"}]}}' "
+        'printf \'%s\\n\' \'{"k":"step","v":{"name":"second","internal_name":'
+        '"second","status":"FAIL","attempts":[{"attempt_number":"one"}]}}\' '
         ">> .run_log_store/$MAGNUS_RUN_ID.jsonl"
     ),
     "chunked-fs": (
-        "printf '%s' '{\"name\":\"second\",\"internal_name\":\"second\",\"status\":\"FAIL\","
-        "\"attempts\":[{\"attempt_number\":\"one\"}]}' "
+        'printf \'%s\' \'{"name":"second","internal_name":"second","status":"FAIL",'
+        '"attempts":[{"attempt_number":"one"}]}\' '
         "> .run_log_store/$MAGNUS_RUN_ID/steps/second.json"
     ),
 }

@@ -7,8 +7,8 @@ of different logs never touch each other's files. The run is created with ``link
 fails when the header exists: the first of several racing containers wins.
 
 A map over thousands of items writes a few logs per item, so the write and read paths
-stay lean: msgspec's typed JSON decoder and encoder (log_codec), plain string paths, and one check per
-process that the run exists (a run folder is never removed while the run goes on).
+stay lean: msgspec's typed JSON decoder and encoder (log_codec), plain string paths, and
+one check per process that the run exists (a run folder is never removed while the run goes on).
 """
 
 from __future__ import annotations
@@ -134,7 +134,11 @@ class ChunkedFsRunLogStore(LogPerObject):
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         folder = self._require(run_id)
-        for sub, model in (("steps", StepLog), ("branches", BranchLog)):
+        kinds: tuple[tuple[str, type[StepLog] | type[BranchLog]], ...] = (
+            ("steps", StepLog),
+            ("branches", BranchLog),
+        )
+        for sub, model in kinds:
             for path in sorted((folder / sub).glob("*.json")):
                 raw = self._raw(path)
                 if raw is not None:

@@ -249,7 +249,8 @@ def _apply(state: _Replay, record: Any, path: str) -> None:
         return
     name = value.get("internal_name")
     if not isinstance(name, str):
-        raise corrupt(f"{path}:{state.lines}", ValueError(f"the {kind} record has no internal_name"))
+        why = ValueError(f"the {kind} record has no internal_name")
+        raise corrupt(f"{path}:{state.lines}", why)
     (state.steps if kind == "step" else state.branches)[name] = value
 
 

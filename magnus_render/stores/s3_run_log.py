@@ -197,7 +197,11 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         self.get_run_header(run_id)
-        for sub, model in (("steps", StepLog), ("branches", BranchLog)):
+        kinds: tuple[tuple[str, type[StepLog] | type[BranchLog]], ...] = (
+            ("steps", StepLog),
+            ("branches", BranchLog),
+        )
+        for sub, model in kinds:
             for page in self._list(self._key(run_id, sub) + "/"):
                 for item in page.get("Contents", ()):
                     found = self._fetch(item["Key"])
