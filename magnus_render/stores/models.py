@@ -46,7 +46,8 @@ _M = TypeVar("_M", bound="LogModel")
 class LogModel(msgspec.Struct, forbid_unknown_fields=True):
     """Base of the run log models: unknown keys are errors, as they were with pydantic's
     ``extra="forbid"``. Construction does not validate (msgspec does not): types are
-    checked when a log is read back."""
+    checked when a log is read back. The ``model_*`` methods are pydantic's, for code
+    written against the earlier models; ``model_dump`` always gives JSON data."""
 
     def model_dump(self, *, mode: str = "json", exclude: set[str] | None = None) -> dict[str, Any]:
         """Plain JSON data (statuses as strings, whatever ``mode``), ``exclude`` left out."""

@@ -33,14 +33,14 @@ class BufferedRunLogStore(RunLogStore):
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
         if header.run_id in _RUNS:
             return self.get_run_header(header.run_id), False
-        _RUNS[header.run_id] = {"header": replace(deepcopy(header), steps={}), "logs": {}}
+        _RUNS[header.run_id] = {"header": deepcopy(replace(header, steps={})), "logs": {}}
         return self.get_run_header(header.run_id), True
 
     def get_run_header(self, run_id: str) -> RunLog:
         return deepcopy(self._run(run_id)["header"])
 
     def put_run_header(self, header: RunLog) -> None:
-        self._run(header.run_id)["header"] = replace(deepcopy(header), steps={})
+        self._run(header.run_id)["header"] = deepcopy(replace(header, steps={}))
 
     def get_step_log(self, run_id: str, name: str) -> StepLog | None:
         return self._copy(run_id, ("s", name))
@@ -63,7 +63,7 @@ class BufferedRunLogStore(RunLogStore):
         self, run_id: str, key: tuple[str, str], log: StepLog | BranchLog, nested: str
     ) -> None:
         """A copy of one step or branch log, without its nested logs (kept on their own)."""
-        self._run(run_id)["logs"][key] = replace(deepcopy(log), **{nested: {}})
+        self._run(run_id)["logs"][key] = deepcopy(replace(log, **{nested: {}}))
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         return [deepcopy(log) for log in self._run(run_id)["logs"].values()]
