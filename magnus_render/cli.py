@@ -243,6 +243,23 @@ def fan(
     guard(body)
 
 
+@app.command("compile")
+def compile_command(
+    file: Path = typer.Option(..., "--file", "-f", help="The pipeline YAML file."),
+    config_file: Path | None = ConfigOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Compile a pipeline into the cache every container command reads
+    (MAGNUS_PIPELINE_CACHE_DIR), e.g. while an image is built. Exit 2 when invalid."""
+
+    def body() -> int:
+        from magnus_render.runtime.compile_cache import compile_pipeline
+
+        return compile_pipeline(file, config_file)
+
+    guard(body)
+
+
 def _node_entry(
     entry: str,
     run_id: str,

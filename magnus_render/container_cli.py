@@ -1,8 +1,9 @@
-"""The container commands (`execute_single_node`, `fan`) without typer, click or rich.
+"""The container commands (`execute_single_node`, `fan`, `compile`) without typer or rich.
 
 Why: every rendered container and every node of the shell target starts one process for
-one of these two commands, so importing the CLI framework (about as costly as the node
-itself) is paid once per step. :func:`dispatch` parses exactly the options the typer
+one of the first two commands, so importing the CLI framework (about as costly as the node
+itself) is paid once per step; `compile` (an image's RUN line) is their companion and is
+kept as light. :func:`dispatch` parses exactly the options the typer
 commands in :mod:`magnus_render.cli` declare, with argparse; anything it does not fully
 understand (``--help``, a usage error, another command) returns ``None`` so the caller falls
 back to typer, which prints the same help and usage errors as before.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 #: the commands this module handles; everything else goes to typer
-COMMANDS = ("execute_single_node", "fan")
+COMMANDS = ("execute_single_node", "fan", "compile")
 
 
 class _Fallback(Exception):
@@ -31,6 +32,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser(command: str) -> _Parser:
     parser = _Parser(prog=f"magnus {command}", add_help=False, allow_abbrev=False)
+    if command == "compile":  # run once while an image is built
+        parser.add_argument("--file", "-f", type=Path, required=True)
+        parser.add_argument("--config-file", "-c", type=Path, default=None)
+        parser.add_argument("--debug", action="store_true")
+        return parser
     parser.add_argument("run_id")
     parser.add_argument("step_name")
     parser.add_argument("--file", "-f", type=Path, required=True)
@@ -98,6 +104,11 @@ def _guarded(command: str, ns: argparse.Namespace, debug: bool) -> int:
 
 def _run(command: str, ns: argparse.Namespace) -> int:
     from magnus_render.errors import MagnusError
+
+    if command == "compile":
+        from magnus_render.runtime.compile_cache import compile_pipeline
+
+        return compile_pipeline(ns.file, ns.config_file)
     from magnus_render.runtime import entrypoints
 
     common: dict[str, Any] = {

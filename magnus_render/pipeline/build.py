@@ -62,6 +62,7 @@ class _Builder(CompositeBuilder):
         self.include_stack: list[Path] = []
         self.hasher = hashlib.sha256()
         self.files: list[str] = []
+        self.links: list[tuple[str, str]] = []
 
     # -- entry points -----------------------------------------------------------------
     def build_file(self, path: Path) -> Pipeline:
@@ -84,7 +85,8 @@ class _Builder(CompositeBuilder):
         if errors or graph is None:
             raise PipelineError.from_diagnostics(errors or [Diagnostic("invalid pipeline", file)])
         warnings = tuple(d for d in self.diagnostics if d.severity == "warning")
-        return Pipeline(graph, file, self.hasher.hexdigest(), warnings, tuple(self.files))
+        files, links = tuple(self.files), tuple(self.links)
+        return Pipeline(graph, file, self.hasher.hexdigest(), warnings, files, links)
 
     # -- helpers ----------------------------------------------------------------------
     def _root_graph(self, data: Any, smap: SourceMap) -> Graph | None:

@@ -7,18 +7,24 @@ and pickles it; later calls with the same bytes unpickle it.
 
 Safety of the cache:
 
-- the key hashes the pipeline file's bytes, the path as given, the working directory (an
-  include is resolved from them), the Python version and a fingerprint of the front end's
-  own source files (version, names, sizes, mtimes), so a changed magnus-render never
-  trusts an old entry;
-- an entry lists every included file with the hash of its bytes; a changed or missing
-  include is a miss. An entry is written only when the pipeline's ``dag_hash`` (the hash
-  the builder took of every byte it read) matches the files as hashed here, so a file
-  edited during the build is never cached with the wrong IR;
-- pickles are loaded only from a folder owned by this user and writable by nobody else;
-  an unreadable, foreign or corrupt entry is a miss, never an error. Entries are written
-  atomically (write, then rename). Nothing of the cache can make a run fail: when the
-  folder cannot be written, the pipeline is built as before.
+- the key hashes the pipeline file's bytes, the path as given, the working directory when
+  that path is relative (an include is resolved from them), the Python version and a
+  fingerprint of the front end's own source files (version, names, sizes, mtimes), so a
+  changed magnus-render never trusts an old entry;
+- an entry lists every included file, as written in its ``dag_definition``, with the hash
+  of its bytes; a changed or missing include is a miss, and so is one that a retargeted
+  symlink on its way (a ``current -> release-N`` layout) now makes another file. An entry
+  is written only when the pipeline's ``dag_hash`` (the hash the builder took of every
+  byte it read) matches the files as hashed here, so a file edited during the build is
+  never cached with the wrong IR;
+- pickles are loaded only from a folder, and an entry, owned by root or by this user and
+  writable by neither group nor others (the usual rule for trusted files: an image's
+  cache, baked by ``magnus compile`` as root, is read by pods running as any uid); an
+  unreadable, foreign or corrupt entry is a miss, never an error. A folder this user
+  cannot write is only read. Entries are written atomically (a temporary file of a random
+  name, then rename), readable by all (the folder's mode guards a private cache). Nothing
+  of the cache can make a run fail: when the folder cannot be written, the pipeline is
+  built as before.
 
 Each graph's nodes are pickled one by one and unpickled on first access
 (:class:`LazyNodes`), so loading costs little more for the last step of a 5,000-step
@@ -38,6 +44,7 @@ import io
 import operator
 import os
 import pickle
+import secrets
 import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -49,7 +56,7 @@ from magnus_render.pipeline import ir
 from magnus_render.pipeline.loaded import Pipeline
 
 #: bump when the entry layout changes
-FORMAT = b"magnus-render compiled pipeline 2"
+FORMAT = b"magnus-render compiled pipeline 3"
 #: keep at most this many entries (the oldest are removed when a new one is written)
 MAX_ENTRIES = 256
 
@@ -88,6 +95,46 @@ def load_compiled(path: str | Path) -> Pipeline:
     return pipeline
 
 
+def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, bool]]]:
+    """`magnus compile`: make sure the cache holds ``path`` compiled, e.g. in an image, as
+    given and, when relative, also as an absolute path (whose key leaves out the working
+    directory). Returns the pipeline and each entry with whether it was there already; a
+    pipeline error raises as when loading, an entry that cannot be written a MagnusError."""
+    from magnus_render.errors import MagnusError
+
+    if not enabled():
+        raise MagnusError("the compiled-pipeline cache is off (MAGNUS_PIPELINE_CACHE=0)")
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        _build(path)  # the builder names the missing or unreadable file
+        raise MagnusError(f"{path}: {exc.strerror}") from None
+    folder = cache_dir()
+    spellings = [path] if os.path.isabs(path) else [path, os.path.abspath(path)]
+    pipelines: list[Pipeline] = []
+    entries: list[tuple[Path, bool]] = []
+    for spelling in spellings:
+        entry = folder / f"{_key(spelling, text)}.pickle"
+        cached = _read(folder, entry)
+        pipeline = cached or _build(spelling)
+        pipelines.append(pipeline)
+        entries.append((entry, cached is not None))
+        if cached is not None:
+            continue
+        try:  # readable by the uid a container runs as, whatever the umask
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                os.chmod(folder, 0o755)
+        except OSError as exc:
+            raise MagnusError(
+                f"cannot create the pipeline cache {folder}: {exc.strerror}"
+            ) from None
+        why = _write(folder, entry, text, pipeline)
+        if why:
+            raise MagnusError(f"cannot cache {spelling} in {folder}: {why}")
+    return pipelines[0], entries
+
+
 def _build(path: str | Path) -> Pipeline:
     from magnus_render.pipeline.build import load_pipeline
 
@@ -95,8 +142,12 @@ def _build(path: str | Path) -> Pipeline:
 
 
 def _key(path: str | Path, text: bytes) -> str:
+    """The entry's name. The working directory counts only for a relative path: from an
+    absolute one the builder reads nothing relative to it (includes resolve from the
+    pipeline file's folder) and records only absolute names."""
     digest = hashlib.sha256(FORMAT)
-    for part in (_code_fingerprint(), sys.version, os.getcwd(), str(path)):
+    where = "" if os.path.isabs(path) else os.getcwd()
+    for part in (_code_fingerprint(), sys.version, where, str(path)):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(text)
     return digest.hexdigest()
@@ -127,8 +178,18 @@ def _file_hash(path: str) -> str | None:
 
 # -- reading ------------------------------------------------------------------------------
 def _trusted(st: os.stat_result) -> bool:
-    """Owned by this user and writable by nobody else (a pickle runs code when loaded)."""
-    return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    """Owned by root or this user and writable by neither group nor others (a pickle runs
+    code when loaded; root can change anything anyway)."""
+    return _distrust(st) is None
+
+
+def _distrust(st: os.stat_result) -> str | None:
+    """Why a folder or entry with this status is not trusted (None: it is)."""
+    if st.st_uid not in (0, os.getuid()):
+        return f"it is owned by uid {st.st_uid}, neither root nor this user"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "it is writable by group or others (chmod go-w)"
+    return None
 
 
 def _read(folder: Path, entry: Path) -> Pipeline | None:
@@ -219,35 +280,49 @@ def _dumps(value: Any) -> bytes:
 
 
 # -- writing ------------------------------------------------------------------------------
-def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> None:
-    """Cache ``pipeline`` if it was built from exactly ``text`` and today's includes."""
-    # files[0] is the pipeline file itself (hashed into the key), the rest its includes
-    includes = [(name, _file_hash(name)) for name in pipeline.files[1:]]
+def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | None:
+    """Cache ``pipeline`` if it was built from exactly ``text`` and today's includes.
+    Returns why it was not written (None when it was); a miss then, never an error."""
+    # files[0] is the pipeline file itself (hashed into the key), the rest its includes:
+    # checked as written, so a retargeted symlink on the way to one is seen, while a
+    # different route to the same bytes (a ConfigMap's ..data links) is still a hit
+    includes = [(spelled, _file_hash(name)) for spelled, name in pipeline.links]
     digest = hashlib.sha256(text)
-    for name, _ in includes:
+    for name in pipeline.files[1:]:
         try:
             digest.update(Path(name).read_bytes())
         except OSError:
-            return
+            return f"included file {name} cannot be read"
     if digest.hexdigest() != pipeline.dag_hash:
-        return  # a file changed while it was built: do not cache this IR
+        return "a file changed while it was built"
     try:
         payload = _dumps((FORMAT, includes, pipeline))
-    except Exception:  # something in the IR that cannot be pickled: run uncached
-        return
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    except Exception as exc:  # something in the IR that cannot be pickled: run uncached
+        return f"it cannot be pickled ({exc})"
+    # a random name: two writers with the same pid (pods on one shared volume) never meet
+    tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(8)}.tmp")
+    created = False
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _trusted(os.stat(folder)):
-            return
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        why = _distrust(os.stat(folder))
+        if why:
+            return f"the folder would not be trusted: {why}"
+        if not os.access(folder, os.W_OK):
+            return "the folder is not writable by this user"  # read-only: only read
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        created = True
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o644)  # whatever the umask: the folder guards access
             fh.write(payload)
         os.replace(tmp, entry)
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return exc.strerror or str(exc)
+    with contextlib.suppress(OSError):
         _prune(folder)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    return None
 
 
 def _prune(folder: Path) -> None:

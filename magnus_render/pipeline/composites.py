@@ -44,6 +44,7 @@ class CompositeBuilder:
     include_stack: list[Path]
     hasher: Any
     files: list[str]
+    links: list[tuple[str, str]]
     #: the builder's (build.py): (raw, smap, internal_name, name, label, depth, allowed_keys)
     _graph: Callable[..., Graph | None]
 
@@ -161,6 +162,7 @@ class CompositeBuilder:
             return None
         self.hasher.update(path.read_bytes())
         self.files.append(str(path))
+        self.links.append((str(Path(smap.file).parent / model.dag_definition), str(path)))
         dag = self._dag_mapping(data, inner_map)
         if dag is None:
             return None

@@ -18,3 +18,7 @@ class Pipeline:
     dag_hash: str
     warnings: tuple[Diagnostic, ...] = ()
     files: tuple[str, ...] = field(default=())
+    #: each include as written, joined to its including file's folder, and the file it
+    #: resolved to: the compiled cache checks the bytes found as written, so a retargeted
+    #: symlink (a ``current -> release-N`` folder) is a miss, not another release's IR
+    links: tuple[tuple[str, str], ...] = field(default=(), compare=False)
