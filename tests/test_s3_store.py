@@ -141,7 +141,7 @@ def test_step_attempts_and_nesting_round_trip(server: MotoServer) -> None:
 )
 def test_a_corrupt_object_is_a_clear_error(server: MotoServer, body: bytes, why: str) -> None:
     """A hand-edited or foreign object: RunLogCorrupt naming its s3:// URL, not a traceback."""
-    from magnus_render.stores.run_log_base import RunLogCorrupt
+    from magnus_render.stores.log_codec import RunLogCorrupt
 
     run_id = new_run(server)
     key = f"run-logs/{run_id}/branches/m.x.json"

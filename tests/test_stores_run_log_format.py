@@ -13,7 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from magnus_render.stores.log_codec import to_json
+from magnus_render.stores.log_codec import RunLogCorrupt, to_json
 from magnus_render.stores.models import (
     BranchLog,
     DataCatalog,
@@ -22,7 +22,7 @@ from magnus_render.stores.models import (
     StepAttempt,
     StepLog,
 )
-from magnus_render.stores.run_log_base import RunLogCorrupt, RunLogStore
+from magnus_render.stores.run_log_base import RunLogStore
 from magnus_render.stores.run_log_buffered import BufferedRunLogStore
 from magnus_render.stores.run_log_chunked import ChunkedFsRunLogStore
 from magnus_render.stores.run_log_fs import FileSystemRunLogStore

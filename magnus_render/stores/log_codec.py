@@ -15,9 +15,18 @@ from typing import Any, TypeVar
 import msgspec
 
 from magnus_render.stores.models import LogModel, enc_hook
-from magnus_render.stores.run_log_base import RunLogCorrupt
+from magnus_render.stores.run_log_base import RunLogWriteError
 
 _M = TypeVar("_M", bound=LogModel)
+
+
+class RunLogCorrupt(RunLogWriteError):
+    """A stored log that does not read back as a run log (hand-edited, bad JSON, a wrong
+    type or an unknown key). Inside a run it fails the step and the run like a failed
+    write (magnus cannot keep its books); elsewhere (`magnus show`) it is bad input."""
+
+    exit_code = 2
+
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 

@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from msgspec.structs import replace
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magnus_render.errors import RunError
@@ -32,14 +31,6 @@ class RunLogWriteError(RunError):
     """The store could not record a log (disk full, permission denied): the run fails."""
 
     exit_code = 1
-
-
-class RunLogCorrupt(RunLogWriteError):
-    """A stored log that does not read back as a run log (hand-edited, bad JSON, a wrong
-    type or an unknown key). Inside a run it fails the step and the run like a failed
-    write (magnus cannot keep its books); elsewhere (`magnus show`) it is bad input."""
-
-    exit_code = 2
 
 
 class StoreSettings(BaseModel):
@@ -175,9 +166,9 @@ class RunLogStore(Configured, ABC):
         branches: dict[str, BranchLog] = {}
         for log in logs:
             if isinstance(log, StepLog):
-                steps[log.internal_name] = replace(log, branches={})
+                steps[log.internal_name] = log.model_copy(update={"branches": {}})
             else:
-                branches[log.internal_name] = replace(log, steps={})
+                branches[log.internal_name] = log.model_copy(update={"steps": {}})
         for name in sorted(steps, key=_depth):
             step = steps[name]
             parent = parent_of(name)
