@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 STUB = """\
 dag:
@@ -67,21 +65,7 @@ def test_the_container_argument_parser_asks_no_terminal_size(tmp_path: Path) -> 
     assert done.stdout.strip() == "[]"
 
 
-def _models_use_pydantic() -> bool:
-    code = "import sys, magnus_render.stores.models\nprint('pydantic' in sys.modules)\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout.strip() == "True"
-
-
 def test_a_stub_step_loads_no_rare_path_module(tmp_path: Path) -> None:
-    if _models_use_pydantic():  # pydantic itself loads most of RARE
-        pytest.skip("the run log models still use pydantic (branch runlog moves them)")
     (tmp_path / "p.yaml").write_text(STUB, encoding="utf-8")
     code = (
         "import sys\n"
