@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from magnus_render.errors import ConfigError, Diagnostic
-from magnus_render.settings import deep_merge, struct_problems
+from magnus_render.settings import LAX, deep_merge, struct_problems
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -211,7 +211,7 @@ def _convert(model: type, data: Any, where: str = "", smap: Any = None, file: st
     """``data`` as the Struct ``model``, else one ConfigError listing every problem, each
     at the line of the deepest mapping or list item on its path when ``smap`` is given."""
     try:
-        return msgspec.convert(data, type=model)
+        return msgspec.convert(data, type=model, strict=LAX)
     except msgspec.ValidationError as exc:
         problems = struct_problems(model, data, exc, "unknown section or field")
     diagnostics = []

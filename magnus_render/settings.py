@@ -108,7 +108,7 @@ def convert_settings(
     import msgspec
 
     try:
-        return msgspec.convert(raw, type=model)
+        return msgspec.convert(raw, type=model, strict=LAX)
     except msgspec.ValidationError as exc:
         problems = struct_problems(model, raw, exc, UNKNOWN)
     diagnostics = [
@@ -118,6 +118,12 @@ def convert_settings(
     diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
     raise ConfigError.from_diagnostics(diagnostics) from None
 
+
+#: msgspec's ``strict`` for settings: False, so a quoted number or boolean in a config file
+#: (``max_conflict_retries: "50"``, ``autolog: "true"``) is read as pydantic's lax mode
+#: read it before the move to msgspec (and magnus 0.5 before that); a number is still never
+#: read as text, as pydantic 2 did not either
+LAX = False
 
 #: a msgspec error: ``<what> - at `$.a.b[0]` `` (or ``- at `key` in `$.a` `` for a key);
 #: patterns, not compiled at import (``re`` caches them): an error is the rare path
@@ -145,7 +151,7 @@ def struct_problems(model: type, raw: Any, exc: Exception, unknown: str) -> list
             continue
         kind = field.type
         try:
-            msgspec.convert(raw[name], type=kind)
+            msgspec.convert(raw[name], type=kind, strict=LAX)
         except msgspec.ValidationError as inner:
             if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
                 found = struct_problems(kind, raw[name], inner, unknown)
