@@ -78,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "now_iso": "magnus_render.stores.models",
     "RunLogStore": "magnus_render.stores.run_log_base",
     "RunLogNotFound": "magnus_render.stores.run_log_base",
+    "RunLogCorrupt": "magnus_render.stores.log_codec",
     "StoreSettings": "magnus_render.stores.run_log_base",
     "Catalog": "magnus_render.stores.catalog_base",
     "CatalogSettings": "magnus_render.stores.catalog_base",
@@ -122,6 +123,7 @@ __all__ = [
     "RunContext",
     "RunError",
     "RunLog",
+    "RunLogCorrupt",
     "RunLogNotFound",
     "RunLogStore",
     "Scope",
@@ -207,6 +209,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names resolve in __
     from magnus_render.runtime.nodes import Branch
     from magnus_render.stores import backend_class
     from magnus_render.stores.catalog_base import Catalog, CatalogSettings
+    from magnus_render.stores.log_codec import RunLogCorrupt
     from magnus_render.stores.models import (
         BranchLog,
         CodeIdentity,

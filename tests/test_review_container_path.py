@@ -50,3 +50,57 @@ def test_text_that_is_no_number_is_still_an_error_at_its_line(tmp_path: Path) ->
         f"{path}:5: run_log_store.config.max_conflict_retries: expected `int`, got `str`",
         f"{path}:6: run_log_store.config.prefix: expected `str`, got `int`",  # never coerced
     ]
+
+
+def test_a_plugin_store_settings_subclass_with_pydantic_fields_is_refused_clearly(
+    tmp_path: Path,
+) -> None:
+    """Before issue 18 StoreSettings was a pydantic model, so a plugin's subclass could use
+    ``Field(2, ge=1)`` and validators; on a Struct the FieldInfo would be the value."""
+    from pydantic import Field, field_validator
+
+    from magnus_render.stores.run_log_base import StoreSettings
+
+    class PoolSettings(StoreSettings):
+        workers: int = Field(2, ge=1)  # type: ignore[assignment]
+        name: str = "pool"
+
+        @field_validator("name")
+        @classmethod
+        def _named(cls, value: str) -> str:
+            return value
+
+    path = tmp_path / "c.yaml"
+    config = _config(tmp_path, "secrets:\n  type: pool\n  config:\n    workers: 3\n")
+    with pytest.raises(ConfigError) as info:
+        build_settings(PoolSettings, config.secrets.config, config, "secrets")
+    message = str(info.value)
+    assert message.startswith(f"{path}:3: secrets: the settings model ")
+    assert "PoolSettings is a msgspec Struct" in message
+    assert "the pydantic default of 'workers', the validator '_named' would be" in message
+
+
+def test_built_in_settings_models_hold_nothing_of_pydantic() -> None:
+    from magnus_render.stores import catalog_fs, run_log_chunked, run_log_fs, secrets
+    from magnus_render.stores.run_log_base import pydantic_leftovers
+
+    for model in (
+        S3RunLogSettings,
+        MlflowSettings,
+        catalog_fs.FileSystemCatalogSettings,
+        run_log_chunked.ChunkedFsSettings,
+        run_log_fs.FileSystemSettings,
+        secrets.EnvSettings,
+        secrets.DotEnvSettings,
+    ):
+        assert pydantic_leftovers(model) == ""
+
+
+def test_run_log_corrupt_is_part_of_the_plugin_api() -> None:
+    """A plugin store decoding its own objects raises the error the runtime turns into a
+    failed step (and `magnus show` into exit 2)."""
+    from magnus_render import plugin
+    from magnus_render.stores.log_codec import RunLogCorrupt
+
+    assert plugin.RunLogCorrupt is RunLogCorrupt
+    assert "RunLogCorrupt" in plugin.__all__

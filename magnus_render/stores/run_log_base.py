@@ -13,13 +13,14 @@ nests them again by name (a step ``a.b.c`` lives in branch ``a.b``, which lives 
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import msgspec
 
-from magnus_render.errors import RunError
+from magnus_render.errors import ConfigError, RunError
 from magnus_render.stores.models import BranchLog, LogT, RunLog, Status, StepLog
 
 
@@ -45,6 +46,16 @@ def build_settings(model: type, raw: dict[str, Any], config: Any, section: str) 
 
     where = config if hasattr(config, "line_at") else None
     if issubclass(model, msgspec.Struct):
+        leftovers = pydantic_leftovers(model)
+        if leftovers:
+            raise ConfigError(
+                f"{section}: the settings model {model.__module__}.{model.__qualname__} is a "
+                f"msgspec Struct (StoreSettings is one now), but {leftovers} would be "
+                "ignored: make it a pydantic BaseModel, or declare it for msgspec "
+                "(docs/extending.md, 'Writing a run log store')",
+                where.source_file if where else None,
+                where.line_at(section, ()) if where else None,
+            )
         return settings.convert_settings(model, raw or {}, where, section)
     from pydantic import ValidationError
 
@@ -52,6 +63,25 @@ def build_settings(model: type, raw: dict[str, Any], config: Any, section: str) 
         return model.model_validate(raw or {})  # type: ignore[attr-defined]  # pydantic
     except ValidationError as exc:
         raise settings.settings_error(exc, where, section) from None
+
+
+@functools.cache
+def pydantic_leftovers(model: type) -> str:
+    """What of pydantic a Struct settings model still holds, as text ('' for nothing): a
+    plugin written when StoreSettings was a pydantic model subclasses a Struct now, where
+    a ``Field(...)`` default would be the value itself and a validator would never run."""
+    found = [
+        f"the pydantic default of {f.name!r}"
+        for f in msgspec.structs.fields(model)
+        if _from_pydantic(f.default)
+    ]
+    for klass in model.__mro__:
+        found += [f"the validator {k!r}" for k, v in vars(klass).items() if _from_pydantic(v)]
+    return ", ".join(found)
+
+
+def _from_pydantic(value: Any) -> bool:
+    return type(value).__module__.split(".")[0] == "pydantic"
 
 
 class Configured:
