@@ -239,6 +239,13 @@ def load_config(path: str | Path | None) -> MagnusConfig:
     # magnus 0.5 allowed a top-level `defaults` wrapper in magnus-config.yaml
     if "defaults" in data and isinstance(data["defaults"], dict) and len(data) == 1:
         data = data["defaults"]
+    elif "defaults" in data:
+        raise ConfigError(
+            "defaults: magnus 0.5's `defaults:` wrapper must be the file's only key and hold "
+            "a mapping of sections",
+            str(path),
+            smap.line_of(data, "defaults"),
+        )
     file = _convert(_ConfigFile, data, smap=smap, file=str(path))
     config = MagnusConfig(**{name: getattr(file, name) for name in SECTIONS})
     lines: dict[str, Any] = {}

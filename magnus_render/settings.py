@@ -153,8 +153,16 @@ def struct_problems(model: type, raw: Any, exc: Exception, unknown: str) -> list
         try:
             msgspec.convert(raw[name], type=kind, strict=LAX)
         except msgspec.ValidationError as inner:
+            value = raw[name]
+            keys = (
+                [k for k in value if not isinstance(k, str)] if isinstance(value, Mapping) else []
+            )
             if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-                found = struct_problems(kind, raw[name], inner, unknown)
+                found = struct_problems(kind, value, inner, unknown)
+            elif keys:  # msgspec names no key (``$[...]``): say which, at its line
+                found = [
+                    ((k,), f"a key must be text (quote it), not {_yaml_type(k)}") for k in keys
+                ]
             else:
                 found = [_parsed(str(inner), unknown)]
             problems += [((name, *path), message) for path, message in found]
@@ -175,7 +183,16 @@ def _parsed(text: str, unknown: str) -> Problem:
     if field is not None:
         path.append(field["key"])
         what = unknown if field["kind"] == "contains unknown" else "field required"
-    return tuple(path), _lower_first(what)
+    return tuple(path), _lower_first(re.sub(r"`(object|array)`", _yaml_name, what))
+
+
+def _yaml_name(match: re.Match[str]) -> str:
+    """msgspec's JSON name of a type as a YAML file calls it."""
+    return "`mapping`" if match[1] == "object" else "`list`"
+
+
+def _yaml_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def _diagnostic(

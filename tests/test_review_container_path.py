@@ -104,3 +104,45 @@ def test_run_log_corrupt_is_part_of_the_plugin_api() -> None:
 
     assert plugin.RunLogCorrupt is RunLogCorrupt
     assert "RunLogCorrupt" in plugin.__all__
+
+
+def test_a_key_that_is_not_text_is_named_at_its_line(tmp_path: Path) -> None:
+    """YAML reads ``1:``, ``null:`` or ``yes:`` as a number, null or boolean; msgspec does not
+    name such a key (``$[...]``), pydantic did: the key and its own line are kept."""
+    path = tmp_path / "c.yaml"
+    with pytest.raises(ConfigError) as info:
+        _config(tmp_path, "run_log_store:\n  type: s3\n  config:\n    bucket: abcd\n    1: x\n")
+    assert str(info.value) == (
+        f"{path}:5: run_log_store.config.1: a key must be text (quote it), not int"
+    )
+
+
+def test_a_type_error_names_the_yaml_kinds_mapping_and_list(tmp_path: Path) -> None:
+    """msgspec speaks JSON (``object``, ``array``); a config file is YAML."""
+    path = tmp_path / "c.yaml"
+    with pytest.raises(ConfigError) as info:
+        _config(tmp_path, "run_log_store:\n  - type: s3\ncatalog:\n  type: x\n  config: [a]\n")
+    assert str(info.value).splitlines() == [
+        f"{path}:1: run_log_store: expected `mapping`, got `list`",
+        f"{path}:5: catalog.config: expected `mapping`, got `list`",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "defaults:\n  run_log_store:\n    type: file-system\nextra: 1\n",
+        "defaults:\n",
+        "defaults: [run_log_store]\n",
+    ],
+)
+def test_a_misused_defaults_wrapper_says_what_the_wrapper_must_be(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    with pytest.raises(ConfigError) as info:
+        _config(tmp_path, text)
+    assert str(info.value) == (
+        f"{path}:1: defaults: magnus 0.5's `defaults:` wrapper must be the file's only key "
+        "and hold a mapping of sections"
+    )
