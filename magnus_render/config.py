@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from magnus_render.errors import ConfigError, Diagnostic
-from magnus_render.settings import LAX, deep_merge, struct_problems
+from magnus_render.settings import convert_struct, deep_merge
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -210,17 +210,13 @@ def validation_error(
 def _convert(model: type, data: Any, where: str = "", smap: Any = None, file: str = "") -> Any:
     """``data`` as the Struct ``model``, else one ConfigError listing every problem, each
     at the line of the deepest mapping or list item on its path when ``smap`` is given."""
-    try:
-        return msgspec.convert(data, type=model, strict=LAX)
-    except msgspec.ValidationError as exc:
-        problems = struct_problems(model, data, exc, "unknown section or field")
-    diagnostics = []
-    for loc, message in problems:
+
+    def diagnostic(loc: tuple[str | int, ...], message: str) -> Diagnostic:
         where_loc = ".".join(str(p) for p in (where, *loc) if p != "")
         line = _line_at(data, smap, loc) if smap is not None else None
-        diagnostics.append(Diagnostic(f"{where_loc}: {message}", file or None, line))
-    diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
-    raise ConfigError.from_diagnostics(diagnostics) from None
+        return Diagnostic(f"{where_loc}: {message}", file or None, line)
+
+    return convert_struct(model, data, "unknown section or field", diagnostic)
 
 
 def load_config(path: str | Path | None) -> MagnusConfig:

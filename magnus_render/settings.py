@@ -24,7 +24,7 @@ the functions that need it (executor and target settings).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from magnus_render.errors import ConfigError, Diagnostic
@@ -105,16 +105,28 @@ def convert_settings(
 ) -> T:
     """``raw`` as the msgspec Struct ``model``; else one ConfigError listing every problem
     (:func:`struct_problems`) in the one wording, ``<section>.config.<key path>``."""
+
+    def diagnostic(path: tuple[str | int, ...], message: str) -> Diagnostic:
+        return _diagnostic(config, section, (*prefix, *(str(p) for p in path)), message)
+
+    return convert_struct(model, raw, UNKNOWN, diagnostic)
+
+
+def convert_struct(
+    model: type[T],
+    raw: Any,
+    unknown: str,
+    diagnostic: Callable[[tuple[str | int, ...], str], Diagnostic],
+) -> T:
+    """``raw`` as the msgspec Struct ``model``; else one ConfigError with a ``diagnostic``
+    for every problem (:func:`struct_problems`), in the file's order."""
     import msgspec
 
     try:
         return msgspec.convert(raw, type=model, strict=LAX)
     except msgspec.ValidationError as exc:
-        problems = struct_problems(model, raw, exc, UNKNOWN)
-    diagnostics = [
-        _diagnostic(config, section, (*prefix, *(str(p) for p in path)), message)
-        for path, message in problems
-    ]
+        problems = struct_problems(model, raw, exc, unknown)
+    diagnostics = [diagnostic(path, message) for path, message in problems]
     diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
     raise ConfigError.from_diagnostics(diagnostics) from None
 
