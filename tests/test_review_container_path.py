@@ -3,6 +3,8 @@ plugin API of the previous release accepted and meant is kept, or refused clearl
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,43 @@ def test_a_misused_defaults_wrapper_says_what_the_wrapper_must_be(
         f"{path}:1: defaults: magnus 0.5's `defaults:` wrapper must be the file's only key "
         "and hold a mapping of sections"
     )
+
+
+STUB = """\
+dag:
+  start_at: s0
+  steps:
+    s0: {type: stub, next: success}
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_magnus_compile_checks_the_settings_every_container_reads(tmp_path: Path) -> None:
+    """docs/containers.md: `magnus compile --config-file` fails the image build on a bad
+    config rather than every pod; a typo in a store's settings is such a config (it only
+    checked the section types). A backend's own files (.env) are the pod's: not checked."""
+    (tmp_path / "p.yaml").write_text(STUB, encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(
+        "run_log_store:\n  type: file-system\n  config:\n    log_foldr: x\n"
+        "catalog:\n  type: file-system\n  config:\n    compute_data_folder: 3\n"
+        "experiment_tracker:\n  type: do-nothing\n  config: {a: 1}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ok.yaml").write_text(
+        "secrets:\n  type: dotenv\n  config:\n    location: /nowhere/.env\n", encoding="utf-8"
+    )
+    env = {"PATH": "/usr/bin:/bin", "MAGNUS_PIPELINE_CACHE_DIR": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    argv = [sys.executable, "-m", "magnus_render.cli", "compile", "-f", "p.yaml", "-c"]
+    done = subprocess.run([*argv, "c.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "error:\n"
+        "c.yaml:4: run_log_store.config.log_foldr: unknown setting\n"
+        "c.yaml:8: catalog.config.compute_data_folder: expected `str`, got `int`\n"
+        "c.yaml:9: experiment_tracker: do-nothing takes no config\n"
+    )
+    assert not (tmp_path / "cache").exists()
+    done = subprocess.run([*argv, "ok.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

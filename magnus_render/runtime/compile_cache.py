@@ -21,10 +21,7 @@ def compile_pipeline(pipeline_file: Path | str, config_file: Path | str | None =
     from magnus_render.pipeline.compiled import compile_into_cache
 
     if config_file is not None:
-        from magnus_render.config import load_config
-        from magnus_render.runtime.executors import check_config_types
-
-        check_config_types(load_config(config_file))
+        check_config(config_file)
     pipeline, entries = compile_into_cache(pipeline_file)
     for warning in pipeline.warnings:
         print(str(warning), file=sys.stderr)
@@ -36,3 +33,34 @@ def compile_pipeline(pipeline_file: Path | str, config_file: Path | str | None =
     folder = entries[0][0].parent
     print(f"used by magnus commands given {used}, with MAGNUS_PIPELINE_CACHE_DIR={folder}")
     return 0
+
+
+def check_config(config_file: Path | str) -> None:
+    """The config as every container reads it before its step: the types, the settings of
+    the run log store, catalog and secrets, and the tracker; every problem in one
+    ConfigError. Settings only: a backend's own setup (a ``.env`` file, a bucket) belongs
+    to the pod, not the image build."""
+    from magnus_render.config import load_config
+    from magnus_render.errors import ConfigError
+    from magnus_render.runtime.executors import check_config_types
+    from magnus_render.runtime.tracking import build_tracker
+    from magnus_render.stores import GROUPS, backend_class
+    from magnus_render.stores.run_log_base import build_settings
+
+    config = load_config(config_file)
+    check_config_types(config)
+    diagnostics = []
+    for section in GROUPS:
+        part = getattr(config, section)
+        try:
+            cls = backend_class(section, part.type, config)
+            build_settings(cls.settings_model, part.config, config, section)
+        except ConfigError as exc:
+            diagnostics += exc.diagnostics
+    try:
+        build_tracker(config)
+    except ConfigError as exc:
+        diagnostics += exc.diagnostics
+    if diagnostics:
+        diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
+        raise ConfigError.from_diagnostics(diagnostics)
