@@ -176,14 +176,16 @@ def struct_problems(model: type, raw: Any, exc: Exception, unknown: str) -> list
                     ((k,), f"a key must be text (quote it), not {_yaml_type(k)}") for k in keys
                 ]
             else:
-                found = [_parsed(str(inner), unknown)]
+                found = [_parsed(str(inner), unknown, kind)]
             problems += [((name, *path), message) for path, message in found]
     return problems or [_parsed(str(exc), unknown)]
 
 
-def _parsed(text: str, unknown: str) -> Problem:
+def _parsed(text: str, unknown: str, kind: Any = None) -> Problem:
     """One msgspec error message as (key path, message); the path ends at a mapping's
-    value (``[...]``: msgspec does not name the key)."""
+    value (``[...]``: msgspec does not name the key). msgspec quotes a value that is not
+    one of a Literal's or Enum's: it may be a secret, so the choices (of ``kind``, the
+    field's type) are named instead, as pydantic did."""
     match = re.fullmatch(_MSGSPEC_ERROR, text)
     what, at = (match["what"], match["in"] or match["at"] or "") if match else (text, "")
     path: list[str | int] = []
@@ -191,11 +193,27 @@ def _parsed(text: str, unknown: str) -> Problem:
         if index == "...":
             break
         path.append(int(index) if index else name)
+    if what.startswith("Invalid enum value "):
+        what = "not one of the allowed values" + _choices(kind)
     field = re.fullmatch(_FIELD_ERROR, what)
     if field is not None:
         path.append(field["key"])
         what = unknown if field["kind"] == "contains unknown" else "field required"
     return tuple(path), _lower_first(re.sub(r"`(object|array)`", _yaml_name, what))
+
+
+def _choices(kind: Any) -> str:
+    """``: 'a', 'b'`` for a Literal or Enum type, '' for any other."""
+    import enum
+    import typing
+
+    if typing.get_origin(kind) is typing.Literal:
+        values: Iterable[Any] = typing.get_args(kind)
+    elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+        values = (member.value for member in kind)
+    else:
+        return ""
+    return ": " + ", ".join(repr(v) for v in values)
 
 
 def _yaml_name(match: re.Match[str]) -> str:

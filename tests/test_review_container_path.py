@@ -3,16 +3,18 @@ plugin API of the previous release accepted and meant is kept, or refused clearl
 
 from __future__ import annotations
 
+import enum
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from magnus_render.config import load_config
 from magnus_render.errors import ConfigError
 from magnus_render.runtime.tracking import MlflowSettings
-from magnus_render.stores.run_log_base import build_settings
+from magnus_render.stores.run_log_base import StoreSettings, build_settings
 from magnus_render.stores.s3_run_log import S3RunLogSettings
 
 
@@ -60,8 +62,6 @@ def test_a_plugin_store_settings_subclass_with_pydantic_fields_is_refused_clearl
     """Before issue 18 StoreSettings was a pydantic model, so a plugin's subclass could use
     ``Field(2, ge=1)`` and validators; on a Struct the FieldInfo would be the value."""
     from pydantic import Field, field_validator
-
-    from magnus_render.stores.run_log_base import StoreSettings
 
     class PoolSettings(StoreSettings):
         workers: int = Field(2, ge=1)  # type: ignore[assignment]
@@ -188,3 +188,30 @@ def test_magnus_compile_checks_the_settings_every_container_reads(tmp_path: Path
     assert not (tmp_path / "cache").exists()
     done = subprocess.run([*argv, "ok.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+class _Mode(enum.Enum):
+    FAST = "fast"
+    SAFE = "safe"
+
+
+class _VaultSettings(StoreSettings):
+    """A plugin's settings (msgspec resolves its annotations in this module)."""
+
+    auth: Literal["token", "approle"] = "token"
+    mode: _Mode = _Mode.SAFE
+
+
+def test_a_value_outside_a_plugin_settings_literal_is_not_echoed(tmp_path: Path) -> None:
+    """msgspec's message quotes the value (``Invalid enum value 'hunter2'``): a value typed
+    into the wrong key may be a secret. The choices are named instead, as pydantic did."""
+    path = tmp_path / "c.yaml"
+    config = _config(
+        tmp_path, "secrets:\n  type: vault\n  config:\n    auth: s3cr3t-t0ken\n    mode: s3cr3t\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        build_settings(_VaultSettings, config.secrets.config, config, "secrets")
+    assert str(info.value).splitlines() == [
+        f"{path}:4: secrets.config.auth: not one of the allowed values: 'token', 'approle'",
+        f"{path}:5: secrets.config.mode: not one of the allowed values: 'fast', 'safe'",
+    ]
