@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 __all__ = ["MagnusConfig", "ServiceConfig", "deep_merge", "load_config", "validation_error"]
+
+_T = TypeVar("_T")
 
 DEFAULT_CONFIG_FILE = "magnus-config.yaml"
 #: the experiment trackers a config may name (magnus 0.5's names)
@@ -207,7 +209,7 @@ def validation_error(
     return ConfigError.from_diagnostics(diagnostics)
 
 
-def _convert(model: type, data: Any, where: str = "", smap: Any = None, file: str = "") -> Any:
+def _convert(model: type[_T], data: Any, where: str = "", smap: Any = None, file: str = "") -> _T:
     """``data`` as the Struct ``model``, else one ConfigError listing every problem, each
     at the line of the deepest mapping or list item on its path when ``smap`` is given."""
 

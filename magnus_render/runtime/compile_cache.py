@@ -45,7 +45,7 @@ def check_config(config_file: Path | str) -> None:
     from magnus_render.runtime.executors import check_config_types
     from magnus_render.runtime.tracking import build_tracker
     from magnus_render.stores import GROUPS, backend_class
-    from magnus_render.stores.run_log_base import build_settings
+    from magnus_render.stores.run_log_base import Configured, build_settings
 
     config = load_config(config_file)
     check_config_types(config)
@@ -54,7 +54,8 @@ def check_config(config_file: Path | str) -> None:
         part = getattr(config, section)
         try:
             cls = backend_class(section, part.type, config)
-            build_settings(cls.settings_model, part.config, config, section)
+            if issubclass(cls, Configured):  # every backend is (registry.lookup checks)
+                build_settings(cls.settings_model, part.config, config, section)
         except ConfigError as exc:
             diagnostics += exc.diagnostics
     try:
