@@ -215,3 +215,24 @@ def test_a_value_outside_a_plugin_settings_literal_is_not_echoed(tmp_path: Path)
         f"{path}:4: secrets.config.auth: not one of the allowed values: 'token', 'approle'",
         f"{path}:5: secrets.config.mode: not one of the allowed values: 'fast', 'safe'",
     ]
+
+
+def test_magnus_runs_lists_a_run_whose_header_is_corrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand-edited header reads as RunLogCorrupt now (it was a traceback); `magnus runs`
+    must not silently leave that run out of the list."""
+    from magnus_render.runtime.show import list_runs
+
+    monkeypatch.chdir(tmp_path)
+    for run_id, header in (("good", '{"run_id": "good"}'), ("bad", '{"run_id": 5}')):
+        (tmp_path / "logs" / run_id).mkdir(parents=True)
+        (tmp_path / "logs" / run_id / "run.json").write_text(header, encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(
+        "run_log_store:\n  type: chunked-fs\n  config:\n    log_folder: logs\n", encoding="utf-8"
+    )
+    assert list_runs("c.yaml") == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == [
+        "bad  UNREADABLE (magnus show bad says why)",
+        "good  PROCESSING",
+    ]

@@ -23,7 +23,7 @@ import msgspec
 from magnus_render.contract.naming import check_run_id
 from magnus_render.errors import MagnusError
 from magnus_render.runtime.context import configured_store
-from magnus_render.stores.log_codec import to_json
+from magnus_render.stores.log_codec import RunLogCorrupt, to_json
 from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
 from magnus_render.stores.run_log_base import RunLogStore, parent_of
 
@@ -201,7 +201,10 @@ def list_runs(config_file: Path | str | None = None, limit: int = 20) -> int:
     for run_id in store.list_run_ids()[:limit]:
         try:
             header = store.get_run_header(run_id)
-        except MagnusError:
+        except RunLogCorrupt:  # not hidden: `magnus show` names the file and the problem
+            print(f"{run_id}  UNREADABLE (magnus show {run_id} says why)")
+            continue
+        except MagnusError:  # removed while listing
             continue
         tag = f"  tag={header.tag}" if header.tag else ""
         print(f"{run_id}  {header.status.value}{tag}")
