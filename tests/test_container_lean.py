@@ -9,15 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.pipelines import STUB
+
 ROOT = Path(__file__).resolve().parent.parent
-STUB = """\
-dag:
-  start_at: s0
-  steps:
-    s0: {type: stub, next: success}
-    success: {type: success}
-    fail: {type: fail}
-"""
 #: never loaded by a stub step (bz2 and lzma come with shutil, random with tempfile and
 #: secrets, email with importlib.metadata)
 RARE = (

@@ -16,6 +16,7 @@ from magnus_render.errors import ConfigError
 from magnus_render.runtime.tracking import MlflowSettings
 from magnus_render.stores.run_log_base import StoreSettings, build_settings
 from magnus_render.stores.s3_run_log import S3RunLogSettings
+from tests.helpers.pipelines import STUB
 
 
 def _config(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
@@ -148,16 +149,6 @@ def test_a_misused_defaults_wrapper_says_what_the_wrapper_must_be(
         f"{path}:1: defaults: magnus 0.5's `defaults:` wrapper must be the file's only key "
         "and hold a mapping of sections"
     )
-
-
-STUB = """\
-dag:
-  start_at: s0
-  steps:
-    s0: {type: stub, next: success}
-    success: {type: success}
-    fail: {type: fail}
-"""
 
 
 def test_magnus_compile_checks_the_settings_every_container_reads(tmp_path: Path) -> None:

@@ -15,16 +15,9 @@ import pytest
 from magnus_render.config import load_config
 from magnus_render.errors import ConfigError
 from magnus_render.stores.run_log_base import StoreSettings, build_settings
+from tests.helpers.pipelines import STUB
 
 ROOT = Path(__file__).resolve().parent.parent
-STUB = """\
-dag:
-  start_at: s0
-  steps:
-    s0: {type: stub, next: success}
-    success: {type: success}
-    fail: {type: fail}
-"""
 
 
 def _python(cwd: Path, *argv: str, path: str = "") -> subprocess.CompletedProcess[str]:
