@@ -21,6 +21,8 @@ CASES = {
     "render_sfn.py": (["--sizes", "10,20", "--repeat", "1"], "20"),
     "load.py": (["--sizes", "10,20", "--repeats", "1"], "20"),
     "scale.py": (["--sizes", "10", "20"], "magnus show"),
+    "render_argo.py": ([], "whole magnus-render"),
+    "render_k8s.py": ([], "executor overhead per node Job"),
 }
 
 
