@@ -307,7 +307,9 @@ def test_kustomization_lists_odd_file_names_as_the_same_strings() -> None:
 
     names = ["hello.yaml", "#draft.yaml", "- a.yaml", "yes", "a: b.yaml", "2024-01-01"]
     outcomes = [
-        Outcome(RenderJob("p.yaml", "argo", f"deploy/{n}", None, None, None, (), True, "m:1"))
+        Outcome(
+            RenderJob("p.yaml", "argo", f"deploy/{n}", None, None, None, (), True, "m:1"), "spec"
+        )
         for n in names
     ]
     text = kustomizations(outcomes, "render.yaml")["deploy/kustomization.yaml"]

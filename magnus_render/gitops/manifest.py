@@ -10,6 +10,7 @@ are the repository-relative ones a container image sees.
 from __future__ import annotations
 
 import glob
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -61,14 +62,27 @@ class RenderJob:
     kustomization: bool
     #: manifest file and line of the entry, for messages
     origin: str
+    #: the entry's line in the manifest
+    line: int | None = None
 
 
 def _fill(pattern: str, pipeline: Path, target: str) -> str:
-    return (
+    """The pattern for one pipeline, in the one spelling the tree scan also uses."""
+    return _norm(
         pattern.replace("{name}", pipeline.stem)
         .replace("{stem}", pipeline.stem)
         .replace("{target}", target)
     )
+
+
+def _norm(path: str) -> str:
+    """``./deploy//a.yaml`` -> ``deploy/a.yaml``: outputs are compared, and found stale, as
+    strings, so every spelling of one file must become the same string."""
+    return posixpath.normpath(path)
+
+
+def _outside(path: str) -> bool:
+    return posixpath.isabs(path) or path == ".." or path.startswith("../")
 
 
 def load_manifest(path: Path) -> tuple[Manifest, list[int | None]]:
@@ -108,7 +122,7 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
             "with_infra": entry.with_infra,
         }
         for match in matches:
-            pipeline = Path(match)
+            pipeline = Path(_norm(match))
             jobs.append(
                 RenderJob(
                     pipeline=pipeline.as_posix(),
@@ -124,6 +138,7 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
                     extra=tuple(sorted((k, v) for k, v in extra.items() if v not in (None, False))),
                     kustomization=entry.kustomization,
                     origin=origin,
+                    line=line,
                 )
             )
     seen: dict[str, RenderJob] = {}
@@ -139,6 +154,35 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
                     None,
                 )
             )
+    diagnostics += _misplaced_outputs(jobs, manifest_file)
     if diagnostics:
         raise ConfigError.from_diagnostics(diagnostics)
     return sorted(jobs, key=lambda j: j.output)
+
+
+def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagnostic]:
+    """Outputs outside the manifest's folder, or on a file the render reads.
+
+    The stale-file sweep deletes files in every output folder, so an output folder outside the
+    repository would let it reach there; an output on an input would replace the input.
+    """
+    inputs = {_norm(manifest_file): "the manifest"}
+    for job in jobs:
+        inputs.setdefault(job.pipeline, f"the pipeline of {job.origin}")
+        for path, what in ((job.config, "config"), (job.parameters, "parameters")):
+            if path:
+                inputs.setdefault(path, f"the {what} file of {job.origin}")
+    diagnostics = []
+    for job in jobs:
+        if _outside(job.output):
+            problem = "is outside the manifest's folder; outputs must stay in the repository"
+        elif job.output in inputs:
+            problem = f"is {inputs[job.output]}, which the render reads"
+        else:
+            continue
+        diagnostics.append(
+            Diagnostic(
+                f"output {job.output!r} of {job.pipeline} {problem}", manifest_file, job.line
+            )
+        )
+    return diagnostics

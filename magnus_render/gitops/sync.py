@@ -113,17 +113,46 @@ def render_all(jobs: list[RenderJob], manifest_file: str) -> list[Outcome]:
     """Render every job, in worker processes when there are many; results in job order."""
     if len(jobs) < _POOL_THRESHOLD:
         return [render_one(job, manifest_file) for job in jobs]
+    import signal
+
     workers = min(os.cpu_count() or 1, 8)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        chunks = max(1, len(jobs) // (workers * 4))
-        return list(pool.map(render_one, jobs, [manifest_file] * len(jobs), chunksize=chunks))
+    chunks = max(1, len(jobs) // (workers * 4))
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_leave_sigint_to_the_parent)
+    try:
+        # Ctrl-C reaches the whole process group. Held back while the workers are forked (a
+        # signal then is swallowed by an at-fork hook, or kills a half-born worker) and
+        # raised here once they exist; the workers themselves ignore it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            results = pool.map(render_one, jobs, [manifest_file] * len(jobs), chunksize=chunks)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        return list(results)
+    finally:  # on Ctrl-C: drop the queued renders instead of finishing them all
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _leave_sigint_to_the_parent() -> None:
+    """Workers ignore Ctrl-C: the parent reports it once and stops the pool. Workers write
+    nothing, so nothing is left half-written."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def kustomizations(outcomes: list[Outcome], manifest_file: str) -> dict[str, str]:
-    """A kustomization.yaml per output folder of Kubernetes-kind jobs that asked for one."""
+    """A kustomization.yaml per output folder of Kubernetes-kind jobs that asked for one.
+
+    It lists the specs the folder will hold: a job that failed to render keeps its previous
+    file, listed if there is one; one that never rendered has none to list (``kubectl apply
+    -k`` fails on a missing resource).
+    """
     folders: dict[str, list[str]] = {}
     for outcome in outcomes:
         job = outcome.job
+        if outcome.text is None and not os.path.isfile(job.output):
+            continue
         if job.kustomization and job.target in _K8S_TARGETS:
             folder, name = os.path.split(job.output)
             folders.setdefault(folder, []).append(name)

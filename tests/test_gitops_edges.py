@@ -1,0 +1,154 @@
+"""`magnus-render --manifest` at the edges a user meets: path spellings, outputs in the wrong
+place, broken pipelines beside a kustomization, files in the way, Ctrl-C.
+
+Every test drives the real CLI in a process on a temporary repository (helpers shared with
+test_gitops_manifest.py) and looks at the tree it leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.test_gitops_manifest import RENDER, make_repo, run, tree
+
+ONE = (
+    "renders:\n  - pipelines: {pipelines}\n    target: argo\n    image: app:1\n"
+    "    config: configs/argo.yaml\n    output: {output}\n"
+)
+
+
+def one(output: str, pipelines: str = "pipelines/hello.yaml") -> str:
+    return ONE.format(pipelines=pipelines, output=output)
+
+
+def test_an_output_spelled_with_dot_slash_is_kept_not_swept_as_stale(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, one("./deploy/{name}.yaml", "./pipelines/hello.yaml"))
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    again = run(repo, "--manifest", "render.yaml")
+    assert again.returncode == 0, again.stderr
+    assert "0 stale removed" in again.stderr
+    assert (repo / "deploy" / "hello.yaml").is_file()
+    check = run(repo, "--manifest", "render.yaml", "--check")
+    assert check.returncode == 0, check.stderr
+
+
+def test_two_spellings_of_one_output_are_one_output_written_twice(tmp_path: Path) -> None:
+    manifest = one("deploy/{name}.yaml") + one("deploy//{name}.yaml").removeprefix("renders:\n")
+    repo = make_repo(tmp_path, manifest)
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2
+    assert "output 'deploy/hello.yaml' is written twice" in proc.stderr
+    assert not (repo / "deploy").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("../escaped/{name}.yaml", "is outside the manifest's folder"),
+        ("{tmp}/abs/{name}.yaml", "is outside the manifest's folder"),
+        ("deploy/../../escaped/{name}.yaml", "is outside the manifest's folder"),
+        ("pipelines/{name}.yaml", "is the pipeline of render.yaml:2"),
+        ("./render.yaml", "is the manifest"),
+        ("configs/argo.yaml", "is the config file of render.yaml:2"),
+    ],
+)
+def test_an_output_outside_the_repository_or_on_an_input_is_refused(
+    tmp_path: Path, output: str, expected: str
+) -> None:
+    repo = make_repo(tmp_path, one(output.replace("{tmp}", str(tmp_path))))
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "render.yaml:2:" in proc.stderr and expected in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "abs").exists()
+
+
+KUSTOMIZED = (
+    "renders:\n  - pipelines: pipelines/*.yaml\n    target: argo\n    kind: WorkflowTemplate\n"
+    "    image: app:1\n    config: configs/argo.yaml\n    output: deploy/{name}.yaml\n"
+    "    kustomization: true\n"
+)
+
+
+def resources(repo: Path) -> list[str]:
+    text = (repo / "deploy" / "kustomization.yaml").read_text(encoding="utf-8")
+    return list(yaml.safe_load(text)["resources"])
+
+
+def test_the_kustomization_lists_exactly_the_specs_in_the_folder(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, KUSTOMIZED)
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    broken = "dag:\n  start_at: a\n  steps:\n    a:\n      type: tsak\n"
+    (repo / "pipelines" / "new.yaml").write_text(broken, encoding="utf-8")  # never rendered
+    (repo / "pipelines" / "hello.yaml").write_text(broken, encoding="utf-8")  # keeps its spec
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2
+    assert "pipelines/new.yaml:5: step 'a': unknown node type" in proc.stderr
+    listed = resources(repo)
+    on_disk = sorted(p.name for p in (repo / "deploy").iterdir() if p.name != "kustomization.yaml")
+    assert listed == on_disk
+    assert "hello.yaml" in listed and "new.yaml" not in listed
+
+
+def test_check_treats_a_hand_written_file_in_the_way_as_render_does(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml"))
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    spec = repo / "deploy" / "hello.yaml"
+    spec.write_text("# my own version\n" + spec.read_text().split("\n", 1)[1], encoding="utf-8")
+    mine = spec.read_bytes()
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr  # a render cannot fix it: not drift (1)
+        assert (
+            "not generated by this manifest" in proc.stderr and "deploy/hello.yaml" in proc.stderr
+        )
+        assert "need `magnus-render --manifest` to be run" not in proc.stderr
+    assert spec.read_bytes() == mine
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(c) for c in path.read_text().split()]
+    except OSError:
+        return []
+
+
+def test_ctrl_c_while_the_worker_pool_renders_stops_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group, the pool's workers too."""
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml", "pipelines/many/*.yaml"))
+    many = repo / "pipelines" / "many"
+    many.mkdir()
+    hello = (repo / "pipelines" / "hello.yaml").read_text()
+    for i in range(300):
+        (many / f"p{i:03d}.yaml").write_text(hello, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RENDER, "--manifest", "render.yaml"],
+        cwd=repo,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    while not _children(proc.pid) and proc.poll() is None:
+        pass  # the pool's workers exist once rendering has started
+    assert proc.poll() is None, "the render ended before its workers were seen"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+    leftovers = tree(repo) if (repo / "deploy").exists() else {}
+    assert not [name for name in leftovers if name.endswith(".tmp")]
