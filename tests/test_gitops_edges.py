@@ -152,3 +152,21 @@ def test_ctrl_c_while_the_worker_pool_renders_stops_cleanly(tmp_path: Path) -> N
     assert stderr.strip().splitlines()[-1] == "interrupted"
     leftovers = tree(repo) if (repo / "deploy").exists() else {}
     assert not [name for name in leftovers if name.endswith(".tmp")]
+
+
+def test_two_pipelines_naming_one_kubernetes_object_in_a_folder_are_named(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path, KUSTOMIZED)
+    hello = (repo / "pipelines" / "hello.yaml").read_text()
+    (repo / "pipelines" / "my pipe.yaml").write_text(hello, encoding="utf-8")
+    (repo / "pipelines" / "my-pipe.yaml").write_text(hello, encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2
+    assert (
+        "deploy/my pipe.yaml and deploy/my-pipe.yaml both define WorkflowTemplate 'my-pipe'"
+        in proc.stderr
+    )
+    assert not (repo / "deploy" / "my-pipe.yaml").exists()
+    assert not (repo / "deploy" / "my pipe.yaml").exists()
+    assert "hello.yaml" in resources(repo) and "my-pipe.yaml" not in resources(repo)

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from magnus_render.gitops.manifest import expand, load_manifest
+from magnus_render.gitops.objects import mark_clashes
 from magnus_render.gitops.sync import (
+    K8S_TARGETS,
     Outcome,
     is_ours,
     kustomizations,
@@ -34,6 +36,7 @@ def run_manifest(manifest_path: Path, check: bool) -> int:
     try:
         jobs = expand(manifest, lines, manifest_file)
         outcomes = render_all(jobs, manifest_file)
+        mark_clashes(outcomes, K8S_TARGETS)
         wanted = _wanted_files(outcomes, manifest_file)
         expected = set(wanted) | {o.job.output for o in outcomes}  # failed ones keep theirs
         stale = stale_files(scan_roots(jobs), expected, manifest_file)

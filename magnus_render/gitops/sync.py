@@ -26,7 +26,7 @@ _SCAN_LIMIT = 512
 #: below this many jobs a process pool costs more than it saves
 _POOL_THRESHOLD = 16
 _COMMENT_PREFIX = {"mermaid": "%% ", "dot": "// "}
-_K8S_TARGETS = ("argo", "k8s-jobs")
+K8S_TARGETS = ("argo", "k8s-jobs")
 
 
 @dataclass
@@ -153,7 +153,7 @@ def kustomizations(outcomes: list[Outcome], manifest_file: str) -> dict[str, str
         job = outcome.job
         if outcome.text is None and not os.path.isfile(job.output):
             continue
-        if job.kustomization and job.target in _K8S_TARGETS:
+        if job.kustomization and job.target in K8S_TARGETS:
             folder, name = os.path.split(job.output)
             folders.setdefault(folder, []).append(name)
     files = {}
