@@ -170,3 +170,13 @@ def test_two_pipelines_naming_one_kubernetes_object_in_a_folder_are_named(
     assert not (repo / "deploy" / "my-pipe.yaml").exists()
     assert not (repo / "deploy" / "my pipe.yaml").exists()
     assert "hello.yaml" in resources(repo) and "my-pipe.yaml" not in resources(repo)
+
+
+def test_the_tree_is_the_same_whatever_the_number_of_processes(tmp_path: Path) -> None:
+    serial, pooled = make_repo(tmp_path / "a"), make_repo(tmp_path / "b")
+    assert run(serial, "--manifest", "render.yaml", "-j", "1").returncode == 0
+    proc = run(pooled, "--manifest", "render.yaml", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert tree(serial) == tree(pooled)
+    assert run(pooled, "--manifest", "render.yaml", "--check", "-j", "1").returncode == 0
+    assert run(serial, "--manifest", "render.yaml", "--check", "-j", "3").returncode == 0

@@ -27,15 +27,16 @@ from magnus_render.gitops.sync import (
 )
 
 
-def run_manifest(manifest_path: Path, check: bool) -> int:
-    """Render (or, with ``check``, compare) every output the manifest lists."""
+def run_manifest(manifest_path: Path, check: bool, workers: int | None = None) -> int:
+    """Render (or, with ``check``, compare) every output the manifest lists, in ``workers``
+    processes (None: chosen by the job and CPU counts). The result never depends on it."""
     manifest, lines = load_manifest(manifest_path)
     manifest_file = manifest_path.name
     here = Path.cwd()
     os.chdir(manifest_path.parent if str(manifest_path.parent) else ".")
     try:
         jobs = expand(manifest, lines, manifest_file)
-        outcomes = render_all(jobs, manifest_file)
+        outcomes = render_all(jobs, manifest_file, workers)
         mark_clashes(outcomes, K8S_TARGETS)
         wanted = _wanted_files(outcomes, manifest_file)
         expected = set(wanted) | {o.job.output for o in outcomes}  # failed ones keep theirs

@@ -109,13 +109,17 @@ def render_one(job: RenderJob, manifest_file: str) -> Outcome:
     return Outcome(job, text=mark(text, job.target, header), warnings=warnings)
 
 
-def render_all(jobs: list[RenderJob], manifest_file: str) -> list[Outcome]:
-    """Render every job, in worker processes when there are many; results in job order."""
-    if len(jobs) < _POOL_THRESHOLD:
+def render_all(
+    jobs: list[RenderJob], manifest_file: str, workers: int | None = None
+) -> list[Outcome]:
+    """Render every job, in worker processes when there are many (or ``workers`` > 1 says
+    so); results in job order whatever the count."""
+    if workers is None:
+        workers = 1 if len(jobs) < _POOL_THRESHOLD else min(os.cpu_count() or 1, 8)
+    if workers == 1 or len(jobs) < 2:
         return [render_one(job, manifest_file) for job in jobs]
     import signal
 
-    workers = min(os.cpu_count() or 1, 8)
     chunks = max(1, len(jobs) // (workers * 4))
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_leave_sigint_to_the_parent)
     try:
