@@ -8,6 +8,7 @@ test_gitops_manifest.py) and looks at the tree it leaves.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,3 +181,31 @@ def test_the_tree_is_the_same_whatever_the_number_of_processes(tmp_path: Path) -
     assert tree(serial) == tree(pooled)
     assert run(pooled, "--manifest", "render.yaml", "--check", "-j", "1").returncode == 0
     assert run(serial, "--manifest", "render.yaml", "--check", "-j", "3").returncode == 0
+
+
+@pytest.mark.parametrize("in_git", [True, False], ids=["git", "no-git"])
+def test_outputs_of_a_moved_output_folder_are_stale_but_a_nested_project_s_are_not(
+    tmp_path: Path, in_git: bool
+) -> None:
+    repo = make_repo(tmp_path, one("deploy/argo/{name}.yaml"))
+    nested = repo / "teams" / "b"
+    shutil.copytree(repo / "pipelines", nested / "pipelines")
+    shutil.copytree(repo / "configs", nested / "configs")
+    (nested / "render.yaml").write_text(one("deploy/{name}.yaml"), encoding="utf-8")
+    if in_git:
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    assert run(nested, "--manifest", "render.yaml").returncode == 0
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    (repo / "render.yaml").write_text(one("deploy/workflows/{name}.yaml"), encoding="utf-8")
+
+    proc = run(repo, "--manifest", "render.yaml", "--check")
+    assert proc.returncode == 1, proc.stderr
+    assert "deploy/argo/hello.yaml: stale (the manifest no longer renders it)" in proc.stderr
+    assert "teams/b" not in proc.stderr
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 written, 0 unchanged, 1 stale removed" in proc.stderr
+    assert not (repo / "deploy" / "argo" / "hello.yaml").exists()
+    assert (repo / "deploy" / "workflows" / "hello.yaml").is_file()
+    assert (nested / "deploy" / "hello.yaml").is_file()
+    assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0

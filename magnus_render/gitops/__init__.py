@@ -21,10 +21,10 @@ from magnus_render.gitops.sync import (
     read_or_none,
     render_all,
     report,
-    scan_roots,
     stale_files,
     unified,
 )
+from magnus_render.gitops.tree import candidates
 
 
 def run_manifest(manifest_path: Path, check: bool, workers: int | None = None) -> int:
@@ -40,7 +40,7 @@ def run_manifest(manifest_path: Path, check: bool, workers: int | None = None) -
         mark_clashes(outcomes, K8S_TARGETS)
         wanted = _wanted_files(outcomes, manifest_file)
         expected = set(wanted) | {o.job.output for o in outcomes}  # failed ones keep theirs
-        stale = stale_files(scan_roots(jobs), expected, manifest_file)
+        stale = stale_files(candidates(jobs, manifest_file), expected, manifest_file)
         errors = [o.error for o in outcomes if o.error]
         for outcome in outcomes:
             report(f"warning: {w}" for w in outcome.warnings)
@@ -95,7 +95,7 @@ def _check(wanted: dict[str, str], stale: list[str], foreign: list[str]) -> int:
             sys.stdout.write(unified(path, current, text))
             if path not in foreign:
                 problems.append(f"{path}: out of date")
-    problems += [f"{path}: stale (its pipeline is gone from the manifest)" for path in stale]
+    problems += [f"{path}: stale (the manifest no longer renders it)" for path in stale]
     if foreign:  # a render would refuse them: the tree needs a hand first
         report(problems)
         return 2

@@ -172,22 +172,11 @@ def kustomizations(outcomes: list[Outcome], manifest_file: str) -> dict[str, str
     return files
 
 
-def scan_roots(jobs: Iterable[RenderJob]) -> list[Path]:
-    """Folders that may hold this manifest's outputs: each output's folder."""
-    return sorted({Path(job.output).parent for job in jobs})
-
-
-def stale_files(roots: list[Path], expected: set[str], manifest_file: str) -> list[str]:
-    """Files of ours under ``roots`` (not recursive) that no job produces any more."""
-    stale = []
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for entry in sorted(root.iterdir()):
-            rel = entry.as_posix() if root != Path(".") else entry.name
-            if entry.is_file() and rel not in expected and is_ours(entry, manifest_file):
-                stale.append(rel)
-    return stale
+def stale_files(candidates: Iterable[str], expected: set[str], manifest_file: str) -> list[str]:
+    """The candidates that carry this manifest's header but that no job produces any more."""
+    return [
+        path for path in candidates if path not in expected and is_ours(Path(path), manifest_file)
+    ]
 
 
 def unified(path: str, old: str, new: str) -> str:
