@@ -209,3 +209,19 @@ def test_outputs_of_a_moved_output_folder_are_stale_but_a_nested_project_s_are_n
     assert (repo / "deploy" / "workflows" / "hello.yaml").is_file()
     assert (nested / "deploy" / "hello.yaml").is_file()
     assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0
+
+
+def test_a_pipeline_file_named_with_brackets_spaces_unicode_or_a_dash(tmp_path: Path) -> None:
+    names = ["ünï[1]", "my pipe", "-dash"]
+    manifest = "renders:\n" + "".join(
+        f'  - pipelines: "pipelines/{n}.yaml"\n    target: mermaid\n    output: "g/{{name}}.mmd"\n'
+        for n in names
+    )
+    repo = make_repo(tmp_path, manifest)
+    hello = (repo / "pipelines" / "hello.yaml").read_text()
+    for name in names:
+        (repo / "pipelines" / f"{name}.yaml").write_text(hello, encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (repo / "g").iterdir()) == sorted(f"{n}.mmd" for n in names)
+    assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0

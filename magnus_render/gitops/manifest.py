@@ -108,9 +108,11 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
     diagnostics: list[Diagnostic] = []
     for entry, line in zip(manifest.renders, lines, strict=True):
         origin = f"{manifest_file}:{line}" if line else manifest_file
-        matches = sorted(glob.glob(entry.pipelines, recursive=True))
-        if not glob.has_magic(entry.pipelines):
-            matches = [entry.pipelines]  # a missing file is reported by its render
+        if not glob.has_magic(entry.pipelines) or Path(entry.pipelines).is_file():
+            # a file named as it is (even ``a[1].yaml``); a missing one is reported by its render
+            matches = [entry.pipelines]
+        else:
+            matches = sorted(glob.glob(entry.pipelines, recursive=True))
         if not matches:
             diagnostics.append(
                 Diagnostic(f"pipelines: {entry.pipelines!r} matches no file", manifest_file, line)
