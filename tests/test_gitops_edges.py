@@ -225,3 +225,45 @@ def test_a_pipeline_file_named_with_brackets_spaces_unicode_or_a_dash(tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (repo / "g").iterdir()) == sorted(f"{n}.mmd" for n in names)
     assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ('""', "output: '' names no file"),
+        ("deploy/", "output: 'deploy/' names no file"),
+        ("pipelines", "output 'pipelines' of pipelines/hello.yaml is a folder"),
+        ("deploy/{nmae}.yaml", "output: unknown placeholder {nmae} in 'deploy/{nmae}.yaml'"),
+    ],
+)
+def test_an_output_pattern_that_names_no_file_is_refused(
+    tmp_path: Path, output: str, expected: str
+) -> None:
+    repo = make_repo(tmp_path, one(output))
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2, proc.stderr
+    assert f"render.yaml:2: {expected}" in proc.stderr
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+    assert not (repo / "deploy").exists()
+
+
+def test_a_symlink_to_a_spec_and_a_symlinked_output_folder_are_left_alone(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml"))
+    elsewhere = repo / "real"
+    elsewhere.mkdir()
+    (repo / "deploy").symlink_to("real")
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    assert (elsewhere / "hello.yaml").is_file()
+    (repo / "latest.yaml").symlink_to("deploy/hello.yaml")
+    proc = run(repo, "--manifest", "render.yaml", "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    assert (repo / "latest.yaml").is_symlink()
+    (repo / "render.yaml").write_text(one("deploy/{name}-v2.yaml"), encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")  # the old spec has two names: removed once
+    assert proc.returncode == 0, proc.stderr
+    assert "1 written, 0 unchanged, 1 stale removed" in proc.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["hello-v2.yaml"]

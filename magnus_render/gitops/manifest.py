@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -113,6 +114,10 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
             matches = [entry.pipelines]
         else:
             matches = sorted(glob.glob(entry.pipelines, recursive=True))
+        problems = _pattern_problems(entry, manifest_file, line)
+        if problems:
+            diagnostics += problems
+            continue
         if not matches:
             diagnostics.append(
                 Diagnostic(f"pipelines: {entry.pipelines!r} matches no file", manifest_file, line)
@@ -162,6 +167,24 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
     return sorted(jobs, key=lambda j: j.output)
 
 
+def _pattern_problems(
+    entry: ManifestEntry, manifest_file: str, line: int | None
+) -> list[Diagnostic]:
+    """A typo in a placeholder, or an output that is a folder, caught before any render."""
+    problems = []
+    for key in ("output", "config", "parameters"):
+        pattern = getattr(entry, key) or ""
+        unknown = sorted(set(re.findall(r"\{[^{}]*\}", pattern)) - set(PLACEHOLDERS))
+        if unknown:
+            problems.append(
+                f"{key}: unknown placeholder {', '.join(unknown)} in {pattern!r}; "
+                f"use {', '.join(PLACEHOLDERS)}"
+            )
+    if not entry.output.strip() or entry.output.endswith(("/", "/.")) or entry.output == ".":
+        problems.append(f"output: {entry.output!r} names no file; e.g. deploy/{{name}}.yaml")
+    return [Diagnostic(problem, manifest_file, line) for problem in problems]
+
+
 def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagnostic]:
     """Outputs outside the manifest's folder, or on a file the render reads.
 
@@ -180,6 +203,8 @@ def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagno
             problem = "is outside the manifest's folder; outputs must stay in the repository"
         elif job.output in inputs:
             problem = f"is {inputs[job.output]}, which the render reads"
+        elif Path(job.output).is_dir():
+            problem = "is a folder; the output pattern names a file, e.g. deploy/{name}.yaml"
         else:
             continue
         diagnostics.append(

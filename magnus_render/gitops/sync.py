@@ -173,10 +173,18 @@ def kustomizations(outcomes: list[Outcome], manifest_file: str) -> dict[str, str
 
 
 def stale_files(candidates: Iterable[str], expected: set[str], manifest_file: str) -> list[str]:
-    """The candidates that carry this manifest's header but that no job produces any more."""
-    return [
-        path for path in candidates if path not in expected and is_ours(Path(path), manifest_file)
-    ]
+    """The candidates that carry this manifest's header but that no job produces any more.
+
+    Compared as real paths: through a symlinked output folder, one file has two names.
+    """
+    seen = {os.path.realpath(path) for path in expected}
+    stale = []
+    for path in candidates:
+        real = os.path.realpath(path)
+        if real not in seen and is_ours(Path(path), manifest_file):
+            stale.append(path)
+        seen.add(real)
+    return stale
 
 
 def unified(path: str, old: str, new: str) -> str:

@@ -34,7 +34,11 @@ def candidates(jobs: Iterable[RenderJob], manifest_file: str) -> list[str]:
         for f in files
         if PurePosixPath(f).name == manifest_file and "/" in f
     }
-    return sorted(f for f in files if not nested.intersection(PurePosixPath(f).parents))
+    return sorted(
+        f
+        for f in files
+        if not nested.intersection(PurePosixPath(f).parents) and not os.path.islink(f)
+    )  # a symlink is never one of ours: outputs are written as files
 
 
 def _git_files() -> set[str] | None:
