@@ -7,48 +7,107 @@ unknown setting is an error that names the file and line, not a silently dropped
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
+import msgspec
 
 from magnus_render.errors import ConfigError, Diagnostic
-from magnus_render.settings import deep_merge
+from magnus_render.settings import deep_merge, struct_problems
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = ["MagnusConfig", "ServiceConfig", "deep_merge", "load_config", "validation_error"]
 
 DEFAULT_CONFIG_FILE = "magnus-config.yaml"
 #: the experiment trackers a config may name (magnus 0.5's names)
 TRACKER_TYPES = ("do-nothing", "mlflow")
+#: the sections of a config file and the type each has when the file leaves it out
+SECTIONS = {
+    "executor": "local",
+    "run_log_store": "file-system",
+    "catalog": "file-system",
+    "secrets": "env",
+    "experiment_tracker": "do-nothing",
+}
 
 
-class ServiceConfig(BaseModel):
+class ServiceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """One section: the backend's registered name and its own settings."""
 
-    model_config = ConfigDict(extra="forbid")
-    type: StrictStr
-    config: dict[str, Any] = Field(default_factory=dict)
+    type: str
+    config: dict[str, Any] = {}
+
+    def model_dump(self) -> dict[str, Any]:
+        """The section as plain data (a copy: the run log's ``run_config`` keeps it)."""
+        return msgspec.to_builtins(self)
 
 
-class MagnusConfig(BaseModel):
-    """The whole config file. Defaults persist on disk: a run can always be inspected."""
+def _default(section: str) -> Any:
+    return msgspec.field(default_factory=lambda: ServiceConfig(SECTIONS[section]))
 
-    model_config = ConfigDict(extra="forbid")
-    executor: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="local"))
-    run_log_store: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="file-system"))
-    catalog: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="file-system"))
-    secrets: ServiceConfig = Field(default_factory=lambda: ServiceConfig(type="env"))
-    experiment_tracker: ServiceConfig = Field(
-        default_factory=lambda: ServiceConfig(type="do-nothing")
-    )
 
-    #: where the file was read from, for messages (not part of the format)
-    source_file: str | None = Field(default=None, exclude=True)
-    #: line of each section's ``config`` key and of keys inside it, for messages
-    source_lines: dict[str, Any] = Field(default_factory=dict, exclude=True)
-    #: the file as read and its source map: lines of keys at any depth, for messages
-    _raw: Any = PrivateAttr(default=None)
-    _smap: Any = PrivateAttr(default=None)
+class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True):
+    """What a config file may hold (a section left out gets its default type)."""
+
+    executor: ServiceConfig = _default("executor")
+    run_log_store: ServiceConfig = _default("run_log_store")
+    catalog: ServiceConfig = _default("catalog")
+    secrets: ServiceConfig = _default("secrets")
+    experiment_tracker: ServiceConfig = _default("experiment_tracker")
+
+
+class MagnusConfig:
+    """The whole config file. Defaults persist on disk: a run can always be inspected.
+    Plain class (msgspec checks the file): a container reads one before any step."""
+
+    executor: ServiceConfig
+    run_log_store: ServiceConfig
+    catalog: ServiceConfig
+    secrets: ServiceConfig
+    experiment_tracker: ServiceConfig
+
+    def __init__(self, **sections: ServiceConfig | Mapping[str, Any]) -> None:
+        unknown = sorted(set(sections) - set(SECTIONS))
+        if unknown:
+            raise TypeError(f"MagnusConfig() got unknown sections: {', '.join(unknown)}")
+        for name, default in SECTIONS.items():
+            value = sections.get(name)
+            if value is None:
+                value = ServiceConfig(default)
+            elif not isinstance(value, ServiceConfig):
+                value = _convert(ServiceConfig, value, name)
+            setattr(self, name, value)
+        #: where the file was read from, for messages (not part of the format)
+        self.source_file: str | None = None
+        #: line of each section's ``config`` key and of keys inside it, for messages
+        self.source_lines: dict[str, Any] = {}
+        #: the file as read and its source map: lines of keys at any depth, for messages
+        self._raw: Any = None
+        self._smap: Any = None
+
+    @classmethod
+    def model_validate(cls, data: Any) -> MagnusConfig:
+        """A config from the data of a file (no file: errors have no line)."""
+        file = _convert(_ConfigFile, {} if data is None else data)
+        return cls(**{name: getattr(file, name) for name in SECTIONS})
+
+    def model_dump(self, exclude: Collection[str] = ()) -> dict[str, Any]:
+        """The sections as plain data (the source file and lines are never part of it)."""
+        return {n: getattr(self, n).model_dump() for n in SECTIONS if n not in exclude}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MagnusConfig):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: compared by value, not hashable
+
+    def __repr__(self) -> str:
+        sections = ", ".join(f"{n}={getattr(self, n)!r}" for n in SECTIONS)
+        return f"MagnusConfig({sections})"
 
     def line_at(self, section: str, path: tuple[str, ...]) -> int | None:
         """The line of the deepest key of ``<section>.config.<path>`` the file holds."""
@@ -148,6 +207,22 @@ def validation_error(
     return ConfigError.from_diagnostics(diagnostics)
 
 
+def _convert(model: type, data: Any, where: str = "", smap: Any = None, file: str = "") -> Any:
+    """``data`` as the Struct ``model``, else one ConfigError listing every problem, each
+    at the line of the deepest mapping or list item on its path when ``smap`` is given."""
+    try:
+        return msgspec.convert(data, type=model)
+    except msgspec.ValidationError as exc:
+        problems = struct_problems(model, data, exc, "unknown section or field")
+    diagnostics = []
+    for loc, message in problems:
+        where_loc = ".".join(str(p) for p in (where, *loc) if p != "")
+        line = _line_at(data, smap, loc) if smap is not None else None
+        diagnostics.append(Diagnostic(f"{where_loc}: {message}", file or None, line))
+    diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
+    raise ConfigError.from_diagnostics(diagnostics) from None
+
+
 def load_config(path: str | Path | None) -> MagnusConfig:
     """Read a config file; no path means the defaults (or ./magnus-config.yaml if present)."""
     if path is None:
@@ -164,10 +239,8 @@ def load_config(path: str | Path | None) -> MagnusConfig:
     # magnus 0.5 allowed a top-level `defaults` wrapper in magnus-config.yaml
     if "defaults" in data and isinstance(data["defaults"], dict) and len(data) == 1:
         data = data["defaults"]
-    try:
-        config = MagnusConfig.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, data, smap, str(path), "unknown section or field") from None
+    file = _convert(_ConfigFile, data, smap=smap, file=str(path))
+    config = MagnusConfig(**{name: getattr(file, name) for name in SECTIONS})
     lines: dict[str, Any] = {}
     for section, body in data.items():
         if isinstance(body, dict):

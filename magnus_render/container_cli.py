@@ -29,6 +29,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         raise _Fallback(message)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes one per added argument, and without a width each asks the
+        # terminal's size through shutil (which loads bz2 and lzma); this parser prints
+        # no help (typer does), so any width will do
+        return argparse.HelpFormatter(prog=self.prog, width=100)
+
 
 def _parser(command: str) -> _Parser:
     parser = _Parser(prog=f"magnus {command}", add_help=False, allow_abbrev=False)
@@ -52,6 +58,11 @@ def _parser(command: str) -> _Parser:
     if command == "fan":
         parser.add_argument("--mode", required=True)
         parser.add_argument("--items-file", default=None)
+    else:  # an as-is step of a rendered spec, a map iteration of Airflow's task mapping
+        parser.add_argument("--as-is", default=None)
+        parser.add_argument("--as-is-begin", default=None)
+        parser.add_argument("--as-is-end", type=int, default=None)
+        parser.add_argument("--iteration", action="store_true")
     return parser
 
 
@@ -124,7 +135,8 @@ def _run(command: str, ns: argparse.Namespace) -> int:
         "params_json": ns.params_json,
     }
     if command == "execute_single_node":
-        return entrypoints.execute_single_node(**common)
+        own = ("as_is", "as_is_begin", "as_is_end", "iteration")
+        return entrypoints.execute_single_node(**common, **{k: getattr(ns, k) for k in own})
     if ns.mode not in ("in", "out"):
         raise MagnusError(f"--mode must be 'in' or 'out', got {ns.mode!r}")
     return entrypoints.fan(mode=ns.mode, items_file=ns.items_file, **common)

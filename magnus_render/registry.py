@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
 from magnus_render.errors import ConfigError, MagnusError
 
 
 def registered(builtins: dict[str, str], group: str) -> tuple[dict[str, str], dict[str, str]]:
-    """(name -> ``module:Class``, name -> where a plugin's name comes from); built-ins win."""
+    """(name -> ``module:Class``, name -> where a plugin's name comes from); built-ins win.
+    ``importlib.metadata`` is imported here, not at the top: it costs a container ~8 ms
+    (it loads ``email``), and a built-in name never needs it (:func:`lookup`)."""
+    from importlib.metadata import entry_points
+
     found = dict(builtins)
     origins: dict[str, str] = {}
     for ep in entry_points(group=group):

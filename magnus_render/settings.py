@@ -14,6 +14,11 @@ step names a patch that exists. The merge rule is the same everywhere:
 
 Every error has one wording, ``file:line: executor.config.<key path>: <what is wrong>``,
 at the line of the deepest key of the path that the file holds (:func:`settings_error`).
+
+The stores' and the tracker's settings, which every container reads, are msgspec Structs
+instead (:func:`convert_settings`, :func:`struct_problems`): defining pydantic models
+costs a container more than the whole rest of its start. pydantic is imported only by
+the functions that need it (executor and target settings).
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from magnus_render.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
     from magnus_render.pipeline.ir import Node
 
-S = TypeVar("S", bound=BaseModel)
+S = TypeVar("S", bound="BaseModel")
+T = TypeVar("T")
 
 
 class MagnusConfig(Protocol):
@@ -90,6 +96,82 @@ def key_error(
     return ConfigError.from_diagnostics([_diagnostic(config, section, tuple(path), message)])
 
 
+def convert_settings(
+    model: type[T],
+    raw: Any,
+    config: MagnusConfig | None,
+    section: str,
+    prefix: tuple[str, ...] = (),
+) -> T:
+    """``raw`` as the msgspec Struct ``model``; else one ConfigError listing every problem
+    (:func:`struct_problems`) in the one wording, ``<section>.config.<key path>``."""
+    import msgspec
+
+    try:
+        return msgspec.convert(raw, type=model)
+    except msgspec.ValidationError as exc:
+        problems = struct_problems(model, raw, exc, UNKNOWN)
+    diagnostics = [
+        _diagnostic(config, section, (*prefix, *(str(p) for p in path)), message)
+        for path, message in problems
+    ]
+    diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
+    raise ConfigError.from_diagnostics(diagnostics) from None
+
+
+#: a msgspec error: ``<what> - at `$.a.b[0]` `` (or ``- at `key` in `$.a` `` for a key);
+#: patterns, not compiled at import (``re`` caches them): an error is the rare path
+_MSGSPEC_ERROR = r"(?s)(?P<what>.*?)(?: - at `(?P<at>[^`]*)`(?: in `(?P<in>[^`]*)`)?)?"
+_FIELD_ERROR = r"Object (?P<kind>contains unknown|missing required) field `(?P<key>.*)`"
+_PATH_PART = r"\.([^.\[]+)|\[(\d+|\.\.\.)\]"
+
+Problem = tuple[tuple["str | int", ...], str]
+
+
+def struct_problems(model: type, raw: Any, exc: Exception, unknown: str) -> list[Problem]:
+    """Every problem in ``raw`` for the Struct ``model``, as (key path, message): msgspec
+    stops at the first, so a mapping is checked again key by key (an unknown key is called
+    ``unknown``, a missing one ``field required``) and a nested Struct is entered."""
+    import msgspec
+
+    if not isinstance(raw, Mapping):
+        return [_parsed(str(exc), unknown)]
+    fields = {f.encode_name: f for f in msgspec.structs.fields(model)}
+    problems: list[Problem] = [((key,), unknown) for key in raw if key not in fields]
+    for name, field in fields.items():
+        if name not in raw:
+            if field.required:
+                problems.append(((name,), "field required"))
+            continue
+        kind = field.type
+        try:
+            msgspec.convert(raw[name], type=kind)
+        except msgspec.ValidationError as inner:
+            if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+                found = struct_problems(kind, raw[name], inner, unknown)
+            else:
+                found = [_parsed(str(inner), unknown)]
+            problems += [((name, *path), message) for path, message in found]
+    return problems or [_parsed(str(exc), unknown)]
+
+
+def _parsed(text: str, unknown: str) -> Problem:
+    """One msgspec error message as (key path, message); the path ends at a mapping's
+    value (``[...]``: msgspec does not name the key)."""
+    match = re.fullmatch(_MSGSPEC_ERROR, text)
+    what, at = (match["what"], match["in"] or match["at"] or "") if match else (text, "")
+    path: list[str | int] = []
+    for name, index in re.findall(_PATH_PART, at):
+        if index == "...":
+            break
+        path.append(int(index) if index else name)
+    field = re.fullmatch(_FIELD_ERROR, what)
+    if field is not None:
+        path.append(field["key"])
+        what = unknown if field["kind"] == "contains unknown" else "field required"
+    return tuple(path), _lower_first(what)
+
+
 def _diagnostic(
     config: MagnusConfig | None, section: str, path: tuple[str, ...], message: str
 ) -> Diagnostic:
@@ -117,6 +199,8 @@ def load_settings(
         part: Any = getattr(config, section)
         if owner is None or part.type == owner:
             raw = part.config or {}
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -124,6 +208,8 @@ def load_settings(
 
 
 def _patch_of(value: Any) -> dict[str, Any]:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(exclude_unset=True)
     return dict(value or {})
@@ -181,6 +267,8 @@ def step_settings(
         return settings  # nothing to merge: the global settings are the step's
     defined: Mapping[str, Any] = getattr(settings, "overrides", None) or {}
     patch = None if name is None else defined[name]
+    from pydantic import ValidationError
+
     try:
         return merged_settings(settings, patch, model, not_inherited)
     except ValidationError as exc:
@@ -204,6 +292,8 @@ def check_overrides(
     keys = set(model.model_fields if allowed is None else allowed) - {"overrides"}
     known = set(type(settings).model_fields) | set(model.model_fields)
     out: dict[str, S] = {}
+    from pydantic import ValidationError
+
     for name, raw in (getattr(settings, "overrides", None) or {}).items():
         patch = _patch_of(raw)
         for key in patch:

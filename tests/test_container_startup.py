@@ -36,8 +36,9 @@ dag:
 """
 #: never imported by `magnus execute_single_node` / `magnus fan`
 HEAVY = ("typer", "click", "rich", "jinja2", "boto3", "kubernetes", "magnus_render.renderers")
-#: not imported either once the pipeline is compiled: the YAML front end
-FRONT_END = ("yaml", "magnus_render.pipeline.build", "magnus_render.pipeline.spec")
+#: not imported either once the pipeline is compiled: the YAML front end (pydantic only
+#: for its spec models: the run log, config and store settings are msgspec Structs)
+FRONT_END = ("yaml", "pydantic", "magnus_render.pipeline.build", "magnus_render.pipeline.spec")
 
 
 def _env(cache: Path) -> dict[str, str]:

@@ -131,6 +131,31 @@ def test_step_attempts_and_nesting_round_trip(server: MotoServer) -> None:
     assert run_id in store(server).list_run_ids()
 
 
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"internal_name":"m.x","status":"DONE"}', "Invalid enum value 'DONE' - at `$.status`"),
+        (b'{"internal_name":"m.x","extra":1}', "unknown field `extra`"),
+        (b'{"internal_name":"m.x",', "Expecting"),
+    ],
+)
+def test_a_corrupt_object_is_a_clear_error(server: MotoServer, body: bytes, why: str) -> None:
+    """A hand-edited or foreign object: RunLogCorrupt naming its s3:// URL, not a traceback."""
+    from magnus_render.stores.log_codec import RunLogCorrupt
+
+    run_id = new_run(server)
+    key = f"run-logs/{run_id}/branches/m.x.json"
+    server.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
+    for read in (
+        lambda: store(server).get_run_log(run_id),
+        lambda: store(server).get_branch_log(run_id, "m.x"),
+    ):
+        with pytest.raises(RunLogCorrupt) as caught:
+            read()
+        assert f"the run log s3://{BUCKET}/{key} cannot be read: " in str(caught.value)
+        assert why in str(caught.value)
+
+
 def test_missing_run_and_missing_bucket(server: MotoServer) -> None:
     from magnus_render.stores.run_log_base import RunLogNotFound
 

@@ -44,7 +44,6 @@ import io
 import operator
 import os
 import pickle
-import secrets
 import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -299,7 +298,10 @@ def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | 
         payload = _dumps((FORMAT, includes, pipeline))
     except Exception as exc:  # something in the IR that cannot be pickled: run uncached
         return f"it cannot be pickled ({exc})"
-    # a random name: two writers with the same pid (pods on one shared volume) never meet
+    # a random name: two writers with the same pid (pods on one shared volume) never meet;
+    # secrets imported here: a container that reads the cache back never writes one
+    import secrets
+
     tmp = entry.with_name(f".{entry.name}.{secrets.token_hex(8)}.tmp")
     created = False
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets as _random
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -81,6 +80,8 @@ _NOUNS = [
 
 def generate_run_id() -> str:
     """A readable unique id, also a valid DNS-1123 label and Step Functions name."""
+    import secrets as _random  # here: a container is given its run id
+
     stamp = time.strftime("%H%M%S", time.gmtime())
     return f"{_random.choice(_ADJECTIVES)}-{_random.choice(_NOUNS)}-{stamp}-{_random.token_hex(2)}"
 

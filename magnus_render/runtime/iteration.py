@@ -24,7 +24,7 @@ def run_iteration(
     guarded: Callable[[RunContext, Callable[[], Status]], Status],
 ) -> int:
     """Exit code 0 when the iteration's branch succeeded, 1 when it failed."""
-    from magnus_render.runtime.executors.base import ExecutorSettings, LocalNodeExecutor
+    from magnus_render.runtime.traverse import InProcessWalker
 
     if node.kind is not NodeKind.MAP or node.iterate_as not in variables:
         raise MagnusError(
@@ -32,8 +32,7 @@ def run_iteration(
             f"{node.iterate_as or 'iterate_as'!r} value"
         )
     # traversed in this process whatever executor the config names (a render target's,
-    # whose settings are not an executor's)
-    executor = LocalNodeExecutor.__new__(LocalNodeExecutor)
-    executor.ctx, executor.settings = ctx, ExecutorSettings()
-    status = guarded(ctx, lambda: executor.execute_graph(node.branch, variables))
+    # whose settings are not an executor's): no executor, no executor settings
+    walker = InProcessWalker(ctx)
+    status = guarded(ctx, lambda: walker.execute_graph(node.branch, variables))
     return 0 if status is Status.SUCCESS else 1

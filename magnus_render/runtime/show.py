@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from magnus_render.contract.naming import check_run_id
 from magnus_render.errors import MagnusError
 from magnus_render.runtime.context import configured_store
+from magnus_render.stores.log_codec import to_json
 from magnus_render.stores.models import BranchLog, RunLog, Status, StepLog
 from magnus_render.stores.run_log_base import RunLogStore, parent_of
 
@@ -186,7 +189,8 @@ def show_run(run_id: str, config_file: Path | str | None = None, as_json: bool =
     store = configured_store(config_file)
     if as_json:
         run_log = store.get_run_log(check_run_id(run_id))
-        sys.stdout.write(run_log.model_dump_json(indent=2) + "\n")
+        text = msgspec.json.format(to_json(run_log), indent=2).decode()
+        sys.stdout.write(text + "\n")
         return 0
     show(store, check_run_id(run_id))  # big maps summarised, their hidden logs not read
     return 0

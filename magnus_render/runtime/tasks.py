@@ -12,10 +12,8 @@ import errno
 import importlib
 import io
 import os
-import shlex
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -281,6 +279,9 @@ def run_shell(
     command: str, params: dict[str, Any], env: dict[str, str], echo: bool = True
 ) -> TaskOutcome:
     """bash -e -o pipefail; MAGNUS_PRM_* exported by the command become parameters."""
+    import shlex
+    import tempfile  # here: a stub or python step needs neither (it loads shutil, random)
+
     environment = shell_environment(params, env)
     with tempfile.TemporaryDirectory(prefix="magnus-shell-") as tmp:
         dump = os.path.join(tmp, "env")

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+import msgspec
 
 from magnus_render.config import TRACKER_TYPES, MagnusConfig
 
@@ -26,10 +26,9 @@ RUN_ID_TAG = "magnus.run_id"
 TAG_TAG = "magnus.tag"
 
 
-class MlflowSettings(BaseModel):
+class MlflowSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``experiment_tracker.config`` for ``type: mlflow``."""
 
-    model_config = ConfigDict(extra="forbid")
     #: magnus 0.5's name for the tracking URI
     server_url: str | None = None
     tracking_uri: str | None = None

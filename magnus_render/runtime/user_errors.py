@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import traceback
 
 #: frames from these folders are ours or the import machinery's, never the user's
 _HIDDEN_DIRS = (
@@ -45,6 +47,8 @@ def _trim(te: traceback.TracebackException, seen: set[int]) -> None:
     if id(te) in seen:
         return
     seen.add(id(te))
+    import traceback  # loaded already: ``te`` is one
+
     frames = [f for f in te.stack if _is_user_frame(f.filename)]
     te.stack = traceback.StackSummary.from_list(frames)
     for inner in (te.__cause__, te.__context__):
@@ -53,7 +57,10 @@ def _trim(te: traceback.TracebackException, seen: set[int]) -> None:
 
 
 def user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` with only the user's frames (chained exceptions too)."""
+    """The traceback of ``exc`` with only the user's frames (chained exceptions too).
+    ``traceback`` is imported only here and below: a step that does not fail never needs it."""
+    import traceback
+
     te = traceback.TracebackException.from_exception(exc)
     _trim(te, set())
     return "".join(te.format())
@@ -63,6 +70,8 @@ def user_location(exc: BaseException) -> str:
     """``file:line`` of the user's code nearest the error ('' when none is known)."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{shown_path(exc.filename)}:{exc.lineno}"
+    import traceback
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename)]
     if not frames:
         return ""

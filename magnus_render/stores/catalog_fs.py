@@ -10,7 +10,6 @@ never leaves a truncated entry.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,4 +73,6 @@ class FileSystemCatalog(Catalog):
     def copy_run(self, old_run_id: str, new_run_id: str) -> None:
         source = self.root / old_run_id
         if source.is_dir():
+            import shutil  # only a re-run copies a catalog (it loads bz2, lzma)
+
             shutil.copytree(source, self.root / new_run_id, dirs_exist_ok=True)

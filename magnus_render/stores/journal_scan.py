@@ -25,6 +25,18 @@ _PREFIX = {kind: b'{"k":"%s","v":' % kind.encode() for kind in ("run", "step", "
 def latest(data: bytes, kind: str, name: str | None = None) -> dict[str, Any] | None:
     """The value of the last whole record of ``kind`` (and internal ``name``) in ``data``,
     which holds whole lines only; None when there is none."""
+    found = _find(data, kind, name)
+    return found[1] if found is not None else None
+
+
+def line_of(data: bytes, kind: str, name: str | None = None) -> int | None:
+    """The 1-based line of that record (for error messages), None when there is none."""
+    found = _find(data, kind, name)
+    return data.count(b"\n", 0, found[0]) + 1 if found is not None else None
+
+
+def _find(data: bytes, kind: str, name: str | None) -> tuple[int, dict[str, Any]] | None:
+    """(offset of the line, value) of the last whole record of ``kind`` (and ``name``)."""
     prefix = _PREFIX[kind]
     needle = prefix if name is None else b'"internal_name":' + json.dumps(name).encode()
     end = len(data)
@@ -45,4 +57,4 @@ def latest(data: bytes, kind: str, name: str | None = None) -> dict[str, Any] | 
             continue
         value = record.get("v")
         if isinstance(value, dict) and (name is None or value.get("internal_name") == name):
-            return value
+            return start, value

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+import msgspec
 
 from magnus_render.errors import RunError
 from magnus_render.stores.models import BranchLog, LogT, RunLog, Status, StepLog
@@ -33,20 +33,25 @@ class RunLogWriteError(RunError):
     exit_code = 1
 
 
-class StoreSettings(BaseModel):
-    """Settings shared by all stores; backends extend it (unknown keys are errors)."""
+class StoreSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings shared by all stores; backends extend it (unknown keys are errors). A
+    msgspec Struct, not a pydantic model: every container validates one per backend."""
 
-    model_config = ConfigDict(extra="forbid")
 
+def build_settings(model: type, raw: dict[str, Any], config: Any, section: str) -> Any:
+    """Validate a backend's ``config`` block, pointing errors at the config file line. A
+    msgspec Struct is converted; a plugin's pydantic model is still validated by pydantic."""
+    from magnus_render import settings
 
-def build_settings(model: type[BaseModel], raw: dict[str, Any], config: Any, section: str) -> Any:
-    """Validate a backend's ``config`` block, pointing errors at the config file line."""
-    from magnus_render.settings import settings_error
+    where = config if hasattr(config, "line_at") else None
+    if issubclass(model, msgspec.Struct):
+        return settings.convert_settings(model, raw or {}, where, section)
+    from pydantic import ValidationError
 
     try:
-        return model.model_validate(raw or {})
+        return model.model_validate(raw or {})  # type: ignore[attr-defined]  # pydantic
     except ValidationError as exc:
-        raise settings_error(exc, config if hasattr(config, "line_at") else None, section) from None
+        raise settings.settings_error(exc, where, section) from None
 
 
 class Configured:
@@ -54,7 +59,7 @@ class Configured:
     validated by ``settings_model`` once; a backend sets up its own state in :meth:`setup`."""
 
     name: ClassVar[str] = ""
-    settings_model: ClassVar[type[BaseModel]] = StoreSettings
+    settings_model: ClassVar[type] = StoreSettings
     #: the config section that settings errors name
     section: ClassVar[str] = ""
 

@@ -7,8 +7,8 @@ of different logs never touch each other's files. The run is created with ``link
 fails when the header exists: the first of several racing containers wins.
 
 A map over thousands of items writes a few logs per item, so the write and read paths
-stay lean: pydantic's own JSON (de)serialiser, plain string paths, and one check per
-process that the run exists (a run folder is never removed while the run goes on).
+stay lean: msgspec's typed JSON decoder and encoder (log_codec), plain string paths, and
+one check per process that the run exists (a run folder is never removed while the run goes on).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from magnus_render.stores.log_codec import from_json, to_json
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
     LogPerObject,
@@ -99,7 +100,7 @@ class ChunkedFsRunLogStore(LogPerObject):
         for sub in ("steps", "branches"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{HEADER}.{os.getpid()}.{next(_counter)}.tmp"
-        tmp.write_text(header.model_dump_json(exclude={"steps"}), encoding="utf-8")
+        tmp.write_bytes(to_json(header, "steps"))
         try:
             os.link(tmp, folder / HEADER)
             created = True
@@ -110,40 +111,47 @@ class ChunkedFsRunLogStore(LogPerObject):
         return self.get_run_header(header.run_id), created
 
     def get_run_header(self, run_id: str) -> RunLog:
-        raw = self._raw(os.path.join(self.settings.log_folder, run_id, HEADER))
+        path = os.path.join(self.settings.log_folder, run_id, HEADER)
+        raw = self._raw(path)
         if raw is None:
             raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
-        return RunLog.model_validate_json(raw)
+        return from_json(RunLog, raw, path)
 
     def put_run_header(self, header: RunLog) -> None:
         folder = self._require(header.run_id)
-        self._write(folder / HEADER, header.model_dump_json(exclude={"steps"}).encode())
+        self._write(folder / HEADER, to_json(header, "steps"))
 
     def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
-        raw = self._raw(self._path(run_id, kind, name))
-        return model.model_validate_json(raw) if raw is not None else None
+        path = self._path(run_id, kind, name)
+        raw = self._raw(path)
+        return from_json(model, raw, path) if raw is not None else None
 
     def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
         """One step or branch log, without its nested logs (each is its own file)."""
         self._check(run_id)
-        data = log.model_dump_json(exclude={nested}).encode()
+        data = to_json(log, nested)
         self._write(self._path(run_id, kind, log.internal_name), data)
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         folder = self._require(run_id)
-        for sub, model in (("steps", StepLog), ("branches", BranchLog)):
+        kinds: tuple[tuple[str, type[StepLog] | type[BranchLog]], ...] = (
+            ("steps", StepLog),
+            ("branches", BranchLog),
+        )
+        for sub, model in kinds:
             for path in sorted((folder / sub).glob("*.json")):
                 raw = self._raw(path)
                 if raw is not None:
-                    yield model.model_validate_json(raw)
+                    yield from_json(model, raw, str(path))
 
     def iter_branch_logs(self, run_id: str) -> Iterable[BranchLog]:
         folder = str(self._require(run_id) / "branches")
         for entry in sorted(os.listdir(folder)):
             if entry.endswith(".json") and not entry.startswith("."):
-                raw = self._raw(os.path.join(folder, entry))
+                path = os.path.join(folder, entry)
+                raw = self._raw(path)
                 if raw is not None:
-                    yield BranchLog.model_validate_json(raw)
+                    yield from_json(BranchLog, raw, path)
 
     def iter_step_logs(
         self, run_id: str, skip: Callable[[str], bool] | None = None
@@ -155,10 +163,11 @@ class ChunkedFsRunLogStore(LogPerObject):
             name = unquote(entry[: -len(".json")])
             if skip is not None and file_name(name) == entry and skip(name):
                 continue  # the file name told the step's name: no need to read it
-            raw = self._raw(os.path.join(folder, entry))
+            path = os.path.join(folder, entry)
+            raw = self._raw(path)
             if raw is None:
                 continue
-            log = StepLog.model_validate_json(raw)
+            log = from_json(StepLog, raw, path)
             if skip is None or not skip(log.internal_name):
                 yield log
 

@@ -21,9 +21,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from magnus_render.stores import journal_scan
+from magnus_render.stores.log_codec import corrupt, dumps_ascii, to_data
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
     RunLogNotFound,
@@ -35,6 +38,7 @@ from magnus_render.stores.run_log_base import (
 SUFFIX = ".jsonl"
 #: reads of one store answered by searching the journal before it is replayed and tailed
 SCANS_BEFORE_REPLAY = 16
+_M = TypeVar("_M", RunLog, StepLog, BranchLog)
 
 
 class FileSystemSettings(StoreSettings):
@@ -46,6 +50,8 @@ class _Replay:
     """What has been read of one journal so far."""
 
     offset: int = 0
+    #: whole records (lines) read so far
+    lines: int = 0
     inode: int = -1
     header: dict[str, Any] | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -75,7 +81,7 @@ class FileSystemRunLogStore(RunLogStore):
         """Append one record under the lock. With ``create``, only if the run is new."""
         path = self.path(run_id)
         flags = os.O_RDWR | os.O_APPEND
-        line = json.dumps({"k": kind, "v": value}, separators=(",", ":")) + "\n"
+        line = dumps_ascii({"k": kind, "v": value}) + "\n"
         try:
             if create:
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -136,46 +142,66 @@ class FileSystemRunLogStore(RunLogStore):
                 data = fh.read()
             end = data.rfind(b"\n") + 1  # a torn last record is left for later (or never)
             for raw in data[:end].splitlines():
+                state.lines += 1
                 try:
                     record = json.loads(raw)
                 except ValueError:
                     continue  # torn by a killed writer
-                _apply(state, record)
+                _apply(state, record, path)
             state.offset += end
         if state.header is None:
             raise RunLogNotFound(f"run log of {run_id!r} in {self.folder} has no header")
         return state
 
+    def _model(self, run_id: str, kind: str, value: Any, model: type[_M]) -> _M:
+        """A record's value as its model; RunLogCorrupt naming the journal's line."""
+        try:
+            return msgspec.convert(value, model)
+        except msgspec.ValidationError as exc:
+            name = value.get("internal_name") if kind != "run" else None
+            raise corrupt(self._where(run_id, kind, name), exc) from None
+
+    def _where(self, run_id: str, kind: str, name: str | None) -> str:
+        """``file:line (kind name)`` of the latest record of a log (read only on an error)."""
+        path = self.path(run_id)
+        try:
+            line = journal_scan.line_of(self._whole_records(run_id), kind, name)
+        except RunLogNotFound:
+            line = None
+        what = "run header" if kind == "run" else f"{kind} {name!r}"
+        return f"{path}:{line} ({what})" if line else f"{path} ({what})"
+
     # -- interface --------------------------------------------------------------------
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
-        value = header.model_dump(mode="json", exclude={"steps"})
-        created = self._append(header.run_id, "run", value, create=True)
+        created = self._append(header.run_id, "run", to_data(header, "steps"), create=True)
         return self.get_run_header(header.run_id), created
 
     def get_run_header(self, run_id: str) -> RunLog:
-        return RunLog.model_validate(self._latest(run_id, "run"))
+        return self._model(run_id, "run", self._latest(run_id, "run"), RunLog)
 
     def put_run_header(self, header: RunLog) -> None:
-        self._append(header.run_id, "run", header.model_dump(mode="json", exclude={"steps"}))
+        self._append(header.run_id, "run", to_data(header, "steps"))
 
     def get_step_log(self, run_id: str, name: str) -> StepLog | None:
         raw = self._latest(run_id, "step", name)
-        return StepLog.model_validate(raw) if raw is not None else None
+        return self._model(run_id, "step", raw, StepLog) if raw is not None else None
 
     def put_step_log(self, run_id: str, step_log: StepLog) -> None:
-        self._append(run_id, "step", step_log.model_dump(mode="json", exclude={"branches"}))
+        self._append(run_id, "step", to_data(step_log, "branches"))
 
     def get_branch_log(self, run_id: str, name: str) -> BranchLog | None:
         raw = self._latest(run_id, "branch", name)
-        return BranchLog.model_validate(raw) if raw is not None else None
+        return self._model(run_id, "branch", raw, BranchLog) if raw is not None else None
 
     def put_branch_log(self, run_id: str, branch_log: BranchLog) -> None:
-        self._append(run_id, "branch", branch_log.model_dump(mode="json", exclude={"steps"}))
+        self._append(run_id, "branch", to_data(branch_log, "steps"))
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         state = self._replay(run_id)
-        logs: list[StepLog | BranchLog] = [StepLog.model_validate(v) for v in state.steps.values()]
-        logs += [BranchLog.model_validate(v) for v in state.branches.values()]
+        logs: list[StepLog | BranchLog] = [
+            self._model(run_id, "step", v, StepLog) for v in state.steps.values()
+        ]
+        logs += [self._model(run_id, "branch", v, BranchLog) for v in state.branches.values()]
         return logs
 
     def list_run_ids(self) -> list[str]:
@@ -207,15 +233,25 @@ def _write_record(fd: int, path: str, size: int, data: bytes) -> None:
         ) from None
 
 
-def _apply(state: _Replay, record: dict[str, Any]) -> None:
+def _apply(state: _Replay, record: Any, path: str) -> None:
+    """Keep one record's value as the latest of its log (records of other kinds are
+    ignored); one that names no log (a hand-edited journal) is RunLogCorrupt at its line."""
+    if not isinstance(record, dict):
+        raise corrupt(f"{path}:{state.lines}", ValueError('not a {"k":..., "v":...} record'))
     kind = record.get("k")
-    value: Any = record.get("v")  # a dict for every kind read below
+    value: Any = record.get("v")
+    if kind not in ("run", "step", "branch"):
+        return
+    if not isinstance(value, dict):
+        raise corrupt(f"{path}:{state.lines}", ValueError(f"the {kind} record holds no object"))
     if kind == "run":
         state.header = value
-    elif kind == "step":
-        state.steps[value["internal_name"]] = value
-    elif kind == "branch":
-        state.branches[value["internal_name"]] = value
+        return
+    name = value.get("internal_name")
+    if not isinstance(name, str):
+        why = ValueError(f"the {kind} record has no internal_name")
+        raise corrupt(f"{path}:{state.lines}", why)
+    (state.steps if kind == "step" else state.branches)[name] = value
 
 
 def _mtime(path: Path) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from magnus_render.stores.catalog_base import NS_PREFIX, Catalog, CatalogSettings, _join, ns_segment
+from magnus_render.stores.catalog_base import NS_PREFIX, Catalog, _join, ns_segment
 from magnus_render.stores.s3_client import (
     LazyS3Client,
     S3Settings,
@@ -19,8 +19,11 @@ from magnus_render.stores.s3_client import (
 )
 
 
-class S3CatalogSettings(CatalogSettings, S3Settings):
+class S3CatalogSettings(S3Settings):
+    """S3Settings and CatalogSettings' one field (a Struct has a single base with fields)."""
+
     prefix: str = "catalog"
+    compute_data_folder: str = "."
 
 
 class S3Catalog(LazyS3Client, Catalog):

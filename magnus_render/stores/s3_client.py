@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+import msgspec
 
 from magnus_render.errors import MagnusError
 from magnus_render.stores.run_log_base import StoreSettings
@@ -20,7 +20,7 @@ from magnus_render.stores.run_log_base import StoreSettings
 class S3Settings(StoreSettings):
     """Where the objects live. ``prefix`` is a folder inside the bucket ('' for the root)."""
 
-    bucket: str = Field(min_length=3, max_length=63)
+    bucket: Annotated[str, msgspec.Meta(min_length=3, max_length=63)]
     prefix: str = ""
     endpoint_url: str | None = None
     region: str | None = None

@@ -16,11 +16,12 @@ import random
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+import msgspec
 
 from magnus_render.errors import RunError
+from magnus_render.stores.log_codec import corrupt, dumps_ascii, from_data, to_data
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import LogPerObject, RunLogNotFound
 from magnus_render.stores.run_log_chunked import file_name
@@ -39,7 +40,7 @@ HEADER = "run.json"
 class S3RunLogSettings(S3Settings):
     prefix: str = "run-logs"
     #: how many times one write is re-applied after losing a race before giving up
-    max_conflict_retries: int = Field(50, ge=1)
+    max_conflict_retries: Annotated[int, msgspec.Meta(ge=1)] = 50
 
 
 def merge3(base: Any, mine: Any, theirs: Any) -> Any:
@@ -90,7 +91,13 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
             if error_code(exc):
                 raise client_error(exc, f"reading s3://{self.settings.bucket}/{key}") from None
             raise
-        return response["ETag"], json.loads(response["Body"].read())
+        try:
+            return response["ETag"], json.loads(response["Body"].read())
+        except ValueError as exc:  # bad JSON, or not UTF-8
+            raise corrupt(self._url(key), exc) from None
+
+    def _url(self, key: str) -> str:
+        return f"s3://{self.settings.bucket}/{key}"
 
     def _read(self, key: str) -> dict[str, Any] | None:
         found = self._fetch(key)
@@ -107,7 +114,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
             return self.client.put_object(
                 Bucket=self.settings.bucket,
                 Key=key,
-                Body=json.dumps(data, separators=(",", ":")).encode("utf-8"),
+                Body=dumps_ascii(data).encode("utf-8"),
                 ContentType="application/json",
                 **condition,
             )
@@ -145,7 +152,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
     # -- primitives ---------------------------------------------------------------------
     def create_run_log(self, header: RunLog) -> tuple[RunLog, bool]:
         key = self._key(header.run_id, HEADER)
-        data = header.model_dump(mode="json", exclude={"steps"})
+        data = to_data(header, "steps")
         response = self._put_json(key, data, f"creating run {header.run_id}", IfNoneMatch="*")
         if response is None:  # another container created it first
             return self.get_run_header(header.run_id), False
@@ -159,21 +166,22 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
                 f"no run log for run {run_id!r} in s3://{self.settings.bucket}/"
                 f"{self.settings.key('')}"
             )
-        return RunLog.model_validate(data)
+        return from_data(RunLog, data, self._url(self._key(run_id, HEADER)))
 
     def put_run_header(self, header: RunLog) -> None:
         key = self._key(header.run_id, HEADER)
         if key not in self._seen():
             self.get_run_header(header.run_id)  # must exist; also gives the ETag to match
-        self._write(key, header.model_dump(mode="json", exclude={"steps"}))
+        self._write(key, to_data(header, "steps"))
 
     def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
-        data = self._read(self._key(run_id, kind, file_name(name)))
-        return model.model_validate(data) if data is not None else None
+        key = self._key(run_id, kind, file_name(name))
+        data = self._read(key)
+        return from_data(model, data, self._url(key)) if data is not None else None
 
     def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
         """One step or branch log, without its nested logs (each is its own object)."""
-        data = log.model_dump(mode="json", exclude={nested})
+        data = to_data(log, nested)
         self._write(self._key(run_id, kind, file_name(log.internal_name)), data)
 
     def _list(self, prefix: str, delimiter: str | None = None) -> Iterable[dict[str, Any]]:
@@ -189,12 +197,16 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         self.get_run_header(run_id)
-        for sub, model in (("steps", StepLog), ("branches", BranchLog)):
+        kinds: tuple[tuple[str, type[StepLog] | type[BranchLog]], ...] = (
+            ("steps", StepLog),
+            ("branches", BranchLog),
+        )
+        for sub, model in kinds:
             for page in self._list(self._key(run_id, sub) + "/"):
                 for item in page.get("Contents", ()):
                     found = self._fetch(item["Key"])
                     if found is not None:
-                        yield model.model_validate(found[1])
+                        yield from_data(model, found[1], self._url(item["Key"]))
 
     def list_run_ids(self) -> list[str]:
         root = self.settings.key("")

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import subprocess
 from abc import abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from magnus_render.contract.protocol import encode_map_variable, node_argv, with_options
-from magnus_render.pipeline.ir import Graph, Node, NodeKind, resolve_name
-from magnus_render.runtime import interrupt, nodes
+from magnus_render.pipeline.ir import Node, NodeKind, resolve_name
+from magnus_render.runtime import nodes
 from magnus_render.runtime.context import RunContext
+from magnus_render.runtime.traverse import GraphWalker
 from magnus_render.settings import check_overrides, load_settings, step_settings
 from magnus_render.stores.models import Status
 
@@ -34,7 +35,10 @@ class ExecutorSettings(BaseModel):
     overrides: dict[str, dict[str, Any]] = {}
 
 
-class Executor:
+class Executor(GraphWalker):
+    """A walker (:class:`~magnus_render.runtime.traverse.GraphWalker`: the traversal and
+    failure routing) with the config's ``executor`` settings and their checks."""
+
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[ExecutorSettings]] = ExecutorSettings
     #: what one step's settings are (None: ``settings_model``), and the keys an override
@@ -76,45 +80,6 @@ class Executor:
         executor's, with the step's ``overrides: {<executor>: NAME}`` patch deep-merged in
         (:mod:`magnus_render.settings`; :meth:`validate` checked every patch)."""
         return step_settings(self.settings, self.name, node, self.step_model or self.settings_model)
-
-    # -- traversal -----------------------------------------------------------------------
-    def execute_graph(self, graph: Graph, map_variable: Mapping[str, Any] | None = None) -> Status:
-        """Walk a graph from start_at along its routes (``Graph.route``: next on success,
-        on_failure or the graph's fail node on failure) until a terminal node ran.
-        Returns the graph's status."""
-        map_variable = dict(map_variable or {})
-        current = graph.start_at
-        while True:
-            interrupt.checkpoint()  # a signal that came during bookkeeping stops here
-            node = graph.node(current)
-            if node.kind.is_composite:
-                status = self.execute_composite(node, map_variable)
-            else:
-                status = self.run_node(node, map_variable)
-            route = graph.route(node)
-            following = route.next if status is Status.SUCCESS else route.on_failure
-            if following is None:  # a terminal node ended the graph
-                break
-            current = following
-        name = resolve_name(graph.internal_name, map_variable)
-        return nodes.graph_status(self.ctx, name)
-
-    def execute_composite(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
-        try:
-            branches = nodes.fan_out(self.ctx, node, map_variable)
-        except nodes.FanOutError:
-            return Status.FAIL
-        self.run_branches(branches)
-        return nodes.fan_in(self.ctx, node, map_variable)
-
-    def run_branches(self, branches: Sequence[nodes.Branch]) -> None:
-        """Traverse each branch (sequentially here; executors may run them in parallel)."""
-        for branch in branches:
-            self.execute_graph(branch.graph, branch.map_variable)
-
-    @abstractmethod
-    def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
-        """Execute one non-composite node somewhere and return its status."""
 
 
 class LocalNodeExecutor(Executor):

@@ -1,0 +1,71 @@
+"""Run log models to and from stored JSON, for every store.
+
+Why one module: the stores' hot paths decode with msgspec's typed JSON decoder (one C
+pass, no intermediate dicts) and must turn what it refuses into one clear RunLogCorrupt
+naming the stored object, never a traceback. Stored step logs carry no ``branches`` and
+headers and branch logs no ``steps`` (each is stored on its own): :func:`to_data` leaves
+that field out rather than writing it empty, as the stores always have.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import msgspec
+
+from magnus_render.stores.models import LogModel, enc_hook
+from magnus_render.stores.run_log_base import RunLogWriteError
+
+_M = TypeVar("_M", bound=LogModel)
+
+
+class RunLogCorrupt(RunLogWriteError):
+    """A stored log that does not read back as a run log (hand-edited, bad JSON, a wrong
+    type or an unknown key). Inside a run it fails the step and the run like a failed
+    write (magnus cannot keep its books); elsewhere (`magnus show`) it is bad input."""
+
+    exit_code = 2
+
+
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+
+
+def to_data(log: LogModel, nested: str | None = None) -> dict[str, Any]:
+    """``log`` as plain JSON data (fields in declared order), without field ``nested``."""
+    data: dict[str, Any] = msgspec.to_builtins(log, enc_hook=enc_hook)
+    if nested is not None:
+        del data[nested]
+    return data
+
+
+def to_json(log: LogModel, nested: str | None = None) -> bytes:
+    """Compact UTF-8 JSON of ``log`` without field ``nested`` (what chunked-fs stores)."""
+    return _encoder.encode(log if nested is None else to_data(log, nested))
+
+
+def dumps_ascii(data: Any) -> str:
+    """Compact, ASCII-only JSON as ``json.dumps`` writes it: the file-system journal and
+    s3 have always stored this (journal_scan relies on the escaping), so keeping it keeps
+    their bytes, floats like ``1e+20`` and non-finite numbers included."""
+    return json.dumps(data, separators=(",", ":"))
+
+
+def from_json(model: type[_M], raw: bytes | str, where: str) -> _M:
+    """Stored JSON as ``model``; RunLogCorrupt naming ``where`` when it is not one."""
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        raise corrupt(where, exc) from None
+
+
+def from_data(model: type[_M], data: Any, where: str) -> _M:
+    """Parsed JSON (a dict) as ``model``; RunLogCorrupt naming ``where`` when it is not one."""
+    try:
+        return msgspec.convert(data, model)
+    except msgspec.ValidationError as exc:
+        raise corrupt(where, exc) from None
+
+
+def corrupt(where: str, exc: Exception) -> RunLogCorrupt:
+    return RunLogCorrupt(f"the run log {where} cannot be read: {exc}")
