@@ -267,3 +267,15 @@ def test_a_symlink_to_a_spec_and_a_symlinked_output_folder_are_left_alone(
     assert proc.returncode == 0, proc.stderr
     assert "1 written, 0 unchanged, 1 stale removed" in proc.stderr
     assert sorted(p.name for p in elsewhere.iterdir()) == ["hello-v2.yaml"]
+
+
+def test_check_prints_the_diff_of_missing_and_stale_files_too(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml", "pipelines/*.yaml"))
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    (repo / "deploy" / "map.yaml").unlink()
+    (repo / "pipelines" / "retry.yaml").rename(repo / "pipelines" / "retry2.yaml")
+    proc = run(repo, "--manifest", "render.yaml", "--check")
+    assert proc.returncode == 1, proc.stderr
+    assert "--- /dev/null\n+++ deploy/map.yaml (rendered)\n" in proc.stdout
+    assert "--- /dev/null\n+++ deploy/retry2.yaml (rendered)\n" in proc.stdout
+    assert "--- deploy/retry.yaml (in the tree)\n+++ /dev/null\n" in proc.stdout

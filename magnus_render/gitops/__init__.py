@@ -89,13 +89,15 @@ def _check(wanted: dict[str, str], stale: list[str], foreign: list[str]) -> int:
     problems = []
     for path, text in wanted.items():
         current = read_or_none(path)
+        if current != text:  # stdout: every change a render would make, as one diff
+            sys.stdout.write(unified(path, current, text))
         if current is None:
             problems.append(f"{path}: missing")
-        elif current != text:
-            sys.stdout.write(unified(path, current, text))
-            if path not in foreign:
-                problems.append(f"{path}: out of date")
-    problems += [f"{path}: stale (the manifest no longer renders it)" for path in stale]
+        elif current != text and path not in foreign:
+            problems.append(f"{path}: out of date")
+    for path in stale:
+        sys.stdout.write(unified(path, read_or_none(path), None))
+        problems.append(f"{path}: stale (the manifest no longer renders it)")
     if foreign:  # a render would refuse them: the tree needs a hand first
         report(problems)
         return 2

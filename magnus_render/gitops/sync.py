@@ -187,13 +187,14 @@ def stale_files(candidates: Iterable[str], expected: set[str], manifest_file: st
     return stale
 
 
-def unified(path: str, old: str, new: str) -> str:
+def unified(path: str, old: str | None, new: str | None) -> str:
+    """The diff a render would make to ``path``; None is no file (``/dev/null``, as git)."""
     return "".join(
         difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=f"{path} (in the tree)",
-            tofile=f"{path} (rendered)",
+            (old or "").splitlines(keepends=True),
+            (new or "").splitlines(keepends=True),
+            fromfile=f"{path} (in the tree)" if old is not None else "/dev/null",
+            tofile=f"{path} (rendered)" if new is not None else "/dev/null",
         )
     )
 
