@@ -227,19 +227,29 @@ def test_a_pipeline_file_named_with_brackets_spaces_unicode_or_a_dash(tmp_path: 
     assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0
 
 
+SFN_KUSTOMIZED = (
+    one("deploy/{name}.json").replace("argo", "stepfunctions") + "    kustomization: true\n"
+)
+
+
 @pytest.mark.parametrize(
-    ("output", "expected"),
+    ("manifest", "expected"),
     [
-        ('""', "output: '' names no file"),
-        ("deploy/", "output: 'deploy/' names no file"),
-        ("pipelines", "output 'pipelines' of pipelines/hello.yaml is a folder"),
-        ("deploy/{nmae}.yaml", "output: unknown placeholder {nmae} in 'deploy/{nmae}.yaml'"),
+        (one('""'), "output: '' names no file"),
+        (one("deploy/"), "output: 'deploy/' names no file"),
+        (one("pipelines"), "output 'pipelines' of pipelines/hello.yaml is a folder"),
+        (one("deploy/{nmae}.yaml"), "output: unknown placeholder {nmae} in 'deploy/{nmae}.yaml'"),
+        (SFN_KUSTOMIZED, "kustomization: lists Kubernetes specs, which target 'stepfunctions'"),
+        (
+            one("deploy/kustomization.yaml") + "    kustomization: true\n",
+            "output 'deploy/kustomization.yaml' of pipelines/hello.yaml is the kustomization.yaml",
+        ),
     ],
 )
-def test_an_output_pattern_that_names_no_file_is_refused(
-    tmp_path: Path, output: str, expected: str
+def test_an_output_pattern_that_names_no_file_or_clashes_is_refused(
+    tmp_path: Path, manifest: str, expected: str
 ) -> None:
-    repo = make_repo(tmp_path, one(output))
+    repo = make_repo(tmp_path, manifest)
     before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
     proc = run(repo, "--manifest", "render.yaml")
     assert proc.returncode == 2, proc.stderr

@@ -11,10 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from magnus_render.gitops.manifest import expand, load_manifest
+from magnus_render.gitops.manifest import K8S_TARGETS, expand, load_manifest
 from magnus_render.gitops.objects import mark_clashes
 from magnus_render.gitops.sync import (
-    K8S_TARGETS,
     Outcome,
     is_ours,
     kustomizations,

@@ -23,6 +23,8 @@ from magnus_render.errors import ConfigError, Diagnostic
 
 #: placeholders an output, config or parameters pattern may use
 PLACEHOLDERS = ("{name}", "{target}", "{stem}")
+#: targets whose specs are Kubernetes objects (a kustomization can list them)
+K8S_TARGETS = ("argo", "k8s-jobs")
 
 
 class ManifestEntry(BaseModel):
@@ -180,6 +182,11 @@ def _pattern_problems(
                 f"{key}: unknown placeholder {', '.join(unknown)} in {pattern!r}; "
                 f"use {', '.join(PLACEHOLDERS)}"
             )
+    if entry.kustomization and entry.target not in K8S_TARGETS:
+        problems.append(
+            f"kustomization: lists Kubernetes specs, which target {entry.target!r} does not "
+            f"render (use it with {' or '.join(K8S_TARGETS)})"
+        )
     if not entry.output.strip() or entry.output.endswith(("/", "/.")) or entry.output == ".":
         problems.append(f"output: {entry.output!r} names no file; e.g. deploy/{{name}}.yaml")
     return [Diagnostic(problem, manifest_file, line) for problem in problems]
@@ -203,6 +210,8 @@ def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagno
             problem = "is outside the manifest's folder; outputs must stay in the repository"
         elif job.output in inputs:
             problem = f"is {inputs[job.output]}, which the render reads"
+        elif job.kustomization and posixpath.basename(job.output) == "kustomization.yaml":
+            problem = "is the kustomization.yaml this entry writes beside its specs"
         elif Path(job.output).is_dir():
             problem = "is a folder; the output pattern names a file, e.g. deploy/{name}.yaml"
         else:
