@@ -289,3 +289,23 @@ def test_check_prints_the_diff_of_missing_and_stale_files_too(tmp_path: Path) ->
     assert "--- /dev/null\n+++ deploy/map.yaml (rendered)\n" in proc.stdout
     assert "--- /dev/null\n+++ deploy/retry2.yaml (rendered)\n" in proc.stdout
     assert "--- deploy/retry.yaml (in the tree)\n+++ /dev/null\n" in proc.stdout
+
+
+def test_the_kustomization_lists_the_kubernetes_specs_of_every_entry_in_its_folder(
+    tmp_path: Path,
+) -> None:
+    manifest = (
+        "renders:\n"
+        "  - pipelines: pipelines/hello.yaml\n    target: argo\n    kind: WorkflowTemplate\n"
+        "    image: app:1\n    config: configs/argo.yaml\n    output: deploy/{name}.yaml\n"
+        "    kustomization: true\n"
+        "  - pipelines: pipelines/map.yaml\n    target: argo\n    kind: CronWorkflow\n"
+        '    schedule: "0 3 * * *"\n    image: app:1\n    config: configs/argo.yaml\n'
+        "    output: deploy/{name}.yaml\n"
+        "  - pipelines: pipelines/retry.yaml\n    target: stepfunctions\n"
+        "    config: configs/stepfunctions.yaml\n    output: deploy/{name}.json\n"
+    )
+    repo = make_repo(tmp_path, manifest)
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert resources(repo) == ["hello.yaml", "map.yaml"]

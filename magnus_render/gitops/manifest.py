@@ -204,14 +204,19 @@ def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagno
         for path, what in ((job.config, "config"), (job.parameters, "parameters")):
             if path:
                 inputs.setdefault(path, f"the {what} file of {job.origin}")
+    kustomizations = {
+        posixpath.join(posixpath.dirname(job.output), "kustomization.yaml")
+        for job in jobs
+        if job.kustomization
+    }
     diagnostics = []
     for job in jobs:
         if _outside(job.output):
             problem = "is outside the manifest's folder; outputs must stay in the repository"
         elif job.output in inputs:
             problem = f"is {inputs[job.output]}, which the render reads"
-        elif job.kustomization and posixpath.basename(job.output) == "kustomization.yaml":
-            problem = "is the kustomization.yaml this entry writes beside its specs"
+        elif job.output in kustomizations:
+            problem = "is the kustomization.yaml written for the folder's specs"
         elif Path(job.output).is_dir():
             problem = "is a folder; the output pattern names a file, e.g. deploy/{name}.yaml"
         else:

@@ -145,19 +145,26 @@ def _leave_sigint_to_the_parent() -> None:
 
 
 def kustomizations(outcomes: list[Outcome], manifest_file: str) -> dict[str, str]:
-    """A kustomization.yaml per output folder of Kubernetes-kind jobs that asked for one.
+    """A kustomization.yaml in each output folder an entry with ``kustomization: true``
+    writes to, listing every Kubernetes spec the manifest puts in that folder (whichever
+    entry renders it: kustomize deploys only what is listed).
 
     It lists the specs the folder will hold: a job that failed to render keeps its previous
     file, listed if there is one; one that never rendered has none to list (``kubectl apply
     -k`` fails on a missing resource).
     """
+    wanted = {
+        os.path.dirname(o.job.output)
+        for o in outcomes
+        if o.job.kustomization and o.job.target in K8S_TARGETS
+    }
     folders: dict[str, list[str]] = {}
     for outcome in outcomes:
         job = outcome.job
         if outcome.text is None and not os.path.isfile(job.output):
             continue
-        if job.kustomization and job.target in K8S_TARGETS:
-            folder, name = os.path.split(job.output)
+        folder, name = os.path.split(job.output)
+        if folder in wanted and job.target in K8S_TARGETS:
             folders.setdefault(folder, []).append(name)
     files = {}
     for folder, names in sorted(folders.items()):
