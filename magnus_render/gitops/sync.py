@@ -47,21 +47,33 @@ def mark(text: str, target: str, header: str) -> str:
 
     JSON has no comments: in a JSON document the header opens the top-level free-text
     field, ``Comment`` in a state machine (ASL) or ``Description`` in a CloudFormation
-    template, both near the top where :func:`is_ours` looks.
+    template, moved to the first line of the object (key order means nothing in JSON) so
+    :func:`is_ours` finds it where it finds every other header.
     """
     if text.startswith("{\n"):
-        for key in ("Comment", "Description"):  # ASL's free text; CloudFormation's
-            field_start = f'\n  "{key}": "'
-            at = text.find(field_start, 0, _SCAN_LIMIT)
-            if at >= 0:
-                cut = at + len(field_start)
-                return text[:cut] + _json_escape(header) + " " + text[cut:]
-        return '{\n  "Comment": "' + _json_escape(header) + '",\n' + text[2:]
+        return _mark_json(text, _json_escape(header))
     prefix = _COMMENT_PREFIX.get(target, "# ")
     if text.startswith("#!"):
         first, _, rest = text.partition("\n")
         return f"{first}\n{prefix}{header}\n{rest}"
     return f"{prefix}{header}\n{text}"
+
+
+def _mark_json(text: str, header: str) -> str:
+    lines = text.split("\n")
+    for key in ("Comment", "Description"):  # ASL's free text; CloudFormation's
+        start = f'  "{key}": "'  # a top-level key: the renderers indent by two
+        at = next((i for i, line in enumerate(lines) if line.startswith(start)), None)
+        if at is None:
+            continue
+        line = lines.pop(at)
+        if not line.endswith(","):  # it was the last key: the one before it is now
+            lines[at - 1] = lines[at - 1].removesuffix(",")
+            line += ","
+        lines.insert(1, start + header + " " + line[len(start) :])
+        return "\n".join(lines)
+    lines.insert(1, f'  "Comment": "{header}",')
+    return "\n".join(lines)
 
 
 def _json_escape(text: str) -> str:
