@@ -88,6 +88,9 @@ def render_manifest(
     check: bool = typer.Option(
         False, "--check", help="Exit 1 listing (with diffs) every file out of date."
     ),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="Render in N processes (default: by CPU count)."
+    ),
     debug: bool = DebugOpt,
 ) -> None:
     """Render every pipeline the manifest lists into the tree (or --check the tree)."""
@@ -95,7 +98,7 @@ def render_manifest(
     def body() -> int:
         from magnus_render.gitops import run_manifest
 
-        return run_manifest(manifest, check)
+        return run_manifest(manifest, check, jobs)
 
     guard(body)
 

@@ -157,8 +157,8 @@ def test_a_removed_pipeline_leaves_no_stale_output_and_hand_written_files_stay(
     assert proc.returncode == 1
     stale = sorted(line for line in proc.stderr.splitlines() if "stale" in line)
     assert stale == [
-        "deploy/argo/parallel.yaml: stale (its pipeline is gone from the manifest)",
-        "deploy/sfn/parallel.json: stale (its pipeline is gone from the manifest)",
+        "deploy/argo/parallel.yaml: stale (the manifest no longer renders it)",
+        "deploy/sfn/parallel.json: stale (the manifest no longer renders it)",
     ]
     assert "deploy/argo/kustomization.yaml: out of date" in proc.stderr
 
@@ -307,7 +307,9 @@ def test_kustomization_lists_odd_file_names_as_the_same_strings() -> None:
 
     names = ["hello.yaml", "#draft.yaml", "- a.yaml", "yes", "a: b.yaml", "2024-01-01"]
     outcomes = [
-        Outcome(RenderJob("p.yaml", "argo", f"deploy/{n}", None, None, None, (), True, "m:1"))
+        Outcome(
+            RenderJob("p.yaml", "argo", f"deploy/{n}", None, None, None, (), True, "m:1"), "spec"
+        )
         for n in names
     ]
     text = kustomizations(outcomes, "render.yaml")["deploy/kustomization.yaml"]

@@ -10,6 +10,8 @@ are the repository-relative ones a container image sees.
 from __future__ import annotations
 
 import glob
+import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +23,8 @@ from magnus_render.errors import ConfigError, Diagnostic
 
 #: placeholders an output, config or parameters pattern may use
 PLACEHOLDERS = ("{name}", "{target}", "{stem}")
+#: targets whose specs are Kubernetes objects (a kustomization can list them)
+K8S_TARGETS = ("argo", "k8s-jobs")
 
 
 class ManifestEntry(BaseModel):
@@ -61,14 +65,27 @@ class RenderJob:
     kustomization: bool
     #: manifest file and line of the entry, for messages
     origin: str
+    #: the entry's line in the manifest
+    line: int | None = None
 
 
 def _fill(pattern: str, pipeline: Path, target: str) -> str:
-    return (
+    """The pattern for one pipeline, in the one spelling the tree scan also uses."""
+    return _norm(
         pattern.replace("{name}", pipeline.stem)
         .replace("{stem}", pipeline.stem)
         .replace("{target}", target)
     )
+
+
+def _norm(path: str) -> str:
+    """``./deploy//a.yaml`` -> ``deploy/a.yaml``: outputs are compared, and found stale, as
+    strings, so every spelling of one file must become the same string."""
+    return posixpath.normpath(path)
+
+
+def _outside(path: str) -> bool:
+    return posixpath.isabs(path) or path == ".." or path.startswith("../")
 
 
 def load_manifest(path: Path) -> tuple[Manifest, list[int | None]]:
@@ -94,9 +111,15 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
     diagnostics: list[Diagnostic] = []
     for entry, line in zip(manifest.renders, lines, strict=True):
         origin = f"{manifest_file}:{line}" if line else manifest_file
-        matches = sorted(glob.glob(entry.pipelines, recursive=True))
-        if not glob.has_magic(entry.pipelines):
-            matches = [entry.pipelines]  # a missing file is reported by its render
+        if not glob.has_magic(entry.pipelines) or Path(entry.pipelines).is_file():
+            # a file named as it is (even ``a[1].yaml``); a missing one is reported by its render
+            matches = [entry.pipelines]
+        else:
+            matches = sorted(glob.glob(entry.pipelines, recursive=True))
+        problems = _pattern_problems(entry, manifest_file, line)
+        if problems:
+            diagnostics += problems
+            continue
         if not matches:
             diagnostics.append(
                 Diagnostic(f"pipelines: {entry.pipelines!r} matches no file", manifest_file, line)
@@ -108,7 +131,7 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
             "with_infra": entry.with_infra,
         }
         for match in matches:
-            pipeline = Path(match)
+            pipeline = Path(_norm(match))
             jobs.append(
                 RenderJob(
                     pipeline=pipeline.as_posix(),
@@ -124,6 +147,7 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
                     extra=tuple(sorted((k, v) for k, v in extra.items() if v not in (None, False))),
                     kustomization=entry.kustomization,
                     origin=origin,
+                    line=line,
                 )
             )
     seen: dict[str, RenderJob] = {}
@@ -139,6 +163,67 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
                     None,
                 )
             )
+    diagnostics += _misplaced_outputs(jobs, manifest_file)
     if diagnostics:
         raise ConfigError.from_diagnostics(diagnostics)
     return sorted(jobs, key=lambda j: j.output)
+
+
+def _pattern_problems(
+    entry: ManifestEntry, manifest_file: str, line: int | None
+) -> list[Diagnostic]:
+    """A typo in a placeholder, or an output that is a folder, caught before any render."""
+    problems = []
+    for key in ("output", "config", "parameters"):
+        pattern = getattr(entry, key) or ""
+        unknown = sorted(set(re.findall(r"\{[^{}]*\}", pattern)) - set(PLACEHOLDERS))
+        if unknown:
+            problems.append(
+                f"{key}: unknown placeholder {', '.join(unknown)} in {pattern!r}; "
+                f"use {', '.join(PLACEHOLDERS)}"
+            )
+    if entry.kustomization and entry.target not in K8S_TARGETS:
+        problems.append(
+            f"kustomization: lists Kubernetes specs, which target {entry.target!r} does not "
+            f"render (use it with {' or '.join(K8S_TARGETS)})"
+        )
+    if not entry.output.strip() or entry.output.endswith(("/", "/.")) or entry.output == ".":
+        problems.append(f"output: {entry.output!r} names no file; e.g. deploy/{{name}}.yaml")
+    return [Diagnostic(problem, manifest_file, line) for problem in problems]
+
+
+def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagnostic]:
+    """Outputs outside the manifest's folder, or on a file the render reads.
+
+    The stale-file sweep deletes files in every output folder, so an output folder outside the
+    repository would let it reach there; an output on an input would replace the input.
+    """
+    inputs = {_norm(manifest_file): "the manifest"}
+    for job in jobs:
+        inputs.setdefault(job.pipeline, f"the pipeline of {job.origin}")
+        for path, what in ((job.config, "config"), (job.parameters, "parameters")):
+            if path:
+                inputs.setdefault(path, f"the {what} file of {job.origin}")
+    kustomizations = {
+        posixpath.join(posixpath.dirname(job.output), "kustomization.yaml")
+        for job in jobs
+        if job.kustomization
+    }
+    diagnostics = []
+    for job in jobs:
+        if _outside(job.output):
+            problem = "is outside the manifest's folder; outputs must stay in the repository"
+        elif job.output in inputs:
+            problem = f"is {inputs[job.output]}, which the render reads"
+        elif job.output in kustomizations:
+            problem = "is the kustomization.yaml written for the folder's specs"
+        elif Path(job.output).is_dir():
+            problem = "is a folder; the output pattern names a file, e.g. deploy/{name}.yaml"
+        else:
+            continue
+        diagnostics.append(
+            Diagnostic(
+                f"output {job.output!r} of {job.pipeline} {problem}", manifest_file, job.line
+            )
+        )
+    return diagnostics

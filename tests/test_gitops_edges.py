@@ -1,0 +1,356 @@
+"""`magnus-render --manifest` at the edges a user meets: path spellings, outputs in the wrong
+place, broken pipelines beside a kustomization, files in the way, Ctrl-C.
+
+Every test drives the real CLI in a process on a temporary repository (helpers shared with
+test_gitops_manifest.py) and looks at the tree it leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.test_gitops_manifest import RENDER, make_repo, run, tree
+
+ONE = (
+    "renders:\n  - pipelines: {pipelines}\n    target: argo\n    image: app:1\n"
+    "    config: configs/argo.yaml\n    output: {output}\n"
+)
+
+
+def one(output: str, pipelines: str = "pipelines/hello.yaml") -> str:
+    return ONE.format(pipelines=pipelines, output=output)
+
+
+def test_an_output_spelled_with_dot_slash_is_kept_not_swept_as_stale(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, one("./deploy/{name}.yaml", "./pipelines/hello.yaml"))
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    again = run(repo, "--manifest", "render.yaml")
+    assert again.returncode == 0, again.stderr
+    assert "0 stale removed" in again.stderr
+    assert (repo / "deploy" / "hello.yaml").is_file()
+    check = run(repo, "--manifest", "render.yaml", "--check")
+    assert check.returncode == 0, check.stderr
+
+
+def test_two_spellings_of_one_output_are_one_output_written_twice(tmp_path: Path) -> None:
+    manifest = one("deploy/{name}.yaml") + one("deploy//{name}.yaml").removeprefix("renders:\n")
+    repo = make_repo(tmp_path, manifest)
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2
+    assert "output 'deploy/hello.yaml' is written twice" in proc.stderr
+    assert not (repo / "deploy").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("../escaped/{name}.yaml", "is outside the manifest's folder"),
+        ("{tmp}/abs/{name}.yaml", "is outside the manifest's folder"),
+        ("deploy/../../escaped/{name}.yaml", "is outside the manifest's folder"),
+        ("pipelines/{name}.yaml", "is the pipeline of render.yaml:2"),
+        ("./render.yaml", "is the manifest"),
+        ("configs/argo.yaml", "is the config file of render.yaml:2"),
+    ],
+)
+def test_an_output_outside_the_repository_or_on_an_input_is_refused(
+    tmp_path: Path, output: str, expected: str
+) -> None:
+    repo = make_repo(tmp_path, one(output.replace("{tmp}", str(tmp_path))))
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "render.yaml:2:" in proc.stderr and expected in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "abs").exists()
+
+
+KUSTOMIZED = (
+    "renders:\n  - pipelines: pipelines/*.yaml\n    target: argo\n    kind: WorkflowTemplate\n"
+    "    image: app:1\n    config: configs/argo.yaml\n    output: deploy/{name}.yaml\n"
+    "    kustomization: true\n"
+)
+
+
+def resources(repo: Path) -> list[str]:
+    text = (repo / "deploy" / "kustomization.yaml").read_text(encoding="utf-8")
+    return list(yaml.safe_load(text)["resources"])
+
+
+def test_the_kustomization_lists_exactly_the_specs_in_the_folder(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, KUSTOMIZED)
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    broken = "dag:\n  start_at: a\n  steps:\n    a:\n      type: tsak\n"
+    (repo / "pipelines" / "new.yaml").write_text(broken, encoding="utf-8")  # never rendered
+    (repo / "pipelines" / "hello.yaml").write_text(broken, encoding="utf-8")  # keeps its spec
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2
+    assert "pipelines/new.yaml:5: step 'a': unknown node type" in proc.stderr
+    listed = resources(repo)
+    on_disk = sorted(p.name for p in (repo / "deploy").iterdir() if p.name != "kustomization.yaml")
+    assert listed == on_disk
+    assert "hello.yaml" in listed and "new.yaml" not in listed
+
+
+def test_check_treats_a_hand_written_file_in_the_way_as_render_does(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml"))
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    spec = repo / "deploy" / "hello.yaml"
+    spec.write_text("# my own version\n" + spec.read_text().split("\n", 1)[1], encoding="utf-8")
+    mine = spec.read_bytes()
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr  # a render cannot fix it: not drift (1)
+        assert (
+            "not generated by this manifest" in proc.stderr and "deploy/hello.yaml" in proc.stderr
+        )
+        assert "need `magnus-render --manifest` to be run" not in proc.stderr
+    assert spec.read_bytes() == mine
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(c) for c in path.read_text().split()]
+    except OSError:
+        return []
+
+
+def test_ctrl_c_while_the_worker_pool_renders_stops_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group, the pool's workers too."""
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml", "pipelines/many/*.yaml"))
+    many = repo / "pipelines" / "many"
+    many.mkdir()
+    hello = (repo / "pipelines" / "hello.yaml").read_text()
+    for i in range(300):
+        (many / f"p{i:03d}.yaml").write_text(hello, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RENDER, "--manifest", "render.yaml"],
+        cwd=repo,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    while not _children(proc.pid) and proc.poll() is None:
+        pass  # the pool's workers exist once rendering has started
+    assert proc.poll() is None, "the render ended before its workers were seen"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+    leftovers = tree(repo) if (repo / "deploy").exists() else {}
+    assert not [name for name in leftovers if name.endswith(".tmp")]
+
+
+def test_two_pipelines_naming_one_kubernetes_object_in_a_folder_are_named(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path, KUSTOMIZED)
+    hello = (repo / "pipelines" / "hello.yaml").read_text()
+    (repo / "pipelines" / "my pipe.yaml").write_text(hello, encoding="utf-8")
+    (repo / "pipelines" / "my-pipe.yaml").write_text(hello, encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2
+    assert (
+        "deploy/my pipe.yaml and deploy/my-pipe.yaml both define WorkflowTemplate 'my-pipe'"
+        in proc.stderr
+    )
+    assert not (repo / "deploy" / "my-pipe.yaml").exists()
+    assert not (repo / "deploy" / "my pipe.yaml").exists()
+    assert "hello.yaml" in resources(repo) and "my-pipe.yaml" not in resources(repo)
+
+
+def test_the_tree_is_the_same_whatever_the_number_of_processes(tmp_path: Path) -> None:
+    serial, pooled = make_repo(tmp_path / "a"), make_repo(tmp_path / "b")
+    assert run(serial, "--manifest", "render.yaml", "-j", "1").returncode == 0
+    proc = run(pooled, "--manifest", "render.yaml", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert tree(serial) == tree(pooled)
+    assert run(pooled, "--manifest", "render.yaml", "--check", "-j", "1").returncode == 0
+    assert run(serial, "--manifest", "render.yaml", "--check", "-j", "3").returncode == 0
+
+
+@pytest.mark.parametrize("in_git", [True, False], ids=["git", "no-git"])
+def test_outputs_of_a_moved_output_folder_are_stale_but_a_nested_project_s_are_not(
+    tmp_path: Path, in_git: bool
+) -> None:
+    repo = make_repo(tmp_path, one("deploy/argo/{name}.yaml"))
+    nested = repo / "teams" / "b"
+    shutil.copytree(repo / "pipelines", nested / "pipelines")
+    shutil.copytree(repo / "configs", nested / "configs")
+    (nested / "render.yaml").write_text(one("deploy/{name}.yaml"), encoding="utf-8")
+    if in_git:
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    assert run(nested, "--manifest", "render.yaml").returncode == 0
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    (repo / "render.yaml").write_text(one("deploy/workflows/{name}.yaml"), encoding="utf-8")
+
+    proc = run(repo, "--manifest", "render.yaml", "--check")
+    assert proc.returncode == 1, proc.stderr
+    assert "deploy/argo/hello.yaml: stale (the manifest no longer renders it)" in proc.stderr
+    assert "teams/b" not in proc.stderr
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 written, 0 unchanged, 1 stale removed" in proc.stderr
+    assert not (repo / "deploy" / "argo" / "hello.yaml").exists()
+    assert (repo / "deploy" / "workflows" / "hello.yaml").is_file()
+    assert (nested / "deploy" / "hello.yaml").is_file()
+    assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0
+
+
+def test_a_pipeline_file_named_with_brackets_spaces_unicode_or_a_dash(tmp_path: Path) -> None:
+    names = ["ünï[1]", "my pipe", "-dash"]
+    manifest = "renders:\n" + "".join(
+        f'  - pipelines: "pipelines/{n}.yaml"\n    target: mermaid\n    output: "g/{{name}}.mmd"\n'
+        for n in names
+    )
+    repo = make_repo(tmp_path, manifest)
+    hello = (repo / "pipelines" / "hello.yaml").read_text()
+    for name in names:
+        (repo / "pipelines" / f"{name}.yaml").write_text(hello, encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (repo / "g").iterdir()) == sorted(f"{n}.mmd" for n in names)
+    assert run(repo, "--manifest", "render.yaml", "--check").returncode == 0
+
+
+SFN_KUSTOMIZED = (
+    one("deploy/{name}.json").replace("argo", "stepfunctions") + "    kustomization: true\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        (one('""'), "output: '' names no file"),
+        (one("deploy/"), "output: 'deploy/' names no file"),
+        (one("pipelines"), "output 'pipelines' of pipelines/hello.yaml is a folder"),
+        (one("deploy/{nmae}.yaml"), "output: unknown placeholder {nmae} in 'deploy/{nmae}.yaml'"),
+        (SFN_KUSTOMIZED, "kustomization: lists Kubernetes specs, which target 'stepfunctions'"),
+        (
+            one("deploy/kustomization.yaml") + "    kustomization: true\n",
+            "output 'deploy/kustomization.yaml' of pipelines/hello.yaml is the kustomization.yaml",
+        ),
+    ],
+)
+def test_an_output_pattern_that_names_no_file_or_clashes_is_refused(
+    tmp_path: Path, manifest: str, expected: str
+) -> None:
+    repo = make_repo(tmp_path, manifest)
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2, proc.stderr
+    assert f"render.yaml:2: {expected}" in proc.stderr
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before
+    assert not (repo / "deploy").exists()
+
+
+def test_a_symlink_to_a_spec_and_a_symlinked_output_folder_are_left_alone(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml"))
+    elsewhere = repo / "real"
+    elsewhere.mkdir()
+    (repo / "deploy").symlink_to("real")
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    assert (elsewhere / "hello.yaml").is_file()
+    (repo / "latest.yaml").symlink_to("deploy/hello.yaml")
+    proc = run(repo, "--manifest", "render.yaml", "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    assert (repo / "latest.yaml").is_symlink()
+    (repo / "render.yaml").write_text(one("deploy/{name}-v2.yaml"), encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")  # the old spec has two names: removed once
+    assert proc.returncode == 0, proc.stderr
+    assert "1 written, 0 unchanged, 1 stale removed" in proc.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["hello-v2.yaml"]
+
+
+def test_check_prints_the_diff_of_missing_and_stale_files_too(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, one("deploy/{name}.yaml", "pipelines/*.yaml"))
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    (repo / "deploy" / "map.yaml").unlink()
+    (repo / "pipelines" / "retry.yaml").rename(repo / "pipelines" / "retry2.yaml")
+    proc = run(repo, "--manifest", "render.yaml", "--check")
+    assert proc.returncode == 1, proc.stderr
+    assert "--- /dev/null\n+++ deploy/map.yaml (rendered)\n" in proc.stdout
+    assert "--- /dev/null\n+++ deploy/retry2.yaml (rendered)\n" in proc.stdout
+    assert "--- deploy/retry.yaml (in the tree)\n+++ /dev/null\n" in proc.stdout
+
+
+def test_the_kustomization_lists_the_kubernetes_specs_of_every_entry_in_its_folder(
+    tmp_path: Path,
+) -> None:
+    manifest = (
+        "renders:\n"
+        "  - pipelines: pipelines/hello.yaml\n    target: argo\n    kind: WorkflowTemplate\n"
+        "    image: app:1\n    config: configs/argo.yaml\n    output: deploy/{name}.yaml\n"
+        "    kustomization: true\n"
+        "  - pipelines: pipelines/map.yaml\n    target: argo\n    kind: CronWorkflow\n"
+        '    schedule: "0 3 * * *"\n    image: app:1\n    config: configs/argo.yaml\n'
+        "    output: deploy/{name}.yaml\n"
+        "  - pipelines: pipelines/retry.yaml\n    target: stepfunctions\n"
+        "    config: configs/stepfunctions.yaml\n    output: deploy/{name}.json\n"
+    )
+    repo = make_repo(tmp_path, manifest)
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert resources(repo) == ["hello.yaml", "map.yaml"]
+
+
+def test_a_cloudformation_template_is_recognised_as_ours_when_re_rendered(
+    tmp_path: Path,
+) -> None:
+    manifest = (
+        "renders:\n  - pipelines: pipelines/hello.yaml\n    target: stepfunctions\n"
+        "    config: configs/stepfunctions.yaml\n    with_infra: true\n"
+        "    output: deploy/{name}.json\n"
+    )
+    repo = make_repo(tmp_path, manifest)
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    template = (repo / "deploy" / "hello.json").read_text()
+    assert template.splitlines()[1].startswith('  "Description": "Generated by magnus-render')
+    assert json.loads(template)["AWSTemplateFormatVersion"]
+    pipeline = repo / "pipelines" / "hello.yaml"
+    pipeline.write_text(pipeline.read_text().replace("a metric", "one metric"), encoding="utf-8")
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 written" in proc.stderr and "one metric" in (repo / "deploy/hello.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{\n  "A": 1,\n  "Description": "d"\n}\n',
+        '{\n  "A": 1,\n  "Description": "d",\n  "Z": {\n    "Description": "x"\n  }\n}\n',
+        '{\n  "Comment": "c",\n  "StartAt": "s"\n}\n',
+        '{\n  "StartAt": "s"\n}\n',
+    ],
+)
+def test_the_header_of_a_json_document_is_its_first_key(text: str) -> None:
+    from magnus_render.gitops.sync import MARKER, mark
+
+    marked = mark(text, "stepfunctions", f'{MARKER} \\ "x"')
+    assert marked.splitlines()[1].startswith(f'  "Comment": "{MARKER}') or marked.splitlines()[
+        1
+    ].startswith(f'  "Description": "{MARKER}')
+    doc, original = json.loads(marked), json.loads(text)
+    key = "Comment" if "Comment" in doc else "Description"
+    assert doc[key].startswith(f'{MARKER} \\ "x"')
+    assert {k: v for k, v in doc.items() if k != key} == {
+        k: v for k, v in original.items() if k != key
+    }
