@@ -76,8 +76,10 @@ def hostile_pipeline(folder: Path, argo_names: bool = True, non_ascii: bool = Tr
                 inner: {
                     "type": "task",
                     "command_type": "shell",
-                    "command": 'printf "%s\\n" "$MAGNUS_PRM_value" | base64 -w0 >> items.b64; '
-                    "echo >> items.b64",
+                    # one write per item: iterations run at once, and two appends (the
+                    # value, then its newline) of two items could interleave
+                    "command": 'line=$(printf "%s\\n" "$MAGNUS_PRM_value" | base64 -w0); '
+                    'printf "%s\\n" "$line" >> items.b64',
                     "next": "success",
                 },
                 "success": {"type": "success"},
