@@ -354,3 +354,21 @@ def test_the_header_of_a_json_document_is_its_first_key(text: str) -> None:
     assert {k: v for k, v in doc.items() if k != key} == {
         k: v for k, v in original.items() if k != key
     }
+
+
+def test_an_argo_schedule_without_kind_cronworkflow_is_a_manifest_error(tmp_path: Path) -> None:
+    """The manifest's own fields are named, once, at the entry's line, and nothing is
+    written (it said `--schedule ... apply only to --kind` once per pipeline)."""
+    manifest = (
+        "renders:\n"
+        "  - pipelines: pipelines/*.yaml\n    target: argo\n    kind: WorkflowTemplate\n"
+        '    schedule: "0 3 * * *"\n    image: app:1\n    config: configs/argo.yaml\n'
+        "    output: deploy/{name}.yaml\n"
+    )
+    repo = make_repo(tmp_path, manifest)
+    proc = run(repo, "--manifest", "render.yaml")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("render.yaml:2: schedule/timezone: only a CronWorkflow") == 1
+    assert "add kind: CronWorkflow (this entry renders kind WorkflowTemplate)" in proc.stderr
+    assert "--kind" not in proc.stderr
+    assert not (repo / "deploy").exists()

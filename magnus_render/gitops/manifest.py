@@ -172,7 +172,9 @@ def expand(manifest: Manifest, lines: list[int | None], manifest_file: str) -> l
 def _pattern_problems(
     entry: ManifestEntry, manifest_file: str, line: int | None
 ) -> list[Diagnostic]:
-    """A typo in a placeholder, or an output that is a folder, caught before any render."""
+    """A typo in a placeholder, an output that is a folder, or fields that contradict each
+    other, caught before any render (one message naming the manifest's fields, not one
+    per pipeline naming the command-line flags)."""
     problems = []
     for key in ("output", "config", "parameters"):
         pattern = getattr(entry, key) or ""
@@ -186,6 +188,12 @@ def _pattern_problems(
         problems.append(
             f"kustomization: lists Kubernetes specs, which target {entry.target!r} does not "
             f"render (use it with {' or '.join(K8S_TARGETS)})"
+        )
+    scheduled = entry.schedule or entry.timezone
+    if entry.target == "argo" and scheduled and entry.kind != "CronWorkflow":
+        problems.append(
+            "schedule/timezone: only a CronWorkflow runs on a schedule; add kind: "
+            f"CronWorkflow (this entry renders kind {entry.kind or 'Workflow'})"
         )
     if not entry.output.strip() or entry.output.endswith(("/", "/.")) or entry.output == ".":
         problems.append(f"output: {entry.output!r} names no file; e.g. deploy/{{name}}.yaml")
