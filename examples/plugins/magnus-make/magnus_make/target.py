@@ -137,7 +137,7 @@ class MakeRenderer(Renderer):
 # Needs GNU make >= 3.82 and bash.
 
 SHELL := /bin/bash
-.SHELLFLAGS := -u -o pipefail -c
+.SHELLFLAGS := -O extglob -u -o pipefail -c
 .ONESHELL:
 .SILENT:
 .SUFFIXES:
@@ -148,7 +148,9 @@ MAGNUS := {" ".join(word(w) for w in settings.magnus_command)}
 PYTHON := {" ".join(word(w) for w in settings.python_command)}
 MAX_PARALLEL := {settings.max_parallel}
 RUN_OPTS = $${{TAG:+--tag "$$TAG"}} $${{USE_CACHED:+--use-cached "$$USE_CACHED"}}
-SUBMAKE = $(MAKE) -f '$(SELF)'
+# sub-makes are not $(MAKE) lines (make -n stays dry), so they get no jobserver: drop its
+# option, or under `-j $(MAX_PARALLEL)` every one warns "jobserver unavailable"
+SUBMAKE = MAKEFLAGS="$${{MAKEFLAGS// --jobserver-@(auth|fds)=+([^ ])}}" $(MAKE) -f '$(SELF)'
 """
 
     # -- graphs: a driver target each ----------------------------------------------------

@@ -84,6 +84,23 @@ def test_sample_through_make_matches_magnus_execute(sample: str, tmp_path: Path)
     assert_same_run(local_log, load_run_log(workdir, "make-run", config))
 
 
+@pytest.mark.parametrize("sample", ["parallel", "nested"])
+def test_branch_steps_run_without_make_jobserver_warnings(sample: str, tmp_path: Path) -> None:
+    """Branches run under ``make -j max_parallel``; each step's sub-make is not a ``$(MAKE)``
+    line (so ``make -n`` stays dry), so it must not inherit that jobserver: GNU make warned
+    ``jobserver unavailable: using -j1.  Add '+' to parent make rule`` for every step."""
+    workdir = own_workdir(tmp_path / "w")
+    config = make_config(workdir, max_parallel=2)
+    rendered = render(
+        workdir, "--target", "make", f"samples/{sample}.yaml", "-c", config, "-o", "wf.mk"
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    result = run_make(workdir, "wf.mk", "RUN_ID=make-run", "TAG=a b")
+    assert result.returncode == 0, result.stderr
+    assert "jobserver" not in result.stderr and "warning" not in result.stderr, result.stderr
+    assert load_run_log(workdir, "make-run", config).tag == "a b"
+
+
 def test_use_cached_and_tag_reach_every_call(tmp_path: Path) -> None:
     workdir = own_workdir(tmp_path / "w")
     execute_in_process("failing", workdir, run_id="original")
