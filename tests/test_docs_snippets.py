@@ -81,3 +81,17 @@ def test_manifest_example_renders_and_checks_clean(
     assert (project / "deploy" / "argo" / "kustomization.yaml").is_file()
     check = run(project, sys.executable, "-c", RENDER, "--manifest", "render.yaml", "--check")
     assert check.returncode == 0, check.stderr + check.stdout
+
+
+def test_sdk_page_snippet_builds_a_valid_pipeline(tmp_path: Path) -> None:
+    """docs/sdk.md's example (its task modules are the reader's own: building and writing
+    the pipeline imports none of them) gives YAML that `magnus validate` accepts."""
+    snippet = fenced_block("docs/sdk.md", "python", "Pipeline(steps=")
+    script = snippet + '\npipeline.to_yaml("pipeline.yaml")\n'
+    (tmp_path / "snippet.py").write_text(script, encoding="utf-8")
+    built = run(tmp_path, sys.executable, "snippet.py")
+    assert built.returncode == 0, built.stderr
+    validate = "from magnus_render.container_cli import main; main()"
+    checked = run(tmp_path, sys.executable, "-c", validate, "validate", "pipeline.yaml")
+    assert checked.returncode == 0, checked.stderr + checked.stdout
+    assert "(6 steps)" in checked.stdout
