@@ -10,6 +10,7 @@ that field out rather than writing it empty, as the stores always have.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -33,10 +34,7 @@ _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 
 def to_data(log: LogModel, nested: str | None = None) -> dict[str, Any]:
     """``log`` as plain JSON data (fields in declared order), without field ``nested``."""
-    data: dict[str, Any] = msgspec.to_builtins(log, enc_hook=enc_hook)
-    if nested is not None:
-        del data[nested]
-    return data
+    return log.model_dump(exclude={nested} if nested is not None else None)
 
 
 def to_json(log: LogModel, nested: str | None = None) -> bytes:
@@ -59,12 +57,13 @@ def from_json(model: type[_M], raw: bytes | str, where: str) -> _M:
         raise corrupt(where, exc) from None
 
 
-def from_data(model: type[_M], data: Any, where: str) -> _M:
-    """Parsed JSON (a dict) as ``model``; RunLogCorrupt naming ``where`` when it is not one."""
+def from_data(model: type[_M], data: Any, where: str | Callable[[], str]) -> _M:
+    """Parsed JSON (a dict) as ``model``; RunLogCorrupt naming ``where`` when it is not one
+    (a callable when naming it costs a read, as a journal's line number does)."""
     try:
         return msgspec.convert(data, model)
     except msgspec.ValidationError as exc:
-        raise corrupt(where, exc) from None
+        raise corrupt(where if isinstance(where, str) else where(), exc) from None
 
 
 def corrupt(where: str, exc: Exception) -> RunLogCorrupt:

@@ -23,10 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
-
 from magnus_render.stores import journal_scan
-from magnus_render.stores.log_codec import corrupt, dumps_ascii, to_data
+from magnus_render.stores.log_codec import corrupt, dumps_ascii, from_data, to_data
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
     RunLogNotFound,
@@ -155,11 +153,8 @@ class FileSystemRunLogStore(RunLogStore):
 
     def _model(self, run_id: str, kind: str, value: Any, model: type[_M]) -> _M:
         """A record's value as its model; RunLogCorrupt naming the journal's line."""
-        try:
-            return msgspec.convert(value, model)
-        except msgspec.ValidationError as exc:
-            name = value.get("internal_name") if kind != "run" else None
-            raise corrupt(self._where(run_id, kind, name), exc) from None
+        name = value.get("internal_name") if kind != "run" else None
+        return from_data(model, value, lambda: self._where(run_id, kind, name))
 
     def _where(self, run_id: str, kind: str, name: str | None) -> str:
         """``file:line (kind name)`` of the latest record of a log (read only on an error)."""

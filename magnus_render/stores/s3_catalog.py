@@ -31,7 +31,7 @@ class S3Catalog(LazyS3Client, Catalog):
     settings_model = S3CatalogSettings
 
     def location(self) -> str:
-        return f"s3://{self.settings.bucket}/{self.settings.key('')}".rstrip("/")
+        return self.settings.url(self.settings.key("")).rstrip("/")
 
     def _dir(self, run_id: str, namespace: Sequence[str]) -> str:
         return self.settings.key(run_id, *(ns_segment(ns) for ns in namespace))

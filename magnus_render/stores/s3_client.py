@@ -29,6 +29,10 @@ class S3Settings(StoreSettings):
         head = self.prefix.strip("/")
         return "/".join([head, *parts] if head else parts)
 
+    def url(self, key: str) -> str:
+        """``s3://bucket/key``: how messages name an object (or, with a prefix, a folder)."""
+        return f"s3://{self.bucket}/{key}"
+
 
 class LazyS3Client:
     """The ``client`` of the S3 run log store and catalog: made on first use, once per

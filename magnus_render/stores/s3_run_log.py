@@ -89,15 +89,12 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
             if is_missing(exc):
                 return None
             if error_code(exc):
-                raise client_error(exc, f"reading s3://{self.settings.bucket}/{key}") from None
+                raise client_error(exc, f"reading {self.settings.url(key)}") from None
             raise
         try:
             return response["ETag"], json.loads(response["Body"].read())
         except ValueError as exc:  # bad JSON, or not UTF-8
-            raise corrupt(self._url(key), exc) from None
-
-    def _url(self, key: str) -> str:
-        return f"s3://{self.settings.bucket}/{key}"
+            raise corrupt(self.settings.url(key), exc) from None
 
     def _read(self, key: str) -> dict[str, Any] | None:
         found = self._fetch(key)
@@ -130,7 +127,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
         base = seen.get(key)
         for attempt in range(self.settings.max_conflict_retries + 1):
             condition = {"IfMatch": base[0]} if base else {"IfNoneMatch": "*"}
-            where = f"writing s3://{self.settings.bucket}/{key}"
+            where = f"writing {self.settings.url(key)}"
             response = self._put_json(key, data, where, **condition)
             if response is None:
                 with self._lock:
@@ -145,7 +142,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
             seen[key] = (response["ETag"], data)
             return
         raise RunError(
-            f"could not write s3://{self.settings.bucket}/{key}: "
+            f"could not write {self.settings.url(key)}: "
             f"{self.settings.max_conflict_retries} conflicting writes in a row"
         )
 
@@ -160,13 +157,12 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
         return self.get_run_header(header.run_id), True
 
     def get_run_header(self, run_id: str) -> RunLog:
-        data = self._read(self._key(run_id, HEADER))
+        key = self._key(run_id, HEADER)
+        data = self._read(key)
         if data is None:
-            raise RunLogNotFound(
-                f"no run log for run {run_id!r} in s3://{self.settings.bucket}/"
-                f"{self.settings.key('')}"
-            )
-        return from_data(RunLog, data, self._url(self._key(run_id, HEADER)))
+            where = self.settings.url(self.settings.key(""))
+            raise RunLogNotFound(f"no run log for run {run_id!r} in {where}")
+        return from_data(RunLog, data, self.settings.url(key))
 
     def put_run_header(self, header: RunLog) -> None:
         key = self._key(header.run_id, HEADER)
@@ -177,7 +173,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
     def _load(self, run_id: str, kind: str, name: str, model: type[LogT]) -> LogT | None:
         key = self._key(run_id, kind, file_name(name))
         data = self._read(key)
-        return from_data(model, data, self._url(key)) if data is not None else None
+        return from_data(model, data, self.settings.url(key)) if data is not None else None
 
     def _store(self, run_id: str, kind: str, log: StepLog | BranchLog, nested: str) -> None:
         """One step or branch log, without its nested logs (each is its own object)."""
@@ -192,7 +188,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
             yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
         except Exception as exc:
             if error_code(exc):
-                raise client_error(exc, f"listing s3://{self.settings.bucket}/{prefix}") from None
+                raise client_error(exc, f"listing {self.settings.url(prefix)}") from None
             raise
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
@@ -206,7 +202,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
                 for item in page.get("Contents", ()):
                     found = self._fetch(item["Key"])
                     if found is not None:
-                        yield from_data(model, found[1], self._url(item["Key"]))
+                        yield from_data(model, found[1], self.settings.url(item["Key"]))
 
     def list_run_ids(self) -> list[str]:
         root = self.settings.key("")
