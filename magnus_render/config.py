@@ -7,7 +7,7 @@ unknown setting is an error that names the file and line, not a silently dropped
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -96,9 +96,9 @@ class MagnusConfig:
         file = _convert(_ConfigFile, {} if data is None else data)
         return cls(**{name: getattr(file, name) for name in SECTIONS})
 
-    def model_dump(self, exclude: Collection[str] = ()) -> dict[str, Any]:
+    def model_dump(self) -> dict[str, Any]:
         """The sections as plain data (the source file and lines are never part of it)."""
-        return {n: getattr(self, n).model_dump() for n in SECTIONS if n not in exclude}
+        return {n: getattr(self, n).model_dump() for n in SECTIONS}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MagnusConfig):

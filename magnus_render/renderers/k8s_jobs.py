@@ -164,7 +164,7 @@ class K8sJobsRenderer(Renderer):
 
     def _config_text(self, settings: k8s_spec.K8sJobSettings) -> str:
         """The config the driver reads: the user's, with the executor set to k8s-job."""
-        config = self.config.model_dump(exclude={"source_file", "source_lines"})
+        config = self.config.model_dump()
         executor = settings.model_dump(mode="json", exclude_defaults=True)
         config["executor"] = {"type": k8s_spec.EXECUTOR_TYPE, "config": executor}
         return yamltext.dump(config, yamltext.MANIFEST)

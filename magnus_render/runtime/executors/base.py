@@ -24,7 +24,7 @@ from magnus_render.contract.protocol import encode_map_variable, node_argv, with
 from magnus_render.pipeline.ir import Node, NodeKind, resolve_name
 from magnus_render.runtime import nodes
 from magnus_render.runtime.context import RunContext
-from magnus_render.runtime.traverse import GraphWalker
+from magnus_render.runtime.traverse import GraphWalker, InProcessWalker
 from magnus_render.settings import check_overrides, load_settings, step_settings
 from magnus_render.stores.models import Status
 
@@ -82,11 +82,9 @@ class Executor(GraphWalker):
         return step_settings(self.settings, self.name, node, self.step_model or self.settings_model)
 
 
-class LocalNodeExecutor(Executor):
-    """Runs every node in this process through the shared node-execution path."""
-
-    def run_node(self, node: Node, map_variable: Mapping[str, Any]) -> Status:
-        return nodes.execute_node(self.ctx, node, map_variable)
+class LocalNodeExecutor(Executor, InProcessWalker):
+    """Runs every node in this process through the shared node-execution path
+    (:class:`~magnus_render.runtime.traverse.InProcessWalker`'s ``run_node``)."""
 
 
 class NodeTriggeringExecutor(Executor):
