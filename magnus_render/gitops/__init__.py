@@ -43,13 +43,14 @@ def run_manifest(manifest_path: Path, check: bool, workers: int | None = None) -
         errors = [o.error for o in outcomes if o.error]
         for outcome in outcomes:
             report(f"warning: {w}" for w in outcome.warnings)
-        foreign = _foreign(wanted, manifest_file)
+        current = {path: read_or_none(path) for path in wanted}  # each file read once
+        foreign = _foreign(wanted, current, manifest_file)
         if check:
-            code = _check(wanted, stale, foreign)
+            code = _check(wanted, current, stale, foreign)
         elif foreign:  # checked before anything is written: all or nothing
             code = 2
         else:
-            code = _write(wanted, stale)
+            code = _write(wanted, current, stale)
     finally:
         os.chdir(here)
     if foreign:
@@ -67,13 +68,15 @@ def run_manifest(manifest_path: Path, check: bool, workers: int | None = None) -
     return code
 
 
-def _foreign(wanted: dict[str, str], manifest_file: str) -> list[str]:
+def _foreign(
+    wanted: dict[str, str], current: dict[str, str | None], manifest_file: str
+) -> list[str]:
     """Outputs whose path holds a different file that this manifest did not generate."""
     return [
         path
         for path, text in wanted.items()
         if os.path.lexists(path)
-        and read_or_none(path) != text
+        and current[path] != text
         and not is_ours(Path(path), manifest_file)
     ]
 
@@ -84,15 +87,17 @@ def _wanted_files(outcomes: list[Outcome], manifest_file: str) -> dict[str, str]
     return dict(sorted(files.items()))
 
 
-def _check(wanted: dict[str, str], stale: list[str], foreign: list[str]) -> int:
+def _check(
+    wanted: dict[str, str], current: dict[str, str | None], stale: list[str], foreign: list[str]
+) -> int:
     problems = []
     for path, text in wanted.items():
-        current = read_or_none(path)
-        if current != text:  # stdout: every change a render would make, as one diff
-            sys.stdout.write(unified(path, current, text))
-        if current is None:
+        now = current[path]
+        if now != text:  # stdout: every change a render would make, as one diff
+            sys.stdout.write(unified(path, now, text))
+        if now is None:
             problems.append(f"{path}: missing")
-        elif current != text and path not in foreign:
+        elif now != text and path not in foreign:
             problems.append(f"{path}: out of date")
     for path in stale:
         sys.stdout.write(unified(path, read_or_none(path), None))
@@ -108,10 +113,10 @@ def _check(wanted: dict[str, str], stale: list[str], foreign: list[str]) -> int:
     return 0
 
 
-def _write(wanted: dict[str, str], stale: list[str]) -> int:
+def _write(wanted: dict[str, str], current: dict[str, str | None], stale: list[str]) -> int:
     from magnus_render.render import write_atomically
 
-    changed = {path: text for path, text in wanted.items() if read_or_none(path) != text}
+    changed = {path: text for path, text in wanted.items() if current[path] != text}
     for path, text in changed.items():
         write_atomically(Path(path), text)
     for path in stale:
