@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from tests.helpers.pipelines import STUB
@@ -29,10 +30,18 @@ RARE = (
 )
 
 
+#: the installed libraries without the site module: an interpreter's `.pth` files (a
+#: certifi hook, an editable finder) may import shutil or tempfile before any of our code
+#: runs, which would hide or fake what a container step itself loads
+_PATHS = os.pathsep.join(
+    dict.fromkeys([str(ROOT), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+)
+
+
 def _python(cwd: Path, code: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MAGNUS_PIPELINE_CACHE_DIR": str(cwd / "c")}
+    env = {**os.environ, "PYTHONPATH": _PATHS, "MAGNUS_PIPELINE_CACHE_DIR": str(cwd / "c")}
     return subprocess.run(
-        [sys.executable, "-c", code, *argv],
+        [sys.executable, "-S", "-c", code, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
