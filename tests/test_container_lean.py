@@ -14,8 +14,9 @@ from tests.helpers.pipelines import STUB
 
 ROOT = Path(__file__).resolve().parent.parent
 #: never loaded by a stub step (bz2 and lzma come with shutil, random with tempfile and
-#: secrets, email with importlib.metadata)
+#: secrets, email with importlib.metadata; subprocess only for a shell task or git)
 RARE = (
+    "subprocess",
     "shutil",
     "tempfile",
     "secrets",

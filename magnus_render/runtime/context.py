@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +96,8 @@ def code_identity(cwd: str | None = None) -> CodeIdentity:
         identity.code_identifier_message = "not a git repository (or no commit)"
         _CODE_IDENTITY[cwd or ""] = identity
         return identity
+    import subprocess  # here: a step outside a git tree starts no process at all
+
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
     try:
         # one process: `status --branch` reports the commit (branch.oid) and the changes

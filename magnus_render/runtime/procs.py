@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a stub step's container never starts a process: no subprocess import
+    import subprocess
 
 #: seconds a stopped task gets to exit after SIGTERM before SIGKILL
 GRACE_SECONDS = 10.0
@@ -126,6 +129,8 @@ def _wait_until(done: object, seconds: float, pids: list[int]) -> bool:
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
     """Stop a task started with ``start_new_session=True``: its whole process group."""
+    import subprocess
+
     pgid = proc.pid
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGTERM)

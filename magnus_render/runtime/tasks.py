@@ -12,7 +12,6 @@ import errno
 import importlib
 import io
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -315,6 +314,8 @@ def run_captured(argv: list[str], env: dict[str, str], echo: bool = True) -> tup
     """Run a process, reading stdout and stderr concurrently (no pipe deadlock), echoing
     each to ours, and return (exit code, combined output). In its own session, so that
     stopping it (any exception while waiting: Ctrl-C, SIGTERM) stops its children too."""
+    import subprocess  # here: a stub or python step's container never starts a process
+
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,

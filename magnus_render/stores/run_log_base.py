@@ -70,10 +70,14 @@ def pydantic_leftovers(model: type) -> str:
     """What of pydantic a Struct settings model still holds, as text ('' for nothing): a
     plugin written when StoreSettings was a pydantic model subclasses a Struct now, where
     a ``Field(...)`` default would be the value itself and a validator would never run."""
+    # the raw tuples, not msgspec.structs.fields: that resolves every annotation, which
+    # costs a container a few milliseconds per store for nothing
+    defaults = getattr(model, "__struct_defaults__", ())
+    names = model.__struct_fields__[len(model.__struct_fields__) - len(defaults) :]  # type: ignore[attr-defined]
     found = [
-        f"the pydantic default of {f.name!r}"
-        for f in msgspec.structs.fields(model)
-        if _from_pydantic(f.default)
+        f"the pydantic default of {name!r}"
+        for name, default in zip(names, defaults, strict=True)
+        if _from_pydantic(default)
     ]
     for klass in model.__mro__:
         found += [f"the validator {k!r}" for k, v in vars(klass).items() if _from_pydantic(v)]
