@@ -30,6 +30,8 @@ class RunLogCorrupt(RunLogWriteError):
 
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+#: why a record that makes a JSON parser exhaust Python's recursion limit cannot be read
+TOO_DEEP = ValueError("its JSON is nested too deeply to be read")
 
 
 def to_data(log: LogModel, nested: str | None = None) -> dict[str, Any]:
@@ -55,6 +57,8 @@ def from_json(model: type[_M], raw: bytes | str, where: str) -> _M:
         return msgspec.json.decode(raw, type=model)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         raise corrupt(where, exc) from None
+    except RecursionError:  # no run log nests this deep: a hand-edited or foreign file
+        raise corrupt(where, TOO_DEEP) from None
 
 
 def from_data(model: type[_M], data: Any, where: str | Callable[[], str]) -> _M:
@@ -62,8 +66,9 @@ def from_data(model: type[_M], data: Any, where: str | Callable[[], str]) -> _M:
     (a callable when naming it costs a read, as a journal's line number does)."""
     try:
         return msgspec.convert(data, model)
-    except msgspec.ValidationError as exc:
-        raise corrupt(where if isinstance(where, str) else where(), exc) from None
+    except (msgspec.ValidationError, RecursionError) as exc:
+        why = TOO_DEEP if isinstance(exc, RecursionError) else exc
+        raise corrupt(where if isinstance(where, str) else where(), why) from None
 
 
 def corrupt(where: str, exc: Exception) -> RunLogCorrupt:
