@@ -75,11 +75,13 @@ def enabled() -> bool:
 def load_compiled(path: str | Path) -> Pipeline:
     """The pipeline at ``path``, from the cache when its bytes were compiled before; else
     built by :func:`magnus_render.pipeline.build.load_pipeline` (same errors) and cached."""
+    if not enabled():
+        return _build(path)
     try:
-        text = Path(path).read_bytes()
+        text = _read_regular(path)
     except OSError:
         text = None  # the builder reports the missing or unreadable file with its name
-    if text is None or not enabled():
+    if text is None:
         return _build(path)
     try:
         folder = cache_dir()
@@ -104,10 +106,16 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
     if not enabled():
         raise MagnusError("the compiled-pipeline cache is off (MAGNUS_PIPELINE_CACHE=0)")
     try:
-        text = Path(path).read_bytes()
+        text = _read_regular(path)
     except OSError as exc:
         _build(path)  # the builder names the missing or unreadable file
         raise MagnusError(f"{path}: {exc.strerror}") from None
+    if text is None:
+        _build(path)  # its errors first, as for a file
+        raise MagnusError(
+            f"{path}: not a regular file (a pipe?): an entry is found by the bytes of the "
+            "pipeline file that the containers read, so compile that file"
+        )
     folder = cache_dir()
     spellings = [path] if os.path.isabs(path) else [path, os.path.abspath(path)]
     pipelines: list[Pipeline] = []
@@ -132,6 +140,17 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
         if why:
             raise MagnusError(f"cannot cache {spelling} in {folder}: {why}")
     return pipelines[0], entries
+
+
+def _read_regular(path: str | Path) -> bytes | None:
+    """The pipeline file's bytes; None when it is not a regular file. A pipe (``--file
+    <(...)``, ``/dev/stdin``) can be read only once, and the builder must read it, so only
+    a regular file is read here (opened without waiting for a FIFO's writer)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return fh.read()
 
 
 def _build(path: str | Path) -> Pipeline:
