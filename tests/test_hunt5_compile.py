@@ -7,6 +7,7 @@ refused a pipeline `magnus execute` runs, even with the cache turned off.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -67,3 +68,40 @@ def test_compiling_a_pipe_says_what_to_compile_instead(tmp_path: Path) -> None:
         MAGNUS_PIPELINE_CACHE_DIR=str(folder),
     )
     assert proc.returncode == 2 and b"/dev/stdin:2: YAML syntax" in proc.stderr, proc.stderr
+
+
+def test_a_cache_folder_shared_with_the_user_s_own_pickles_keeps_them(tmp_path: Path) -> None:
+    """The cache keeps at most MAX_ENTRIES entries by removing the oldest `*.pickle` files:
+    pointed at a folder that holds the user's own pickles (models, datasets), it removed
+    them. Only files named as entries are its to remove."""
+    from magnus_render.pipeline.compiled import MAX_ENTRIES
+
+    shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("golden"))
+    folder = tmp_path / "models"
+    folder.mkdir(mode=0o700)
+    mine = [folder / f"model-{i}.pickle" for i in range(MAX_ENTRIES + 10)]
+    for i, path in enumerate(mine):
+        path.write_bytes(b"weights")
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))  # older than any entry
+    where = {"MAGNUS_PIPELINE_CACHE_DIR": str(folder)}
+    proc = _magnus(["compile", "--file", "samples/hello.yaml"], tmp_path, b"", **where)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert all(path.exists() for path in mine)
+    assert len(list(folder.iterdir())) == len(mine) + 2  # the relative and absolute entries
+
+
+def test_the_oldest_entries_beyond_the_limit_are_still_removed(tmp_path: Path) -> None:
+    from magnus_render.pipeline.compiled import MAX_ENTRIES
+
+    shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("golden"))
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    old = [folder / f"{i:064x}.pickle" for i in range(MAX_ENTRIES)]
+    for i, path in enumerate(old):
+        path.write_bytes(b"stale")
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    where = {"MAGNUS_PIPELINE_CACHE_DIR": str(folder)}
+    proc = _magnus(["compile", "--file", "samples/hello.yaml"], tmp_path, b"", **where)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(list(folder.iterdir())) == MAX_ENTRIES
+    assert not old[0].exists() and not old[1].exists() and old[2].exists()

@@ -153,6 +153,14 @@ def _read_regular(path: str | Path) -> bytes | None:
         return fh.read()
 
 
+def _is_entry_name(name: str) -> bool:
+    stem, dot, suffix = name.partition(".")
+    return dot == "." and suffix == "pickle" and len(stem) == 64 and stem.strip(_HEX_DIGITS) == ""
+
+
+_HEX_DIGITS = "0123456789abcdef"
+
+
 def _build(path: str | Path) -> Pipeline:
     from magnus_render.pipeline.build import load_pipeline
 
@@ -347,10 +355,12 @@ def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | 
 
 
 def _prune(folder: Path) -> None:
+    """Remove the oldest entries beyond MAX_ENTRIES: only files named as entries are (a
+    sha256 in hex), since the folder may be one the user keeps other pickles in."""
     entries = []
     with os.scandir(folder) as items:
         for item in items:
-            if item.name.endswith(".pickle"):
+            if _is_entry_name(item.name):
                 try:
                     entries.append((item.stat().st_mtime_ns, item.path))
                 except OSError:
