@@ -91,3 +91,20 @@ def test_a_container_step_reading_a_journal_nested_too_deep_fails_with_a_message
     assert proc.returncode in (1, 2), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "RecursionError" not in proc.stderr
     assert f"the run log {where}" in proc.stderr
+
+
+def test_show_prints_an_attempt_duration_that_is_not_a_number_as_stored(tmp_path: Path) -> None:
+    """The tree printed ``float(duration)``: a hand-edited duration (``"1.5 s"``) was a
+    ValueError traceback; the run log is still readable, so it is shown as it is."""
+    workdir = _run(tmp_path, "file-system")
+    journal = workdir / ".run_log_store" / "r.jsonl"
+    lines = journal.read_text().splitlines()
+    at = max(i for i, line in enumerate(lines) if '"internal_name":"train"' in line)
+    record = json.loads(lines[at])
+    record["v"]["attempts"][0]["duration"] = "1.5 s"
+    lines[at] = json.dumps(record, separators=(",", ":"))
+    journal.write_text("\n".join(lines) + "\n")
+    proc = run_magnus(["show", "r", "-c", "c.yaml"], workdir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'attempt 1 SUCCESS "1.5 s"' in proc.stdout
+    assert "attempt 1 SUCCESS 0." in proc.stdout  # the other steps' durations as before
