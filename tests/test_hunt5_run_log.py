@@ -8,6 +8,7 @@ container's journal scan as well as the executor's replay.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -108,3 +109,40 @@ def test_show_prints_an_attempt_duration_that_is_not_a_number_as_stored(tmp_path
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'attempt 1 SUCCESS "1.5 s"' in proc.stdout
     assert "attempt 1 SUCCESS 0." in proc.stdout  # the other steps' durations as before
+
+
+def _replace_with(path: Path, what: str) -> None:
+    path.unlink()
+    if what == "folder":
+        path.mkdir()
+    elif what == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+
+@pytest.mark.parametrize("what", ["folder", "fifo", "device"])
+@pytest.mark.parametrize("store", list(STORES))
+def test_something_else_than_a_file_where_a_log_is_stored_is_named_not_read(
+    tmp_path: Path, store: str, what: str
+) -> None:
+    """A folder where a log file should be was an IsADirectoryError traceback in `magnus
+    show` and `magnus runs`; a FIFO or a link to /dev/zero made them wait (or read)
+    forever."""
+    workdir = _run(tmp_path, store)
+    if store == "chunked-fs":
+        where = ".run_log_store/r/steps/train.json"
+    else:
+        where = ".run_log_store/r.jsonl"
+    _replace_with(workdir / where, what)
+    proc = run_magnus(["show", "r", "-c", "c.yaml"], workdir, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert f"the run log {where} cannot be read: it is not a regular file" in proc.stderr
+    runs = run_magnus(["runs", "-c", "c.yaml"], workdir, timeout=60)
+    assert runs.returncode == 0, runs.stderr[-2000:]
+    assert "Traceback" not in runs.stderr
+    if store == "file-system":  # the journal is the header too
+        assert "r  UNREADABLE" in runs.stdout
+    else:
+        assert "r  SUCCESS" in runs.stdout

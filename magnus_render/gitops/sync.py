@@ -253,9 +253,10 @@ def _read_regular(path: str, limit: int = -1) -> bytes:
     read: opening a FIFO for reading waits for a writer, so one in the repository (or at an
     output path) would hang the render; the open itself does not wait (O_NONBLOCK)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
         return handle.read(limit)
 
 

@@ -147,9 +147,10 @@ def _read_regular(path: str | Path) -> bytes | None:
     <(...)``, ``/dev/stdin``) can be read only once, and the builder must read it, so only
     a regular file is read here (opened without waiting for a FIFO's writer)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         return fh.read()
 
 

@@ -10,6 +10,8 @@ that field out rather than writing it empty, as the stores always have.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -69,6 +71,25 @@ def from_data(model: type[_M], data: Any, where: str | Callable[[], str]) -> _M:
     except (msgspec.ValidationError, RecursionError) as exc:
         why = TOO_DEEP if isinstance(exc, RecursionError) else exc
         raise corrupt(where if isinstance(where, str) else where(), why) from None
+
+
+def read_log_file(path: str | os.PathLike[str], offset: int = 0) -> bytes | None:
+    """The bytes of a stored log file from ``offset``; None when there is none. Anything
+    but a regular file there (a folder, a FIFO, a link to a device) is RunLogCorrupt,
+    never read: a FIFO would wait for a writer forever, ``/dev/zero`` never end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise corrupt(str(path), ValueError(exc.strerror or str(exc))) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise corrupt(str(path), ValueError("it is not a regular file"))
+    with os.fdopen(fd, "rb") as handle:
+        if offset:
+            handle.seek(offset)
+        return handle.read()
 
 
 def corrupt(where: str, exc: Exception) -> RunLogCorrupt:

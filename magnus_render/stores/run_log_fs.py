@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from magnus_render.stores import journal_scan
-from magnus_render.stores.log_codec import TOO_DEEP, corrupt, dumps_ascii, from_data, to_data
+from magnus_render.stores.log_codec import (
+    TOO_DEEP,
+    corrupt,
+    dumps_ascii,
+    from_data,
+    read_log_file,
+    to_data,
+)
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
     RunLogNotFound,
@@ -121,11 +128,9 @@ class FileSystemRunLogStore(RunLogStore):
         return (state.steps if kind == "step" else state.branches).get(name or "")
 
     def _whole_records(self, run_id: str) -> bytes:
-        try:
-            with open(self.path(run_id), "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}") from None
+        data = read_log_file(self.path(run_id))
+        if data is None:
+            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
         return data[: data.rfind(b"\n") + 1]  # a torn last record is not (yet) a record
 
     def _replay(self, run_id: str) -> _Replay:
@@ -138,9 +143,9 @@ class FileSystemRunLogStore(RunLogStore):
         if state is None or state.inode != st.st_ino or st.st_size < state.offset:
             state = self._cache[run_id] = _Replay(inode=st.st_ino)
         if st.st_size > state.offset:
-            with open(path, "rb") as fh:
-                fh.seek(state.offset)
-                data = fh.read()
+            data = read_log_file(path, state.offset)
+            if data is None:
+                raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
             end = data.rfind(b"\n") + 1  # a torn last record is left for later (or never)
             for raw in data[:end].splitlines():
                 state.lines += 1
