@@ -105,3 +105,17 @@ def test_the_oldest_entries_beyond_the_limit_are_still_removed(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(list(folder.iterdir())) == MAX_ENTRIES
     assert not old[0].exists() and not old[1].exists() and old[2].exists()
+
+
+@pytest.mark.parametrize("off", ["off", "False", "NO", " 0 "])
+def test_every_spelling_of_off_turns_the_cache_off(tmp_path: Path, off: str) -> None:
+    shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("golden"))
+    folder = tmp_path / "cache"
+    env = {"MAGNUS_PIPELINE_CACHE": off, "MAGNUS_PIPELINE_CACHE_DIR": str(folder)}
+    proc = _magnus(["compile", "--file", "samples/hello.yaml"], tmp_path, b"", **env)
+    assert proc.returncode == 2, proc.stderr.decode()
+    assert b"the compiled-pipeline cache is off" in proc.stderr
+    args = ["execute_single_node", "r", "initialize", "--file", "samples/hello.yaml"]
+    proc = _magnus(args, tmp_path, b"", **env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert not folder.exists()

@@ -69,7 +69,10 @@ def cache_dir() -> Path:
 
 
 def enabled() -> bool:
-    return os.environ.get("MAGNUS_PIPELINE_CACHE", "1") not in ("0", "", "false", "no")
+    # any spelling of "off" a user may write (``False``, ``OFF``): one not understood
+    # would leave the cache on without a word
+    value = os.environ.get("MAGNUS_PIPELINE_CACHE", "1").strip().lower()
+    return value not in ("0", "", "false", "no", "off")
 
 
 def load_compiled(path: str | Path) -> Pipeline:
