@@ -148,3 +148,24 @@ def test_an_output_name_at_the_file_system_s_limit_is_written(tmp_path: Path) ->
     out = repo / "deploy" / f"{stem}.sh"
     assert out.is_file() and len(out.name) == 250
     assert not [p.name for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_output_below_a_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """`deploy/a.yaml` was written, then `notes.txt/{name}.sh` failed with "File exists":
+    half the tree new, half old, and a message that named neither the entry nor the file."""
+    manifest = (
+        "renders:\n"
+        '  - {pipelines: pipelines/hello.yaml, target: shell, output: "deploy/{name}.sh"}\n'
+        '  - {pipelines: pipelines/hello.yaml, target: shell, output: "notes.txt/{name}.sh"}\n'
+    )
+    repo = make_repo(tmp_path, manifest)
+    (repo / "notes.txt").write_text("mine\n")
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert (
+            "render.yaml:3: output 'notes.txt/hello.sh' of pipelines/hello.yaml cannot be "
+            "written: notes.txt is a file, not a folder"
+        ) in proc.stderr
+    assert not (repo / "deploy").exists()
+    assert (repo / "notes.txt").read_text() == "mine\n"

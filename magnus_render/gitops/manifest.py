@@ -10,6 +10,7 @@ are the repository-relative ones a container image sees.
 from __future__ import annotations
 
 import glob
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -200,6 +201,17 @@ def _pattern_problems(
     return [Diagnostic(problem, manifest_file, line) for problem in problems]
 
 
+def _file_on_the_way(output: str) -> str | None:
+    """The first folder of ``output`` that exists as something else (checked before any
+    write: found while writing, the outputs before it would be new and the rest old)."""
+    parts = output.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        folder = "/".join(parts[:end])
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            return folder
+    return None
+
+
 def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagnostic]:
     """Outputs outside the manifest's folder, or on a file the render reads.
 
@@ -227,6 +239,8 @@ def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagno
             problem = "is the kustomization.yaml written for the folder's specs"
         elif Path(job.output).is_dir():
             problem = "is a folder; the output pattern names a file, e.g. deploy/{name}.yaml"
+        elif blocker := _file_on_the_way(job.output):
+            problem = f"cannot be written: {blocker} is a file, not a folder"
         else:
             continue
         diagnostics.append(
