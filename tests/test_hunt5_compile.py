@@ -119,3 +119,16 @@ def test_every_spelling_of_off_turns_the_cache_off(tmp_path: Path, off: str) -> 
     proc = _magnus(args, tmp_path, b"", **env)
     assert proc.returncode == 0, proc.stderr.decode()
     assert not folder.exists()
+
+
+def test_a_cache_dir_that_is_a_file_is_named_as_not_a_folder(tmp_path: Path) -> None:
+    shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("golden"))
+    (tmp_path / "notes").write_text("mine\n")
+    env = {"MAGNUS_PIPELINE_CACHE_DIR": "notes"}
+    proc = _magnus(["compile", "--file", "samples/hello.yaml"], tmp_path, b"", **env)
+    assert proc.returncode == 2, proc.stderr.decode()
+    assert b"the pipeline cache notes (MAGNUS_PIPELINE_CACHE_DIR" in proc.stderr
+    assert b"is not a folder" in proc.stderr
+    assert (tmp_path / "notes").read_text() == "mine\n"
+    args = ["execute_single_node", "r", "initialize", "--file", "samples/hello.yaml"]
+    assert _magnus(args, tmp_path, b"", **env).returncode == 0  # a step runs uncached

@@ -131,6 +131,11 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
         entries.append((entry, cached is not None))
         if cached is not None:
             continue
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise MagnusError(
+                f"the pipeline cache {folder} (MAGNUS_PIPELINE_CACHE_DIR, else the default) "
+                "is not a folder"
+            )
         try:  # readable by the uid a container runs as, whatever the umask
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)
