@@ -169,3 +169,18 @@ def test_an_output_below_a_file_is_refused_before_anything_is_written(tmp_path: 
         ) in proc.stderr
     assert not (repo / "deploy").exists()
     assert (repo / "notes.txt").read_text() == "mine\n"
+
+
+def test_a_nul_byte_in_a_manifest_path_is_refused_at_its_line(tmp_path: Path) -> None:
+    """`output: "x\\0.sh"` crashed the render with ``ValueError: embedded null byte``."""
+    manifest = (
+        "renders:\n  - pipelines: pipelines/hello.yaml\n    target: shell\n"
+        '    output: "deploy/{name}\\0.sh"\n'
+    )
+    repo = make_repo(tmp_path, manifest)
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "render.yaml:4: renders.0.output: contains a NUL byte" in proc.stderr
+    assert not (repo / "deploy").exists()

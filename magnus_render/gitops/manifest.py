@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from magnus_render.config import read_yaml_file, validation_error
+from magnus_render.config import line_at_path, read_yaml_file, validation_error
 from magnus_render.errors import ConfigError, Diagnostic
+from magnus_render.settings import NUL_TEXT, nul_paths
 
 #: placeholders an output, config or parameters pattern may use
 PLACEHOLDERS = ("{name}", "{target}", "{stem}")
@@ -94,6 +95,14 @@ def load_manifest(path: Path) -> tuple[Manifest, list[int | None]]:
     data, smap = read_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError("a manifest must be a mapping with a 'renders' list", str(path), 1)
+    nul = [
+        Diagnostic(
+            f"{'.'.join(map(str, loc))}: {NUL_TEXT}", str(path), line_at_path(data, smap, loc)
+        )  # the key path as the field errors below spell it
+        for loc in nul_paths(data)
+    ]
+    if nul:  # no file name can hold one: refused here, not as a crash while rendering
+        raise ConfigError.from_diagnostics(nul)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
