@@ -132,3 +132,28 @@ def test_a_cache_dir_that_is_a_file_is_named_as_not_a_folder(tmp_path: Path) -> 
     assert (tmp_path / "notes").read_text() == "mine\n"
     args = ["execute_single_node", "r", "initialize", "--file", "samples/hello.yaml"]
     assert _magnus(args, tmp_path, b"", **env).returncode == 0  # a step runs uncached
+
+
+NUL_INCLUDE = """\
+dag:
+  start_at: b
+  steps:
+    b:
+      type: dag
+      dag_definition: "sub\\0.yaml"
+      next: success
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_a_nul_byte_in_an_include_path_is_a_pipeline_error(tmp_path: Path) -> None:
+    """`magnus compile` (and validate, render) crashed with ``ValueError: embedded null
+    byte`` while resolving the include."""
+    (tmp_path / "p.yaml").write_text(NUL_INCLUDE, encoding="utf-8")
+    env = {"MAGNUS_PIPELINE_CACHE_DIR": str(tmp_path / "cache")}
+    for args in (["compile", "--file", "p.yaml"], ["validate", "p.yaml"]):
+        proc = _magnus(args, tmp_path, b"", **env)
+        assert proc.returncode == 2, proc.stderr.decode()
+        assert b"Traceback" not in proc.stderr
+        assert b"p.yaml:6: dag step 'b': dag_definition contains a NUL byte" in proc.stderr
