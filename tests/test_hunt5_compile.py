@@ -1,9 +1,7 @@
-"""The compiled-pipeline cache given a pipeline that is not a regular file.
-
-A pipe (``--file /dev/stdin``, ``--file <(...)``) can be read once: the cache read its
-bytes for the key, then the builder found it empty, so `magnus execute_single_node`
-refused a pipeline `magnus execute` runs, even with the cache turned off.
-"""
+"""`magnus compile` and the compiled-pipeline cache (and the pipeline front end they run)
+against hostile input: a pipeline that is not a regular file (a pipe can be read once: the
+cache read it for the key, then the builder found it empty), a cache folder shared with the
+user's own pickles or that is a file, spellings of "off", NUL bytes in a pipeline."""
 
 from __future__ import annotations
 
@@ -157,3 +155,31 @@ def test_a_nul_byte_in_an_include_path_is_a_pipeline_error(tmp_path: Path) -> No
         assert proc.returncode == 2, proc.stderr.decode()
         assert b"Traceback" not in proc.stderr
         assert b"p.yaml:6: dag step 'b': dag_definition contains a NUL byte" in proc.stderr
+
+
+NUL_COMMAND = """\
+dag:
+  start_at: a
+  steps:
+    a:
+      type: task
+      command_type: shell
+      command: "echo \\0hi"
+      next: success
+    success: {type: success}
+    fail: {type: fail}
+"""
+
+
+def test_a_nul_byte_in_a_shell_command_is_a_pipeline_error_not_a_stuck_run(
+    tmp_path: Path,
+) -> None:
+    """The command reached bash's argv: ``ValueError: embedded null byte``, a traceback, and
+    the run left PROCESSING."""
+    (tmp_path / "p.yaml").write_text(NUL_COMMAND, encoding="utf-8")
+    for args in (["execute", "p.yaml", "--run-id", "r"], ["validate", "p.yaml"]):
+        proc = _magnus(args, tmp_path, b"")
+        assert proc.returncode == 2, proc.stderr.decode()
+        assert b"Traceback" not in proc.stderr
+        assert b"p.yaml:7: step 'a': command contains a NUL byte" in proc.stderr
+    assert not (tmp_path / ".run_log_store").exists()  # refused before the run began
