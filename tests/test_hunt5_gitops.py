@@ -184,3 +184,33 @@ def test_a_nul_byte_in_a_manifest_path_is_refused_at_its_line(tmp_path: Path) ->
         assert "Traceback" not in proc.stderr
         assert "render.yaml:4: renders.0.output: contains a NUL byte" in proc.stderr
     assert not (repo / "deploy").exists()
+
+
+def test_two_renders_at_once_both_remove_the_stale_outputs_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """A pre-commit hook and a render in a terminal at the same time: both find the same
+    stale outputs, and the second to unlink one crashed with FileNotFoundError. Many stale
+    files make the two sweeps overlap; a few rounds make it near certain."""
+    manifest = (
+        "renders:\n"
+        '  - {pipelines: pipelines/hello.yaml, target: shell, output: "deploy/{name}.sh"}\n'
+    )
+    repo = make_repo(tmp_path, manifest)
+    assert run(repo, "--manifest", "render.yaml").returncode == 0
+    spec = (repo / "deploy" / "hello.sh").read_text()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-c", RENDER, "--manifest", "render.yaml"]
+    for _ in range(8):
+        for i in range(300):
+            stale = spec.replace("from pipelines/hello.yaml by", f"from pipelines/gone{i}.yaml by")
+            (repo / "deploy" / f"gone{i}.sh").write_text(stale)
+        procs = [
+            subprocess.Popen(command, cwd=repo, env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 0, stderr
+            assert "Traceback" not in stderr
+        assert sorted(p.name for p in (repo / "deploy").iterdir()) == ["hello.sh"]
