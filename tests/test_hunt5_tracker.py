@@ -7,8 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import pytest
-
+from tests.helpers.deps import require
 from tests.helpers.runlog import run_magnus
 
 PIPELINE = """
@@ -34,7 +33,7 @@ def _closed_port() -> int:
 def test_an_unreachable_tracker_fails_the_step_without_printing_its_password(
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("mlflow")
+    require("mlflow")
     url = f"http://user:hunter2@127.0.0.1:{_closed_port()}/"
     (tmp_path / "p.yaml").write_text(PIPELINE, encoding="utf-8")
     config = f'experiment_tracker:\n  type: mlflow\n  config: {{server_url: "{url}"}}\n'
