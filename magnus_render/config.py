@@ -172,7 +172,7 @@ def read_yaml_file(path: Path) -> tuple[Any, Any]:
         Diagnostic(
             f"{path_text(loc)}: not a finite number (infinity and NaN cannot be rendered)",
             str(path),
-            _line_at(data, smap, loc),
+            line_at_path(data, smap, loc),
         )
         for loc in non_finite(data)
     ]
@@ -181,7 +181,7 @@ def read_yaml_file(path: Path) -> tuple[Any, Any]:
     return data, smap
 
 
-def _line_at(data: Any, smap: Any, loc: tuple[Any, ...]) -> int | None:
+def line_at_path(data: Any, smap: Any, loc: tuple[Any, ...]) -> int | None:
     """The line of the deepest mapping key or list item on the path ``loc`` in ``data``."""
     node: Any = data
     line = smap.line_of(data)
@@ -202,7 +202,7 @@ def validation_error(
     the deepest mapping or list item on its path; an extra key is called ``unknown``."""
     diagnostics = []
     for err in exc.errors():
-        line = _line_at(data, smap, err["loc"])
+        line = line_at_path(data, smap, err["loc"])
         where = ".".join(str(p) for p in err["loc"])
         msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
         diagnostics.append(Diagnostic(f"{where}: {msg[:1].lower()}{msg[1:]}", file, line))
@@ -215,7 +215,7 @@ def _convert(model: type[_T], data: Any, where: str = "", smap: Any = None, file
 
     def diagnostic(loc: tuple[str | int, ...], message: str) -> Diagnostic:
         where_loc = ".".join(str(p) for p in (where, *loc) if p != "")
-        line = _line_at(data, smap, loc) if smap is not None else None
+        line = line_at_path(data, smap, loc) if smap is not None else None
         return Diagnostic(f"{where_loc}: {message}", file or None, line)
 
     return convert_struct(model, data, "unknown section or field", diagnostic)

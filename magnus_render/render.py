@@ -141,7 +141,10 @@ def write_atomically(path: Path, text: str | Callable[[Callable[[str], Any]], No
             mode = stat.S_IMODE(path.stat().st_mode)
         except FileNotFoundError:
             mode = 0o666 & ~_current_umask()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # the name's start only: a name near the 255-byte limit is legal, its sibling
+        # ``.NAME.RANDOM.tmp`` would not be
+        prefix = f".{path.name[:100]}."
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     except OSError as exc:
         raise MagnusError(f"cannot write the output: {exc.strerror}", str(path)) from None
     try:

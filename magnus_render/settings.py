@@ -122,13 +122,37 @@ def convert_struct(
     for every problem (:func:`struct_problems`), in the file's order."""
     import msgspec
 
-    try:
-        return msgspec.convert(raw, type=model, strict=LAX)
-    except msgspec.ValidationError as exc:
-        problems = struct_problems(model, raw, exc, unknown)
+    problems = [(path, NUL_TEXT) for path in nul_paths(raw)]
+    if not problems:
+        try:
+            return msgspec.convert(raw, type=model, strict=LAX)
+        except msgspec.ValidationError as exc:
+            problems = struct_problems(model, raw, exc, unknown)
     diagnostics = [diagnostic(path, message) for path, message in problems]
     diagnostics.sort(key=lambda d: d.line or 0)  # in the file's order
     raise ConfigError.from_diagnostics(diagnostics) from None
+
+
+#: why a setting holding a NUL byte is refused: no path, URL, name or environment value can
+#: hold one (the operating system refuses it: a store's folder would fail the run later)
+NUL_TEXT = "contains a NUL byte, which no path, name or URL can hold"
+
+
+def nul_paths(raw: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """The key paths of every text (value or key) in ``raw`` that contains a NUL byte."""
+    if isinstance(raw, str):
+        return [path] if "\0" in raw else []
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            if isinstance(key, str) and "\0" in key:
+                found.append((*path, key))
+            else:
+                found += nul_paths(value, (*path, key))
+    elif isinstance(raw, list):
+        for index, value in enumerate(raw):
+            found += nul_paths(value, (*path, index))
+    return found
 
 
 #: msgspec's ``strict`` for settings: False, so a quoted number or boolean in a config file

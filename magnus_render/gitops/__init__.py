@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from magnus_render.errors import MagnusError
 from magnus_render.gitops.manifest import K8S_TARGETS, expand, load_manifest
 from magnus_render.gitops.objects import mark_clashes
 from magnus_render.gitops.sync import (
@@ -120,7 +121,10 @@ def _write(wanted: dict[str, str], current: dict[str, str | None], stale: list[s
     for path, text in changed.items():
         write_atomically(Path(path), text)
     for path in stale:
-        Path(path).unlink()
+        try:  # gone already: another render (a pre-commit hook, a second terminal) or a user
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            raise MagnusError(f"cannot remove this stale output: {exc.strerror}", path) from None
     report(
         [
             f"{len(changed)} written, {len(wanted) - len(changed)} unchanged, "

@@ -10,6 +10,7 @@ are the repository-relative ones a container image sees.
 from __future__ import annotations
 
 import glob
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
-from magnus_render.config import read_yaml_file, validation_error
+from magnus_render.config import line_at_path, read_yaml_file, validation_error
 from magnus_render.errors import ConfigError, Diagnostic
+from magnus_render.settings import NUL_TEXT, nul_paths
 
 #: placeholders an output, config or parameters pattern may use
 PLACEHOLDERS = ("{name}", "{target}", "{stem}")
@@ -93,6 +95,14 @@ def load_manifest(path: Path) -> tuple[Manifest, list[int | None]]:
     data, smap = read_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError("a manifest must be a mapping with a 'renders' list", str(path), 1)
+    nul = [
+        Diagnostic(
+            f"{'.'.join(map(str, loc))}: {NUL_TEXT}", str(path), line_at_path(data, smap, loc)
+        )  # the key path as the field errors below spell it
+        for loc in nul_paths(data)
+    ]
+    if nul:  # no file name can hold one: refused here, not as a crash while rendering
+        raise ConfigError.from_diagnostics(nul)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
@@ -200,6 +210,17 @@ def _pattern_problems(
     return [Diagnostic(problem, manifest_file, line) for problem in problems]
 
 
+def _file_on_the_way(output: str) -> str | None:
+    """The first folder of ``output`` that exists as something else (checked before any
+    write: found while writing, the outputs before it would be new and the rest old)."""
+    parts = output.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        folder = "/".join(parts[:end])
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            return folder
+    return None
+
+
 def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagnostic]:
     """Outputs outside the manifest's folder, or on a file the render reads.
 
@@ -227,6 +248,8 @@ def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagno
             problem = "is the kustomization.yaml written for the folder's specs"
         elif Path(job.output).is_dir():
             problem = "is a folder; the output pattern names a file, e.g. deploy/{name}.yaml"
+        elif blocker := _file_on_the_way(job.output):
+            problem = f"cannot be written: {blocker} is a file, not a folder"
         else:
             continue
         diagnostics.append(

@@ -62,5 +62,7 @@ def _walked_files() -> set[str]:
     for top, dirs, names in os.walk("."):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
-            files.add(os.path.normpath(os.path.join(top, name)))
+            path = os.path.normpath(os.path.join(top, name))
+            if os.path.isfile(path):  # as git lists them: a FIFO or socket is no output
+                files.add(path)
     return files

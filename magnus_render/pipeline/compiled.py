@@ -69,17 +69,22 @@ def cache_dir() -> Path:
 
 
 def enabled() -> bool:
-    return os.environ.get("MAGNUS_PIPELINE_CACHE", "1") not in ("0", "", "false", "no")
+    # any spelling of "off" a user may write (``False``, ``OFF``): one not understood
+    # would leave the cache on without a word
+    value = os.environ.get("MAGNUS_PIPELINE_CACHE", "1").strip().lower()
+    return value not in ("0", "", "false", "no", "off")
 
 
 def load_compiled(path: str | Path) -> Pipeline:
     """The pipeline at ``path``, from the cache when its bytes were compiled before; else
     built by :func:`magnus_render.pipeline.build.load_pipeline` (same errors) and cached."""
+    if not enabled():
+        return _build(path)
     try:
-        text = Path(path).read_bytes()
+        text = _read_regular(path)
     except OSError:
         text = None  # the builder reports the missing or unreadable file with its name
-    if text is None or not enabled():
+    if text is None:
         return _build(path)
     try:
         folder = cache_dir()
@@ -104,10 +109,16 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
     if not enabled():
         raise MagnusError("the compiled-pipeline cache is off (MAGNUS_PIPELINE_CACHE=0)")
     try:
-        text = Path(path).read_bytes()
+        text = _read_regular(path)
     except OSError as exc:
         _build(path)  # the builder names the missing or unreadable file
         raise MagnusError(f"{path}: {exc.strerror}") from None
+    if text is None:
+        _build(path)  # its errors first, as for a file
+        raise MagnusError(
+            f"{path}: not a regular file (a pipe?): an entry is found by the bytes of the "
+            "pipeline file that the containers read, so compile that file"
+        )
     folder = cache_dir()
     spellings = [path] if os.path.isabs(path) else [path, os.path.abspath(path)]
     pipelines: list[Pipeline] = []
@@ -120,6 +131,11 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
         entries.append((entry, cached is not None))
         if cached is not None:
             continue
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise MagnusError(
+                f"the pipeline cache {folder} (MAGNUS_PIPELINE_CACHE_DIR, else the default) "
+                "is not a folder"
+            )
         try:  # readable by the uid a container runs as, whatever the umask
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)
@@ -132,6 +148,26 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
         if why:
             raise MagnusError(f"cannot cache {spelling} in {folder}: {why}")
     return pipelines[0], entries
+
+
+def _read_regular(path: str | Path) -> bytes | None:
+    """The pipeline file's bytes; None when it is not a regular file. A pipe (``--file
+    <(...)``, ``/dev/stdin``) can be read only once, and the builder must read it, so only
+    a regular file is read here (opened without waiting for a FIFO's writer)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def _is_entry_name(name: str) -> bool:
+    stem, dot, suffix = name.partition(".")
+    return dot == "." and suffix == "pickle" and len(stem) == 64 and stem.strip(_HEX_DIGITS) == ""
+
+
+_HEX_DIGITS = "0123456789abcdef"
 
 
 def _build(path: str | Path) -> Pipeline:
@@ -328,10 +364,12 @@ def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | 
 
 
 def _prune(folder: Path) -> None:
+    """Remove the oldest entries beyond MAX_ENTRIES: only files named as entries are (a
+    sha256 in hex), since the folder may be one the user keeps other pickles in."""
     entries = []
     with os.scandir(folder) as items:
         for item in items:
-            if item.name.endswith(".pickle"):
+            if _is_entry_name(item.name):
                 try:
                     entries.append((item.stat().st_mtime_ns, item.path))
                 except OSError:

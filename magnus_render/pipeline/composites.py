@@ -142,6 +142,9 @@ class CompositeBuilder:
         raw, smap, depth, common = at
         name, internal_name = common["name"], common["internal_name"]
         line = smap.line_of(raw, "dag_definition")
+        if "\0" in model.dag_definition:  # the OS refuses it: a ValueError in resolve()
+            self.error(f"dag step {name!r}: dag_definition contains a NUL byte", smap, line)
+            return None
         path = (Path(smap.file).parent / model.dag_definition).resolve()
         if path in self.include_stack:
             chain = " -> ".join(p.name for p in [*self.include_stack, path])

@@ -45,6 +45,9 @@ def leaf_node(
                 f"step {step_name!r}: {key} applies only to notebook tasks",
                 smap.line_of(raw, key),
             )
+        for key in ("command", "notebook_output_path"):
+            if "\0" in (getattr(model, key) or ""):  # no command line or file name holds one
+                error(f"step {step_name!r}: {key} contains a NUL byte", smap.line_of(raw, key))
         if model.command_type == "python" and not _is_dotted_path(model.command):
             error(
                 f"step {step_name!r}: a python command must be 'module.function', "

@@ -267,7 +267,9 @@ def _execute_task(
             ctx.tracker.publish(ctx.run_id, ctx.tag, step_log.user_defined_metrics)
         except Exception as exc:  # bookkeeping failed: the step fails, with the reason
             status = step_log.status = Status.FAIL
-            step_log.message = f"experiment tracker: {type(exc).__name__}: {exc}"
+            from magnus_render.runtime.tracking import describe_error
+
+            step_log.message = f"experiment tracker: {describe_error(exc)}"
             step_log.attempts[-1].status = Status.FAIL
             step_log.attempts[-1].message = step_log.message
     # the SUCCESS (with its outputs) is recorded before the outputs are applied: see

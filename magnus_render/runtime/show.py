@@ -126,7 +126,7 @@ def _step(step: StepLog, indent: str, lines: list[str], summaries: dict[str, Sum
     lines.append(f"{indent}{step.name} [{step.step_type}] {step.status.value}{mock}")
     inner = indent + "    "
     for attempt in step.attempts:
-        duration = f"{float(attempt.duration):.3f}s" if attempt.duration else "-"
+        duration = _duration(attempt.duration)
         msg = f": {attempt.message}" if attempt.message else ""
         lines.append(
             f"{inner}attempt {attempt.attempt_number} {attempt.status.value} {duration}{msg}"
@@ -146,6 +146,17 @@ def _step(step: StepLog, indent: str, lines: list[str], summaries: dict[str, Sum
         _branch(branch, inner, lines, summaries)
     if summary is not None and summary.total > len(summary.shown):
         lines.append(f"{inner}… {summary.total - len(summary.shown)} more branches not shown")
+
+
+def _duration(text: str) -> str:
+    """An attempt's duration (seconds as text) for the tree; one that is not a number (a
+    hand-edited log, another writer's format) is shown as stored rather than failing."""
+    if not text:
+        return "-"
+    try:
+        return f"{float(text):.3f}s"
+    except ValueError:
+        return _short(text)
 
 
 def _summary(summary: Summary, indent: str, lines: list[str]) -> None:

@@ -165,6 +165,18 @@ def _is_file_store(uri: str) -> bool:
     return uri.startswith("file:") or "://" not in uri
 
 
+#: the user and password of a URL (``https://user:token@host``): mlflow's errors quote the
+#: tracking URI whole, and a tracker's basic-auth password must never reach stderr or the log
+_CREDENTIALS = r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@"
+
+
+def describe_error(exc: BaseException) -> str:
+    """A tracker's failure for messages: its type and text, credentials in URLs hidden."""
+    import re
+
+    return re.sub(_CREDENTIALS, r"\1***@", f"{type(exc).__name__}: {exc}")
+
+
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
@@ -176,7 +188,7 @@ def start_run(ctx: Any) -> None:
         try:
             ctx.tracker.mlflow_run_id(ctx.run_id, ctx.tag)
         except Exception as exc:
-            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"warning: experiment tracker: {describe_error(exc)}", file=sys.stderr)
 
 
 def finish_run(ctx: Any, status: Any) -> None:
@@ -184,4 +196,4 @@ def finish_run(ctx: Any, status: Any) -> None:
         try:
             ctx.tracker.finish(ctx.run_id, status.value == "SUCCESS")
         except Exception as exc:
-            print(f"warning: experiment tracker: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"warning: experiment tracker: {describe_error(exc)}", file=sys.stderr)

@@ -19,6 +19,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+
+class TooDeep(ValueError):
+    """A whole record nested too deeply to parse (no run log is: a hand-edited journal);
+    ``line`` is its 1-based line, for the caller's RunLogCorrupt."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line} is nested too deeply to be read")
+        self.line = line
+
+
 _PREFIX = {kind: b'{"k":"%s","v":' % kind.encode() for kind in ("run", "step", "branch")}
 
 
@@ -53,6 +63,8 @@ def _find(data: bytes, kind: str, name: str | None) -> tuple[int, dict[str, Any]
             record = json.loads(data[start : stop if stop >= 0 else len(data)])
         except ValueError:
             continue
+        except RecursionError:
+            raise TooDeep(data.count(b"\n", 0, start) + 1) from None
         if not isinstance(record, dict) or record.get("k") != kind:
             continue
         value = record.get("v")

@@ -10,6 +10,8 @@ that field out rather than writing it empty, as the stores always have.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,6 +32,8 @@ class RunLogCorrupt(RunLogWriteError):
 
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+#: why a record that makes a JSON parser exhaust Python's recursion limit cannot be read
+TOO_DEEP = ValueError("its JSON is nested too deeply to be read")
 
 
 def to_data(log: LogModel, nested: str | None = None) -> dict[str, Any]:
@@ -55,6 +59,8 @@ def from_json(model: type[_M], raw: bytes | str, where: str) -> _M:
         return msgspec.json.decode(raw, type=model)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         raise corrupt(where, exc) from None
+    except RecursionError:  # no run log nests this deep: a hand-edited or foreign file
+        raise corrupt(where, TOO_DEEP) from None
 
 
 def from_data(model: type[_M], data: Any, where: str | Callable[[], str]) -> _M:
@@ -62,8 +68,28 @@ def from_data(model: type[_M], data: Any, where: str | Callable[[], str]) -> _M:
     (a callable when naming it costs a read, as a journal's line number does)."""
     try:
         return msgspec.convert(data, model)
-    except msgspec.ValidationError as exc:
-        raise corrupt(where if isinstance(where, str) else where(), exc) from None
+    except (msgspec.ValidationError, RecursionError) as exc:
+        why = TOO_DEEP if isinstance(exc, RecursionError) else exc
+        raise corrupt(where if isinstance(where, str) else where(), why) from None
+
+
+def read_log_file(path: str | os.PathLike[str], offset: int = 0) -> bytes | None:
+    """The bytes of a stored log file from ``offset``; None when there is none. Anything
+    but a regular file there (a folder, a FIFO, a link to a device) is RunLogCorrupt,
+    never read: a FIFO would wait for a writer forever, ``/dev/zero`` never end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise corrupt(str(path), ValueError(exc.strerror or str(exc))) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise corrupt(str(path), ValueError("it is not a regular file"))
+    with os.fdopen(fd, "rb") as handle:
+        if offset:
+            handle.seek(offset)
+        return handle.read()
 
 
 def corrupt(where: str, exc: Exception) -> RunLogCorrupt:

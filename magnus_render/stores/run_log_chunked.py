@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from magnus_render.stores.log_codec import from_json, to_json
+from magnus_render.stores.log_codec import from_json, read_log_file, to_json
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
     LogPerObject,
@@ -77,11 +77,7 @@ class ChunkedFsRunLogStore(LogPerObject):
             raise RunLogWriteError(f"cannot write the run log {target}: {exc.strerror}") from None
 
     def _raw(self, path: Path | str) -> bytes | None:
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
+        return read_log_file(path)
 
     def _require(self, run_id: str) -> Path:
         folder = self.run_folder(run_id)

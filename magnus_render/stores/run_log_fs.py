@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from magnus_render.stores import journal_scan
-from magnus_render.stores.log_codec import corrupt, dumps_ascii, from_data, to_data
+from magnus_render.stores.log_codec import (
+    TOO_DEEP,
+    corrupt,
+    dumps_ascii,
+    from_data,
+    read_log_file,
+    to_data,
+)
 from magnus_render.stores.models import BranchLog, RunLog, StepLog
 from magnus_render.stores.run_log_base import (
     RunLogNotFound,
@@ -108,21 +115,22 @@ class FileSystemRunLogStore(RunLogStore):
         if run_id not in self._cache and self._scans < SCANS_BEFORE_REPLAY:
             self._scans += 1
             data = self._whole_records(run_id)
-            header = journal_scan.latest(data, "run")
-            if header is None:
-                raise RunLogNotFound(f"run log of {run_id!r} in {self.folder} has no header")
-            return header if kind == "run" else journal_scan.latest(data, kind, name)
+            try:
+                header = journal_scan.latest(data, "run")
+                if header is None:
+                    raise RunLogNotFound(f"run log of {run_id!r} in {self.folder} has no header")
+                return header if kind == "run" else journal_scan.latest(data, kind, name)
+            except journal_scan.TooDeep as exc:
+                raise corrupt(f"{self.path(run_id)}:{exc.line}", TOO_DEEP) from None
         state = self._replay(run_id)
         if kind == "run":
             return state.header
         return (state.steps if kind == "step" else state.branches).get(name or "")
 
     def _whole_records(self, run_id: str) -> bytes:
-        try:
-            with open(self.path(run_id), "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}") from None
+        data = read_log_file(self.path(run_id))
+        if data is None:
+            raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
         return data[: data.rfind(b"\n") + 1]  # a torn last record is not (yet) a record
 
     def _replay(self, run_id: str) -> _Replay:
@@ -135,9 +143,9 @@ class FileSystemRunLogStore(RunLogStore):
         if state is None or state.inode != st.st_ino or st.st_size < state.offset:
             state = self._cache[run_id] = _Replay(inode=st.st_ino)
         if st.st_size > state.offset:
-            with open(path, "rb") as fh:
-                fh.seek(state.offset)
-                data = fh.read()
+            data = read_log_file(path, state.offset)
+            if data is None:
+                raise RunLogNotFound(f"no run log for run {run_id!r} in {self.folder}")
             end = data.rfind(b"\n") + 1  # a torn last record is left for later (or never)
             for raw in data[:end].splitlines():
                 state.lines += 1
@@ -145,6 +153,8 @@ class FileSystemRunLogStore(RunLogStore):
                     record = json.loads(raw)
                 except ValueError:
                     continue  # torn by a killed writer
+                except RecursionError:  # whole, but no run log nests this deep
+                    raise corrupt(f"{path}:{state.lines}", TOO_DEEP) from None
                 _apply(state, record, path)
             state.offset += end
         if state.header is None:
@@ -163,6 +173,8 @@ class FileSystemRunLogStore(RunLogStore):
             line = journal_scan.line_of(self._whole_records(run_id), kind, name)
         except RunLogNotFound:
             line = None
+        except journal_scan.TooDeep as exc:
+            line = exc.line
         what = "run header" if kind == "run" else f"{kind} {name!r}"
         return f"{path}:{line} ({what})" if line else f"{path} ({what})"
 

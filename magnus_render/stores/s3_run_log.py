@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import msgspec
 
 from magnus_render.errors import RunError
-from magnus_render.stores.log_codec import corrupt, dumps_ascii, from_data, to_data
+from magnus_render.stores.log_codec import TOO_DEEP, corrupt, dumps_ascii, from_data, to_data
 from magnus_render.stores.models import BranchLog, LogT, RunLog, StepLog
 from magnus_render.stores.run_log_base import LogPerObject, RunLogNotFound
 from magnus_render.stores.run_log_chunked import file_name
@@ -95,6 +95,8 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
             return response["ETag"], json.loads(response["Body"].read())
         except ValueError as exc:  # bad JSON, or not UTF-8
             raise corrupt(self.settings.url(key), exc) from None
+        except RecursionError:  # no run log nests this deep
+            raise corrupt(self.settings.url(key), TOO_DEEP) from None
 
     def _read(self, key: str) -> dict[str, Any] | None:
         found = self._fetch(key)
