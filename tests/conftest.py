@@ -30,6 +30,21 @@ def _hypothesis_outside_the_repo() -> None:
 _hypothesis_outside_the_repo()
 
 
+def _children_get_the_default_sigint() -> None:
+    """A suite started in the background of a non-interactive shell (``pytest ... &`` in a
+    script, some CI runners) inherits SIGINT ignored, and so would every process it starts:
+    bash cannot trap a signal ignored on entry and Python keeps it ignored, so the tests
+    that send SIGINT would wait for a reaction that cannot come. A handler, unlike
+    SIG_IGN, is reset to the default in an exec'd child."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_children_get_the_default_sigint()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
 

@@ -63,13 +63,16 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchSer
 
 
 @pytest.fixture
-def batch(shared_server: BatchServer, tmp_path: Path) -> BatchServer:
-    shared_server.workdir = prepare_workdir(tmp_path / "work")
+def batch(shared_server: BatchServer, tmp_path: Path) -> Iterator[BatchServer]:
+    shared_server.workdir = workdir = prepare_workdir(tmp_path / "work")
     shared_server.runs.clear()
     shared_server.max_running = 0
-    (shared_server.workdir / "tiny.yaml").write_text(TINY)
-    (shared_server.workdir / "go").touch()
-    return shared_server
+    (workdir / "tiny.yaml").write_text(TINY)
+    (workdir / "go").touch()
+    yield shared_server
+    # a test that failed while a job was held (no ``go``) must not leave the job's
+    # process waiting for ever: released, it finishes on its own
+    (workdir / "go").touch()
 
 
 def _slow_override(**extra: Any) -> dict[str, Any]:
@@ -263,7 +266,11 @@ def test_ctrl_c_terminates_started_jobs(batch: BatchServer) -> None:
     proc = _start_driver(batch, config, "interrupted")
     _wait_until_two_runs(batch, proc)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # failing: not left running behind the suite
+            proc.kill()
     assert proc.returncode == 130, out
     assert "terminated 1 Batch job" in out and "Traceback" not in out
     deadline = time.monotonic() + 30

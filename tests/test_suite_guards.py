@@ -6,6 +6,9 @@ tmpfs mount) name their reason and stay."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -54,3 +57,24 @@ def test_no_handler_swallows_every_exception() -> None:
         for line in _broad_handlers_that_drop_it(ast.parse(p.read_text(encoding="utf-8")))
     ]
     assert TEST_FILES and not found, found
+
+
+def test_children_start_with_the_default_sigint() -> None:
+    """What the signal tests rely on: a process they start and send SIGINT to reacts."""
+    code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr
+
+
+def test_a_suite_started_with_sigint_ignored_still_gives_children_the_default() -> None:
+    """``pytest &`` in a script starts the suite with SIGINT ignored (conftest undoes it)."""
+    code = (
+        "import os, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'pytest', *sys.argv[1:]])\n"
+    )
+    test = f"{Path(__file__).relative_to(ROOT)}::test_children_start_with_the_default_sigint"
+    argv = [sys.executable, "-c", code, "-q", "-p", "no:xdist", "-p", "no:cacheprovider", test]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
