@@ -9,9 +9,7 @@ them is left alone, and a pipeline that fails to render keeps its previous outpu
 from __future__ import annotations
 
 import difflib
-import errno
 import os
-import stat
 import sys
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from magnus_render.errors import MagnusError
+from magnus_render.files import read_regular
 from magnus_render.gitops.manifest import K8S_TARGETS, RenderJob
 from magnus_render.yamltext import MANIFEST, scalar
 
@@ -100,7 +99,7 @@ def _json_escape(text: str) -> str:
 def is_ours(path: Path, manifest_file: str) -> bool:
     """Whether ``path`` carries this manifest's generated-by marker in its first lines."""
     try:
-        head = _read_regular(str(path), _SCAN_LIMIT).decode("utf-8", "replace")
+        head = read_regular(str(path), _SCAN_LIMIT).decode("utf-8", "replace")
     except OSError:
         return False
     wanted = f" by {one_line(manifest_file)}; do not edit"
@@ -240,24 +239,12 @@ def unified(path: str, old: str | None, new: str | None) -> str:
 
 def read_or_none(path: str) -> str | None:
     try:
-        text = _read_regular(path).decode("utf-8")
+        text = read_regular(path).decode("utf-8")
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise MagnusError(f"cannot read: {exc}", path) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text's newlines
-
-
-def _read_regular(path: str, limit: int = -1) -> bytes:
-    """The bytes of a regular file (the first ``limit``). Anything else is an OSError, not
-    read: opening a FIFO for reading waits for a writer, so one in the repository (or at an
-    output path) would hang the render; the open itself does not wait (O_NONBLOCK)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read(limit)
 
 
 def report(lines: Iterable[str]) -> None:

@@ -51,6 +51,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from magnus_render.files import NotRegularFile, read_regular
 from magnus_render.pipeline import ir
 from magnus_render.pipeline.loaded import Pipeline
 
@@ -152,14 +153,11 @@ def compile_into_cache(path: str | Path) -> tuple[Pipeline, list[tuple[Path, boo
 
 def _read_regular(path: str | Path) -> bytes | None:
     """The pipeline file's bytes; None when it is not a regular file. A pipe (``--file
-    <(...)``, ``/dev/stdin``) can be read only once, and the builder must read it, so only
-    a regular file is read here (opened without waiting for a FIFO's writer)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
+    <(...)``, ``/dev/stdin``) can be read only once, and the builder must read it."""
+    try:
+        return read_regular(path)
+    except NotRegularFile:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
 
 
 def _is_entry_name(name: str) -> bool:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
 
+from magnus_render.files import NotRegularFile, read_regular
 from magnus_render.stores.models import LogModel, enc_hook
 from magnus_render.stores.run_log_base import RunLogWriteError
 
@@ -78,18 +78,13 @@ def read_log_file(path: str | os.PathLike[str], offset: int = 0) -> bytes | None
     but a regular file there (a folder, a FIFO, a link to a device) is RunLogCorrupt,
     never read: a FIFO would wait for a writer forever, ``/dev/zero`` never end."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return read_regular(path, offset=offset)
     except FileNotFoundError:
         return None
+    except NotRegularFile:
+        raise corrupt(str(path), ValueError("it is not a regular file")) from None
     except OSError as exc:
         raise corrupt(str(path), ValueError(exc.strerror or str(exc))) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise corrupt(str(path), ValueError("it is not a regular file"))
-    with os.fdopen(fd, "rb") as handle:
-        if offset:
-            handle.seek(offset)
-        return handle.read()
 
 
 def corrupt(where: str, exc: Exception) -> RunLogCorrupt:
