@@ -183,3 +183,23 @@ def test_a_nul_byte_in_a_shell_command_is_a_pipeline_error_not_a_stuck_run(
         assert b"Traceback" not in proc.stderr
         assert b"p.yaml:7: step 'a': command contains a NUL byte" in proc.stderr
     assert not (tmp_path / ".run_log_store").exists()  # refused before the run began
+
+
+def test_ctrl_c_while_an_entry_is_written_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from magnus_render.pipeline import compiled
+    from tests.helpers.pipelines import STUB
+
+    (tmp_path / "p.yaml").write_text(STUB, encoding="utf-8")
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MAGNUS_PIPELINE_CACHE_DIR", str(folder))
+    monkeypatch.setenv("MAGNUS_PIPELINE_CACHE", "1")
+
+    def interrupted(src: object, dst: object) -> None:
+        raise KeyboardInterrupt  # the signal lands as the entry is renamed into place
+
+    monkeypatch.setattr(compiled.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        compiled.compile_into_cache(tmp_path / "p.yaml")
+    assert sorted(p.name for p in folder.iterdir()) == []

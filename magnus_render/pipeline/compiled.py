@@ -351,10 +351,12 @@ def _write(folder: Path, entry: Path, text: bytes, pipeline: Pipeline) -> str | 
             os.fchmod(fh.fileno(), 0o644)  # whatever the umask: the folder guards access
             fh.write(payload)
         os.replace(tmp, entry)
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C or SIGTERM mid-write too: no stray .tmp file
         if created:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        if not isinstance(exc, OSError):
+            raise
         return exc.strerror or str(exc)
     with contextlib.suppress(OSError):
         _prune(folder)
