@@ -214,3 +214,26 @@ def test_two_renders_at_once_both_remove_the_stale_outputs_without_a_traceback(
             assert proc.returncode == 0, stderr
             assert "Traceback" not in stderr
         assert sorted(p.name for p in (repo / "deploy").iterdir()) == ["hello.sh"]
+
+
+def test_an_output_folder_name_too_long_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """A folder name of 300 bytes: `deploy/hello.sh` was written, then the long one failed
+    with "File name too long", half the tree new, half old."""
+    long = "f" * 300
+    manifest = (
+        "renders:\n"
+        '  - {pipelines: pipelines/hello.yaml, target: shell, output: "deploy/{name}.sh"}\n'
+        f'  - {{pipelines: pipelines/hello.yaml, target: shell, output: "{long}/{{name}}.sh"}}\n'
+    )
+    repo = make_repo(tmp_path, manifest)
+    for args in (("--check",), ()):
+        proc = run(repo, "--manifest", "render.yaml", *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "render.yaml:3: output " in proc.stderr
+        assert f"cannot be written: a name of 300 bytes (at most 255): {'f' * 40}..." in (
+            proc.stderr
+        )
+        assert "Traceback" not in proc.stderr
+    assert not (repo / "deploy").exists()

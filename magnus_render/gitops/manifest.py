@@ -221,6 +221,16 @@ def _file_on_the_way(output: str) -> str | None:
     return None
 
 
+#: the longest file or folder name (bytes) that Linux and macOS file systems take
+NAME_MAX = 255
+
+
+def _name_too_long(output: str) -> str | None:
+    """The first part of ``output`` that no file system would take (checked before any
+    write: found while writing, the outputs before it would be new and the rest old)."""
+    return next((p for p in output.split("/") if len(p.encode("utf-8")) > NAME_MAX), None)
+
+
 def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagnostic]:
     """Outputs outside the manifest's folder, or on a file the render reads.
 
@@ -242,6 +252,12 @@ def _misplaced_outputs(jobs: list[RenderJob], manifest_file: str) -> list[Diagno
     for job in jobs:
         if _outside(job.output):
             problem = "is outside the manifest's folder; outputs must stay in the repository"
+        elif long_name := _name_too_long(job.output):  # first: a stat of it raises
+            size = len(long_name.encode("utf-8"))
+            problem = (
+                f"cannot be written: a name of {size} bytes (at most {NAME_MAX}): "
+                f"{long_name[:40]}..."
+            )
         elif job.output in inputs:
             problem = f"is {inputs[job.output]}, which the render reads"
         elif job.output in kustomizations:
