@@ -240,6 +240,12 @@ class LogPerObject(RunLogStore):
     file of chunked-fs, a key of s3), without the logs nested in it: it only says how to
     load and store one object of a kind ("steps" or "branches")."""
 
+    #: each kind of object (its folder or key prefix) and the model it holds
+    KINDS: ClassVar[tuple[tuple[str, type[StepLog] | type[BranchLog]], ...]] = (
+        ("steps", StepLog),
+        ("branches", BranchLog),
+    )
+
     def get_step_log(self, run_id: str, name: str) -> StepLog | None:
         return self._load(run_id, "steps", name, StepLog)
 

@@ -130,11 +130,7 @@ class ChunkedFsRunLogStore(LogPerObject):
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         folder = self._require(run_id)
-        kinds: tuple[tuple[str, type[StepLog] | type[BranchLog]], ...] = (
-            ("steps", StepLog),
-            ("branches", BranchLog),
-        )
-        for sub, model in kinds:
+        for sub, model in self.KINDS:
             for path in sorted((folder / sub).glob("*.json")):
                 raw = self._raw(path)
                 if raw is not None:

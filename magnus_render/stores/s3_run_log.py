@@ -195,11 +195,7 @@ class S3RunLogStore(LazyS3Client, LogPerObject):
 
     def iter_logs(self, run_id: str) -> Iterable[StepLog | BranchLog]:
         self.get_run_header(run_id)
-        kinds: tuple[tuple[str, type[StepLog] | type[BranchLog]], ...] = (
-            ("steps", StepLog),
-            ("branches", BranchLog),
-        )
-        for sub, model in kinds:
+        for sub, model in self.KINDS:
             for page in self._list(self._key(run_id, sub) + "/"):
                 for item in page.get("Contents", ()):
                     found = self._fetch(item["Key"])
